@@ -1,0 +1,1 @@
+//! flowgate gateway library.
