@@ -1,0 +1,376 @@
+//! The per-engine upstream client.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use flowgate_core::{CallContext, EngineError};
+use reqwest::{Response, StatusCode};
+use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
+
+use crate::breaker::{Breaker, BreakerState};
+use crate::settings::HttpSettings;
+use crate::urls;
+
+/// Whether repeating a call is harmless.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Idempotency {
+    /// Reads, and writes that set an absolute state: retried on transient failures.
+    Idempotent,
+    /// Starts, completions, cancellations: retried only when the request was never sent.
+    NonIdempotent,
+}
+
+/// One remote engine's HTTP client: pooled connections, concurrency limit, circuit
+/// breaker, timeouts and retries. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Upstream {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    engine: String,
+    settings: HttpSettings,
+    client: reqwest::Client,
+    breaker: Breaker,
+    limit: Semaphore,
+}
+
+/// Cuts an upstream body for logs: the first 200 characters on one line. Never put
+/// upstream bodies into client-facing messages.
+pub fn snippet(body: &str) -> String {
+    body.chars()
+        .take(200)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+enum Failure {
+    /// The connection could not be made: the request was not sent.
+    Connect,
+    /// No complete answer in time.
+    Timeout,
+    /// The connection broke or the answer was not HTTP.
+    Broken,
+}
+
+impl Upstream {
+    /// Builds the client. Fails only when the TLS/HTTP stack cannot be initialised.
+    pub fn new(engine: &str, settings: HttpSettings) -> Result<Self, EngineError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("flowgate/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| {
+                EngineError::Unavailable(format!(
+                    "engine '{engine}': cannot build HTTP client: {e}"
+                ))
+            })?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                engine: engine.to_owned(),
+                breaker: Breaker::new(
+                    settings.breaker_failures,
+                    Duration::from_millis(settings.breaker_cooldown_ms),
+                ),
+                limit: Semaphore::new(settings.max_concurrency.max(1)),
+                settings,
+                client,
+            }),
+        })
+    }
+
+    /// The engine name used in messages, logs and metrics.
+    pub fn engine(&self) -> &str {
+        &self.inner.engine
+    }
+
+    /// The settings this client was built with.
+    pub fn settings(&self) -> &HttpSettings {
+        &self.inner.settings
+    }
+
+    /// The current circuit-breaker state.
+    pub fn breaker_state(&self) -> BreakerState {
+        self.inner.breaker.state()
+    }
+
+    /// The base URL joined with `segments`, each percent-encoded as exactly one path
+    /// segment. Empty, `.`/`..`, control-character and over-long segments are refused
+    /// with `BadRequest` before anything is sent.
+    pub fn url(&self, segments: &[&str]) -> Result<url::Url, EngineError> {
+        urls::join(&self.inner.settings.base_url, segments, None)
+    }
+
+    /// Like [`Upstream::url`], followed by an absolute repository path whose pieces are
+    /// encoded one by one (slashes kept). Relative, `..`, `//` and control-character paths
+    /// are refused.
+    pub fn url_with_path(
+        &self,
+        segments: &[&str],
+        abs_path: &str,
+    ) -> Result<url::Url, EngineError> {
+        urls::join(&self.inner.settings.base_url, segments, Some(abs_path))
+    }
+
+    /// A request from the shared pooled client.
+    pub fn request(&self, method: reqwest::Method, url: url::Url) -> reqwest::RequestBuilder {
+        self.inner.client.request(method, url)
+    }
+
+    /// Sends a request through the concurrency limit, the breaker, per-attempt timeouts
+    /// and (for idempotent calls) retries. Every status the upstream answered is returned
+    /// as `Ok`; the adapter maps error statuses itself.
+    pub async fn send(
+        &self,
+        cx: &CallContext,
+        op: &'static str,
+        idem: Idempotency,
+        req: reqwest::RequestBuilder,
+    ) -> Result<Response, EngineError> {
+        let started = Instant::now();
+        let result = self.send_inner(cx, op, idem, req).await;
+        let outcome = match &result {
+            Ok(r) if r.status().is_server_error() => "upstream_error",
+            Ok(_) => "ok",
+            Err(e) => e.kind().code(),
+        };
+        let engine = self.inner.engine.clone();
+        metrics::counter!("flowgate_engine_calls_total", "engine" => engine.clone(), "op" => op, "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!("flowgate_engine_call_duration_seconds", "engine" => engine.clone(), "op" => op)
+            .record(started.elapsed().as_secs_f64());
+        let open = matches!(self.breaker_state(), BreakerState::Open);
+        metrics::gauge!("flowgate_breaker_open", "engine" => engine).set(if open {
+            1.0
+        } else {
+            0.0
+        });
+        result
+    }
+
+    async fn send_inner(
+        &self,
+        cx: &CallContext,
+        op: &'static str,
+        idem: Idempotency,
+        req: reqwest::RequestBuilder,
+    ) -> Result<Response, EngineError> {
+        let inner = &*self.inner;
+        let engine = &inner.engine;
+        let request = req.build().map_err(|e| {
+            tracing::warn!(engine = %engine, op, error = %e, "could not build upstream request");
+            EngineError::upstream(
+                None,
+                format!("engine '{engine}': could not build the {op} request"),
+            )
+        })?;
+
+        let _slot = match cx.remaining() {
+            Some(left) => tokio::time::timeout(left, inner.limit.acquire())
+                .await
+                .map_err(|_| {
+                    EngineError::Timeout(format!(
+                        "engine '{engine}': no free connection slot before the deadline"
+                    ))
+                })?,
+            None => inner.limit.acquire().await,
+        }
+        .map_err(|_| EngineError::Unavailable(format!("engine '{engine}' is shutting down")))?;
+
+        let settings = &inner.settings;
+        let mut delays = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(settings.retry_min_delay_ms))
+            .with_max_delay(Duration::from_millis(settings.retry_max_delay_ms))
+            .with_max_times(settings.max_attempts.saturating_sub(1) as usize)
+            .with_jitter()
+            .build();
+
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let Some(permit) = inner.breaker.acquire() else {
+                return Err(EngineError::Unavailable(format!(
+                    "engine '{engine}' is unavailable (circuit open after repeated failures)"
+                )));
+            };
+            let budget = match cx.remaining() {
+                Some(left) if left.is_zero() => {
+                    inner.breaker.success(permit);
+                    return Err(EngineError::Timeout(format!(
+                        "engine '{engine}': deadline passed before {op} was sent"
+                    )));
+                }
+                Some(left) => left.min(settings.request_timeout()),
+                None => settings.request_timeout(),
+            };
+            let Some(this_try) = request.try_clone() else {
+                inner.breaker.success(permit);
+                return Err(EngineError::upstream(
+                    None,
+                    format!("engine '{engine}': {op} request body cannot be replayed"),
+                ));
+            };
+
+            let failure = match tokio::time::timeout(budget, inner.client.execute(this_try)).await {
+                Ok(Ok(resp)) => {
+                    let status = resp.status();
+                    if status.is_server_error() {
+                        inner.breaker.failure(permit);
+                    } else {
+                        inner.breaker.success(permit);
+                    }
+                    if idem == Idempotency::Idempotent && retryable_status(status) {
+                        if let Some(delay) = next_delay(&mut delays, retry_after(&resp), cx, budget)
+                        {
+                            tracing::debug!(engine = %engine, op, attempt, %status, ?delay, "retrying upstream call");
+                            tokio::time::sleep(delay).await;
+                            continue;
+                        }
+                    }
+                    return Ok(resp);
+                }
+                Ok(Err(e)) => {
+                    inner.breaker.failure(permit);
+                    let e = e.without_url();
+                    tracing::warn!(engine = %engine, op, attempt, error = %e, "upstream call failed");
+                    if e.is_connect() {
+                        Failure::Connect
+                    } else if e.is_timeout() {
+                        Failure::Timeout
+                    } else {
+                        Failure::Broken
+                    }
+                }
+                Err(_) => {
+                    inner.breaker.failure(permit);
+                    tracing::warn!(engine = %engine, op, attempt, timeout_ms = budget.as_millis() as u64, "upstream call timed out");
+                    Failure::Timeout
+                }
+            };
+
+            let may_retry = idem == Idempotency::Idempotent || matches!(failure, Failure::Connect);
+            if may_retry {
+                if let Some(delay) = next_delay(&mut delays, None, cx, budget) {
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+            }
+            return Err(match failure {
+                Failure::Connect => {
+                    EngineError::Unavailable(format!("engine '{engine}' is unreachable"))
+                }
+                Failure::Timeout if idem == Idempotency::NonIdempotent => {
+                    EngineError::Timeout(format!(
+                        "engine '{engine}' did not answer {op} in time; its outcome is unknown"
+                    ))
+                }
+                Failure::Timeout => {
+                    EngineError::Timeout(format!("engine '{engine}' did not answer {op} in time"))
+                }
+                Failure::Broken => EngineError::upstream(
+                    None,
+                    format!("engine '{engine}' dropped the connection during {op}"),
+                ),
+            });
+        }
+    }
+
+    /// Reads the body (bounded in size and time) and parses it as JSON.
+    pub async fn read_json<T: DeserializeOwned>(&self, resp: Response) -> Result<T, EngineError> {
+        let status = resp.status().as_u16();
+        let bytes = self.read_bytes(resp).await?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            tracing::warn!(engine = %self.inner.engine, status, error = %e,
+                body = %snippet(&String::from_utf8_lossy(&bytes)), "malformed upstream JSON");
+            EngineError::upstream(
+                Some(status),
+                format!("engine '{}' returned malformed JSON", self.inner.engine),
+            )
+        })
+    }
+
+    /// Reads the body as text (bounded in size and time), e.g. an HTML status page.
+    pub async fn read_text(&self, resp: Response) -> Result<String, EngineError> {
+        let bytes = self.read_bytes(resp).await?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    async fn read_bytes(&self, mut resp: Response) -> Result<Vec<u8>, EngineError> {
+        let engine = &self.inner.engine;
+        let limit = self.inner.settings.max_body_bytes;
+        let status = resp.status().as_u16();
+        let read = async {
+            let mut buf = Vec::new();
+            while let Some(chunk) = resp.chunk().await.map_err(|_| {
+                EngineError::upstream(
+                    Some(status),
+                    format!("engine '{engine}' dropped the connection while sending its answer"),
+                )
+            })? {
+                if buf.len() + chunk.len() > limit {
+                    return Err(EngineError::upstream(
+                        Some(status),
+                        format!("engine '{engine}' sent an answer larger than {limit} bytes"),
+                    ));
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            Ok(buf)
+        };
+        tokio::time::timeout(self.inner.settings.request_timeout(), read)
+            .await
+            .map_err(|_| {
+                EngineError::Timeout(format!(
+                    "engine '{engine}' did not finish its answer in time"
+                ))
+            })?
+    }
+}
+
+fn retryable_status(s: StatusCode) -> bool {
+    matches!(
+        s,
+        StatusCode::TOO_MANY_REQUESTS
+            | StatusCode::BAD_GATEWAY
+            | StatusCode::SERVICE_UNAVAILABLE
+            | StatusCode::GATEWAY_TIMEOUT
+    )
+}
+
+fn retry_after(resp: &Response) -> Option<Duration> {
+    let v = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?;
+    if let Ok(secs) = v.trim().parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(v.trim()).ok()?;
+    Some(
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or_default(),
+    )
+}
+
+/// The next backoff delay (at least `Retry-After`), or `None` when attempts are used up
+/// or the wait plus one more attempt would not fit before the deadline.
+fn next_delay(
+    delays: &mut impl Iterator<Item = Duration>,
+    retry_after: Option<Duration>,
+    cx: &CallContext,
+    attempt_budget: Duration,
+) -> Option<Duration> {
+    let backoff = delays.next()?;
+    let delay = retry_after.map_or(backoff, |r| r.max(backoff));
+    match cx.remaining() {
+        Some(left) if delay + attempt_budget.min(left) > left => None,
+        _ if delay > Duration::from_secs(60) => None,
+        _ => Some(delay),
+    }
+}

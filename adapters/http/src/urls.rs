@@ -1,0 +1,140 @@
+//! Building upstream URLs from client-supplied pieces without letting them escape.
+
+use flowgate_core::EngineError;
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+
+/// Characters encoded inside one path segment: everything that could end the segment,
+/// start a query or fragment, or be read as an escape (`%`).
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+const MAX_SEGMENT: usize = 1024;
+const MAX_PATH: usize = 4096;
+
+fn check_piece(piece: &str, what: &str) -> Result<(), EngineError> {
+    if piece.is_empty() {
+        return Err(EngineError::bad_request(format!("empty {what}")));
+    }
+    if piece == "." || piece == ".." {
+        return Err(EngineError::bad_request(format!(
+            "{what} must not be a relative path component"
+        )));
+    }
+    if piece.len() > MAX_SEGMENT {
+        return Err(EngineError::bad_request(format!(
+            "{what} is longer than {MAX_SEGMENT} bytes"
+        )));
+    }
+    if piece.chars().any(char::is_control) {
+        return Err(EngineError::bad_request(format!(
+            "{what} contains control characters"
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn encode_segment(piece: &str) -> String {
+    utf8_percent_encode(piece, SEGMENT).to_string()
+}
+
+/// Appends encoded `segments` (each one path segment) and optionally an absolute path
+/// (split on `/`) to the base URL's path.
+pub(crate) fn join(
+    base: &url::Url,
+    segments: &[&str],
+    abs_path: Option<&str>,
+) -> Result<url::Url, EngineError> {
+    let mut path = base.path().trim_end_matches('/').to_owned();
+    for s in segments {
+        check_piece(s, "id")?;
+        path.push('/');
+        path.push_str(&encode_segment(s));
+    }
+    if let Some(p) = abs_path {
+        if p.len() > MAX_PATH {
+            return Err(EngineError::bad_request(format!(
+                "path is longer than {MAX_PATH} bytes"
+            )));
+        }
+        let rest = p
+            .strip_prefix('/')
+            .ok_or_else(|| EngineError::bad_request("path must be absolute"))?;
+        if !rest.is_empty() {
+            for piece in rest.split('/') {
+                check_piece(piece, "path segment")?;
+                path.push('/');
+                path.push_str(&encode_segment(piece));
+            }
+        }
+    }
+    let mut url = base.clone();
+    url.set_path(&path);
+    url.set_query(None);
+    url.set_fragment(None);
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> url::Url {
+        "http://127.0.0.1:9/alfresco/".parse().unwrap()
+    }
+
+    #[test]
+    fn segments_are_encoded_and_stay_under_the_base() {
+        let u = join(&base(), &["tasks", "a/b?c#d%2F"], None).unwrap();
+        assert_eq!(u.path(), "/alfresco/tasks/a%2Fb%3Fc%23d%252F");
+        assert_eq!(u.host_str(), Some("127.0.0.1"));
+        assert_eq!(u.query(), None);
+    }
+
+    #[test]
+    fn traversal_and_control_characters_are_refused() {
+        for bad in ["..", ".", "", "a\r\nHost: evil", "x\0"] {
+            let e = join(&base(), &[bad], None).unwrap_err();
+            assert_eq!(e.kind(), flowgate_core::ErrorKind::BadRequest, "{bad:?}");
+        }
+        assert!(join(&base(), &[&"a".repeat(2000)], None).is_err());
+    }
+
+    #[test]
+    fn absolute_urls_cannot_change_the_host() {
+        let u = join(&base(), &["http://evil.example/x"], None).unwrap();
+        assert_eq!(u.host_str(), Some("127.0.0.1"));
+        assert!(u.path().starts_with("/alfresco/http:"));
+    }
+
+    #[test]
+    fn repository_paths_keep_slashes_and_encode_pieces() {
+        let u = join(
+            &base(),
+            &["bin", "workflow"],
+            Some("/content/my site/jcr:content"),
+        )
+        .unwrap();
+        assert_eq!(
+            u.path(),
+            "/alfresco/bin/workflow/content/my%20site/jcr:content"
+        );
+        for bad in ["relative/x", "/a/../b", "/a//b", "/a/./b"] {
+            assert!(join(&base(), &[], Some(bad)).is_err(), "{bad}");
+        }
+    }
+}
