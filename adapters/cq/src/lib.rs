@@ -1,1 +1,6 @@
-//! placeholder
+//! placeholder during development
+mod html;
+mod profile;
+pub use profile::Profile;
+#[cfg(feature = "sim")]
+pub mod sim;

@@ -1,0 +1,40 @@
+//! `flowgate-cq-sim --port N --profile P`: runs the CQ / AEM simulator on 127.0.0.1
+//! until interrupted, for manual walk-throughs and black-box tests of the gateway.
+
+use clap::Parser;
+use flowgate_cq::sim::{self, SimOptions};
+use flowgate_cq::Profile;
+
+/// Command line of the simulator.
+#[derive(Parser, Debug)]
+#[command(name = "flowgate-cq-sim", about = "CQ / AEM workflow API simulator (127.0.0.1 only)")]
+struct Args {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 4502)]
+    port: u16,
+    /// Release to imitate: cq5, aem60-63, aem64-65 or cloud.
+    #[arg(long, default_value = "aem64-65", value_parser = parse_profile)]
+    profile: Profile,
+}
+
+fn parse_profile(s: &str) -> Result<Profile, String> {
+    Profile::parse(s).ok_or_else(|| format!("unknown profile '{s}' (cq5, aem60-63, aem64-65, cloud)"))
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let args = Args::parse();
+    let (handle, server) = sim::bind(SimOptions::new(args.profile), args.port)?;
+    println!(
+        "flowgate-cq-sim: profile {} listening on {}",
+        handle.profile(),
+        handle.base_url()
+    );
+    tokio::select! {
+        r = server => r,
+        _ = tokio::signal::ctrl_c() => {
+            handle.stop().await;
+            Ok(())
+        }
+    }
+}
