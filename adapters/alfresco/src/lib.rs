@@ -1,1 +1,3 @@
 //! placeholder
+#[cfg(feature = "sim")]
+pub mod sim;

@@ -1,0 +1,40 @@
+//! `flowgate-alfresco-sim --port N`: runs the Alfresco simulator on 127.0.0.1 until
+//! interrupted. Seeded users: admin, jdoe, bob, carol, dave (password = user name).
+
+use std::time::Duration;
+
+use clap::Parser;
+use flowgate_alfresco::sim::{Sim, SimOptions};
+
+/// Command line of the simulator.
+#[derive(Parser, Debug)]
+#[command(
+    name = "flowgate-alfresco-sim",
+    about = "Alfresco workflow API simulator for flowgate tests"
+)]
+struct Args {
+    /// Port to bind on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8081)]
+    port: u16,
+    /// Idle seconds after which tickets expire.
+    #[arg(long, default_value_t = 3600)]
+    ticket_idle_secs: u64,
+}
+
+fn main() -> std::io::Result<()> {
+    let args = Args::parse();
+    let sim = Sim::spawn(SimOptions {
+        port: args.port,
+        ticket_idle: Duration::from_secs(args.ticket_idle_secs),
+        ..SimOptions::default()
+    })?;
+    println!("alfresco simulator listening at {}", sim.base_url);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let _ = tokio::signal::ctrl_c().await;
+    });
+    sim.stop();
+    Ok(())
+}
