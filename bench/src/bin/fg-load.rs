@@ -1,0 +1,227 @@
+//! Load driver for flowgate benchmarks.
+//!
+//! `seed` starts workflows over HTTP so that every user holds open tasks; `drive` runs
+//! complete SerialDocumentReview reviews (start, start_review, validate) from many
+//! clients at once and reports completions per second. Both are bounded by count.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use clap::{Parser, Subcommand};
+use futures::stream::{self, StreamExt};
+use serde_json::{json, Value};
+
+#[derive(Parser)]
+struct Args {
+    /// Base URL of the API, e.g. http://127.0.0.1:8080/api/v1
+    #[arg(long)]
+    url: String,
+    /// Password shared by the benchmark users.
+    #[arg(long, default_value = "bench")]
+    password: String,
+    /// User names are `<prefix>0001`, `<prefix>0002`, ...
+    #[arg(long, default_value = "user")]
+    prefix: String,
+    /// Number of users.
+    #[arg(long, default_value_t = 1000)]
+    users: usize,
+    /// Requests in flight.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Start `per_user` workflows for every user; each leaves one open task.
+    Seed {
+        #[arg(long, default_value_t = 100)]
+        per_user: usize,
+        #[arg(long, default_value = "SerialDocumentReview")]
+        model: String,
+    },
+    /// Run `workflows` reviews to their end and report completions per second.
+    Drive {
+        #[arg(long, default_value_t = 2000)]
+        workflows: usize,
+    },
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    password: String,
+}
+
+impl Client {
+    fn auth(&self, user: &str) -> String {
+        let raw = format!("{user}:{}", self.password);
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        )
+    }
+
+    async fn call(
+        &self,
+        user: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, String> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .header("Authorization", self.auth(user))
+            .timeout(Duration::from_secs(30));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.map_err(|e| e.to_string())?;
+        let status = resp.status();
+        let text = resp.text().await.map_err(|e| e.to_string())?;
+        if !status.is_success() {
+            return Err(format!("{path}: {status}: {text}"));
+        }
+        if text.is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))
+    }
+
+    async fn first_task(&self, user: &str, workflow: &str) -> Result<String, String> {
+        let v = self
+            .call(
+                user,
+                reqwest::Method::GET,
+                &format!("/task?workflowInstanceId={workflow}"),
+                None,
+            )
+            .await?;
+        v["entries"][0]["id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("workflow {workflow} has no open task"))
+    }
+
+    async fn review(&self, user: &str) -> Result<(), String> {
+        let wf = self
+            .call(
+                user,
+                reqwest::Method::POST,
+                "/workflow",
+                Some(json!({"entity-type":"workflow","workflowModelName":"SerialDocumentReview"})),
+            )
+            .await?;
+        let wid = wf["id"].as_str().ok_or("start returned no id")?.to_owned();
+        let t1 = self.first_task(user, &wid).await?;
+        self.call(
+            user,
+            reqwest::Method::PUT,
+            &format!("/task/{t1}/start_review"),
+            Some(json!({"entity-type":"task","id":t1,"variables":{"participants":[user]}})),
+        )
+        .await?;
+        let t2 = self.first_task(user, &wid).await?;
+        self.call(
+            user,
+            reqwest::Method::PUT,
+            &format!("/task/{t2}/validate"),
+            Some(json!({"entity-type":"task","id":t2,"comment":"ok"})),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+fn user_name(prefix: &str, i: usize) -> String {
+    format!("{prefix}{:04}", i + 1)
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let client = Arc::new(Client {
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(args.concurrency)
+            .build()
+            .unwrap_or_else(|e| {
+                eprintln!("cannot build HTTP client: {e}");
+                std::process::exit(2)
+            }),
+        base: args.url.trim_end_matches('/').to_owned(),
+        password: args.password.clone(),
+    });
+    let errors = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    match args.cmd {
+        Cmd::Seed { per_user, model } => {
+            let total = args.users * per_user;
+            let body = json!({"entity-type":"workflow","workflowModelName":model});
+            stream::iter(0..total)
+                .for_each_concurrent(args.concurrency, |i| {
+                    let (client, errors, body) = (client.clone(), errors.clone(), body.clone());
+                    let user = user_name(&args.prefix, i % args.users);
+                    async move {
+                        if let Err(e) = client
+                            .call(&user, reqwest::Method::POST, "/workflow", Some(body))
+                            .await
+                        {
+                            if errors.fetch_add(1, Ordering::Relaxed) < 3 {
+                                eprintln!("seed error: {e}");
+                            }
+                        }
+                    }
+                })
+                .await;
+            let secs = started.elapsed().as_secs_f64();
+            let sample = client
+                .call(
+                    &user_name(&args.prefix, 0),
+                    reqwest::Method::GET,
+                    &format!("/task?userId={}", user_name(&args.prefix, 0)),
+                    None,
+                )
+                .await
+                .ok()
+                .and_then(|v| v["entries"][0]["id"].as_str().map(str::to_owned))
+                .unwrap_or_default();
+            println!(
+                "{}",
+                json!({"seeded": total, "errors": errors.load(Ordering::Relaxed),
+                       "seconds": secs, "per_second": total as f64 / secs, "sample_task": sample})
+            );
+        }
+        Cmd::Drive { workflows } => {
+            stream::iter(0..workflows)
+                .for_each_concurrent(args.concurrency, |i| {
+                    let (client, errors) = (client.clone(), errors.clone());
+                    let user = user_name(&args.prefix, i % args.users);
+                    async move {
+                        if let Err(e) = client.review(&user).await {
+                            if errors.fetch_add(1, Ordering::Relaxed) < 3 {
+                                eprintln!("drive error: {e}");
+                            }
+                        }
+                    }
+                })
+                .await;
+            let secs = started.elapsed().as_secs_f64();
+            let failed = errors.load(Ordering::Relaxed);
+            let completions = 2 * (workflows - failed);
+            println!(
+                "{}",
+                json!({"workflows": workflows, "errors": failed, "seconds": secs,
+                       "completions": completions,
+                       "completions_per_second": completions as f64 / secs,
+                       "requests_per_second": (5 * (workflows - failed)) as f64 / secs})
+            );
+        }
+    }
+    if errors.load(Ordering::Relaxed) > 0 {
+        std::process::exit(1);
+    }
+}

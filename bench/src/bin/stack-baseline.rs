@@ -1,0 +1,35 @@
+//! The stack-limit baseline: a bare actix-web server answering every GET with a fixed,
+//! task-sized JSON body after checking a Basic `Authorization` header is present, the
+//! least work any gateway request does.
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use clap::Parser;
+
+#[derive(Parser)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:18080")]
+    bind: String,
+    /// Worker threads (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    workers: usize,
+}
+
+async fn task(req: HttpRequest) -> HttpResponse {
+    if req.headers().get("authorization").is_none() {
+        return HttpResponse::Unauthorized().finish();
+    }
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(flowgate_bench::TASK_BODY)
+}
+
+#[actix_web::main]
+async fn main() -> std::io::Result<()> {
+    let args = Args::parse();
+    let mut server = HttpServer::new(|| App::new().default_service(web::to(task)));
+    if args.workers > 0 {
+        server = server.workers(args.workers);
+    }
+    server.bind(&args.bind)?.run().await
+}
