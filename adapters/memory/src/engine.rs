@@ -1,0 +1,844 @@
+//! `MemoryEngine`: the `WorkflowEngine` implementation.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use dashmap::DashMap;
+use flowgate_core::{
+    CallContext, Capabilities, Completion, DocLocator, Document, EngineError, EngineInfo, Graph,
+    Health, NodeState, Page, Result, StartWorkflow, Task, TaskQuery, TaskState, Variables,
+    WorkflowEngine, WorkflowInstance, WorkflowModel, WorkflowQuery, WorkflowState,
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::error::ModelError;
+use crate::model::{compile_str, load_file, Model};
+use crate::runner::Txn;
+use crate::state::{Change, NodeRun, TaskRecord, WorkflowRecord};
+use crate::store::Store;
+use crate::vars::coerce;
+use crate::view;
+
+/// Namespace of document ids derived from paths (UUID v5 of the path).
+const PATH_NS: Uuid = Uuid::from_u128(0x2d9c_51a7_8e44_4b0f_a3c6_0f1e_7b2d_9a10);
+
+/// The shipped models, embedded so tests and `builtin` do not depend on the cwd.
+const BUILTIN_MODELS: &[(&str, &str)] = &[
+    (
+        "config/models/SerialDocumentReview.json",
+        include_str!("../../../config/models/SerialDocumentReview.json"),
+    ),
+    (
+        "config/models/ParallelDocumentReview.json",
+        include_str!("../../../config/models/ParallelDocumentReview.json"),
+    ),
+];
+
+/// Counters for metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct EngineStats {
+    /// Instances in state `running`.
+    pub running_workflows: usize,
+    /// Tasks in state `opened`.
+    pub open_tasks: usize,
+}
+
+/// The embedded workflow engine: models from JSON files, state in memory.
+#[derive(Debug)]
+pub struct MemoryEngine {
+    info: EngineInfo,
+    models: BTreeMap<String, Arc<Model>>,
+    store: Store,
+    /// Instances started per model, for instance names (`Model`, `Model.2`, ...).
+    started: DashMap<String, u64>,
+}
+
+/// Loads every `*.json` of `dir` (sorted by file name) and checks model names are unique.
+fn load_dir(dir: &Path) -> std::result::Result<Vec<Model>, ModelError> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| ModelError::new(dir, None, format!("cannot read the model directory: {e}")))?;
+    let mut files = Vec::new();
+    for e in entries {
+        let e = e.map_err(|e| {
+            ModelError::new(dir, None, format!("cannot read the model directory: {e}"))
+        })?;
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "json") && p.is_file() {
+            files.push(p);
+        }
+    }
+    files.sort();
+    let mut models = Vec::with_capacity(files.len());
+    for f in files {
+        models.push(load_file(&f)?);
+    }
+    Ok(models)
+}
+
+fn check_unique(models: &[Model]) -> std::result::Result<(), ModelError> {
+    let mut seen = HashSet::new();
+    for m in models {
+        if !seen.insert(m.name.as_str()) {
+            return Err(ModelError::new(
+                &m.file,
+                None,
+                format!("model name '{}' is already used by another file", m.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks every model file of `dir` as `flowgate check-config` does; returns the model
+/// names in file order.
+pub fn validate_dir(dir: &Path) -> std::result::Result<Vec<String>, ModelError> {
+    let models = load_dir(dir)?;
+    check_unique(&models)?;
+    Ok(models.into_iter().map(|m| m.name).collect())
+}
+
+fn parse_id(id: &str) -> Option<Uuid> {
+    // Only the canonical spelling the engine hands out is accepted.
+    Uuid::parse_str(id)
+        .ok()
+        .filter(|u| u.hyphenated().to_string() == id)
+}
+
+fn strip_prefix(actor: &str) -> String {
+    actor
+        .strip_prefix("user:")
+        .or_else(|| actor.strip_prefix("group:"))
+        .unwrap_or(actor)
+        .trim()
+        .to_owned()
+}
+
+fn not_active(name: &str) -> EngineError {
+    EngineError::conflict(format!("The task '{name}' is not active"))
+}
+
+impl MemoryEngine {
+    fn with_models(name: String, models: Vec<Model>) -> std::result::Result<Self, ModelError> {
+        check_unique(&models)?;
+        Ok(Self {
+            info: EngineInfo {
+                name,
+                kind: "memory",
+                capabilities: Capabilities {
+                    reassign: true,
+                    delegate: true,
+                    suspend_resume: false,
+                    model_graph: true,
+                    workflow_graph: true,
+                    document_paths: true,
+                    document_store: false,
+                },
+            },
+            models: models
+                .into_iter()
+                .map(|m| (m.name.clone(), Arc::new(m)))
+                .collect(),
+            store: Store::default(),
+            started: DashMap::new(),
+        })
+    }
+
+    /// An engine named `name` with every `*.json` model of `dir`.
+    pub fn from_dir(
+        name: impl Into<String>,
+        dir: &Path,
+    ) -> std::result::Result<MemoryEngine, ModelError> {
+        Self::with_models(name.into(), load_dir(dir)?)
+    }
+
+    /// An engine named `name` with the two shipped models (SerialDocumentReview and
+    /// ParallelDocumentReview), embedded in the binary.
+    pub fn builtin(name: impl Into<String>) -> std::result::Result<MemoryEngine, ModelError> {
+        let models = BUILTIN_MODELS
+            .iter()
+            .map(|(file, text)| compile_str(Path::new(file), text))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Self::with_models(name.into(), models)
+    }
+
+    /// Running instances and open tasks, for metrics.
+    pub fn stats(&self) -> EngineStats {
+        EngineStats {
+            running_workflows: self.store.running_count(),
+            open_tasks: self.store.open_task_count(),
+        }
+    }
+
+    /// Runs due escalation rules (e.g. the parallel review's `forceNext`) on every
+    /// running instance; meant to be called periodically. Returns how many instances
+    /// moved on.
+    pub fn run_escalations(&self) -> usize {
+        let mut moved = 0;
+        for id in self.store.running_workflows() {
+            let Some(slot) = self.store.slot(&id) else {
+                continue;
+            };
+            let _w = slot.lock();
+            let wf = slot.get();
+            let Some(model) = self.models.get(&*wf.model) else {
+                continue;
+            };
+            let has_rules = wf.nodes.iter().any(|n| {
+                n.run == NodeRun::Suspended
+                    && model.node(&n.id).is_some_and(|d| !d.escalations.is_empty())
+            });
+            if !has_rules || !wf.state.is_active() {
+                continue;
+            }
+            let mut txn = Txn::new(model, (*wf).clone(), &self.store, &wf.initiator);
+            match txn.escalate() {
+                Ok(true) => {
+                    self.store.apply(txn.into_changes());
+                    moved += 1;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(workflow = %id, error = %e, "escalation failed; nothing changed")
+                }
+            }
+        }
+        moved
+    }
+
+    fn model_of(&self, name: &str) -> Result<&Arc<Model>> {
+        self.models
+            .get(name)
+            .ok_or_else(|| EngineError::not_found(format!("No route found for id: {name}")))
+    }
+
+    fn load_task(&self, id: &str) -> Result<(TaskRecord, Arc<WorkflowRecord>, Arc<Model>)> {
+        let nf = || EngineError::not_found(id.to_owned());
+        let tid = parse_id(id).ok_or_else(nf)?;
+        let t = self.store.task(&tid).ok_or_else(nf)?;
+        let wf = self.store.workflow(&t.workflow_id).ok_or_else(nf)?;
+        let model = self.models.get(&*wf.model).cloned().ok_or_else(nf)?;
+        Ok((t, wf, model))
+    }
+
+    fn load_workflow(&self, id: &str) -> Result<(Arc<WorkflowRecord>, Arc<Model>)> {
+        let nf = || EngineError::not_found(id.to_owned());
+        let wid = parse_id(id).ok_or_else(nf)?;
+        let wf = self.store.workflow(&wid).ok_or_else(nf)?;
+        let model = self.models.get(&*wf.model).cloned().ok_or_else(nf)?;
+        Ok((wf, model))
+    }
+
+    fn instance_name(&self, model: &str) -> String {
+        let mut n = self.started.entry(model.to_owned()).or_insert(0);
+        *n += 1;
+        if *n == 1 {
+            model.to_owned()
+        } else {
+            format!("{model}.{}", *n)
+        }
+    }
+
+    /// Runs a task operation under the instance's writer lock: `check` sees the current
+    /// records and may refuse; `act` changes the working copy. Nothing is applied
+    /// unless both succeed.
+    fn with_task<C, R>(
+        &self,
+        cx: &CallContext,
+        id: &str,
+        check: impl FnOnce(&TaskRecord, &WorkflowRecord, &Model) -> Result<C>,
+        act: impl FnOnce(&mut Txn<'_>, Uuid, C) -> Result<R>,
+    ) -> Result<R> {
+        let (t, _, _) = self.load_task(id)?;
+        let slot = self
+            .store
+            .slot(&t.workflow_id)
+            .ok_or_else(|| EngineError::not_found(id.to_owned()))?;
+        let _w = slot.lock();
+        // Re-read under the lock: a concurrent step may have changed the task.
+        let (t, wf, model) = self.load_task(id)?;
+        let checked = check(&t, &wf, &model)?;
+        let mut txn = Txn::new(&model, (*wf).clone(), &self.store, &cx.user);
+        let r = act(&mut txn, t.id, checked)?;
+        self.store.apply(txn.into_changes());
+        Ok(r)
+    }
+
+    fn task_view(&self, id: &Uuid) -> Option<Task> {
+        let t = self.store.task(id)?;
+        let wf = self.store.workflow(&t.workflow_id)?;
+        let model = self.models.get(&*wf.model)?;
+        Some(view::task(model, &wf, &t))
+    }
+
+    fn model_matches(instance_name: &str, model: &str) -> bool {
+        match instance_name.strip_prefix(model) {
+            Some("") => true,
+            Some(rest) => rest
+                .strip_prefix('.')
+                .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())),
+            None => false,
+        }
+    }
+
+    /// Types completion variables: node variables first, then workflow variables the
+    /// node may write. Unknown names are ignored; wrong types are a 400.
+    fn type_completion_vars(
+        model: &Model,
+        node_id: &str,
+        vars: &Variables,
+    ) -> Result<(Variables, Variables)> {
+        let node = model.node(node_id).ok_or_else(|| {
+            EngineError::bad_request(format!("Node '{node_id}' is not part of the model"))
+        })?;
+        let mut nv = Variables::new();
+        let mut wv = Variables::new();
+        for (k, v) in vars {
+            if let Some(ty) = node.var_types.get(k) {
+                let val = coerce(*ty, v).map_err(|()| {
+                    EngineError::bad_request(format!(
+                        "Unable to deserialize property: {}:{k}",
+                        node.schema()
+                    ))
+                })?;
+                nv.insert(k.clone(), val);
+            } else if let Some(ty) = model.var_types.get(k) {
+                let val = coerce(*ty, v).map_err(|()| {
+                    EngineError::bad_request(format!(
+                        "Unable to deserialize property: {}:{k}",
+                        model.schema()
+                    ))
+                })?;
+                if node.workflow_vars.contains(k) {
+                    wv.insert(k.clone(), val);
+                } else {
+                    tracing::warn!(node = %node_id, variable = %k, "node may not write this workflow variable; dropped");
+                }
+            }
+        }
+        Ok((nv, wv))
+    }
+}
+
+fn sort_tasks(tasks: &mut [Task]) {
+    tasks.sort_by(|a, b| {
+        let due = match (a.due_date, b.due_date) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        };
+        due.then(a.created.cmp(&b.created))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+}
+
+#[async_trait]
+impl WorkflowEngine for MemoryEngine {
+    fn info(&self) -> &EngineInfo {
+        &self.info
+    }
+
+    async fn models(&self, _cx: &CallContext) -> Result<Vec<WorkflowModel>> {
+        Ok(self.models.values().map(|m| m.entity()).collect())
+    }
+
+    async fn model(&self, _cx: &CallContext, name: &str) -> Result<WorkflowModel> {
+        Ok(self.model_of(name)?.entity())
+    }
+
+    async fn model_graph(&self, _cx: &CallContext, name: &str) -> Result<Graph> {
+        Ok(self.model_of(name)?.model_graph())
+    }
+
+    async fn start(&self, cx: &CallContext, req: StartWorkflow) -> Result<WorkflowInstance> {
+        let model = self.model_of(&req.model)?.clone();
+        let mut variables = model.default_variables();
+        for (k, v) in &req.variables {
+            if let Some(ty) = model.var_types.get(k) {
+                let val = coerce(*ty, v).map_err(|()| {
+                    EngineError::bad_request(format!(
+                        "Unable to deserialize property: {}:{k}",
+                        model.schema()
+                    ))
+                })?;
+                variables.insert(k.clone(), val);
+            }
+        }
+        let mut documents: Vec<String> = Vec::with_capacity(req.documents.len());
+        for d in req.documents {
+            if !d.is_empty() && !documents.contains(&d) {
+                documents.push(d);
+            }
+        }
+        let wf = WorkflowRecord {
+            id: Uuid::now_v7(),
+            name: String::new(),
+            model: Arc::from(model.name.as_str()),
+            initiator: cx.user.clone(),
+            documents,
+            state: WorkflowState::Running,
+            variables,
+            created: Utc::now(),
+            ended: None,
+            nodes: Vec::new(),
+            tasks: Vec::new(),
+            reached_stop: false,
+        };
+        let mut txn = Txn::new(&model, wf, &self.store, &cx.user);
+        txn.wf.created = txn.now;
+        txn.start()?;
+        txn.wf.name = self.instance_name(&model.name);
+        let out = view::workflow(&model, &txn.wf);
+        self.store.apply(txn.into_changes());
+        Ok(out)
+    }
+
+    async fn workflow(&self, cx: &CallContext, id: &str) -> Result<WorkflowInstance> {
+        let (wf, model) = self.load_workflow(id)?;
+        if !view::can_see_workflow(cx, &wf, &self.store) {
+            return Err(EngineError::forbidden(format!(
+                "Privilege 'READ' is not granted to '{}'",
+                cx.user
+            )));
+        }
+        Ok(view::workflow(&model, &wf))
+    }
+
+    async fn workflows(
+        &self,
+        cx: &CallContext,
+        q: WorkflowQuery,
+    ) -> Result<Page<WorkflowInstance>> {
+        // Candidates from the most selective index available.
+        let candidates: Vec<Uuid> = if let Some(u) = &q.initiator {
+            self.store.workflows_of_initiator(u)
+        } else if let Some(d) = &q.document {
+            self.store.workflows_of_document(d)
+        } else if let Some(m) = &q.model_name {
+            self.store.workflows_of_model(m)
+        } else if cx.admin {
+            if q.running_only {
+                self.store.running_workflows()
+            } else {
+                self.store.all_workflows()
+            }
+        } else {
+            let mut ids: HashSet<Uuid> = self
+                .store
+                .workflows_of_initiator(&cx.user)
+                .into_iter()
+                .collect();
+            let principals = flowgate_core::ActorFilter {
+                user: cx.user.clone(),
+                groups: cx.groups.clone(),
+            }
+            .principals();
+            for p in principals {
+                for tid in self.store.tasks_of_actor(&p) {
+                    if let Some(t) = self.store.task(&tid) {
+                        ids.insert(t.workflow_id);
+                    }
+                }
+            }
+            ids.into_iter().collect()
+        };
+        let mut out = Vec::new();
+        for id in candidates {
+            let Some(wf) = self.store.workflow(&id) else {
+                continue;
+            };
+            if q.running_only && wf.state != WorkflowState::Running {
+                continue;
+            }
+            if q.initiator.as_ref().is_some_and(|u| &wf.initiator != u) {
+                continue;
+            }
+            if q.document
+                .as_ref()
+                .is_some_and(|d| !wf.documents.contains(d))
+            {
+                continue;
+            }
+            if q.model_name
+                .as_ref()
+                .is_some_and(|m| !Self::model_matches(&wf.name, m))
+            {
+                continue;
+            }
+            // Instances of a document are listed for anyone (the document's readers);
+            // otherwise the caller must be allowed to read the instance.
+            if q.document.is_none() && !view::can_see_workflow(cx, &wf, &self.store) {
+                continue;
+            }
+            let Some(model) = self.models.get(&*wf.model) else {
+                continue;
+            };
+            out.push(view::workflow(model, &wf));
+        }
+        out.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
+        Ok(q.page.slice(out))
+    }
+
+    async fn cancel(&self, cx: &CallContext, id: &str) -> Result<()> {
+        let (wf, _) = self.load_workflow(id)?;
+        let slot = self
+            .store
+            .slot(&wf.id)
+            .ok_or_else(|| EngineError::not_found(id.to_owned()))?;
+        let _w = slot.lock();
+        let (wf, model) = self.load_workflow(id)?;
+        if !view::can_cancel(cx, &wf) {
+            return Err(EngineError::forbidden(
+                "You don't have the permission to cancel this workflow",
+            ));
+        }
+        if wf.state == WorkflowState::Canceled {
+            return Err(EngineError::bad_request(format!(
+                "The workflow '{id}' is already canceled"
+            )));
+        }
+        let mut txn = Txn::new(&model, (*wf).clone(), &self.store, &cx.user);
+        txn.cancel();
+        self.store.apply(txn.into_changes());
+        Ok(())
+    }
+
+    async fn workflow_graph(&self, _cx: &CallContext, id: &str) -> Result<Graph> {
+        let (wf, model) = self.load_workflow(id)?;
+        let open_nodes: HashSet<String> = wf
+            .tasks
+            .iter()
+            .filter_map(|t| self.store.task(t))
+            .filter(|t| t.state == TaskState::Opened)
+            .map(|t| t.node_id)
+            .collect();
+        Ok(model.graph(|n| {
+            if wf.state == WorkflowState::Canceled {
+                NodeState::Canceled
+            } else if open_nodes.contains(&n.id) {
+                NodeState::Suspended
+            } else if wf
+                .nodes
+                .iter()
+                .any(|r| r.id == n.id && r.run == NodeRun::Waiting)
+            {
+                NodeState::Waiting
+            } else {
+                NodeState::Ready
+            }
+        }))
+    }
+
+    async fn task(&self, cx: &CallContext, id: &str) -> Result<Task> {
+        let (t, wf, model) = self.load_task(id)?;
+        if !view::can_see_task(cx, &wf, &t) {
+            return Err(EngineError::forbidden(format!(
+                "Privilege 'READ' is not granted to '{}'",
+                cx.user
+            )));
+        }
+        Ok(view::task(&model, &wf, &t))
+    }
+
+    async fn tasks(&self, cx: &CallContext, q: TaskQuery) -> Result<Page<Task>> {
+        let by_workflows = |wfs: Vec<Uuid>| -> Vec<Uuid> {
+            wfs.iter()
+                .filter_map(|w| self.store.workflow(w))
+                .flat_map(|w| w.tasks.clone())
+                .collect()
+        };
+        let candidates: Vec<Uuid> = if let Some(w) = &q.workflow_id {
+            match parse_id(w) {
+                Some(w) => by_workflows(vec![w]),
+                None => Vec::new(),
+            }
+        } else if let Some(f) = &q.actor {
+            f.principals()
+                .iter()
+                .flat_map(|p| self.store.tasks_of_actor(p))
+                .collect()
+        } else if let Some(d) = &q.document {
+            by_workflows(self.store.workflows_of_document(d))
+        } else if let Some(m) = &q.model_name {
+            by_workflows(self.store.workflows_of_model(m))
+        } else if cx.admin {
+            if q.open_only {
+                self.store.open_task_ids()
+            } else {
+                self.store.all_task_ids()
+            }
+        } else {
+            let me = flowgate_core::ActorFilter {
+                user: cx.user.clone(),
+                groups: cx.groups.clone(),
+            };
+            let mut ids: Vec<Uuid> = me
+                .principals()
+                .iter()
+                .flat_map(|p| self.store.tasks_of_actor(p))
+                .collect();
+            ids.extend(by_workflows(self.store.workflows_of_initiator(&cx.user)));
+            ids
+        };
+        let mut seen = HashSet::with_capacity(candidates.len());
+        let mut out = Vec::new();
+        for id in candidates {
+            if !seen.insert(id) {
+                continue;
+            }
+            let Some(t) = self.store.task(&id) else {
+                continue;
+            };
+            if q.open_only && t.state != TaskState::Opened {
+                continue;
+            }
+            if let Some(f) = &q.actor {
+                if !t.principals().any(|p| f.matches(p)) {
+                    continue;
+                }
+            }
+            let Some(wf) = self.store.workflow(&t.workflow_id) else {
+                continue;
+            };
+            if q.workflow_id
+                .as_ref()
+                .is_some_and(|w| &wf.id.to_string() != w)
+            {
+                continue;
+            }
+            if q.document
+                .as_ref()
+                .is_some_and(|d| !wf.documents.contains(d))
+            {
+                continue;
+            }
+            if q.model_name
+                .as_ref()
+                .is_some_and(|m| !Self::model_matches(&wf.name, m))
+            {
+                continue;
+            }
+            if !view::lists_task(cx, &wf, &t) {
+                continue;
+            }
+            let Some(model) = self.models.get(&*wf.model) else {
+                continue;
+            };
+            out.push(view::task(model, &wf, &t));
+        }
+        sort_tasks(&mut out);
+        Ok(q.page.slice(out))
+    }
+
+    async fn complete(&self, cx: &CallContext, id: &str, c: Completion) -> Result<Task> {
+        let comment = c
+            .comment
+            .clone()
+            .filter(|s| !s.trim().is_empty())
+            .or_else(|| match c.variables.get("comment") {
+                Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
+                _ => None,
+            });
+        self.with_task(
+            cx,
+            id,
+            |t, _wf, model| {
+                if !view::can_end_task(cx, t) {
+                    return Err(EngineError::forbidden(format!(
+                        "User with id '{}' cannot end this task",
+                        cx.user
+                    )));
+                }
+                let node = model.node(&t.node_id);
+                let name = node.map(|n| n.title.as_str()).unwrap_or(t.node_id.as_str());
+                if t.state != TaskState::Opened {
+                    return Err(not_active(name));
+                }
+                let buttons = node
+                    .and_then(|n| n.task.as_ref())
+                    .map(|d| d.buttons.as_slice())
+                    .unwrap_or(&[]);
+                if !buttons.iter().any(|b| b.name == c.action) {
+                    let names: Vec<&str> = buttons.iter().map(|b| b.name.as_str()).collect();
+                    return Err(EngineError::bad_request(format!(
+                        "Unknown action '{}' for task '{name}'; expected one of: {}",
+                        c.action,
+                        names.join(", ")
+                    )));
+                }
+                Self::type_completion_vars(model, &t.node_id, &c.variables)
+            },
+            |txn, tid, (nv, wv)| txn.complete(tid, &c.action, comment, nv, wv),
+        )?;
+        let tid = parse_id(id).ok_or_else(|| EngineError::not_found(id.to_owned()))?;
+        self.task_view(&tid)
+            .ok_or_else(|| EngineError::not_found(id.to_owned()))
+    }
+
+    async fn reassign(
+        &self,
+        cx: &CallContext,
+        id: &str,
+        actors: Vec<String>,
+        comment: Option<String>,
+    ) -> Result<()> {
+        let actors: Vec<String> = dedup(
+            actors
+                .iter()
+                .map(|a| strip_prefix(a))
+                .filter(|a| !a.is_empty()),
+        );
+        let no_actors = actors.is_empty();
+        self.with_task(
+            cx,
+            id,
+            |t, wf, model| {
+                if !view::can_manage_task(cx, wf, t) {
+                    return Err(EngineError::forbidden(format!(
+                        "User with id '{}' cannot reassign this task",
+                        cx.user
+                    )));
+                }
+                let node = model.node(&t.node_id);
+                let name = node.map(|n| n.title.as_str()).unwrap_or(t.node_id.as_str());
+                if t.state != TaskState::Opened {
+                    return Err(not_active(name));
+                }
+                if !node
+                    .and_then(|n| n.task.as_ref())
+                    .is_some_and(|d| d.allow_reassignment)
+                {
+                    return Err(EngineError::conflict(format!(
+                        "Task {id} can not be reassigned. Node {} doesn't allow reassignment.",
+                        t.node_id
+                    )));
+                }
+                if no_actors {
+                    return Err(EngineError::bad_request(
+                        "No actors to reassign the task to",
+                    ));
+                }
+                Ok(())
+            },
+            |txn, tid, ()| {
+                let now = txn.now;
+                let user = txn.actor.clone();
+                if let Some(t) = txn.task(tid) {
+                    t.actors = actors;
+                    t.comments.push(flowgate_core::Comment {
+                        author: user,
+                        text: comment,
+                        date: now,
+                    });
+                }
+                Ok(())
+            },
+        )
+    }
+
+    async fn delegate(
+        &self,
+        cx: &CallContext,
+        id: &str,
+        actors: Vec<String>,
+        comment: Option<String>,
+    ) -> Result<()> {
+        let actors: Vec<String> = dedup(
+            actors
+                .iter()
+                .map(|a| strip_prefix(a))
+                .filter(|a| !a.is_empty()),
+        );
+        let no_actors = actors.is_empty();
+        self.with_task(
+            cx,
+            id,
+            |t, wf, model| {
+                if !view::can_manage_task(cx, wf, t) {
+                    return Err(EngineError::forbidden(format!(
+                        "User with id '{}' cannot delegate this task",
+                        cx.user
+                    )));
+                }
+                if t.state != TaskState::Opened {
+                    let name = model
+                        .node(&t.node_id)
+                        .map(|n| n.title.as_str())
+                        .unwrap_or(t.node_id.as_str());
+                    return Err(not_active(name));
+                }
+                if no_actors {
+                    return Err(EngineError::bad_request(
+                        "No actors to delegate the task to",
+                    ));
+                }
+                Ok(())
+            },
+            |txn, tid, ()| {
+                let now = txn.now;
+                let user = txn.actor.clone();
+                if let Some(t) = txn.task(tid) {
+                    for a in actors {
+                        if !t.delegated.contains(&a) {
+                            t.delegated.push(a);
+                        }
+                    }
+                    t.comments.push(flowgate_core::Comment {
+                        author: user,
+                        text: comment,
+                        date: now,
+                    });
+                }
+                Ok(())
+            },
+        )
+    }
+
+    async fn document(&self, _cx: &CallContext, loc: &DocLocator) -> Result<Document> {
+        match loc {
+            DocLocator::Id(id) => Ok(Document {
+                id: id.clone(),
+                path: self.store.document_path(id),
+                ..Document::default()
+            }),
+            DocLocator::Path(p) => {
+                let path = if p.starts_with('/') {
+                    p.clone()
+                } else {
+                    format!("/{p}")
+                };
+                let id = Uuid::new_v5(&PATH_NS, path.as_bytes()).to_string();
+                if self.store.document_path(&id).is_none() {
+                    self.store.apply(vec![Change::DocumentPath {
+                        id: id.clone(),
+                        path: path.clone(),
+                    }]);
+                }
+                Ok(Document {
+                    id,
+                    path: Some(path),
+                    ..Document::default()
+                })
+            }
+        }
+    }
+
+    async fn health(&self) -> Health {
+        Health::Up
+    }
+}
+
+fn dedup(items: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for i in items {
+        if !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    out
+}

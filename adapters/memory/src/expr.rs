@@ -1,0 +1,458 @@
+//! Conditions and computed values, written in CEL.
+//!
+//! Every expression of a model is compiled when the model is loaded. At run time an
+//! expression sees these names:
+//!
+//! | name | value |
+//! |---|---|
+//! | `WorkflowVariables` | map of the workflow variables (dates as timestamps) |
+//! | `NodeVariables` | map of the current node's variables |
+//! | `button` | the button pressed on the node's last task (`""` before any) |
+//! | `initiator`, `workflowInitiator` | user name of the workflow initiator |
+//! | `now` | the current time (timestamp) |
+//! | `documents` | ids of the attached documents |
+//! | `tasks` | the node's ended tasks: maps with `actor`, `status` (button), `comment` |
+//! | `nodeId` | id of the current node |
+//!
+//! An evaluation error is returned as a message, never a panic.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, LazyLock};
+
+use cel::common::ast::{operators, Expr as Ast, IdedExpr, LiteralValue};
+use cel::{Context, Env, Program, Value as Cel};
+use chrono::{DateTime, Utc};
+use flowgate_core::{VarType, Variables};
+use serde_json::Value;
+
+use crate::vars::{format_date, parse_date};
+
+/// The names an expression may use at its top level.
+pub(crate) const SCOPE_NAMES: &[&str] = &[
+    "WorkflowVariables",
+    "NodeVariables",
+    "button",
+    "initiator",
+    "workflowInitiator",
+    "now",
+    "documents",
+    "tasks",
+    "nodeId",
+];
+
+static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| Arc::new(Env::stdlib()));
+
+/// A compiled expression with its source text (for error messages).
+#[derive(Debug)]
+pub(crate) struct Expr {
+    pub source: String,
+    program: Program,
+}
+
+/// Which variable map an expression reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum VarScope {
+    Workflow,
+    Node,
+}
+
+/// What the static analysis of an expression found.
+#[derive(Debug, Default)]
+pub(crate) struct Analysis {
+    /// Top-level names used that are not comprehension variables.
+    pub names: BTreeSet<String>,
+    /// Variables read as `WorkflowVariables.x`, `NodeVariables["x"]`, ...
+    pub vars: BTreeSet<(VarScope, String)>,
+    /// String literals compared with `button` (`button == "x"`).
+    pub buttons: BTreeSet<String>,
+}
+
+impl Expr {
+    /// Parses `source`; the error is the parser's message.
+    pub fn compile(source: &str) -> Result<Self, String> {
+        let program = ENV
+            .compile(source)
+            .map_err(|e| format!("invalid expression '{source}': {e}"))?;
+        Ok(Self {
+            source: source.to_owned(),
+            program,
+        })
+    }
+
+    /// Walks the expression to find the names, variables and button literals it uses.
+    pub fn analyse(&self) -> Analysis {
+        let mut a = Analysis::default();
+        walk(self.program.expression(), &mut Vec::new(), &mut a);
+        a
+    }
+
+    /// Evaluates against a scope.
+    pub fn eval(&self, scope: &Scope<'_>) -> Result<Cel, String> {
+        let cx = scope.context();
+        self.program
+            .execute(&cx)
+            .map_err(|e| format!("expression '{}' failed: {e}", self.source))
+    }
+}
+
+fn walk(e: &IdedExpr, bound: &mut Vec<String>, a: &mut Analysis) {
+    match &e.expr {
+        Ast::Ident(name) => {
+            if !bound.iter().any(|b| b == name) {
+                a.names.insert(name.clone());
+            }
+        }
+        Ast::Select(s) => {
+            if let Some(scope) = scope_of(&s.operand, bound) {
+                a.vars.insert((scope, s.field.clone()));
+            }
+            walk(&s.operand, bound, a);
+        }
+        Ast::Call(c) => {
+            if c.func_name == operators::INDEX && c.args.len() == 2 {
+                if let (Some(scope), Some(field)) =
+                    (scope_of(&c.args[0], bound), string_lit(&c.args[1]))
+                {
+                    a.vars.insert((scope, field));
+                }
+            }
+            if (c.func_name == operators::EQUALS || c.func_name == operators::NOT_EQUALS)
+                && c.args.len() == 2
+            {
+                for (l, r) in [(&c.args[0], &c.args[1]), (&c.args[1], &c.args[0])] {
+                    if is_button(l, bound) {
+                        if let Some(lit) = string_lit(r) {
+                            a.buttons.insert(lit);
+                        }
+                    }
+                }
+            }
+            if let Some(t) = &c.target {
+                walk(t, bound, a);
+            }
+            for arg in &c.args {
+                walk(arg, bound, a);
+            }
+        }
+        Ast::Comprehension(c) => {
+            walk(&c.iter_range, bound, a);
+            walk(&c.accu_init, bound, a);
+            bound.push(c.iter_var.clone());
+            if let Some(v2) = &c.iter_var2 {
+                bound.push(v2.clone());
+            }
+            bound.push(c.accu_var.clone());
+            walk(&c.loop_cond, bound, a);
+            walk(&c.loop_step, bound, a);
+            walk(&c.result, bound, a);
+            bound.truncate(bound.len() - if c.iter_var2.is_some() { 3 } else { 2 });
+        }
+        Ast::List(l) => l.elements.iter().for_each(|x| walk(x, bound, a)),
+        Ast::Map(m) => {
+            for entry in &m.entries {
+                if let cel::common::ast::EntryExpr::MapEntry(me) = &entry.expr {
+                    walk(&me.key, bound, a);
+                    walk(&me.value, bound, a);
+                }
+            }
+        }
+        Ast::Struct(s) => {
+            for entry in &s.entries {
+                if let cel::common::ast::EntryExpr::StructField(f) = &entry.expr {
+                    walk(&f.value, bound, a);
+                }
+            }
+        }
+        Ast::Literal(_) | Ast::Unspecified => {}
+    }
+}
+
+fn scope_of(e: &IdedExpr, bound: &[String]) -> Option<VarScope> {
+    match &e.expr {
+        Ast::Ident(n) if !bound.iter().any(|b| b == n) => match n.as_str() {
+            "WorkflowVariables" => Some(VarScope::Workflow),
+            "NodeVariables" => Some(VarScope::Node),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn is_button(e: &IdedExpr, bound: &[String]) -> bool {
+    match &e.expr {
+        Ast::Ident(n) => n == "button" && !bound.iter().any(|b| b == n),
+        Ast::Select(s) => {
+            s.field == "button" && scope_of(&s.operand, bound) == Some(VarScope::Node)
+        }
+        Ast::Call(c) if c.func_name == operators::INDEX && c.args.len() == 2 => {
+            scope_of(&c.args[0], bound) == Some(VarScope::Node)
+                && string_lit(&c.args[1]).as_deref() == Some("button")
+        }
+        _ => false,
+    }
+}
+
+fn string_lit(e: &IdedExpr) -> Option<String> {
+    match &e.expr {
+        Ast::Literal(LiteralValue::String(s)) => Some(s.inner().to_owned()),
+        _ => None,
+    }
+}
+
+/// One ended task of the current node, as `tasks` shows it.
+#[derive(Debug, Clone)]
+pub(crate) struct TaskSummary {
+    pub actor: String,
+    pub status: String,
+    pub comment: Option<String>,
+}
+
+/// Everything an expression can read.
+pub(crate) struct Scope<'a> {
+    pub workflow_vars: &'a Variables,
+    pub workflow_types: &'a HashMap<String, VarType>,
+    pub node_vars: &'a Variables,
+    pub node_types: &'a HashMap<String, VarType>,
+    pub button: &'a str,
+    pub initiator: &'a str,
+    pub now: DateTime<Utc>,
+    pub documents: &'a [String],
+    pub tasks: &'a [TaskSummary],
+    pub node_id: &'a str,
+}
+
+impl Scope<'_> {
+    fn context(&self) -> Context<'static, 'static> {
+        let mut cx = Context::with_env(ENV.clone());
+        cx.add_variable_from_value(
+            "WorkflowVariables",
+            vars_to_cel(self.workflow_vars, self.workflow_types, None),
+        );
+        // Nuxeo models read the pressed button as NodeVariables["button"] too.
+        let node = vars_to_cel(self.node_vars, self.node_types, Some(self.button));
+        cx.add_variable_from_value("NodeVariables", node);
+        cx.add_variable_from_value("button", self.button.to_owned());
+        cx.add_variable_from_value("initiator", self.initiator.to_owned());
+        cx.add_variable_from_value("workflowInitiator", self.initiator.to_owned());
+        cx.add_variable_from_value("now", Cel::Timestamp(self.now.fixed_offset()));
+        cx.add_variable_from_value("documents", self.documents.to_vec());
+        let tasks: Vec<Cel> = self
+            .tasks
+            .iter()
+            .map(|t| {
+                let mut m: HashMap<String, Cel> = HashMap::new();
+                m.insert("actor".into(), t.actor.clone().into());
+                m.insert("status".into(), t.status.clone().into());
+                m.insert(
+                    "comment".into(),
+                    t.comment.clone().map(Cel::from).unwrap_or(Cel::Null),
+                );
+                Cel::from(m)
+            })
+            .collect();
+        cx.add_variable_from_value("tasks", tasks);
+        cx.add_variable_from_value("nodeId", self.node_id.to_owned());
+        cx
+    }
+}
+
+fn vars_to_cel(vars: &Variables, types: &HashMap<String, VarType>, button: Option<&str>) -> Cel {
+    let mut m: HashMap<String, Cel> = HashMap::with_capacity(vars.len() + 1);
+    if let Some(b) = button {
+        m.insert("button".to_owned(), b.to_owned().into());
+    }
+    for (k, v) in vars {
+        let cel = match (types.get(k), v) {
+            (Some(VarType::Date), Value::String(s)) => match parse_date(s) {
+                Some(d) => Cel::Timestamp(d.fixed_offset()),
+                None => Cel::Null,
+            },
+            _ => json_to_cel(v),
+        };
+        m.insert(k.clone(), cel);
+    }
+    Cel::from(m)
+}
+
+fn json_to_cel(v: &Value) -> Cel {
+    match v {
+        Value::Null => Cel::Null,
+        Value::Bool(b) => Cel::Bool(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Cel::Int(i),
+            None => n.as_f64().map(Cel::Float).unwrap_or(Cel::Null),
+        },
+        Value::String(s) => Cel::from(s.clone()),
+        Value::Array(a) => Cel::List(Arc::new(a.iter().map(json_to_cel).collect())),
+        Value::Object(o) => {
+            let m: HashMap<String, Cel> =
+                o.iter().map(|(k, v)| (k.clone(), json_to_cel(v))).collect();
+            Cel::from(m)
+        }
+    }
+}
+
+/// A short type name for messages.
+pub(crate) fn type_name(v: &Cel) -> &'static str {
+    match v {
+        Cel::List(_) => "a list",
+        Cel::Map(_) => "a map",
+        Cel::Int(_) | Cel::UInt(_) => "an integer",
+        Cel::Float(_) => "a double",
+        Cel::String(_) => "a string",
+        Cel::Bool(_) => "a boolean",
+        Cel::Timestamp(_) => "a timestamp",
+        Cel::Duration(_) => "a duration",
+        Cel::Null => "null",
+        _ => "an unsupported value",
+    }
+}
+
+/// Converts an expression result into a stored variable value of the declared type.
+pub(crate) fn cel_to_var(ty: VarType, v: &Cel) -> Result<Value, String> {
+    let bad = || format!("cannot store {} in a variable of type {ty:?}", type_name(v));
+    match (ty, v) {
+        (VarType::StringList, Cel::Null) => Ok(Value::Array(Vec::new())),
+        (_, Cel::Null) => Ok(Value::Null),
+        (VarType::String, Cel::String(s)) => Ok(Value::String(s.to_string())),
+        (VarType::Integer, Cel::Int(i)) => Ok(Value::from(*i)),
+        (VarType::Integer, Cel::UInt(u)) => i64::try_from(*u).map(Value::from).map_err(|_| bad()),
+        (VarType::Boolean, Cel::Bool(b)) => Ok(Value::Bool(*b)),
+        (VarType::Date, Cel::Timestamp(t)) => Ok(Value::String(format_date(t.with_timezone(&Utc)))),
+        (VarType::Date, Cel::String(s)) => parse_date(s)
+            .map(|d| Value::String(format_date(d)))
+            .ok_or_else(bad),
+        (VarType::StringList, Cel::String(s)) => {
+            Ok(Value::Array(vec![Value::String(s.to_string())]))
+        }
+        (VarType::StringList, Cel::List(items)) => items
+            .iter()
+            .map(|i| match i {
+                Cel::String(s) => Ok(Value::String(s.to_string())),
+                _ => Err(bad()),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
+        _ => Err(bad()),
+    }
+}
+
+/// Converts an assignee expression result into actor strings.
+pub(crate) fn cel_to_actors(v: &Cel) -> Result<Vec<String>, String> {
+    match v {
+        Cel::Null => Ok(Vec::new()),
+        Cel::String(s) => Ok(vec![s.to_string()]),
+        Cel::List(items) => items
+            .iter()
+            .map(|i| match i {
+                Cel::String(s) => Ok(s.to_string()),
+                other => Err(format!(
+                    "assignee list holds {} instead of strings",
+                    type_name(other)
+                )),
+            })
+            .collect(),
+        other => Err(format!(
+            "assignees gave {} instead of a string or a list",
+            type_name(other)
+        )),
+    }
+}
+
+/// Converts a due-date expression result.
+pub(crate) fn cel_to_date(v: &Cel) -> Result<Option<DateTime<Utc>>, String> {
+    match v {
+        Cel::Null => Ok(None),
+        Cel::Timestamp(t) => Ok(Some(t.with_timezone(&Utc))),
+        Cel::String(s) => parse_date(s)
+            .map(Some)
+            .ok_or_else(|| format!("due date '{s}' is not a date")),
+        other => Err(format!(
+            "due date gave {} instead of a timestamp",
+            type_name(other)
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn scope_eval(src: &str, wv: Variables, button: &str) -> Result<Cel, String> {
+        let types: HashMap<String, VarType> = [
+            ("index".to_owned(), VarType::Integer),
+            ("participants".to_owned(), VarType::StringList),
+            ("end_date".to_owned(), VarType::Date),
+        ]
+        .into_iter()
+        .collect();
+        let nv = Variables::new();
+        let nt = HashMap::new();
+        let scope = Scope {
+            workflow_vars: &wv,
+            workflow_types: &types,
+            node_vars: &nv,
+            node_types: &nt,
+            button,
+            initiator: "Administrator",
+            now: Utc::now(),
+            documents: &[],
+            tasks: &[],
+            node_id: "n",
+        };
+        Expr::compile(src)?.eval(&scope)
+    }
+
+    fn vars(v: Value) -> Variables {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn conditions_see_button_and_workflow_variables() {
+        let wv = vars(json!({"index": 2, "participants": ["a", "b"]}));
+        let r = scope_eval(
+            "button == 'validate' && WorkflowVariables.index == size(WorkflowVariables.participants)",
+            wv.clone(),
+            "validate",
+        );
+        assert_eq!(r, Ok(Cel::Bool(true)));
+        let r = scope_eval("button == 'reject'", wv, "validate");
+        assert_eq!(r, Ok(Cel::Bool(false)));
+    }
+
+    #[test]
+    fn dates_are_timestamps_in_expressions() {
+        let wv = vars(json!({"end_date": "2024-06-01T12:00:00.000Z"}));
+        let r = scope_eval("WorkflowVariables.end_date + duration('24h') < now", wv, "");
+        assert_eq!(r, Ok(Cel::Bool(true)));
+    }
+
+    #[test]
+    fn evaluation_errors_are_messages_not_panics() {
+        let wv = vars(json!({"index": 0, "participants": []}));
+        let r = scope_eval(
+            "WorkflowVariables.participants[WorkflowVariables.index]",
+            wv,
+            "",
+        );
+        assert!(r.is_err(), "{r:?}");
+        assert!(Expr::compile("button == ").is_err());
+    }
+
+    #[test]
+    fn analysis_finds_buttons_variables_and_names() {
+        let e = Expr::compile(
+            "NodeVariables[\"button\"] == 'ok' || button == \"no\" && WorkflowVariables[\"index\"] > 0 && tasks.all(t, t.status != '')",
+        )
+        .unwrap();
+        let a = e.analyse();
+        assert_eq!(
+            a.buttons.iter().cloned().collect::<Vec<_>>(),
+            vec!["no", "ok"]
+        );
+        assert!(a.vars.contains(&(VarScope::Workflow, "index".to_owned())));
+        assert!(a.names.contains("tasks"));
+        assert!(!a.names.contains("t"));
+    }
+}

@@ -1,0 +1,142 @@
+//! Plain, serializable state records and the changes made to them.
+//!
+//! Every state change of the engine is expressed as a [`Change`] and goes through
+//! [`crate::store::Store::apply`]. A durable store only has to write each batch of
+//! changes to a log before applying it, and replay the log at start-up.
+
+use chrono::{DateTime, Utc};
+use flowgate_core::{Comment, TaskState, Variables, WorkflowState};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// One workflow instance.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowRecord {
+    /// Instance id.
+    pub id: Uuid,
+    /// Instance name: the model name, with `.<n>` for all but the first instance.
+    pub name: String,
+    /// Model name (shared string: many instances, few models).
+    pub model: Arc<str>,
+    /// User who started it.
+    pub initiator: String,
+    /// Attached document ids.
+    pub documents: Vec<String>,
+    /// Life-cycle state.
+    pub state: WorkflowState,
+    /// Workflow variables, in model declaration order.
+    pub variables: Variables,
+    /// Start time.
+    pub created: DateTime<Utc>,
+    /// End time (done or canceled).
+    pub ended: Option<DateTime<Utc>>,
+    /// Nodes entered so far, with their run state.
+    pub nodes: Vec<NodeRecord>,
+    /// Every task the instance created, in creation order.
+    pub tasks: Vec<Uuid>,
+    /// Whether a stop node was reached.
+    pub reached_stop: bool,
+}
+
+/// Where a node of an instance stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeRun {
+    /// Entered and left (or never holding anything now).
+    Ready,
+    /// A merge waiting for more incoming branches.
+    Waiting,
+    /// Holding open tasks.
+    Suspended,
+}
+
+/// A node an instance entered.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeRecord {
+    /// Node id in the model.
+    pub id: String,
+    /// Run state.
+    pub run: NodeRun,
+    /// Node variables.
+    pub variables: Variables,
+    /// Button pressed on the node's last completed task.
+    pub button: Option<String>,
+    /// User who completed the node's last task.
+    pub last_actor: Option<String>,
+    /// Ended tasks of the current visit (what `tasks` shows to expressions).
+    pub tasks_info: Vec<TaskInfoRecord>,
+    /// Source nodes already arrived at this merge during the current visit.
+    pub arrived: Vec<String>,
+    /// Escalation rules already executed during the current visit.
+    pub escalations_done: Vec<String>,
+}
+
+/// Bookkeeping of one ended task of a node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskInfoRecord {
+    /// The task.
+    pub task_id: Uuid,
+    /// User who ended it.
+    pub actor: String,
+    /// Button pressed.
+    pub status: String,
+    /// Comment given, if any.
+    pub comment: Option<String>,
+    /// When.
+    pub ended: DateTime<Utc>,
+}
+
+/// One task.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskRecord {
+    /// Task id.
+    pub id: Uuid,
+    /// Owning instance.
+    pub workflow_id: Uuid,
+    /// Node that created it.
+    pub node_id: String,
+    /// State.
+    pub state: TaskState,
+    /// Assignees, as computed or given.
+    pub actors: Vec<String>,
+    /// Principals it was delegated to.
+    pub delegated: Vec<String>,
+    /// Comments, oldest first.
+    pub comments: Vec<Comment>,
+    /// Creation time.
+    pub created: DateTime<Utc>,
+    /// Due date.
+    pub due: Option<DateTime<Utc>>,
+    /// User whose request created it (may also complete it).
+    pub initiator: String,
+    /// Button it was completed with.
+    pub action: Option<String>,
+    /// When it ended or was cancelled.
+    pub ended: Option<DateTime<Utc>>,
+    /// Variables as they were when the task ended (open tasks show live values).
+    pub variables: Option<Variables>,
+}
+
+impl TaskRecord {
+    /// Actors and delegated actors.
+    pub fn principals(&self) -> impl Iterator<Item = &String> {
+        self.actors.iter().chain(self.delegated.iter())
+    }
+}
+
+/// One state change. Applied in batches; a batch is all-or-nothing for the caller.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Change {
+    /// Creates or replaces an instance.
+    Workflow(WorkflowRecord),
+    /// Creates or replaces a task.
+    Task(TaskRecord),
+    /// Remembers the path a document id was derived from.
+    DocumentPath {
+        /// Document id.
+        id: String,
+        /// Absolute repository path.
+        path: String,
+    },
+}

@@ -1,0 +1,189 @@
+//! In-memory state: records in concurrent maps plus secondary indexes, so that every
+//! query costs in proportion to its result, never to the number of instances.
+
+use std::collections::HashSet;
+use std::hash::Hash;
+use std::sync::Arc;
+
+use dashmap::{DashMap, DashSet};
+use flowgate_core::TaskState;
+use parking_lot::{Mutex, MutexGuard, RwLock};
+use uuid::Uuid;
+
+use crate::state::{Change, TaskRecord, WorkflowRecord};
+
+/// One instance: a writer lock held for a whole engine step, and the current record.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    write: Mutex<()>,
+    record: RwLock<Arc<WorkflowRecord>>,
+}
+
+impl Slot {
+    /// The current record (a cheap snapshot).
+    pub fn get(&self) -> Arc<WorkflowRecord> {
+        self.record.read().clone()
+    }
+
+    /// Serialises writers of this instance.
+    pub fn lock(&self) -> MutexGuard<'_, ()> {
+        self.write.lock()
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Store {
+    workflows: DashMap<Uuid, Arc<Slot>>,
+    tasks: DashMap<Uuid, TaskRecord>,
+    /// principal spelling (as stored on tasks) → tasks naming it (any state).
+    by_actor: DashMap<String, HashSet<Uuid>>,
+    /// document id → instances.
+    by_document: DashMap<String, HashSet<Uuid>>,
+    /// initiator → instances.
+    by_initiator: DashMap<String, HashSet<Uuid>>,
+    /// model name → instances.
+    by_model: DashMap<String, HashSet<Uuid>>,
+    running: DashSet<Uuid>,
+    open_tasks: DashSet<Uuid>,
+    doc_paths: DashMap<String, String>,
+}
+
+fn index_add<K: Eq + Hash>(map: &DashMap<K, HashSet<Uuid>>, key: K, id: Uuid) {
+    map.entry(key).or_default().insert(id);
+}
+
+fn index_remove(map: &DashMap<String, HashSet<Uuid>>, key: &str, id: &Uuid) {
+    if let Some(mut set) = map.get_mut(key) {
+        set.remove(id);
+        if set.is_empty() {
+            drop(set);
+            map.remove_if(key, |_, s| s.is_empty());
+        }
+    }
+}
+
+fn index_get(map: &DashMap<String, HashSet<Uuid>>, key: &str) -> Vec<Uuid> {
+    map.get(key)
+        .map(|s| s.iter().copied().collect())
+        .unwrap_or_default()
+}
+
+impl Store {
+    /// Applies a batch of changes. This is the only place state changes.
+    pub fn apply(&self, changes: Vec<Change>) {
+        for c in changes {
+            match c {
+                Change::Workflow(rec) => self.put_workflow(rec),
+                Change::Task(rec) => self.put_task(rec),
+                Change::DocumentPath { id, path } => {
+                    self.doc_paths.insert(id, path);
+                }
+            }
+        }
+    }
+
+    fn put_workflow(&self, rec: WorkflowRecord) {
+        let id = rec.id;
+        if rec.state.is_active() {
+            self.running.insert(id);
+        } else {
+            self.running.remove(&id);
+        }
+        let slot = self.workflows.get(&id).map(|s| s.clone());
+        match slot {
+            Some(slot) => {
+                *slot.record.write() = Arc::new(rec);
+            }
+            None => {
+                for d in &rec.documents {
+                    index_add(&self.by_document, d.clone(), id);
+                }
+                index_add(&self.by_initiator, rec.initiator.clone(), id);
+                index_add(&self.by_model, rec.model.to_string(), id);
+                self.workflows.insert(
+                    id,
+                    Arc::new(Slot {
+                        write: Mutex::new(()),
+                        record: RwLock::new(Arc::new(rec)),
+                    }),
+                );
+            }
+        }
+    }
+
+    fn put_task(&self, rec: TaskRecord) {
+        let id = rec.id;
+        let new: HashSet<String> = rec.principals().cloned().collect();
+        if rec.state == TaskState::Opened {
+            self.open_tasks.insert(id);
+        } else {
+            self.open_tasks.remove(&id);
+        }
+        let old = self.tasks.insert(id, rec);
+        let old: HashSet<String> = old
+            .map(|o| o.principals().cloned().collect())
+            .unwrap_or_default();
+        for gone in old.difference(&new) {
+            index_remove(&self.by_actor, gone, &id);
+        }
+        for added in new.difference(&old) {
+            index_add(&self.by_actor, added.clone(), id);
+        }
+    }
+
+    pub fn slot(&self, id: &Uuid) -> Option<Arc<Slot>> {
+        self.workflows.get(id).map(|s| s.clone())
+    }
+
+    pub fn workflow(&self, id: &Uuid) -> Option<Arc<WorkflowRecord>> {
+        self.workflows.get(id).map(|s| s.get())
+    }
+
+    pub fn task(&self, id: &Uuid) -> Option<TaskRecord> {
+        self.tasks.get(id).map(|t| t.clone())
+    }
+
+    pub fn tasks_of_actor(&self, principal: &str) -> Vec<Uuid> {
+        index_get(&self.by_actor, principal)
+    }
+
+    pub fn workflows_of_document(&self, doc: &str) -> Vec<Uuid> {
+        index_get(&self.by_document, doc)
+    }
+
+    pub fn workflows_of_initiator(&self, user: &str) -> Vec<Uuid> {
+        index_get(&self.by_initiator, user)
+    }
+
+    pub fn workflows_of_model(&self, model: &str) -> Vec<Uuid> {
+        index_get(&self.by_model, model)
+    }
+
+    pub fn running_workflows(&self) -> Vec<Uuid> {
+        self.running.iter().map(|r| *r).collect()
+    }
+
+    pub fn all_workflows(&self) -> Vec<Uuid> {
+        self.workflows.iter().map(|r| *r.key()).collect()
+    }
+
+    pub fn open_task_ids(&self) -> Vec<Uuid> {
+        self.open_tasks.iter().map(|r| *r).collect()
+    }
+
+    pub fn all_task_ids(&self) -> Vec<Uuid> {
+        self.tasks.iter().map(|r| *r.key()).collect()
+    }
+
+    pub fn document_path(&self, id: &str) -> Option<String> {
+        self.doc_paths.get(id).map(|p| p.clone())
+    }
+
+    pub fn running_count(&self) -> usize {
+        self.running.len()
+    }
+
+    pub fn open_task_count(&self) -> usize {
+        self.open_tasks.len()
+    }
+}
