@@ -1,1 +1,321 @@
-//! flowgate gateway library.
+//! # flowgate
+//!
+//! One HTTP gateway that speaks the Nuxeo workflow REST API (`/api/v1/workflow`, `/task`,
+//! `/workflowModel`, `/id|path/{doc}/@workflow|@task`) and answers it from pluggable
+//! workflow engines behind [`flowgate_core::WorkflowEngine`].
+//!
+//! Reading order: [`settings`] (what can be configured) → [`registry`] (engines from
+//! settings) → [`router`] (which engine answers) → [`routes`] (one module per Nuxeo
+//! resource) → [`nuxeo`] (wire entities) → [`error`] (status mapping).
+//!
+//! [`app`] builds the actix application; `main.rs` and the tests both use it:
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use flowgate::{settings::{Settings, Sources}, AppState};
+//! let settings = Settings::load(&Sources::from_toml("[server]\nbind = \"127.0.0.1:0\"\n"))?;
+//! let running = flowgate::spawn(AppState::new(settings)?).await?;
+//! println!("listening on http://{}", running.addr);
+//! running.stop().await;
+//! # Ok(()) }
+//! ```
+
+pub mod auth;
+pub mod error;
+pub mod nuxeo;
+pub mod registry;
+pub mod router;
+pub mod routes;
+pub mod settings;
+
+use std::net::{SocketAddr, TcpListener};
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{from_fn, Condition, Next, NormalizePath};
+use actix_web::{web, App, HttpMessage, HttpServer};
+use tracing::Instrument;
+
+use crate::auth::{AuthenticatedUser, Directory, RequestId};
+use crate::error::{ApiError, ErrorCode};
+use crate::router::Router;
+use crate::settings::Settings;
+
+/// Shared state of the application: settings, engines, users.
+#[derive(Debug)]
+pub struct AppState {
+    /// The validated settings.
+    pub settings: Settings,
+    /// Engine selection.
+    pub router: Router,
+    /// Users, groups and tokens.
+    pub directory: Directory,
+}
+
+/// The gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Settings are invalid.
+    #[error(transparent)]
+    Settings(#[from] settings::SettingsError),
+    /// An engine could not be built.
+    #[error(transparent)]
+    Registry(#[from] registry::RegistryError),
+    /// The listening socket could not be opened.
+    #[error("cannot listen: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl AppState {
+    /// Builds engines and the user directory from settings.
+    pub fn new(settings: Settings) -> Result<Self, StartError> {
+        let router = registry::build(&settings)?;
+        let directory = Directory::new(&settings.auth);
+        Ok(Self {
+            settings,
+            router,
+            directory,
+        })
+    }
+
+    /// The same state with engines given directly (tests, embedding).
+    pub fn with_router(settings: Settings, router: Router) -> Self {
+        let directory = Directory::new(&settings.auth);
+        Self {
+            settings,
+            router,
+            directory,
+        }
+    }
+}
+
+/// Builds the actix application over `state`.
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let s = &state.settings.server;
+    let cors = actix_cors::Cors::default()
+        .allowed_origin_fn(|_, _| true)
+        .allow_any_method()
+        .allow_any_header()
+        .supports_credentials()
+        .expose_any_header()
+        .max_age(3600);
+    let limit = s.max_body_bytes;
+    let enable_cors = s.cors;
+    let prefixes = api_prefixes(&s.context_path);
+    let contexts = context_roots(&s.context_path);
+    let mut app = App::new()
+        .app_data(state.clone())
+        .app_data(web::QueryConfig::default().error_handler(|e, _| {
+            ApiError::bad_request(format!("Invalid query parameters: {e}")).into()
+        }))
+        .app_data(
+            web::PathConfig::default()
+                .error_handler(|e, _| ApiError::not_found(format!("Invalid path: {e}")).into()),
+        )
+        .app_data(
+            web::JsonConfig::default()
+                .limit(limit)
+                .error_handler(|e, _| match e {
+                    actix_web::error::JsonPayloadError::Overflow { limit }
+                    | actix_web::error::JsonPayloadError::OverflowKnownLength { limit, .. } => {
+                        ApiError::payload_too_large(limit).into()
+                    }
+                    other => ApiError::bad_request(format!("Malformed JSON body: {other}")).into(),
+                }),
+        )
+        .wrap(Condition::new(enable_cors, cors))
+        .wrap(from_fn(move |req, next| body_limit(limit, req, next)))
+        .wrap(NormalizePath::trim())
+        .wrap(from_fn(request_log));
+    for ctx in contexts {
+        // Plain resources, not a scope: a scope on the context path would swallow the
+        // API mounted below it.
+        app = app.configure(|cfg| routes::bootstrap::configure_root(cfg, &ctx));
+    }
+    for p in prefixes {
+        app = app
+            .service(web::scope(&format!("{p}/repo/{{repo}}")).configure(routes::configure_api))
+            .service(web::scope(&p).configure(routes::configure_api));
+    }
+    app.default_service(web::to(routes::not_found))
+}
+
+/// Where the API tree is mounted: `/api/v1`, `<ctx>/api/v1`, `<ctx>/site/api/v1`.
+fn api_prefixes(context_path: &str) -> Vec<String> {
+    let mut v = Vec::new();
+    if !context_path.is_empty() {
+        v.push(format!("{context_path}/site/api/v1"));
+        v.push(format!("{context_path}/api/v1"));
+    }
+    v.push("/api/v1".to_owned());
+    v
+}
+
+/// Roots of the non-API endpoints (`json/cmis`, `runningstatus`, `authentication/token`).
+fn context_roots(context_path: &str) -> Vec<String> {
+    let mut v = Vec::new();
+    if !context_path.is_empty() {
+        v.push(context_path.to_owned());
+    }
+    v.push(String::new());
+    v
+}
+
+/// Answers 413 from `Content-Length` before anything reads the body.
+async fn body_limit(
+    limit: usize,
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::payload_too_large(limit).into());
+    }
+    next.call(req).await
+}
+
+fn valid_request_id(v: &str) -> bool {
+    !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Assigns the request id, opens the request span and writes one log line per request.
+/// Logs the path without its query string and never any header value.
+async fn request_log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| valid_request_id(v))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let method = req.method().to_string();
+    let path = req.path().to_owned();
+    let span = tracing::info_span!("http.request", request_id = %id, %method, %path);
+    let res = next.call(req).instrument(span.clone()).await;
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let mut res = match res {
+        Ok(r) => r,
+        Err(e) => {
+            // Errors raised by middleware (413, CORS) still get an id and a log line.
+            tracing::info!(parent: &span, %method, %path, status = e.as_response_error().status_code().as_u16(), duration_ms = elapsed_ms, "request");
+            return Err(e);
+        }
+    };
+    let status = res.status().as_u16();
+    let user = res
+        .request()
+        .extensions()
+        .get::<AuthenticatedUser>()
+        .map(|u| u.0.clone())
+        .unwrap_or_default();
+    let code = res
+        .response()
+        .extensions()
+        .get::<ErrorCode>()
+        .map(|c| c.0)
+        .unwrap_or("");
+    let route = res.request().match_pattern().unwrap_or_default();
+    tracing::info!(parent: &span, %method, %path, %route, status, duration_ms = elapsed_ms, user = %user, error_code = code, "request");
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut()
+            .insert(header::HeaderName::from_static("x-request-id"), v);
+    }
+    Ok(res)
+}
+
+/// A server started on a background task.
+pub struct Running {
+    /// The bound address (with the real port when port 0 was asked for).
+    pub addr: SocketAddr,
+    handle: ServerHandle,
+    join: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// The base URL clients use, with the context path (`http://127.0.0.1:PORT/nuxeo/`).
+    pub fn base_url(&self, context_path: &str) -> String {
+        format!("http://{}{context_path}/", self.addr)
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        let _ = self.join.await;
+    }
+}
+
+/// Builds the HTTP server on an already bound listener.
+pub fn server(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
+    let workers = state.settings.server.workers;
+    let shutdown = state.settings.server.shutdown_timeout_secs;
+    let data = web::Data::new(state);
+    let mut http = HttpServer::new(move || app(data.clone()))
+        .shutdown_timeout(shutdown)
+        .listen(listener)?;
+    if workers > 0 {
+        http = http.workers(workers);
+    }
+    Ok(http.run())
+}
+
+/// Binds `server.bind` (port 0 picks a free port), starts serving on a background task
+/// and returns the bound address. Used by tests and by client test harnesses.
+pub async fn spawn(state: AppState) -> Result<Running, StartError> {
+    let addr = state.settings.bind_addr()?;
+    let listener = TcpListener::bind(addr)?;
+    let addr = listener.local_addr()?;
+    let mut state = state;
+    if state.settings.server.workers == 0 {
+        // In-process servers share the machine with the tests driving them.
+        state.settings.server.workers = 2;
+    }
+    let server = server(state, listener)?;
+    let handle = server.handle();
+    let join = tokio::spawn(server);
+    Ok(Running { addr, handle, join })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_is_mounted_under_every_context() {
+        assert_eq!(
+            api_prefixes("/nuxeo"),
+            vec!["/nuxeo/site/api/v1", "/nuxeo/api/v1", "/api/v1"]
+        );
+        assert_eq!(api_prefixes(""), vec!["/api/v1"]);
+        assert_eq!(context_roots("/nuxeo"), vec!["/nuxeo", ""]);
+    }
+
+    #[test]
+    fn request_ids_are_bounded_printable_ascii() {
+        assert!(valid_request_id("abc-123"));
+        assert!(!valid_request_id(""));
+        assert!(!valid_request_id("a b"));
+        assert!(!valid_request_id(&"x".repeat(200)));
+    }
+}

@@ -1,1 +1,130 @@
-fn main() {}
+//! The `flowgate` command line: `serve`, `check-config`, `hash-password`.
+
+use std::io::{BufRead, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use flowgate::settings::{Settings, Sources};
+use flowgate::AppState;
+
+#[derive(Parser)]
+#[command(name = "flowgate", version, about = "Nuxeo workflow REST API gateway")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway until SIGTERM or Ctrl-C.
+    Serve {
+        /// Settings file applied over the built-in defaults.
+        #[arg(long, env = "FLOWGATE_CONFIG")]
+        config: Option<PathBuf>,
+        /// Listening address (overrides `server.bind`); port 0 picks a free port.
+        #[arg(long)]
+        bind: Option<String>,
+    },
+    /// Validate settings and workflow models, then exit (non-zero with the reason).
+    CheckConfig {
+        /// Settings file applied over the built-in defaults.
+        #[arg(long, env = "FLOWGATE_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Read a password from standard input and print its argon2 hash for `password_hash`.
+    HashPassword,
+}
+
+fn load(config: Option<PathBuf>, bind: Option<String>) -> Result<Settings, String> {
+    let mut sources = Sources::from_process(config);
+    if let Some(b) = bind {
+        // Flags win over file and environment: applied as the last layer.
+        let mut env: std::collections::HashMap<String, String> = std::env::vars().collect();
+        env.insert("FLOWGATE__SERVER__BIND".into(), b);
+        sources.env = Some(env);
+    }
+    Settings::load(&sources).map_err(|e| e.to_string())
+}
+
+fn init_tracing(s: &Settings) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&s.log.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if s.log.format == "json" {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn serve(config: Option<PathBuf>, bind: Option<String>) -> Result<(), String> {
+    let settings = load(config, bind)?;
+    init_tracing(&settings);
+    let addr = settings.bind_addr().map_err(|e| e.to_string())?;
+    let state = AppState::new(settings).map_err(|e| e.to_string())?;
+    let listener = TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the bound address: {e}"))?;
+    let ctx = state.settings.server.context_path.clone();
+    let server = flowgate::server(state, listener).map_err(|e| e.to_string())?;
+    // Harnesses that start the binary on port 0 read the real address from this line.
+    println!("flowgate listening on http://{local}{ctx}/");
+    let _ = std::io::stdout().flush();
+    tracing::info!(addr = %local, "listening");
+    server.await.map_err(|e| e.to_string())?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn check_config(config: Option<PathBuf>) -> Result<(), String> {
+    let settings = load(config, None)?;
+    let lines = flowgate::registry::check_models(&settings).map_err(|e| e.to_string())?;
+    AppState::new(settings).map_err(|e| e.to_string())?;
+    for l in lines {
+        println!("{l}");
+    }
+    println!("configuration is valid");
+    Ok(())
+}
+
+fn hash_password() -> Result<(), String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read standard input: {e}"))?;
+    let pw = line.trim_end_matches(['\r', '\n']);
+    if pw.is_empty() {
+        return Err("empty password: write the password on standard input".into());
+    }
+    println!("{}", flowgate::auth::hash_password(pw)?);
+    Ok(())
+}
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve { config, bind } => serve(config, bind).await,
+        Command::CheckConfig { config } => check_config(config),
+        Command::HashPassword => hash_password(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("flowgate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

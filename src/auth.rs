@@ -1,0 +1,408 @@
+//! Users, groups, password and token checks, and the [`Caller`] extractor that turns a
+//! request's credentials into a [`CallContext`].
+//!
+//! Basic credentials are verified with argon2, which is deliberately slow; successful
+//! verifications are remembered in a bounded cache keyed by a salted BLAKE2 digest of
+//! user and password, so a client repeating the same credentials pays for argon2 once.
+//! Tokens issued by `authentication/token` live in memory and end with the process.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Argon2, PasswordHash};
+use base64::Engine as _;
+use blake2::{Blake2s256, Digest};
+use dashmap::DashMap;
+use flowgate_core::CallContext;
+
+use crate::error::ApiError;
+use crate::settings::AuthSettings;
+use crate::AppState;
+
+/// Hashes a password into an argon2id PHC string (what `password_hash` settings hold).
+pub fn hash_password(password: &str) -> Result<String, String> {
+    let mut raw = [0u8; 16];
+    rand::fill(&mut raw);
+    let salt = SaltString::encode_b64(&raw).map_err(|e| format!("cannot make a salt: {e}"))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| format!("cannot hash password: {e}"))
+}
+
+/// A user known to the gateway.
+#[derive(Clone, Debug)]
+pub struct User {
+    /// Login name.
+    pub name: String,
+    /// Bare group names.
+    pub groups: Vec<String>,
+    /// First name (may be empty).
+    pub first_name: String,
+    /// Last name (may be empty).
+    pub last_name: String,
+    /// E-mail (may be empty).
+    pub email: String,
+    /// Member of the admin group.
+    pub admin: bool,
+    password_hash: String,
+}
+
+/// A group known to the gateway.
+#[derive(Clone, Debug)]
+pub struct Group {
+    /// Group name.
+    pub name: String,
+    /// Label (the name when none was configured).
+    pub label: String,
+    /// Description.
+    pub description: Option<String>,
+}
+
+/// A token issued by `authentication/token`.
+#[derive(Clone, Debug)]
+struct TokenGrant {
+    user: String,
+    application: String,
+    device: String,
+}
+
+/// Users, groups, caches and tokens.
+#[derive(Debug)]
+pub struct Directory {
+    users: HashMap<String, Arc<User>>,
+    groups: BTreeMap<String, Group>,
+    realm: String,
+    poweruser_group: String,
+    cache_size: usize,
+    cache_salt: [u8; 32],
+    verified: DashMap<[u8; 32], String>,
+    tokens: DashMap<String, TokenGrant>,
+}
+
+impl Directory {
+    /// Builds the directory from `[auth]` settings.
+    pub fn new(s: &AuthSettings) -> Self {
+        let mut groups: BTreeMap<String, Group> = s
+            .groups
+            .iter()
+            .map(|g| {
+                let label = if g.label.is_empty() {
+                    g.name.clone()
+                } else {
+                    g.label.clone()
+                };
+                (
+                    g.name.clone(),
+                    Group {
+                        name: g.name.clone(),
+                        label,
+                        description: g.description.clone(),
+                    },
+                )
+            })
+            .collect();
+        let mut users = HashMap::new();
+        for u in &s.users {
+            for g in &u.groups {
+                groups.entry(g.clone()).or_insert_with(|| Group {
+                    name: g.clone(),
+                    label: g.clone(),
+                    description: None,
+                });
+            }
+            users.insert(
+                u.name.clone(),
+                Arc::new(User {
+                    name: u.name.clone(),
+                    groups: u.groups.clone(),
+                    first_name: u.first_name.clone(),
+                    last_name: u.last_name.clone(),
+                    email: u.email.clone(),
+                    admin: u.groups.iter().any(|g| g == &s.admin_group),
+                    password_hash: u.password_hash.clone(),
+                }),
+            );
+        }
+        let mut cache_salt = [0u8; 32];
+        rand::fill(&mut cache_salt);
+        Self {
+            users,
+            groups,
+            realm: s.realm.clone(),
+            poweruser_group: s.poweruser_group.clone(),
+            cache_size: s.verify_cache_size,
+            cache_salt,
+            verified: DashMap::new(),
+            tokens: DashMap::new(),
+        }
+    }
+
+    /// A user by name.
+    pub fn user(&self, name: &str) -> Option<&Arc<User>> {
+        self.users.get(name)
+    }
+
+    /// A group by name.
+    pub fn group(&self, name: &str) -> Option<&Group> {
+        self.groups.get(name)
+    }
+
+    /// Realm for 401 challenges.
+    pub fn realm(&self) -> &str {
+        &self.realm
+    }
+
+    /// Name of the group whose members may cancel any workflow.
+    pub fn poweruser_group(&self) -> &str {
+        &self.poweruser_group
+    }
+
+    fn cache_key(&self, user: &str, password: &str) -> [u8; 32] {
+        let mut h = Blake2s256::new();
+        h.update(self.cache_salt);
+        h.update((user.len() as u64).to_le_bytes());
+        h.update(user.as_bytes());
+        h.update(password.as_bytes());
+        h.finalize().into()
+    }
+
+    /// Checks a user name and password. Runs argon2 on a blocking thread unless the same
+    /// pair was verified before.
+    pub async fn verify_password(&self, user: &str, password: &str) -> Option<Arc<User>> {
+        let u = self.users.get(user)?.clone();
+        let key = self.cache_key(user, password);
+        if self.cache_size > 0 && self.verified.get(&key).is_some_and(|v| *v == user) {
+            return Some(u);
+        }
+        let hash = u.password_hash.clone();
+        let pw = password.to_owned();
+        let ok = web::block(move || {
+            PasswordHash::new(&hash)
+                .map(|h| Argon2::default().verify_password(pw.as_bytes(), &h).is_ok())
+                .unwrap_or(false)
+        })
+        .await
+        .unwrap_or(false);
+        if !ok {
+            return None;
+        }
+        if self.cache_size > 0 {
+            if self.verified.len() >= self.cache_size {
+                // Bounded by dropping everything: simple, and a refill costs one argon2
+                // per active user.
+                self.verified.clear();
+            }
+            self.verified.insert(key, user.to_owned());
+        }
+        Some(u)
+    }
+
+    /// The token of (user, application, device), creating one when none exists.
+    pub fn acquire_token(&self, user: &str, application: &str, device: &str) -> String {
+        if let Some(t) = self
+            .tokens
+            .iter()
+            .find(|t| t.user == user && t.application == application && t.device == device)
+        {
+            return t.key().clone();
+        }
+        let mut raw = [0u8; 32];
+        rand::fill(&mut raw);
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+        self.tokens.insert(
+            token.clone(),
+            TokenGrant {
+                user: user.to_owned(),
+                application: application.to_owned(),
+                device: device.to_owned(),
+            },
+        );
+        token
+    }
+
+    /// Revokes the token of (user, application, device); whether one existed.
+    pub fn revoke_token(&self, user: &str, application: &str, device: &str) -> bool {
+        let before = self.tokens.len();
+        self.tokens
+            .retain(|_, t| !(t.user == user && t.application == application && t.device == device));
+        self.tokens.len() != before
+    }
+
+    fn user_of_token(&self, token: &str) -> Option<Arc<User>> {
+        let name = self.tokens.get(token)?.user.clone();
+        self.users.get(&name).cloned()
+    }
+}
+
+/// The authenticated caller of a request.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// The user record.
+    pub user: Arc<User>,
+    /// What engines get.
+    pub cx: CallContext,
+}
+
+/// Request id assigned by the logging middleware.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+/// Name of the authenticated user, put in request extensions for the access log.
+#[derive(Clone, Debug)]
+pub struct AuthenticatedUser(pub String);
+
+fn parse_basic(req: &HttpRequest) -> Option<(String, String)> {
+    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = v.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .ok()?;
+    let s = String::from_utf8(raw).ok()?;
+    let (u, p) = s.split_once(':')?;
+    Some((u.to_owned(), p.to_owned()))
+}
+
+/// The repository a request addresses: `repo/{name}` in the path wins over the
+/// `X-NXRepository` header; `default` otherwise.
+pub fn repository_of(req: &HttpRequest) -> String {
+    if let Some(r) = req.match_info().get("repo") {
+        return r.to_owned();
+    }
+    req.headers()
+        .get("x-nxrepository")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .unwrap_or("default")
+        .to_owned()
+}
+
+/// Authenticates a request and builds its [`CallContext`].
+pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Caller, ApiError> {
+    let dir = &state.directory;
+    let user = if let Some(token) = req
+        .headers()
+        .get("x-authentication-token")
+        .and_then(|v| v.to_str().ok())
+    {
+        dir.user_of_token(token.trim())
+    } else if let Some((u, p)) = parse_basic(req) {
+        dir.verify_password(&u, &p).await
+    } else {
+        None
+    };
+    let Some(user) = user else {
+        return Err(ApiError::unauthorized(dir.realm()));
+    };
+    let repository = repository_of(req);
+    if !state.settings.nuxeo.repositories.contains(&repository) {
+        return Err(ApiError::not_found(format!(
+            "Repository '{repository}' does not exist"
+        )));
+    }
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    req.extensions_mut()
+        .insert(AuthenticatedUser(user.name.clone()));
+    let cx = CallContext {
+        user: user.name.clone(),
+        groups: user.groups.clone(),
+        admin: user.admin,
+        request_id,
+        deadline: Some(
+            std::time::Instant::now()
+                + Duration::from_millis(state.settings.server.request_timeout_ms),
+        ),
+        repository,
+        credentials: None,
+    };
+    Ok(Caller { user, cx })
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .cloned()
+                .ok_or_else(|| ApiError::internal("application state is missing"))?;
+            authenticate(&state, &req).await
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{Settings, Sources};
+
+    fn dir() -> Directory {
+        let h = hash_password("secret").unwrap();
+        let s = Settings::load(&Sources::from_toml(format!(
+            "[[auth.users]]\nname = \"Administrator\"\npassword_hash = \"{h}\"\ngroups = [\"administrators\"]\n\
+             [[auth.users]]\nname = \"jdoe\"\npassword_hash = \"{h}\"\ngroups = [\"members\"]\n\
+             [[auth.groups]]\nname = \"members\"\nlabel = \"Members group\"\n"
+        )))
+        .unwrap();
+        Directory::new(&s.auth)
+    }
+
+    #[actix_web::test]
+    async fn right_password_verifies_and_is_cached() {
+        let d = dir();
+        assert!(d.verify_password("jdoe", "secret").await.is_some());
+        assert_eq!(d.verified.len(), 1);
+        assert!(d.verify_password("jdoe", "secret").await.is_some());
+        assert!(d.verify_password("jdoe", "wrong").await.is_none());
+        assert!(d.verify_password("nobody", "secret").await.is_none());
+        assert_eq!(d.verified.len(), 1);
+    }
+
+    #[actix_web::test]
+    async fn cache_entry_of_one_user_does_not_admit_another() {
+        let d = dir();
+        assert!(d.verify_password("jdoe", "secret").await.is_some());
+        // Same password, different user: a separate entry, verified on its own.
+        assert!(d.verify_password("Administrator", "secret").await.is_some());
+        assert_eq!(d.verified.len(), 2);
+    }
+
+    #[test]
+    fn admin_flag_comes_from_the_admin_group() {
+        let d = dir();
+        assert!(d.user("Administrator").unwrap().admin);
+        assert!(!d.user("jdoe").unwrap().admin);
+        assert_eq!(d.group("members").unwrap().label, "Members group");
+        assert_eq!(d.group("administrators").unwrap().label, "administrators");
+    }
+
+    #[test]
+    fn tokens_are_stable_per_device_and_revocable() {
+        let d = dir();
+        let t1 = d.acquire_token("jdoe", "app", "dev1");
+        assert_eq!(t1, d.acquire_token("jdoe", "app", "dev1"));
+        assert_ne!(t1, d.acquire_token("jdoe", "app", "dev2"));
+        assert_eq!(d.user_of_token(&t1).unwrap().name, "jdoe");
+        assert!(d.revoke_token("jdoe", "app", "dev1"));
+        assert!(d.user_of_token(&t1).is_none());
+        assert!(!d.revoke_token("jdoe", "app", "dev1"));
+    }
+}

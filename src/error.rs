@@ -1,0 +1,240 @@
+//! The one place where failures become HTTP statuses and Nuxeo exception bodies.
+//!
+//! Every error the gateway answers with is an [`ApiError`]: engine errors convert through
+//! [`status_of`], extractor failures are routed here by the handlers installed in
+//! `lib.rs`. The body is always `{"entity-type":"exception","status":N,"message":"…"}`;
+//! the stable snake_case code goes to logs only.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use flowgate_core::{EngineError, ErrorKind};
+use serde::Serialize;
+
+/// HTTP status of an engine error kind. This table is the only kind → status mapping.
+pub fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+        ErrorKind::Unsupported => StatusCode::NOT_IMPLEMENTED,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        ErrorKind::Upstream => StatusCode::BAD_GATEWAY,
+        // `ErrorKind` is non-exhaustive: a kind added later is a server-side problem
+        // until it gets its own row.
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// An error answer: status, a client-safe message and a stable code for logs.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    /// `WWW-Authenticate` realm for 401 answers.
+    realm: Option<String>,
+}
+
+impl ApiError {
+    /// An error with an explicit status and code.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        let mut message = message.into();
+        if message.is_empty() {
+            message = status.canonical_reason().unwrap_or("Error").to_owned();
+        }
+        Self {
+            status,
+            code,
+            message,
+            realm: None,
+        }
+    }
+
+    /// 400.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    /// 404.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// 403.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 401 with a `WWW-Authenticate: Basic` challenge.
+    pub fn unauthorized(realm: &str) -> Self {
+        let mut e = Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Authentication is required: send HTTP Basic credentials or X-Authentication-Token",
+        );
+        e.realm = Some(realm.to_owned());
+        e
+    }
+
+    /// 405.
+    pub fn method_not_allowed(method: &str) -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("Method {method} is not allowed on this resource"),
+        )
+    }
+
+    /// 413.
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("Request body is larger than the limit of {limit} bytes"),
+        )
+    }
+
+    /// 500 for failures of the gateway itself; the detail stays in the logs.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal server error",
+        )
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The stable snake_case code (for logs and metrics).
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The client-facing message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        let kind = e.kind();
+        Self::new(status_of(kind), kind.code(), e.message())
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
+    }
+}
+
+#[derive(Serialize)]
+struct ExceptionBody<'a> {
+    #[serde(rename = "entity-type")]
+    entity_type: &'static str,
+    status: u16,
+    message: &'a str,
+}
+
+/// Marker put in response extensions so the access log can show the error code.
+#[derive(Clone, Copy, Debug)]
+pub struct ErrorCode(pub &'static str);
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let body = exception_json(self.status, &self.message);
+        let mut res = HttpResponse::build(self.status);
+        res.insert_header((header::CONTENT_TYPE, "application/json"));
+        if let Some(realm) = &self.realm {
+            let v = format!("Basic realm=\"{}\"", realm.replace('"', ""));
+            if let Ok(v) = HeaderValue::from_str(&v) {
+                res.insert_header((header::WWW_AUTHENTICATE, v));
+            }
+        }
+        let mut res = res.body(body);
+        res.extensions_mut().insert(ErrorCode(self.code));
+        res
+    }
+}
+
+/// The exception entity as compact JSON.
+pub fn exception_json(status: StatusCode, message: &str) -> String {
+    let body = ExceptionBody {
+        entity_type: "exception",
+        status: status.as_u16(),
+        message,
+    };
+    serde_json::to_string(&body).unwrap_or_else(|_| {
+        format!(
+            "{{\"entity-type\":\"exception\",\"status\":{},\"message\":\"error\"}}",
+            status.as_u16()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_status() {
+        let cases = [
+            (ErrorKind::NotFound, 404),
+            (ErrorKind::Conflict, 409),
+            (ErrorKind::Forbidden, 403),
+            (ErrorKind::BadRequest, 400),
+            (ErrorKind::Unsupported, 501),
+            (ErrorKind::Unavailable, 503),
+            (ErrorKind::Timeout, 504),
+            (ErrorKind::Upstream, 502),
+        ];
+        for (k, s) in cases {
+            assert_eq!(status_of(k).as_u16(), s, "{k:?}");
+        }
+    }
+
+    #[test]
+    fn exception_body_has_exactly_three_fields_in_order() {
+        let s = exception_json(StatusCode::NOT_FOUND, "gone \"x\"");
+        assert_eq!(
+            s,
+            r#"{"entity-type":"exception","status":404,"message":"gone \"x\""}"#
+        );
+    }
+
+    #[test]
+    fn engine_error_keeps_message_and_maps_status() {
+        let e: ApiError = EngineError::conflict("The task 'x' is not active").into();
+        assert_eq!(e.status(), StatusCode::CONFLICT);
+        assert_eq!(e.code(), "conflict");
+        assert_eq!(e.message(), "The task 'x' is not active");
+    }
+
+    #[test]
+    fn unauthorized_carries_a_basic_challenge() {
+        let r = ApiError::unauthorized("Nuxeo").error_response();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            r.headers().get(header::WWW_AUTHENTICATE).unwrap(),
+            "Basic realm=\"Nuxeo\""
+        );
+    }
+}

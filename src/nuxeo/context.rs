@@ -1,0 +1,204 @@
+//! Per-request rendering context: public base URL, fetch flags, query parameters.
+
+use std::collections::{HashMap, HashSet};
+
+use actix_web::HttpRequest;
+
+use crate::settings::ServerSettings;
+
+/// Query parameters with Nuxeo's tolerance: empty values are absent, names are exact,
+/// unknown names are ignored, repeated names accumulate.
+#[derive(Clone, Debug, Default)]
+pub struct Params {
+    pairs: Vec<(String, String)>,
+}
+
+impl Params {
+    /// Parses a raw query string (a bare `?` or an empty string gives no parameters).
+    pub fn parse(query: &str) -> Self {
+        let pairs = url::form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        Self { pairs }
+    }
+
+    /// The request's query parameters.
+    pub fn of(req: &HttpRequest) -> Self {
+        Self::parse(req.query_string())
+    }
+
+    /// First non-blank value of `name`, trimmed.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.trim())
+            .find(|v| !v.is_empty())
+    }
+
+    /// Every non-blank value of `name`, each split on `,` and trimmed (the Java client
+    /// joins lists with commas; principal names never contain one).
+    pub fn list(&self, name: &str) -> Vec<String> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .flat_map(|(_, v)| v.split(','))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// A boolean flag: `true` (any case) is true, anything else false.
+    pub fn flag(&self, name: &str) -> bool {
+        self.get(name)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+
+    /// A non-negative integer; blank or unparsable values are absent.
+    pub fn usize(&self, name: &str) -> Option<usize> {
+        self.get(name).and_then(|v| v.parse().ok())
+    }
+
+    /// All (name, value) pairs, in order.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+}
+
+/// Everything the renderers need to know about the request.
+#[derive(Clone, Debug, Default)]
+pub struct RenderCtx {
+    /// Public base URL with context path and trailing slash (`http://h:8080/nuxeo/`).
+    pub base: String,
+    /// Fetch flags by entity type (`task` → {`actors`, ...}).
+    pub fetch: HashMap<String, HashSet<String>>,
+    /// Repository name for document entities.
+    pub repository: String,
+}
+
+impl RenderCtx {
+    /// Builds the context of a request.
+    pub fn from_request(req: &HttpRequest, server: &ServerSettings, repository: &str) -> Self {
+        let base = base_url(req, server);
+        let mut fetch: HashMap<String, HashSet<String>> = HashMap::new();
+        let headers = req.headers().iter().filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_ascii_lowercase(), v.to_owned()))
+        });
+        let params = Params::of(req)
+            .pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v));
+        for (name, value) in headers.chain(params) {
+            if let Some(entity) = fetch_entity(&name) {
+                let set = fetch.entry(entity.to_owned()).or_default();
+                set.extend(
+                    value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_owned),
+                );
+            }
+        }
+        Self {
+            base,
+            fetch,
+            repository: repository.to_owned(),
+        }
+    }
+
+    /// Whether `fetch.<entity>` contains `token`.
+    pub fn fetches(&self, entity: &str, token: &str) -> bool {
+        self.fetch.get(entity).is_some_and(|s| s.contains(token))
+    }
+
+    /// `BASE + "api/v1/" + rest`.
+    pub fn api_url(&self, rest: &str) -> String {
+        format!("{}api/v1/{rest}", self.base)
+    }
+}
+
+/// The entity type of a lower-cased fetch header/parameter name, for every spelling
+/// Nuxeo accepts: `fetch.E`, `fetch-E`, `x-nxfetch.E`, `x-nxfetch-E`.
+fn fetch_entity(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix("x-nx").unwrap_or(name);
+    let rest = rest.strip_prefix("fetch")?;
+    let e = rest.strip_prefix('.').or_else(|| rest.strip_prefix('-'))?;
+    (!e.is_empty()).then_some(e)
+}
+
+/// The public base URL: configured, or derived from the request's Host (and
+/// X-Forwarded-* when trusted), always ending with the context path and `/`.
+pub fn base_url(req: &HttpRequest, server: &ServerSettings) -> String {
+    if !server.public_base_url.is_empty() {
+        let mut b = server.public_base_url.clone();
+        if !b.ends_with('/') {
+            b.push('/');
+        }
+        return b;
+    }
+    let first = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let info = req.connection_info();
+    let (mut scheme, mut host) = (info.scheme().to_owned(), info.host().to_owned());
+    if server.trust_forwarded_headers {
+        if let Some(p) = first("x-forwarded-proto") {
+            scheme = p;
+        }
+        if let Some(h) = first("x-forwarded-host") {
+            host = h;
+        }
+    } else if let Some(h) = req
+        .headers()
+        .get(actix_web::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+    {
+        // connection_info() honours Forwarded headers by itself; use Host only.
+        host = h.to_owned();
+        scheme = if req.app_config().secure() {
+            "https".into()
+        } else {
+            "http".into()
+        };
+    }
+    format!("{scheme}://{host}{}/", server.context_path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blank_values_are_absent_and_lists_split_on_commas() {
+        let p = Params::parse("userId=&workflowModelName=Serial&actors=a,b&actors=c&actors=");
+        assert_eq!(p.get("userId"), None);
+        assert_eq!(p.get("workflowModelName"), Some("Serial"));
+        assert_eq!(p.list("actors"), vec!["a", "b", "c"]);
+        assert!(Params::parse("").pairs().is_empty());
+    }
+
+    #[test]
+    fn every_fetch_spelling_names_its_entity() {
+        for n in [
+            "fetch.task",
+            "fetch-task",
+            "x-nxfetch.task",
+            "x-nxfetch-task",
+        ] {
+            assert_eq!(fetch_entity(n), Some("task"), "{n}");
+        }
+        assert_eq!(fetch_entity("fetch"), None);
+        assert_eq!(fetch_entity("x-nxproperties"), None);
+        assert_eq!(fetch_entity("enrichers-user"), None);
+    }
+}

@@ -1,0 +1,804 @@
+//! Nuxeo wire entities and their conversion from the neutral model.
+//!
+//! Field order follows the Nuxeo writers (DocumentRouteWriter, TaskWriter, the graph
+//! views): serde writes struct fields in declaration order, and `serde_json` keeps map
+//! insertion order (`preserve_order`), so `entity-type` is always first and `id` second.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use flowgate_core::{Document, Graph, Page, Task, Variables, WorkflowInstance, WorkflowModel};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::context::RenderCtx;
+use crate::auth::Directory;
+
+/// W3C date in UTC with exactly three fraction digits and `Z`.
+pub fn w3c(d: &DateTime<Utc>) -> String {
+    d.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Everything needed to turn neutral values into entities: the request context, the
+/// user directory (fetched actors) and documents resolved ahead of time.
+pub struct Renderer<'a> {
+    /// Request context.
+    pub ctx: &'a RenderCtx,
+    /// Users and groups.
+    pub directory: &'a Directory,
+    /// Documents resolved for fetch flags, by id.
+    pub documents: &'a HashMap<String, Document>,
+}
+
+/// `{"entity-type":"workflow",…}`
+#[derive(Serialize)]
+pub struct WorkflowEntity<'a> {
+    #[serde(rename = "entity-type")]
+    entity_type: &'static str,
+    id: &'a str,
+    name: &'a str,
+    title: &'a str,
+    state: &'static str,
+    #[serde(rename = "workflowModelName")]
+    workflow_model_name: &'a str,
+    initiator: Value,
+    #[serde(rename = "attachedDocumentIds")]
+    attached_document_ids: Vec<Value>,
+    variables: VarsRef<'a>,
+    #[serde(rename = "graphResource")]
+    graph_resource: String,
+}
+
+/// Borrowed or owned variables.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum VarsRef<'a> {
+    Borrowed(&'a Variables),
+    Owned(Variables),
+}
+
+/// `{"entity-type":"task",…}`
+#[derive(Serialize)]
+pub struct TaskEntity<'a> {
+    #[serde(rename = "entity-type")]
+    entity_type: &'static str,
+    id: &'a str,
+    name: &'a str,
+    #[serde(rename = "workflowInstanceId")]
+    workflow_instance_id: Option<&'a str>,
+    #[serde(rename = "workflowModelName", skip_serializing_if = "Option::is_none")]
+    workflow_model_name: Option<&'a str>,
+    #[serde(rename = "workflowInitiator", skip_serializing_if = "Option::is_none")]
+    workflow_initiator: Option<Value>,
+    #[serde(rename = "workflowTitle", skip_serializing_if = "Option::is_none")]
+    workflow_title: Option<&'a str>,
+    #[serde(
+        rename = "workflowLifeCycleState",
+        skip_serializing_if = "Option::is_none"
+    )]
+    workflow_life_cycle_state: Option<&'static str>,
+    #[serde(rename = "graphResource", skip_serializing_if = "Option::is_none")]
+    graph_resource: Option<String>,
+    state: &'static str,
+    directive: Option<&'a str>,
+    created: String,
+    #[serde(rename = "dueDate")]
+    due_date: Option<String>,
+    #[serde(rename = "nodeName")]
+    node_name: &'a str,
+    #[serde(rename = "targetDocumentIds")]
+    target_document_ids: Vec<Value>,
+    actors: Vec<Value>,
+    #[serde(rename = "delegatedActors")]
+    delegated_actors: Vec<Value>,
+    comments: Vec<CommentEntity<'a>>,
+    variables: &'a Variables,
+    #[serde(rename = "taskInfo")]
+    task_info: TaskInfoEntity<'a>,
+}
+
+#[derive(Serialize)]
+struct CommentEntity<'a> {
+    author: &'a str,
+    text: Option<&'a str>,
+    date: String,
+}
+
+#[derive(Serialize)]
+struct TaskInfoEntity<'a> {
+    #[serde(rename = "allowTaskReassignment")]
+    allow_task_reassignment: bool,
+    #[serde(rename = "taskActions")]
+    task_actions: Vec<TaskActionEntity<'a>>,
+    #[serde(rename = "layoutResource")]
+    layout_resource: NamedUrl,
+    schemas: Vec<NamedUrl>,
+}
+
+#[derive(Serialize)]
+struct TaskActionEntity<'a> {
+    name: &'a str,
+    url: String,
+    label: &'a str,
+    validate: bool,
+}
+
+#[derive(Serialize)]
+struct NamedUrl {
+    name: String,
+    url: String,
+}
+
+/// `{"entity-type":"workflows"|"tasks", [pagination], "entries":[…]}`
+#[derive(Serialize)]
+pub struct ListEntity<T: Serialize> {
+    #[serde(rename = "entity-type")]
+    entity_type: &'static str,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pagination: Option<Pagination>,
+    entries: Vec<T>,
+}
+
+impl<T: Serialize> ListEntity<T> {
+    /// A `workflows` list.
+    pub fn workflows(entries: Vec<T>) -> Self {
+        Self {
+            entity_type: "workflows",
+            pagination: None,
+            entries,
+        }
+    }
+
+    /// A non-paginated `tasks` list.
+    pub fn tasks(entries: Vec<T>) -> Self {
+        Self {
+            entity_type: "tasks",
+            pagination: None,
+            entries,
+        }
+    }
+
+    /// A paginated `tasks` list.
+    pub fn paginated_tasks(entries: Vec<T>, p: Pagination) -> Self {
+        Self {
+            entity_type: "tasks",
+            pagination: Some(p),
+            entries,
+        }
+    }
+}
+
+/// Pagination fields of a paginated list, in Nuxeo's order.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Pagination {
+    is_paginable: bool,
+    results_count: usize,
+    page_size: usize,
+    max_page_size: usize,
+    results_count_limit: i64,
+    current_page_size: usize,
+    current_page_index: usize,
+    current_page_offset: usize,
+    number_of_pages: usize,
+    is_previous_page_available: bool,
+    is_next_page_available: bool,
+    is_last_page_available: bool,
+    is_sortable: bool,
+    has_error: bool,
+    error_message: Option<String>,
+    page_index: usize,
+    page_count: usize,
+}
+
+/// Largest page a client may ask for.
+pub const MAX_PAGE_SIZE: usize = 1000;
+
+impl Pagination {
+    /// Pagination of a page taken at `offset` with `page_size`, `current` items on it
+    /// out of `total`.
+    pub fn new(total: usize, page_size: usize, offset: usize, current: usize) -> Self {
+        let page_size = page_size.max(1);
+        let index = offset / page_size;
+        let pages = total.div_ceil(page_size);
+        Self {
+            is_paginable: true,
+            results_count: total,
+            page_size,
+            max_page_size: MAX_PAGE_SIZE,
+            results_count_limit: -1,
+            current_page_size: current,
+            current_page_index: index,
+            current_page_offset: offset,
+            number_of_pages: pages,
+            is_previous_page_available: offset > 0,
+            is_next_page_available: offset + current < total,
+            is_last_page_available: pages > 0 && index + 1 < pages,
+            is_sortable: true,
+            has_error: false,
+            error_message: None,
+            page_index: index,
+            page_count: pages,
+        }
+    }
+}
+
+/// `{"entity-type":"graph",…}`
+#[derive(Serialize)]
+pub struct GraphEntity<'a> {
+    #[serde(rename = "entity-type")]
+    entity_type: &'static str,
+    nodes: Vec<NodeEntity<'a>>,
+    transitions: Vec<TransitionEntity<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NodeEntity<'a> {
+    x: i64,
+    y: i64,
+    is_start_node: bool,
+    is_end_node: bool,
+    id: &'a str,
+    title: &'a str,
+    state: &'static str,
+    is_merge: bool,
+    is_multi_task: bool,
+    has_sub_workflow: bool,
+    start_node: bool,
+    end_node: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TransitionEntity<'a> {
+    node_source_id: &'a str,
+    node_target_id: &'a str,
+    label: &'a str,
+    path: &'a [flowgate_core::GraphPoint],
+}
+
+impl<'a> GraphEntity<'a> {
+    /// Renders a graph.
+    pub fn from_graph(g: &'a Graph) -> Self {
+        Self {
+            entity_type: "graph",
+            nodes: g
+                .nodes
+                .iter()
+                .map(|n| NodeEntity {
+                    x: n.x,
+                    y: n.y,
+                    is_start_node: n.start,
+                    is_end_node: n.end,
+                    id: &n.id,
+                    title: &n.title,
+                    state: n.state.as_str(),
+                    is_merge: n.merge,
+                    is_multi_task: n.multi_task,
+                    has_sub_workflow: n.sub_workflow,
+                    start_node: n.start,
+                    end_node: n.end,
+                })
+                .collect(),
+            transitions: g
+                .transitions
+                .iter()
+                .map(|t| TransitionEntity {
+                    node_source_id: &t.source,
+                    node_target_id: &t.target,
+                    label: &t.label,
+                    path: &t.path,
+                })
+                .collect(),
+        }
+    }
+}
+
+fn id_obj(id: &str) -> Value {
+    json!({ "id": id })
+}
+
+impl<'a> Renderer<'a> {
+    /// A workflow instance.
+    pub fn workflow(&self, w: &'a WorkflowInstance) -> WorkflowEntity<'a> {
+        let initiator = match &w.initiator {
+            None => Value::Null,
+            Some(u) if self.ctx.fetches("workflow", "initiator") => self.user_or_string(u),
+            Some(u) => Value::String(u.clone()),
+        };
+        let fetch_docs = self.ctx.fetches("workflow", "attachedDocumentIds");
+        WorkflowEntity {
+            entity_type: "workflow",
+            id: &w.id,
+            name: &w.name,
+            title: &w.title,
+            state: w.state.as_str(),
+            workflow_model_name: &w.model_name,
+            initiator,
+            attached_document_ids: w
+                .attached_documents
+                .iter()
+                .map(|d| self.document_ref(d, fetch_docs))
+                .collect(),
+            variables: VarsRef::Borrowed(&w.variables),
+            graph_resource: self.ctx.api_url(&format!("workflow/{}/graph", w.id)),
+        }
+    }
+
+    /// A workflow model, rendered as a `workflow` entity in state `validated`.
+    pub fn model(&self, m: &'a WorkflowModel) -> WorkflowEntity<'a> {
+        WorkflowEntity {
+            entity_type: "workflow",
+            id: &m.id,
+            name: &m.name,
+            title: &m.title,
+            state: "validated",
+            workflow_model_name: &m.name,
+            initiator: Value::Null,
+            attached_document_ids: Vec::new(),
+            variables: VarsRef::Owned(m.default_variables()),
+            graph_resource: self.ctx.api_url(&format!("workflowModel/{}/graph", m.name)),
+        }
+    }
+
+    /// A task.
+    pub fn task(&self, t: &'a Task) -> TaskEntity<'a> {
+        let in_wf = t.workflow_id.is_some();
+        let fetch_actors = self.ctx.fetches("task", "actors");
+        let fetch_docs = self.ctx.fetches("task", "targetDocumentIds");
+        let actor = |a: &String| {
+            if fetch_actors {
+                self.principal(a)
+            } else {
+                id_obj(a)
+            }
+        };
+        let initiator = t.workflow_initiator.as_deref().map(|u| {
+            if self.ctx.fetches("task", "workflowInitiator") {
+                self.user_or_string(u)
+            } else {
+                Value::String(u.to_owned())
+            }
+        });
+        TaskEntity {
+            entity_type: "task",
+            id: &t.id,
+            name: &t.name,
+            workflow_instance_id: t.workflow_id.as_deref(),
+            workflow_model_name: if in_wf {
+                Some(t.workflow_model_name.as_deref().unwrap_or(""))
+            } else {
+                None
+            },
+            workflow_initiator: if in_wf {
+                Some(initiator.unwrap_or(Value::Null))
+            } else {
+                None
+            },
+            workflow_title: if in_wf {
+                Some(t.workflow_title.as_deref().unwrap_or(""))
+            } else {
+                None
+            },
+            workflow_life_cycle_state: if in_wf {
+                Some(t.workflow_state.map(|s| s.as_str()).unwrap_or("running"))
+            } else {
+                None
+            },
+            graph_resource: t
+                .workflow_id
+                .as_ref()
+                .map(|w| self.ctx.api_url(&format!("workflow/{w}/graph"))),
+            state: t.state.as_str(),
+            directive: t.directive.as_deref(),
+            created: w3c(&t.created),
+            due_date: t.due_date.as_ref().map(w3c),
+            node_name: &t.node_id,
+            target_document_ids: t
+                .target_documents
+                .iter()
+                .map(|d| self.document_ref(d, fetch_docs))
+                .collect(),
+            actors: t.actors.iter().map(actor).collect(),
+            delegated_actors: t.delegated_actors.iter().map(actor).collect(),
+            comments: t
+                .comments
+                .iter()
+                .map(|c| CommentEntity {
+                    author: &c.author,
+                    text: c.text.as_deref(),
+                    date: w3c(&c.date),
+                })
+                .collect(),
+            variables: &t.variables,
+            task_info: TaskInfoEntity {
+                allow_task_reassignment: t.info.allow_reassignment,
+                task_actions: t
+                    .info
+                    .actions
+                    .iter()
+                    .map(|a| TaskActionEntity {
+                        name: &a.name,
+                        url: self.ctx.api_url(&format!("task/{}/{}", t.id, a.name)),
+                        label: &a.label,
+                        validate: a.validate,
+                    })
+                    .collect(),
+                layout_resource: NamedUrl {
+                    name: format!("{}@taskLayout", t.node_id),
+                    url: format!(
+                        "{}site/layout-manager/layouts/?layoutName={}@taskLayout",
+                        self.ctx.base, t.node_id
+                    ),
+                },
+                schemas: t
+                    .info
+                    .schemas
+                    .iter()
+                    .map(|s| NamedUrl {
+                        name: s.clone(),
+                        url: self.ctx.api_url(&format!("config/schemas/{s}")),
+                    })
+                    .collect(),
+            },
+        }
+    }
+
+    /// A paginated or plain task list.
+    pub fn tasks(&self, tasks: &'a [Task]) -> Vec<TaskEntity<'a>> {
+        tasks.iter().map(|t| self.task(t)).collect()
+    }
+
+    fn document_ref(&self, id: &str, fetch: bool) -> Value {
+        if !fetch {
+            return id_obj(id);
+        }
+        let stub = Document {
+            id: id.to_owned(),
+            ..Document::default()
+        };
+        let doc = self.documents.get(id).unwrap_or(&stub);
+        document_entity(doc, &self.ctx.repository)
+    }
+
+    /// A user entity for `name`, or the plain string when the user is unknown.
+    fn user_or_string(&self, name: &str) -> Value {
+        let bare = name.strip_prefix("user:").unwrap_or(name);
+        match self.directory.user(bare) {
+            Some(u) => user_entity(u, self.directory, self.ctx),
+            None => Value::String(name.to_owned()),
+        }
+    }
+
+    /// Resolves an actor: `user:X` → user, `group:Y` → group, bare → user, else group,
+    /// else `{"id": …}`.
+    fn principal(&self, actor: &str) -> Value {
+        let d = self.directory;
+        if let Some(u) = actor.strip_prefix("user:") {
+            return d
+                .user(u)
+                .map(|u| user_entity(u, d, self.ctx))
+                .unwrap_or_else(|| id_obj(actor));
+        }
+        if let Some(g) = actor.strip_prefix("group:") {
+            return d
+                .group(g)
+                .map(group_entity)
+                .unwrap_or_else(|| id_obj(actor));
+        }
+        if let Some(u) = d.user(actor) {
+            return user_entity(u, d, self.ctx);
+        }
+        d.group(actor)
+            .map(group_entity)
+            .unwrap_or_else(|| id_obj(actor))
+    }
+}
+
+/// A user entity (never with a password).
+pub fn user_entity(u: &crate::auth::User, d: &Directory, ctx: &RenderCtx) -> Value {
+    let extended: Vec<Value> = u
+        .groups
+        .iter()
+        .map(|g| {
+            let label = d.group(g).map(|x| x.label.as_str()).unwrap_or(g);
+            json!({"name": g, "label": label, "url": ctx.api_url(&format!("group/{g}"))})
+        })
+        .collect();
+    json!({
+        "entity-type": "user",
+        "id": u.name,
+        "properties": {
+            "firstName": u.first_name,
+            "lastName": u.last_name,
+            "username": u.name,
+            "email": u.email,
+            "company": "",
+            "groups": u.groups,
+            "tenantId": null,
+        },
+        "extendedGroups": extended,
+        "isAdministrator": u.admin,
+        "isAnonymous": false,
+    })
+}
+
+/// A group entity.
+pub fn group_entity(g: &crate::auth::Group) -> Value {
+    json!({
+        "entity-type": "group",
+        "groupname": g.name,
+        "grouplabel": g.label,
+        "id": g.name,
+        "properties": {
+            "groupname": g.name,
+            "grouplabel": g.label,
+            "description": g.description,
+        },
+    })
+}
+
+/// A document entity; unknown fields of stub documents are `null`.
+pub fn document_entity(d: &Document, repository: &str) -> Value {
+    json!({
+        "entity-type": "document",
+        "repository": repository,
+        "uid": d.id,
+        "path": d.path,
+        "type": d.doc_type,
+        "state": d.state,
+        "parentRef": null,
+        "isCheckedOut": null,
+        "isRecord": null,
+        "retainUntil": null,
+        "hasLegalHold": null,
+        "isUnderRetentionOrLegalHold": null,
+        "isVersion": null,
+        "isProxy": null,
+        "changeToken": null,
+        "isTrashed": null,
+        "title": d.title,
+        "lastModified": null,
+        "properties": {},
+        "facets": [],
+        "schemas": [],
+    })
+}
+
+/// Paging parameters of `GET /task`, resolved to an offset and a page size.
+pub fn page_of(
+    page_size: Option<usize>,
+    index: Option<usize>,
+    offset: Option<usize>,
+) -> (usize, usize) {
+    let size = page_size.unwrap_or(50).clamp(1, MAX_PAGE_SIZE);
+    let offset = offset.unwrap_or_else(|| index.unwrap_or(0).saturating_mul(size));
+    (offset, size)
+}
+
+/// Pagination of a page of tasks.
+pub fn pagination_of<T>(p: &Page<T>, offset: usize, size: usize) -> Pagination {
+    Pagination::new(p.total, size, offset, p.items.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use flowgate_core::{
+        Comment, GraphNode, GraphPoint, GraphTransition, NodeState, TaskAction, TaskInfo,
+        TaskState, WorkflowState,
+    };
+
+    fn dir() -> Directory {
+        let s = crate::settings::Settings::load(&crate::settings::Sources::from_toml(
+            "[[auth.groups]]\nname = \"members\"\nlabel = \"Members group\"\n",
+        ))
+        .unwrap();
+        Directory::new(&s.auth)
+    }
+
+    fn ctx() -> RenderCtx {
+        RenderCtx {
+            base: "http://localhost:8080/nuxeo/".into(),
+            repository: "default".into(),
+            ..RenderCtx::default()
+        }
+    }
+
+    fn task() -> Task {
+        let t0 = Utc.with_ymd_and_hms(2024, 5, 2, 9, 41, 7).unwrap();
+        let mut vars = Variables::new();
+        vars.insert("comment".into(), Value::Null);
+        vars.insert("participants".into(), json!([]));
+        Task {
+            id: "t1".into(),
+            name: "wf.serialDocumentReview.chooseParticipants".into(),
+            workflow_id: Some("w1".into()),
+            workflow_model_name: Some("SerialDocumentReview".into()),
+            workflow_initiator: Some("Administrator".into()),
+            workflow_title: Some("wf.serialDocumentReview.SerialDocumentReview".into()),
+            workflow_state: Some(WorkflowState::Running),
+            state: TaskState::Opened,
+            directive: Some("wf.serialDocumentReview.pleaseSelect".into()),
+            created: t0,
+            due_date: None,
+            node_id: "Task38e".into(),
+            target_documents: vec!["d1".into()],
+            actors: vec!["Administrator".into()],
+            delegated_actors: vec![],
+            comments: vec![Comment {
+                author: "jdoe".into(),
+                text: None,
+                date: t0,
+            }],
+            variables: vars,
+            info: TaskInfo {
+                allow_reassignment: false,
+                actions: vec![TaskAction {
+                    name: "cancel".into(),
+                    label: "wf.serialDocumentReview.cancel".into(),
+                    validate: false,
+                }],
+                schemas: vec!["var_Task38e".into()],
+            },
+            initiator: Some("Administrator".into()),
+        }
+    }
+
+    #[test]
+    fn task_renders_in_nuxeo_field_order() {
+        let d = dir();
+        let c = ctx();
+        let docs = HashMap::new();
+        let r = Renderer {
+            ctx: &c,
+            directory: &d,
+            documents: &docs,
+        };
+        let t = task();
+        let s = serde_json::to_string(&r.task(&t)).unwrap();
+        let expected = concat!(
+            r#"{"entity-type":"task","id":"t1","name":"wf.serialDocumentReview.chooseParticipants","#,
+            r#""workflowInstanceId":"w1","workflowModelName":"SerialDocumentReview","workflowInitiator":"Administrator","#,
+            r#""workflowTitle":"wf.serialDocumentReview.SerialDocumentReview","workflowLifeCycleState":"running","#,
+            r#""graphResource":"http://localhost:8080/nuxeo/api/v1/workflow/w1/graph","state":"opened","#,
+            r#""directive":"wf.serialDocumentReview.pleaseSelect","created":"2024-05-02T09:41:07.000Z","dueDate":null,"#,
+            r#""nodeName":"Task38e","targetDocumentIds":[{"id":"d1"}],"actors":[{"id":"Administrator"}],"delegatedActors":[],"#,
+            r#""comments":[{"author":"jdoe","text":null,"date":"2024-05-02T09:41:07.000Z"}],"#,
+            r#""variables":{"comment":null,"participants":[]},"#,
+            r#""taskInfo":{"allowTaskReassignment":false,"taskActions":[{"name":"cancel","url":"http://localhost:8080/nuxeo/api/v1/task/t1/cancel","label":"wf.serialDocumentReview.cancel","validate":false}],"#,
+            r#""layoutResource":{"name":"Task38e@taskLayout","url":"http://localhost:8080/nuxeo/site/layout-manager/layouts/?layoutName=Task38e@taskLayout"},"#,
+            r#""schemas":[{"name":"var_Task38e","url":"http://localhost:8080/nuxeo/api/v1/config/schemas/var_Task38e"}]}}"#
+        );
+        assert_eq!(s, expected);
+    }
+
+    #[test]
+    fn standalone_task_omits_workflow_fields_but_keeps_null_instance_id() {
+        let d = dir();
+        let c = ctx();
+        let docs = HashMap::new();
+        let r = Renderer {
+            ctx: &c,
+            directory: &d,
+            documents: &docs,
+        };
+        let mut t = task();
+        t.workflow_id = None;
+        let v = serde_json::to_value(r.task(&t)).unwrap();
+        assert_eq!(v["workflowInstanceId"], Value::Null);
+        assert!(v.get("workflowModelName").is_none());
+        assert!(v.get("graphResource").is_none());
+    }
+
+    #[test]
+    fn fetched_actors_and_documents_become_entities() {
+        let d = dir();
+        let mut c = ctx();
+        c.fetch.insert(
+            "task".into(),
+            ["actors".to_string(), "targetDocumentIds".to_string()].into(),
+        );
+        let docs = HashMap::new();
+        let r = Renderer {
+            ctx: &c,
+            directory: &d,
+            documents: &docs,
+        };
+        let mut t = task();
+        t.actors = vec!["group:members".into(), "ghost".into()];
+        let v = serde_json::to_value(r.task(&t)).unwrap();
+        assert_eq!(v["actors"][0]["entity-type"], "group");
+        assert_eq!(v["actors"][0]["id"], "members");
+        assert_eq!(v["actors"][1], json!({"id": "ghost"}));
+        assert_eq!(v["targetDocumentIds"][0]["entity-type"], "document");
+        assert_eq!(v["targetDocumentIds"][0]["uid"], "d1");
+    }
+
+    #[test]
+    fn workflow_and_model_render_with_graph_resources() {
+        let d = dir();
+        let c = ctx();
+        let docs = HashMap::new();
+        let r = Renderer {
+            ctx: &c,
+            directory: &d,
+            documents: &docs,
+        };
+        let w = WorkflowInstance {
+            id: "w1".into(),
+            name: "SerialDocumentReview".into(),
+            title: "t".into(),
+            state: WorkflowState::Canceled,
+            model_name: "SerialDocumentReview".into(),
+            initiator: Some("Administrator".into()),
+            attached_documents: vec!["d1".into()],
+            variables: Variables::new(),
+            created: Utc::now(),
+            ended: None,
+        };
+        let s = serde_json::to_string(&r.workflow(&w)).unwrap();
+        assert!(s.starts_with(r#"{"entity-type":"workflow","id":"w1","name":"SerialDocumentReview","title":"t","state":"canceled","workflowModelName":"SerialDocumentReview","initiator":"Administrator","attachedDocumentIds":[{"id":"d1"}],"variables":{},"graphResource":"http://localhost:8080/nuxeo/api/v1/workflow/w1/graph"}"#), "{s}");
+        let m = WorkflowModel {
+            id: "m1".into(),
+            name: "ParallelDocumentReview".into(),
+            title: "t".into(),
+            variables: vec![],
+        };
+        let v = serde_json::to_value(r.model(&m)).unwrap();
+        assert_eq!(v["state"], "validated");
+        assert_eq!(v["initiator"], Value::Null);
+        assert_eq!(
+            v["graphResource"],
+            "http://localhost:8080/nuxeo/api/v1/workflowModel/ParallelDocumentReview/graph"
+        );
+    }
+
+    #[test]
+    fn graph_has_nodes_then_transitions() {
+        let g = Graph {
+            nodes: vec![GraphNode {
+                id: "n1".into(),
+                title: "Start".into(),
+                x: 1,
+                y: 2,
+                start: true,
+                end: false,
+                state: NodeState::Validated,
+                merge: false,
+                multi_task: false,
+                sub_workflow: false,
+            }],
+            transitions: vec![GraphTransition {
+                source: "n1".into(),
+                target: "n2".into(),
+                label: "".into(),
+                path: vec![GraphPoint { x: 0.0, y: 80.0 }],
+            }],
+        };
+        let s = serde_json::to_string(&GraphEntity::from_graph(&g)).unwrap();
+        assert_eq!(
+            s,
+            r#"{"entity-type":"graph","nodes":[{"x":1,"y":2,"isStartNode":true,"isEndNode":false,"id":"n1","title":"Start","state":"validated","isMerge":false,"isMultiTask":false,"hasSubWorkflow":false,"startNode":true,"endNode":false}],"transitions":[{"nodeSourceId":"n1","nodeTargetId":"n2","label":"","path":[{"x":0.0,"y":80.0}]}]}"#
+        );
+    }
+
+    #[test]
+    fn pagination_fields_are_computed() {
+        let p = Pagination::new(2, 50, 1, 1);
+        let v = serde_json::to_value(ListEntity::<Value>::paginated_tasks(vec![], p)).unwrap();
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        assert_eq!(keys[0], "entity-type");
+        assert_eq!(keys[1], "isPaginable");
+        assert_eq!(keys.last().unwrap().as_str(), "entries");
+        assert_eq!(v["resultsCount"], 2);
+        assert_eq!(v["currentPageOffset"], 1);
+        assert_eq!(v["isPreviousPageAvailable"], true);
+        assert_eq!(v["isNextPageAvailable"], false);
+        assert_eq!(v["numberOfPages"], 1);
+        assert_eq!(page_of(Some(10), Some(2), None), (20, 10));
+        assert_eq!(page_of(None, Some(3), Some(1)), (1, 50));
+    }
+}

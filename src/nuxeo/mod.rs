@@ -1,0 +1,14 @@
+//! The Nuxeo wire format: entities written to clients, bodies read from them, and the
+//! per-request rendering context (base URL, fetch flags, tolerant query parameters).
+//! Nothing outside this module knows Nuxeo JSON field names.
+
+mod context;
+mod entities;
+mod requests;
+
+pub use context::{base_url, Params, RenderCtx};
+pub use entities::{
+    document_entity, group_entity, page_of, pagination_of, user_entity, w3c, GraphEntity,
+    ListEntity, Pagination, Renderer, TaskEntity, WorkflowEntity, MAX_PAGE_SIZE,
+};
+pub use requests::{parse_completion, parse_start};

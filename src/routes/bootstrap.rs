@@ -1,0 +1,147 @@
+//! What official clients call to connect: `json/cmis` (server version), `runningstatus`,
+//! `authentication/token`, `automation/login`, `user/{id}` and `me`.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::json;
+
+use super::{json, resource, Api};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::nuxeo::{base_url, user_entity, Params};
+use crate::AppState;
+
+/// Registers the endpoints that live outside `/api/v1`, under `ctx` (`/nuxeo` or "").
+pub fn configure_root(cfg: &mut web::ServiceConfig, ctx: &str) {
+    cfg.service(resource(&format!("{ctx}/json/cmis")).route(web::get().to(cmis)))
+        .service(resource(&format!("{ctx}/runningstatus")).route(web::get().to(running_status)))
+        .service(resource(&format!("{ctx}/authentication/token")).route(web::get().to(token)));
+}
+
+/// Registers the bootstrap endpoints inside `/api/v1`.
+pub fn configure_api(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/automation/login").route(web::post().to(login)))
+        .service(resource("/user/{id}").route(web::get().to(user)))
+        .service(resource("/me").route(web::get().to(me)));
+}
+
+/// `GET json/cmis`: repository and version information (one key per repository).
+async fn cmis(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let base = base_url(&req, &state.settings.server);
+    let mut out = serde_json::Map::new();
+    for repo in &state.settings.nuxeo.repositories {
+        out.insert(
+            repo.clone(),
+            json!({
+                "repositoryId": repo,
+                "repositoryName": format!("flowgate repository {repo}"),
+                "repositoryDescription": format!("flowgate repository {repo}"),
+                "vendorName": "flowgate",
+                "productName": "flowgate Nuxeo workflow API",
+                "productVersion": state.settings.nuxeo.product_version,
+                "cmisVersionSupported": "1.1",
+                "rootFolderId": "00000000-0000-0000-0000-000000000000",
+                "repositoryUrl": format!("{base}json/cmis/{repo}/"),
+                "rootFolderUrl": format!("{base}json/cmis/{repo}/root"),
+                "thinClientURI": base,
+            }),
+        );
+    }
+    json(StatusCode::OK, &out)
+}
+
+/// `GET runningstatus`: 200 when every engine is up, 503 otherwise.
+async fn running_status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let mut engines = serde_json::Map::new();
+    let mut all_up = true;
+    for e in state.router.engines() {
+        let h = tokio::time::timeout(std::time::Duration::from_secs(2), e.engine.health())
+            .await
+            .unwrap_or_else(|_| flowgate_core::Health::Down("health probe timed out".into()));
+        all_up &= h.is_up();
+        let v = match h {
+            flowgate_core::Health::Up => json!({"status": "up"}),
+            flowgate_core::Health::Degraded(m) => json!({"status": "degraded", "message": m}),
+            flowgate_core::Health::Down(m) => json!({"status": "down", "message": m}),
+        };
+        engines.insert(e.name.clone(), v);
+    }
+    let status = if all_up {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    json(
+        status,
+        &json!({"status": if all_up { "ok" } else { "unavailable" }, "engines": engines}),
+    )
+}
+
+/// `GET authentication/token`: issues (or revokes) a token for the Basic-authenticated
+/// caller; the answer is the bare token as `text/plain`.
+async fn token(req: HttpRequest, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::internal("application state is missing"))?;
+    let p = Params::of(&req);
+    let (Some(app), Some(device)) = (p.get("applicationName"), p.get("deviceId")) else {
+        return Err(ApiError::bad_request(
+            "Query parameters applicationName and deviceId are required",
+        ));
+    };
+    let user = &caller.user.name;
+    let text = if p.flag("revoke") {
+        let existed = state.directory.revoke_token(user, app, device);
+        if existed {
+            format!(
+                "Token revoked for userName {user}, applicationName {app} and deviceId {device}"
+            )
+        } else {
+            format!(
+                "No token found for userName {user}, applicationName {app} and deviceId {device}"
+            )
+        }
+    } else {
+        if p.get("permission").is_none() {
+            return Err(ApiError::bad_request(
+                "Query parameter permission is required",
+            ));
+        }
+        state.directory.acquire_token(user, app, device)
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(text))
+}
+
+/// `POST automation/login`: who am I.
+async fn login(api: Api) -> Result<HttpResponse, ApiError> {
+    let u = &api.caller.user;
+    json(
+        StatusCode::OK,
+        &json!({
+            "entity-type": "login",
+            "username": u.name,
+            "isAdministrator": u.admin,
+            "groups": u.groups,
+        }),
+    )
+}
+
+/// `GET user/{id}`.
+async fn user(api: Api, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let dir = &api.state.directory;
+    let u = dir
+        .user(&id)
+        .ok_or_else(|| ApiError::not_found(format!("User '{id}' not found")))?;
+    json(StatusCode::OK, &user_entity(u, dir, &api.render))
+}
+
+/// `GET me`.
+async fn me(api: Api) -> Result<HttpResponse, ApiError> {
+    json(
+        StatusCode::OK,
+        &user_entity(&api.caller.user, &api.state.directory, &api.render),
+    )
+}

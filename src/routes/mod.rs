@@ -1,0 +1,231 @@
+//! HTTP routes, one module per Nuxeo resource. Handlers are thin: extract the caller
+//! and parameters ([`Api`]), call the router, render with [`crate::nuxeo`].
+
+pub mod bootstrap;
+pub mod document;
+pub mod task;
+pub mod workflow;
+pub mod workflow_model;
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use flowgate_core::{CallContext, DocLocator, Document, Task, WorkflowInstance};
+use futures::StreamExt;
+use serde::Serialize;
+
+use crate::auth::{authenticate, repository_of, Caller};
+use crate::error::ApiError;
+use crate::nuxeo::{Params, RenderCtx, Renderer};
+use crate::router::Router;
+use crate::AppState;
+
+/// Registers the `/api/v1` resource tree (mounted under several prefixes by `lib.rs`).
+pub fn configure_api(cfg: &mut web::ServiceConfig) {
+    workflow::configure(cfg);
+    task::configure(cfg);
+    workflow_model::configure(cfg);
+    document::configure(cfg);
+    bootstrap::configure_api(cfg);
+    cfg.default_service(web::to(not_found));
+}
+
+/// A resource whose unlisted methods answer 405 with an exception body.
+pub(crate) fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+/// 404 for paths no route knows.
+pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found(format!(
+        "No resource at {}",
+        req.path()
+    )))
+}
+
+async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::method_not_allowed(req.method().as_str()))
+}
+
+/// What a handler gets: state, authenticated caller, rendering context, query params.
+pub struct Api {
+    /// Application state.
+    pub state: web::Data<AppState>,
+    /// The caller.
+    pub caller: Caller,
+    /// Rendering context of the request.
+    pub render: RenderCtx,
+    /// Query parameters.
+    pub params: Params,
+}
+
+impl FromRequest for Api {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .cloned()
+                .ok_or_else(|| ApiError::internal("application state is missing"))?;
+            let caller = authenticate(&state, &req).await?;
+            let render =
+                RenderCtx::from_request(&req, &state.settings.server, &repository_of(&req));
+            Ok(Api {
+                params: Params::of(&req),
+                state,
+                caller,
+                render,
+            })
+        })
+    }
+}
+
+/// 200 with a compact JSON body.
+pub(crate) fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<HttpResponse, ApiError> {
+    let bytes = serde_json::to_vec(body).map_err(ApiError::internal)?;
+    Ok(HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .body(bytes))
+}
+
+/// A body-less answer without a content type (the JS client would try to parse it).
+pub(crate) fn empty(status: StatusCode) -> HttpResponse {
+    let mut r = HttpResponse::build(status).finish();
+    r.headers_mut().remove(header::CONTENT_TYPE);
+    r
+}
+
+/// Reads a request body up to the configured limit (chunked bodies included).
+pub(crate) async fn read_body(
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Vec<u8>, ApiError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("Cannot read body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::payload_too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+impl Api {
+    /// The engine router.
+    pub fn router(&self) -> &Router {
+        &self.state.router
+    }
+
+    /// The caller's context for engine calls.
+    pub fn cx(&self) -> &CallContext {
+        &self.caller.cx
+    }
+
+    /// The body size limit.
+    pub fn body_limit(&self) -> usize {
+        self.state.settings.server.max_body_bytes
+    }
+
+    /// Resolves the documents needed by fetch flags (failures leave stubs).
+    async fn documents(&self, ids: HashSet<&str>) -> HashMap<String, Document> {
+        let mut out = HashMap::new();
+        for id in ids {
+            let loc = DocLocator::Id(id.to_owned());
+            match self.router().document(self.cx(), &loc).await {
+                Ok(d) => {
+                    out.insert(id.to_owned(), d);
+                }
+                Err(e) => tracing::debug!(error = %e, "document not resolved for fetch"),
+            }
+        }
+        out
+    }
+
+    /// Renders tasks, resolving documents when `fetch.task=targetDocumentIds` asks for it.
+    pub async fn task_docs(&self, tasks: &[Task]) -> HashMap<String, Document> {
+        if !self.render.fetches("task", "targetDocumentIds") {
+            return HashMap::new();
+        }
+        self.documents(
+            tasks
+                .iter()
+                .flat_map(|t| t.target_documents.iter().map(String::as_str))
+                .collect(),
+        )
+        .await
+    }
+
+    /// Documents for `fetch.workflow=attachedDocumentIds`.
+    pub async fn workflow_docs(&self, wfs: &[WorkflowInstance]) -> HashMap<String, Document> {
+        if !self.render.fetches("workflow", "attachedDocumentIds") {
+            return HashMap::new();
+        }
+        self.documents(
+            wfs.iter()
+                .flat_map(|w| w.attached_documents.iter().map(String::as_str))
+                .collect(),
+        )
+        .await
+    }
+
+    /// A renderer over resolved documents.
+    pub fn renderer<'a>(&'a self, documents: &'a HashMap<String, Document>) -> Renderer<'a> {
+        Renderer {
+            ctx: &self.render,
+            directory: &self.state.directory,
+            documents,
+        }
+    }
+
+    /// One task as a response.
+    pub async fn task_response(
+        &self,
+        status: StatusCode,
+        t: &Task,
+    ) -> Result<HttpResponse, ApiError> {
+        let docs = self.task_docs(std::slice::from_ref(t)).await;
+        json(status, &self.renderer(&docs).task(t))
+    }
+
+    /// A non-paginated task list as a response.
+    pub async fn tasks_response(&self, tasks: &[Task]) -> Result<HttpResponse, ApiError> {
+        let docs = self.task_docs(tasks).await;
+        let r = self.renderer(&docs);
+        json(
+            StatusCode::OK,
+            &crate::nuxeo::ListEntity::tasks(r.tasks(tasks)),
+        )
+    }
+
+    /// One workflow as a response.
+    pub async fn workflow_response(
+        &self,
+        status: StatusCode,
+        w: &WorkflowInstance,
+    ) -> Result<HttpResponse, ApiError> {
+        let docs = self.workflow_docs(std::slice::from_ref(w)).await;
+        json(status, &self.renderer(&docs).workflow(w))
+    }
+
+    /// A workflow list as a response.
+    pub async fn workflows_response(
+        &self,
+        wfs: &[WorkflowInstance],
+    ) -> Result<HttpResponse, ApiError> {
+        let docs = self.workflow_docs(wfs).await;
+        let r = self.renderer(&docs);
+        let entries: Vec<_> = wfs.iter().map(|w| r.workflow(w)).collect();
+        json(
+            StatusCode::OK,
+            &crate::nuxeo::ListEntity::workflows(entries),
+        )
+    }
+}

@@ -1,0 +1,49 @@
+//! `/workflowModel`: the models instances can be started from.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+
+use super::{json, resource, Api};
+use crate::error::ApiError;
+use crate::nuxeo::{GraphEntity, ListEntity};
+
+/// Registers the routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/workflowModel").route(web::get().to(list)))
+        .service(resource("/workflowModel/{name}/graph").route(web::get().to(graph)))
+        .service(resource("/workflowModel/{name}").route(web::get().to(get)));
+}
+
+/// `GET /workflowModel`: every model, sorted by name.
+async fn list(api: Api) -> Result<HttpResponse, ApiError> {
+    let models = api.router().models(api.cx()).await?;
+    let docs = Default::default();
+    let r = api.renderer(&docs);
+    let entries: Vec<_> = models.iter().map(|m| r.model(m)).collect();
+    json(StatusCode::OK, &ListEntity::workflows(entries))
+}
+
+/// `GET /workflowModel/{name}`.
+async fn get(api: Api, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let (_, m) = api
+        .router()
+        .model(api.cx(), &name)
+        .await
+        .map_err(|e| e.context(format!("Can not get workflow model with name: {name}")))?;
+    let docs = Default::default();
+    json(StatusCode::OK, &api.renderer(&docs).model(&m))
+}
+
+/// `GET /workflowModel/{name}/graph`.
+async fn graph(api: Api, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let g = api
+        .router()
+        .model_graph(api.cx(), &name)
+        .await
+        .map_err(|e| {
+            e.context(format!(
+                "Can not get workflow model graph with name: {name}"
+            ))
+        })?;
+    json(StatusCode::OK, &GraphEntity::from_graph(&g))
+}
