@@ -1,0 +1,16 @@
+//! HTTP-level tests of the whole gateway: the real `flowgate::app` in process (and on a
+//! real socket for the concurrency tests), the shipped models, a fixed set of users.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod auth;
+mod bootstrap;
+mod concurrency;
+mod documents;
+mod errors;
+mod models;
+mod runs;
+mod tasks;
+mod wire;
+mod workflows;
