@@ -1151,6 +1151,11 @@ impl State {
             }
             _ => {}
         }
+        if state.as_deref() == Some("completed") && t.delegation == Some(Delegation::Pending) {
+            return Err(ApiError::bad(
+                "A delegated task cannot be completed, but should be resolved instead.",
+            ));
+        }
         let now = Utc::now();
         let Some(tm) = self.tasks.get_mut(&key) else {
             return Err(ApiError::not_found(id));
@@ -1173,7 +1178,10 @@ impl State {
         }
         match state.as_deref() {
             Some("delegated") => {
-                tm.owner = tm.assignee.clone().or_else(|| Some(user.to_owned()));
+                // Activiti keeps an existing owner; otherwise the current assignee (if any).
+                if tm.owner.is_none() {
+                    tm.owner = tm.assignee.clone();
+                }
                 tm.delegation = Some(Delegation::Pending);
             }
             Some("resolved") => {

@@ -1,0 +1,305 @@
+//! Requests to Alfresco: URL building, authentication (service Basic, service ticket
+//! with renewal, or pass-through), status mapping and list walking.
+
+use base64::Engine as _;
+use flowgate_core::{CallContext, Credentials, EngineError, Secret};
+use flowgate_http::{Idempotency, Upstream};
+use parking_lot::Mutex;
+use reqwest::header::{HeaderValue, ACCEPT, ACCEPT_LANGUAGE, AUTHORIZATION};
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::config::AuthMode;
+use crate::error::upstream_error;
+use crate::wire;
+
+const WF: &[&str] = &["api", "-default-", "public", "workflow", "versions", "1"];
+const CORE: &[&str] = &["api", "-default-", "public", "alfresco", "versions", "1"];
+const AUTH: &[&str] = &[
+    "api",
+    "-default-",
+    "public",
+    "authentication",
+    "versions",
+    "1",
+];
+
+/// How requests are authenticated.
+#[derive(Debug)]
+pub(crate) enum Auth {
+    /// Service account, Basic on every call.
+    Basic { user: String, password: Secret },
+    /// Service account, ticket obtained by login and renewed on 401.
+    Ticket {
+        user: String,
+        password: Secret,
+        ticket: Mutex<Option<Secret>>,
+    },
+    /// The caller's own Basic credentials.
+    Passthrough,
+}
+
+/// One Alfresco server.
+#[derive(Debug)]
+pub(crate) struct Client {
+    pub up: Upstream,
+    pub auth: Auth,
+    pub page_size: u32,
+    pub max_scan: usize,
+}
+
+/// Query parameters of one call.
+pub(crate) type Query = Vec<(&'static str, String)>;
+
+fn basic(user: &str, password: &str) -> String {
+    let raw = format!("{user}:{password}");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
+
+impl Client {
+    pub fn mode(&self) -> AuthMode {
+        match self.auth {
+            Auth::Basic { .. } => AuthMode::Basic,
+            Auth::Ticket { .. } => AuthMode::Ticket,
+            Auth::Passthrough => AuthMode::Passthrough,
+        }
+    }
+
+    /// The service account, when there is one.
+    pub fn service_user(&self) -> Option<&str> {
+        match &self.auth {
+            Auth::Basic { user, .. } | Auth::Ticket { user, .. } => Some(user),
+            Auth::Passthrough => None,
+        }
+    }
+
+    /// A URL under the v1 workflow API; every segment is encoded as one segment.
+    pub fn wf(&self, segs: &[&str]) -> Result<url::Url, EngineError> {
+        let all: Vec<&str> = WF.iter().chain(segs.iter()).copied().collect();
+        self.up.url(&all)
+    }
+
+    /// A URL under the v1 core API.
+    pub fn core(&self, segs: &[&str]) -> Result<url::Url, EngineError> {
+        let all: Vec<&str> = CORE.iter().chain(segs.iter()).copied().collect();
+        self.up.url(&all)
+    }
+
+    /// The legacy "workflows of a node" web script.
+    pub fn legacy_node_workflows(&self, uuid: &str) -> Result<url::Url, EngineError> {
+        self.up.url(&[
+            "service",
+            "api",
+            "node",
+            "workspace",
+            "SpacesStore",
+            uuid,
+            "workflow-instances",
+        ])
+    }
+
+    async fn login(
+        &self,
+        cx: &CallContext,
+        user: &str,
+        password: &Secret,
+    ) -> Result<Secret, EngineError> {
+        let all: Vec<&str> = AUTH.iter().copied().chain(["tickets"]).collect();
+        let url = self.up.url(&all)?;
+        let body = serde_json::json!({"userId": user, "password": password.expose()});
+        let req = self
+            .up
+            .request(Method::POST, url)
+            .header(ACCEPT, "application/json")
+            .json(&body);
+        // Logging in has no side effect beyond (re)issuing the same ticket: retryable.
+        let resp = self
+            .up
+            .send(cx, "login", Idempotency::Idempotent, req)
+            .await?;
+        let status = resp.status().as_u16();
+        if status == 403 || status == 401 {
+            return Err(EngineError::upstream(
+                Some(status),
+                "Alfresco rejected the gateway's service credentials",
+            ));
+        }
+        if !resp.status().is_success() {
+            let text = self.up.read_text(resp).await.unwrap_or_default();
+            return Err(upstream_error(status, &text));
+        }
+        let t: wire::Entry<wire::Ticket> = self.up.read_json(resp).await?;
+        Ok(Secret::new(t.entry.id))
+    }
+
+    async fn auth_header(&self, cx: &CallContext, renew: bool) -> Result<String, EngineError> {
+        match &self.auth {
+            Auth::Basic { user, password } => Ok(basic(user, password.expose())),
+            Auth::Ticket {
+                user,
+                password,
+                ticket,
+            } => {
+                let cached = if renew { None } else { ticket.lock().clone() };
+                let t = match cached {
+                    Some(t) => t,
+                    None => {
+                        let t = self.login(cx, user, password).await?;
+                        *ticket.lock() = Some(t.clone());
+                        t
+                    }
+                };
+                // The ticket alone, no colon: `basic_auth(ticket, None)` would add one.
+                Ok(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(t.expose())
+                ))
+            }
+            Auth::Passthrough => match &cx.credentials {
+                Some(Credentials::Basic { user, password }) => Ok(basic(user, password.expose())),
+                _ => Err(EngineError::forbidden(
+                    "this Alfresco engine needs the caller's Basic credentials",
+                )),
+            },
+        }
+    }
+
+    /// Sends one request and returns the successful response; any other status is
+    /// mapped to an error. A 401 with a service ticket renews it once and resends.
+    pub async fn call(
+        &self,
+        cx: &CallContext,
+        op: &'static str,
+        idem: Idempotency,
+        method: Method,
+        url: url::Url,
+        query: &Query,
+        body: Option<&Value>,
+    ) -> Result<reqwest::Response, EngineError> {
+        let mut renewed = false;
+        loop {
+            let auth = self.auth_header(cx, renewed).await?;
+            let mut req = self
+                .up
+                .request(method.clone(), url.clone())
+                .header(ACCEPT, "application/json")
+                .header(ACCEPT_LANGUAGE, "en");
+            if let Ok(v) = HeaderValue::from_str(&auth) {
+                req = req.header(AUTHORIZATION, v);
+            }
+            if !query.is_empty() {
+                req = req.query(query);
+            }
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let resp = self.up.send(cx, op, idem, req).await?;
+            let status = resp.status().as_u16();
+            if resp.status().is_success() {
+                return Ok(resp);
+            }
+            if status == 401 {
+                match &self.auth {
+                    // The authenticator rejected the request before it ran, so sending it
+                    // again with a fresh ticket cannot repeat a side effect.
+                    Auth::Ticket { ticket, .. } if !renewed => {
+                        *ticket.lock() = None;
+                        renewed = true;
+                        continue;
+                    }
+                    Auth::Passthrough => {
+                        return Err(EngineError::forbidden(
+                            "Alfresco rejected the caller's credentials",
+                        ))
+                    }
+                    _ => {}
+                }
+            }
+            let text = self.up.read_text(resp).await.unwrap_or_default();
+            tracing::debug!(engine = self.up.engine(), op, status, body = %flowgate_http::snippet(&text), "alfresco error");
+            return Err(upstream_error(status, &text));
+        }
+    }
+
+    /// GET returning JSON.
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        cx: &CallContext,
+        op: &'static str,
+        url: url::Url,
+        query: &Query,
+    ) -> Result<T, EngineError> {
+        let resp = self
+            .call(
+                cx,
+                op,
+                Idempotency::Idempotent,
+                Method::GET,
+                url,
+                query,
+                None,
+            )
+            .await?;
+        self.up.read_json(resp).await
+    }
+
+    /// GET of a single entity.
+    pub async fn entry<T: DeserializeOwned>(
+        &self,
+        cx: &CallContext,
+        op: &'static str,
+        url: url::Url,
+        query: &Query,
+    ) -> Result<T, EngineError> {
+        Ok(self.get::<wire::Entry<T>>(cx, op, url, query).await?.entry)
+    }
+
+    /// Every entry of a list, page after page (bounded by `max_scan`).
+    pub async fn list_all<T: DeserializeOwned>(
+        &self,
+        cx: &CallContext,
+        op: &'static str,
+        url: url::Url,
+        query: &Query,
+    ) -> Result<Vec<T>, EngineError> {
+        let mut out = Vec::new();
+        let mut skip = 0usize;
+        loop {
+            let mut q = query.clone();
+            q.push(("skipCount", skip.to_string()));
+            q.push(("maxItems", self.page_size.to_string()));
+            let page: wire::List<T> = self.get(cx, op, url.clone(), &q).await?;
+            let n = page.list.entries.len();
+            out.extend(page.list.entries.into_iter().map(|e| e.entry));
+            skip += n;
+            if !page.list.pagination.has_more_items || n == 0 {
+                let _ = (page.list.pagination.count, page.list.pagination.total_items);
+                return Ok(out);
+            }
+            if out.len() >= self.max_scan {
+                return Err(EngineError::upstream(
+                    None,
+                    format!(
+                        "Alfresco list is longer than the configured max_scan ({})",
+                        self.max_scan
+                    ),
+                ));
+            }
+        }
+    }
+
+    /// One unpaged sub-collection (items, variables, candidates, form models).
+    pub async fn sub_list<T: DeserializeOwned>(
+        &self,
+        cx: &CallContext,
+        op: &'static str,
+        url: url::Url,
+    ) -> Result<Vec<T>, EngineError> {
+        let page: wire::List<T> = self.get(cx, op, url, &Vec::new()).await?;
+        Ok(page.list.entries.into_iter().map(|e| e.entry).collect())
+    }
+}

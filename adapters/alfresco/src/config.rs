@@ -1,0 +1,194 @@
+//! Configuration of one Alfresco engine (`[engines.<name>] kind = "alfresco"`).
+
+use flowgate_core::Secret;
+use flowgate_http::HttpSettings;
+use serde::Deserialize;
+
+/// How the adapter authenticates to Alfresco.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// A service account sent as HTTP Basic on every call.
+    #[default]
+    Basic,
+    /// A service account that logs in once for a ticket and renews it when it expires.
+    Ticket,
+    /// The caller's own Basic credentials are forwarded; Alfresco enforces visibility.
+    Passthrough,
+}
+
+/// Credentials of the engine.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// `basic` (default), `ticket` or `passthrough`.
+    #[serde(default)]
+    pub mode: AuthMode,
+    /// Service account user name (not used in pass-through mode).
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Service account password, inline (prefer `password_env`).
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// Name of an environment variable holding the service account password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+}
+
+/// Settings of one Alfresco engine. Embedded by the gateway's settings.
+///
+/// ```toml
+/// [engines.alfresco]
+/// kind = "alfresco"                # read by the gateway
+/// id_prefix = "alf"
+/// document_mount = "/alfresco"
+/// [engines.alfresco.http]
+/// base_url = "http://127.0.0.1:8081/alfresco/"
+/// [engines.alfresco.auth]
+/// mode = "ticket"
+/// user = "admin"
+/// password_env = "ALFRESCO_PASSWORD"
+/// ```
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AlfrescoConfig {
+    /// Upstream HTTP settings; `base_url` is the Alfresco web application
+    /// (`http://host:8080/alfresco/`).
+    pub http: HttpSettings,
+    /// Authentication.
+    #[serde(default)]
+    pub auth: AuthConfig,
+    /// Id prefix the gateway router puts on this engine's ids (carried, not applied here).
+    #[serde(default)]
+    pub id_prefix: Option<String>,
+    /// Repository path mount routed to this engine (carried, not applied here).
+    #[serde(default)]
+    pub document_mount: Option<String>,
+    /// Page size used when walking Alfresco lists (1..=1000).
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+    /// Upper bound on items read from one Alfresco list before giving up with an error.
+    #[serde(default = "default_max_scan")]
+    pub max_scan: usize,
+}
+
+fn default_page_size() -> u32 {
+    100
+}
+
+fn default_max_scan() -> usize {
+    5000
+}
+
+impl AlfrescoConfig {
+    /// A configuration with defaults for everything but the base URL and auth.
+    pub fn new(base_url: url::Url, auth: AuthConfig) -> Self {
+        Self {
+            http: HttpSettings::new(base_url),
+            auth,
+            id_prefix: None,
+            document_mount: None,
+            page_size: default_page_size(),
+            max_scan: default_max_scan(),
+        }
+    }
+
+    /// Every problem with these settings, each naming its key relative to `prefix`
+    /// (e.g. `engines.alfresco`).
+    pub fn validate(&self, prefix: &str) -> Vec<String> {
+        let mut out = self.http.validate(&format!("{prefix}.http"));
+        if !(1..=1000).contains(&self.page_size) {
+            out.push(format!("{prefix}.page_size: must be between 1 and 1000"));
+        }
+        let a = &self.auth;
+        match a.mode {
+            AuthMode::Passthrough => {
+                if a.user.is_some() || a.password.is_some() || a.password_env.is_some() {
+                    out.push(format!(
+                        "{prefix}.auth: passthrough mode takes no service credentials"
+                    ));
+                }
+            }
+            AuthMode::Basic | AuthMode::Ticket => {
+                if a.user.as_deref().is_none_or(str::is_empty) {
+                    out.push(format!(
+                        "{prefix}.auth.user: required for mode basic/ticket"
+                    ));
+                }
+                match (&a.password, &a.password_env) {
+                    (Some(_), Some(_)) => out.push(format!(
+                        "{prefix}.auth.password: give either password or password_env, not both"
+                    )),
+                    (None, None) => out.push(format!(
+                        "{prefix}.auth.password_env: required for mode basic/ticket (or password)"
+                    )),
+                    _ => {}
+                }
+            }
+        }
+        out
+    }
+
+    /// The service password, read from the environment when configured so.
+    pub(crate) fn service_password(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<Secret>, String> {
+        match (&self.auth.password, &self.auth.password_env) {
+            (Some(p), _) => Ok(Some(p.clone())),
+            (None, Some(var)) => env(var)
+                .map(|v| Some(Secret::new(v)))
+                .ok_or_else(|| format!("environment variable {var} is not set")),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_parses_with_defaults_and_rejects_unknown_keys() {
+        let c: AlfrescoConfig = toml_like(
+            r#"{"http":{"base_url":"http://127.0.0.1:8081/alfresco/"},
+                "auth":{"mode":"ticket","user":"admin","password_env":"ALF_PW"},
+                "id_prefix":"alf"}"#,
+        )
+        .unwrap();
+        assert_eq!(c.auth.mode, AuthMode::Ticket);
+        assert_eq!(c.page_size, 100);
+        assert!(c.validate("engines.alfresco").is_empty());
+        assert!(toml_like(r#"{"http":{"base_url":"http://x/"},"bogus":1}"#).is_err());
+    }
+
+    #[test]
+    fn validation_names_each_bad_key() {
+        let mut c = AlfrescoConfig::new(
+            "http://127.0.0.1/alfresco/".parse().unwrap(),
+            AuthConfig::default(),
+        );
+        c.page_size = 0;
+        let errs = c.validate("engines.alf");
+        assert!(errs.iter().any(|e| e.starts_with("engines.alf.page_size")));
+        assert!(errs.iter().any(|e| e.starts_with("engines.alf.auth.user")));
+        assert!(errs
+            .iter()
+            .any(|e| e.starts_with("engines.alf.auth.password_env")));
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug() {
+        let a = AuthConfig {
+            mode: AuthMode::Basic,
+            user: Some("admin".into()),
+            password: Some(Secret::new("hunter2")),
+            password_env: None,
+        };
+        assert!(!format!("{a:?}").contains("hunter2"));
+    }
+
+    fn toml_like(s: &str) -> Result<AlfrescoConfig, serde_json::Error> {
+        serde_json::from_str(s)
+    }
+}

@@ -1,0 +1,841 @@
+//! Alfresco wire data → the neutral model, and the name mappings between Nuxeo-style
+//! variables and Alfresco ones. Malformed upstream data becomes `EngineError::Upstream`.
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use flowgate_core::{
+    Comment, EngineError, Graph, GraphNode, GraphTransition, NodeState, TaskAction, TaskInfo,
+    TaskState, VarType, VariableDef, Variables, WorkflowInstance, WorkflowModel, WorkflowState,
+};
+use serde_json::Value;
+
+use crate::wire;
+
+/// Parses Alfresco dates (`2024-05-02T09:14:03.120+0000`, also RFC 3339 forms).
+pub(crate) fn date(s: &str) -> Result<DateTime<Utc>, EngineError> {
+    DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z")
+        .or_else(|_| DateTime::parse_from_rfc3339(s))
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|_| EngineError::upstream(None, "Alfresco sent a date flowgate cannot read"))
+}
+
+/// Formats a date for Alfresco requests.
+pub(crate) fn fmt_date(d: DateTime<Utc>) -> String {
+    d.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string()
+}
+
+// ---------- ids ----------
+
+const ENCODED: &str = "~";
+
+/// A native Alfresco id as a path-safe flowgate id. Ids made of safe characters stay as
+/// they are (Alfresco's are decimal); anything else is base64url-encoded behind `~`.
+pub(crate) fn to_flowgate_id(native: &str) -> String {
+    let safe = !native.is_empty()
+        && !native.starts_with(ENCODED)
+        && native
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && native != "."
+        && native != "..";
+    if safe {
+        native.to_owned()
+    } else {
+        format!(
+            "{ENCODED}{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(native)
+        )
+    }
+}
+
+/// The native id behind a flowgate id; refuses anything that could not be an Alfresco
+/// id so that nothing odd ever reaches an upstream URL.
+pub(crate) fn to_native_id(id: &str) -> Result<String, EngineError> {
+    let bad = || EngineError::bad_request(format!("'{}' is not a valid Alfresco id", short(id)));
+    let native = match id.strip_prefix(ENCODED) {
+        Some(b64) => {
+            let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(b64)
+                .map_err(|_| bad())?;
+            String::from_utf8(raw).map_err(|_| bad())?
+        }
+        None => id.to_owned(),
+    };
+    let native = native
+        .strip_prefix("activiti$")
+        .unwrap_or(&native)
+        .to_owned();
+    let ok = !native.is_empty()
+        && native.len() <= 255
+        && native != "."
+        && native != ".."
+        && native
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+    if ok {
+        Ok(native)
+    } else {
+        Err(bad())
+    }
+}
+
+/// A document id or node reference → bare node uuid (only the live store is accepted).
+pub(crate) fn node_uuid(doc: &str) -> Result<String, EngineError> {
+    let bare = match doc.strip_prefix("workspace://SpacesStore/") {
+        Some(rest) => rest,
+        None if doc.contains("://") => {
+            return Err(EngineError::bad_request(
+                "only documents of workspace://SpacesStore can be used",
+            ))
+        }
+        None => doc,
+    };
+    let ok = !bare.is_empty()
+        && bare.len() <= 64
+        && bare.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if ok {
+        Ok(bare.to_owned())
+    } else {
+        Err(EngineError::bad_request(format!(
+            "'{}' is not a valid Alfresco document id",
+            short(doc)
+        )))
+    }
+}
+
+fn short(s: &str) -> String {
+    s.chars()
+        .take(64)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+// ---------- principals ----------
+
+/// A flowgate group name as an Alfresco authority (`reviewers` → `GROUP_reviewers`).
+pub(crate) fn alf_group(g: &str) -> String {
+    let g = g.strip_prefix("group:").unwrap_or(g);
+    if g.starts_with("GROUP_") {
+        g.to_owned()
+    } else {
+        format!("GROUP_{g}")
+    }
+}
+
+/// An Alfresco group authority as a flowgate actor (`GROUP_reviewers` → `group:reviewers`).
+pub(crate) fn group_actor(g: &str) -> String {
+    format!("group:{}", g.strip_prefix("GROUP_").unwrap_or(g))
+}
+
+/// A flowgate actor naming one user, bare.
+pub(crate) fn user_of(actor: &str) -> Option<&str> {
+    if actor.starts_with("group:") || actor.is_empty() {
+        return None;
+    }
+    Some(actor.strip_prefix("user:").unwrap_or(actor))
+}
+
+// ---------- business key: who started a process through the gateway ----------
+
+const BK_PREFIX: &str = "flowgate:";
+
+/// `flowgate:<uuid>:<user>`: carries the gateway user who started a process, because
+/// with a service account Alfresco records the service account as starter.
+pub(crate) fn business_key(user: &str) -> String {
+    format!("{BK_PREFIX}{}:{user}", uuid::Uuid::new_v4().simple())
+}
+
+/// The gateway user recorded in a business key.
+pub(crate) fn initiator_of(business_key: Option<&str>) -> Option<String> {
+    let rest = business_key?.strip_prefix(BK_PREFIX)?;
+    let (_, user) = rest.split_once(':')?;
+    (!user.is_empty()).then(|| user.to_owned())
+}
+
+// ---------- variables ----------
+
+/// Nuxeo-style names ↔ Alfresco names where they differ.
+pub(crate) const VAR_MAP: &[(&str, &str)] = &[
+    ("assignee", "bpm_assignee"),
+    ("participants", "bpm_assignees"),
+    ("groupAssignee", "bpm_groupAssignee"),
+    ("dueDate", "bpm_workflowDueDate"),
+    ("priority", "bpm_workflowPriority"),
+    ("comment", "bpm_workflowDescription"),
+    ("description", "bpm_workflowDescription"),
+    ("requiredApprovePercent", "wf_requiredApprovePercent"),
+    ("notifyMe", "wf_notifyMe"),
+    ("sendEmailNotifications", "bpm_sendEMailNotifications"),
+    ("reviewOutcome", "wf_reviewOutcome"),
+];
+
+/// Variables the engine keeps for itself; never shown.
+const INTERNAL: &[&str] = &[
+    "initiator",
+    "initiatorhome",
+    "companyhome",
+    "cancelled",
+    "_startTaskCompleted",
+    "bpm_package",
+    "bpm_hiddenTransitions",
+    "bpm_packageActionGroup",
+    "bpm_packageItemActionGroup",
+    "bpm_outcomePropertyName",
+    COMMENTS_VAR,
+];
+
+/// Local task variable holding flowgate's comment log (Alfresco keeps one comment only).
+pub(crate) const COMMENTS_VAR: &str = "fg_comments";
+
+/// The comment log of a task.
+pub(crate) fn comment_log(vars: &[wire::Variable]) -> Vec<Comment> {
+    vars.iter()
+        .find(|v| v.name == COMMENTS_VAR && v.scope.as_deref() != Some("global"))
+        .and_then(|v| v.value.as_str())
+        .and_then(|s| serde_json::from_str::<Vec<Comment>>(s).ok())
+        .unwrap_or_default()
+}
+
+/// The comment log with one more entry, as a local task variable to PUT.
+pub(crate) fn comment_log_with(
+    vars: &[wire::Variable],
+    author: &str,
+    text: Option<String>,
+) -> Value {
+    let mut log = comment_log(vars);
+    log.push(Comment {
+        author: author.to_owned(),
+        text,
+        date: Utc::now(),
+    });
+    let encoded = serde_json::to_string(&log).unwrap_or_else(|_| "[]".to_owned());
+    serde_json::json!({"name": COMMENTS_VAR, "type": "d:text", "value": encoded, "scope": "local"})
+}
+
+/// The Alfresco name of a variable given under a Nuxeo or Alfresco name.
+pub(crate) fn alf_name(name: &str) -> String {
+    VAR_MAP
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, a)| (*a).to_owned())
+        .unwrap_or_else(|| name.to_owned())
+}
+
+/// The name a variable is shown under (first Nuxeo alias, else the Alfresco name).
+pub(crate) fn nuxeo_name(alf: &str) -> &str {
+    VAR_MAP
+        .iter()
+        .find(|(_, a)| *a == alf)
+        .map(|(n, _)| *n)
+        .unwrap_or(alf)
+}
+
+/// A value for Alfresco: actors lose their `user:` prefix, groups get `GROUP_`.
+pub(crate) fn alf_value(alf_name: &str, v: &Value) -> Value {
+    match (alf_name, v) {
+        ("bpm_assignee", Value::String(s)) => Value::String(user_of(s).unwrap_or(s).to_owned()),
+        ("bpm_assignee", Value::Array(a)) => a
+            .first()
+            .and_then(Value::as_str)
+            .map(|s| Value::String(user_of(s).unwrap_or(s).to_owned()))
+            .unwrap_or(Value::Null),
+        ("bpm_assignees", Value::Array(a)) => Value::Array(
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(|s| Value::String(user_of(s).unwrap_or(s).to_owned()))
+                .collect(),
+        ),
+        ("bpm_assignees", Value::String(s)) => {
+            Value::Array(vec![Value::String(user_of(s).unwrap_or(s).to_owned())])
+        }
+        ("bpm_groupAssignee", Value::String(s)) => Value::String(alf_group(s)),
+        ("bpm_workflowDueDate", Value::String(s)) => match date(s) {
+            Ok(d) => Value::String(fmt_date(d)),
+            Err(_) => v.clone(),
+        },
+        _ => v.clone(),
+    }
+}
+
+/// A value read from Alfresco, as flowgate shows it.
+fn shown_value(alf_name: &str, v: &Value) -> Value {
+    match (alf_name, v) {
+        ("bpm_assignee", Value::String(s)) => Value::String(format!("user:{s}")),
+        ("bpm_assignees", Value::Array(a)) => Value::Array(
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(|s| Value::String(format!("user:{s}")))
+                .collect(),
+        ),
+        ("bpm_groupAssignee", Value::String(s)) => Value::String(group_actor(s)),
+        (_, Value::String(s)) if s.len() >= 24 && s.ends_with("+0000") => match date(s) {
+            Ok(d) => Value::String(d.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()),
+            Err(_) => v.clone(),
+        },
+        _ => v.clone(),
+    }
+}
+
+/// Shown variables from Alfresco ones (internal ones dropped, names mapped).
+pub(crate) fn shown_variables<'a>(vars: impl IntoIterator<Item = &'a wire::Variable>) -> Variables {
+    let mut out = Variables::new();
+    for v in vars {
+        if INTERNAL.contains(&v.name.as_str()) {
+            continue;
+        }
+        let name = nuxeo_name(&v.name).to_owned();
+        if !out.contains_key(&name) {
+            out.insert(name, shown_value(&v.name, &v.value));
+        }
+    }
+    out
+}
+
+fn var_type(data_type: Option<&str>, name: &str) -> VarType {
+    match (data_type.unwrap_or("d:text"), name) {
+        (_, "bpm_assignees") => VarType::StringList,
+        ("d:int" | "d:long", _) => VarType::Integer,
+        ("d:boolean", _) => VarType::Boolean,
+        ("d:date" | "d:datetime", _) => VarType::Date,
+        _ => VarType::String,
+    }
+}
+
+// ---------- models ----------
+
+/// A model from its latest definition and its start form.
+pub(crate) fn model(d: &wire::ProcessDefinition, form: &[wire::FormElement]) -> WorkflowModel {
+    let variables = form
+        .iter()
+        .filter(|e| !INTERNAL.contains(&e.name.as_str()))
+        .filter(|e| !matches!(e.name.as_str(), "bpm_status" | "bpm_comment"))
+        .map(|e| {
+            let ty = var_type(e.data_type.as_deref(), &e.name);
+            let default = match (&e.default_value, ty) {
+                (None, VarType::StringList) => Value::Array(Vec::new()),
+                (None, _) => Value::Null,
+                (Some(d), VarType::Integer) => {
+                    d.parse::<i64>().map(Value::from).unwrap_or(Value::Null)
+                }
+                (Some(d), VarType::Boolean) => Value::Bool(d == "true"),
+                (Some(d), _) => Value::String(d.clone()),
+            };
+            VariableDef {
+                name: nuxeo_name(&e.name).to_owned(),
+                ty,
+                default,
+            }
+        })
+        .collect();
+    WorkflowModel {
+        id: to_flowgate_id(&d.key),
+        name: d.key.clone(),
+        title: d
+            .title
+            .clone()
+            .or_else(|| d.name.clone())
+            .unwrap_or_else(|| d.key.clone()),
+        variables,
+    }
+}
+
+// ---------- instances ----------
+
+/// What a task or instance conversion needs to know about a process.
+#[derive(Clone, Debug)]
+pub(crate) struct ProcessInfo {
+    pub id: String,
+    pub key: String,
+    pub title: String,
+    pub state: WorkflowState,
+    pub initiator: Option<String>,
+    pub created: DateTime<Utc>,
+    pub ended: Option<DateTime<Utc>>,
+}
+
+impl ProcessInfo {
+    /// Reads a process entity; `title` is the definition's title.
+    pub(crate) fn new(p: &wire::Process, title: Option<String>) -> Result<Self, EngineError> {
+        let key = p
+            .process_definition_key
+            .clone()
+            .or_else(|| p.process_definition_id.split(':').next().map(str::to_owned))
+            .unwrap_or_default();
+        let state = match (&p.ended_at, &p.delete_reason) {
+            (None, _) => WorkflowState::Running,
+            (Some(_), Some(_)) => WorkflowState::Canceled,
+            (Some(_), None) => WorkflowState::Done,
+        };
+        Ok(Self {
+            id: to_flowgate_id(&p.id),
+            title: title.unwrap_or_else(|| key.clone()),
+            key,
+            state,
+            initiator: initiator_of(p.business_key.as_deref()).or_else(|| p.start_user_id.clone()),
+            created: date(&p.started_at)?,
+            ended: p.ended_at.as_deref().map(date).transpose()?,
+        })
+    }
+}
+
+/// A workflow instance from its process, items and variables.
+pub(crate) fn instance(
+    p: &ProcessInfo,
+    items: &[wire::Item],
+    vars: &[wire::Variable],
+) -> WorkflowInstance {
+    WorkflowInstance {
+        id: p.id.clone(),
+        name: p.key.clone(),
+        title: p.title.clone(),
+        state: p.state,
+        model_name: p.key.clone(),
+        initiator: p.initiator.clone(),
+        attached_documents: items.iter().map(|i| i.id.clone()).collect(),
+        variables: shown_variables(vars),
+        created: p.created,
+        ended: p.ended,
+    }
+}
+
+// ---------- tasks ----------
+
+/// The outcome variable of a task form and its allowed values, if the form has one.
+pub(crate) fn outcome(form: &[wire::FormElement]) -> Option<(String, Vec<String>, Option<String>)> {
+    let from_prop = form
+        .iter()
+        .find(|e| e.name == "bpm_outcomePropertyName")
+        .and_then(|e| e.default_value.as_deref())
+        .and_then(|q| {
+            let (uri, local) = q.strip_prefix('{')?.split_once('}')?;
+            let prefix = match uri {
+                "http://www.alfresco.org/model/workflow/1.0" => "wf",
+                "http://www.alfresco.org/model/bpm/1.0" => "bpm",
+                _ => return None,
+            };
+            Some(format!("{prefix}_{local}"))
+        });
+    let el = match from_prop {
+        Some(n) => form.iter().find(|e| e.name == n),
+        None => form
+            .iter()
+            .find(|e| !e.allowed_values.is_empty() && e.name.ends_with("Outcome")),
+    }?;
+    (!el.allowed_values.is_empty()).then(|| {
+        (
+            el.name.clone(),
+            el.allowed_values.clone(),
+            el.default_value.clone(),
+        )
+    })
+}
+
+/// Name of the single action of tasks without an outcome property.
+pub(crate) const DEFAULT_ACTION: &str = "complete";
+
+/// The task's actions: one per outcome value (lower-cased), or the single `complete`.
+pub(crate) fn actions(form: &[wire::FormElement]) -> Vec<TaskAction> {
+    match outcome(form) {
+        Some((_, values, _)) => values
+            .iter()
+            .map(|v| TaskAction {
+                name: v.to_lowercase(),
+                label: v.clone(),
+                validate: false,
+            })
+            .collect(),
+        None => vec![TaskAction {
+            name: DEFAULT_ACTION.to_owned(),
+            label: "Task Done".to_owned(),
+            validate: false,
+        }],
+    }
+}
+
+/// Everything needed to build one task.
+pub(crate) struct TaskParts<'a> {
+    pub task: &'a wire::Task,
+    pub vars: &'a [wire::Variable],
+    pub items: &'a [wire::Item],
+    pub candidates: &'a [wire::Candidate],
+    pub form: &'a [wire::FormElement],
+    pub process: Option<&'a ProcessInfo>,
+    /// The service account, whose assignments are shown as the gateway initiator's.
+    pub service_user: Option<&'a str>,
+}
+
+/// Whether a task waits on a delegate. Runtime lists say `delegated`; single GETs read
+/// history and say `claimed`, where an owner different from the assignee gives it away.
+pub(crate) fn is_delegated(t: &wire::Task) -> bool {
+    t.ended_at.is_none()
+        && (t.state == "delegated"
+            || (t.state != "resolved"
+                && matches!((&t.owner, &t.assignee), (Some(o), Some(a)) if o != a)))
+}
+
+/// A neutral task.
+pub(crate) fn task(p: TaskParts<'_>) -> Result<flowgate_core::Task, EngineError> {
+    let t = p.task;
+    let effective = |u: &str| -> String {
+        match (
+            p.service_user,
+            p.process.and_then(|pr| pr.initiator.as_deref()),
+        ) {
+            (Some(svc), Some(init)) if svc == u => init.to_owned(),
+            _ => u.to_owned(),
+        }
+    };
+    let local = |name: &str| {
+        p.vars
+            .iter()
+            .find(|v| v.name == name && v.scope.as_deref() != Some("global"))
+            .map(|v| &v.value)
+    };
+    let ended = t.ended_at.as_deref().map(date).transpose()?;
+    let state = match ended {
+        None => TaskState::Opened,
+        Some(_)
+            if local("bpm_outcome").is_none()
+                && p.process
+                    .is_some_and(|pr| pr.state == WorkflowState::Canceled) =>
+        {
+            TaskState::Cancelled
+        }
+        Some(_) if !p.vars.is_empty() && local("bpm_outcome").is_none() => {
+            // Ended by the engine (e.g. a parallel review decided early), not by an actor.
+            TaskState::Cancelled
+        }
+        Some(_) => TaskState::Ended,
+    };
+    let candidates = || -> Vec<String> {
+        p.candidates
+            .iter()
+            .map(|c| match c.candidate_type.as_str() {
+                "group" => group_actor(&c.candidate_id),
+                _ => c.candidate_id.clone(),
+            })
+            .collect()
+    };
+    let (actors, delegated_actors) = if is_delegated(t) {
+        let actors = match &t.owner {
+            Some(o) => vec![effective(o)],
+            None => candidates(),
+        };
+        (actors, t.assignee.iter().map(|a| effective(a)).collect())
+    } else if let Some(a) = &t.assignee {
+        (vec![effective(a)], Vec::new())
+    } else {
+        (candidates(), Vec::new())
+    };
+    let mut comments = comment_log(p.vars);
+    if comments.is_empty() {
+        if let Some(text) = local("bpm_comment")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        {
+            comments.push(Comment {
+                author: t
+                    .assignee
+                    .as_deref()
+                    .or(t.owner.as_deref())
+                    .map(effective)
+                    .unwrap_or_default(),
+                text: Some(text.to_owned()),
+                date: ended.unwrap_or(date(&t.started_at)?),
+            });
+        }
+    }
+    let mut locals: Vec<&wire::Variable> = p
+        .vars
+        .iter()
+        .filter(|v| v.scope.as_deref() == Some("local"))
+        .collect();
+    locals.extend(
+        p.vars
+            .iter()
+            .filter(|v| v.scope.as_deref() != Some("local")),
+    );
+    let allow = local("bpm_reassignable")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    Ok(flowgate_core::Task {
+        id: to_flowgate_id(&t.id),
+        name: t.activity_definition_id.clone(),
+        workflow_id: t.process_id.as_deref().map(to_flowgate_id),
+        workflow_model_name: p.process.map(|pr| pr.key.clone()).or_else(|| {
+            t.process_definition_id
+                .as_deref()
+                .and_then(|d| d.split(':').next())
+                .map(str::to_owned)
+        }),
+        workflow_initiator: p.process.and_then(|pr| pr.initiator.clone()),
+        workflow_title: p.process.map(|pr| pr.title.clone()),
+        workflow_state: p.process.map(|pr| pr.state),
+        state,
+        directive: t.name.clone(),
+        created: date(&t.started_at)?,
+        due_date: t.due_at.as_deref().map(date).transpose()?,
+        node_id: t.activity_definition_id.clone(),
+        target_documents: p.items.iter().map(|i| i.id.clone()).collect(),
+        actors,
+        delegated_actors,
+        comments,
+        variables: shown_variables(locals),
+        info: TaskInfo {
+            allow_reassignment: allow,
+            actions: actions(p.form),
+            schemas: vec![format!("var_{}", t.activity_definition_id)],
+        },
+        initiator: None,
+    })
+}
+
+// ---------- graphs ----------
+
+type NodeSpec = (&'static str, &'static str, bool, bool, bool, bool);
+
+/// Static graphs of the five built-in definitions: (id, title, start, end, merge, multi).
+fn builtin_nodes(
+    key: &str,
+) -> Option<(
+    Vec<NodeSpec>,
+    Vec<(&'static str, &'static str, &'static str)>,
+)> {
+    let review = |multi: bool, cond: &'static str| {
+        (
+            vec![
+                ("start", "Start", true, false, false, false),
+                ("reviewTask", "Review Task", false, false, false, multi),
+                (
+                    "reviewDecision",
+                    "Review Decision",
+                    false,
+                    false,
+                    false,
+                    false,
+                ),
+                ("approved", "Document Approved", false, false, false, false),
+                ("rejected", "Document Rejected", false, false, false, false),
+                ("end", "End", false, true, true, false),
+            ],
+            vec![
+                ("start", "reviewTask", ""),
+                ("reviewTask", "reviewDecision", ""),
+                ("reviewDecision", "approved", cond),
+                ("reviewDecision", "rejected", "otherwise"),
+                ("approved", "end", ""),
+                ("rejected", "end", ""),
+            ],
+        )
+    };
+    Some(match key {
+        "activitiAdhoc" => (
+            vec![
+                ("start", "Start", true, false, false, false),
+                ("adhocTask", "Adhoc Task", false, false, false, false),
+                (
+                    "verifyTaskDone",
+                    "Verify Adhoc Task Completed.",
+                    false,
+                    false,
+                    false,
+                    false,
+                ),
+                ("theEnd", "End", false, true, false, false),
+            ],
+            vec![
+                ("start", "adhocTask", ""),
+                ("adhocTask", "verifyTaskDone", ""),
+                ("verifyTaskDone", "theEnd", ""),
+            ],
+        ),
+        "activitiReview" | "activitiReviewPooled" => review(false, "wf_reviewOutcome == 'Approve'"),
+        "activitiParallelReview" | "activitiParallelGroupReview" => {
+            review(true, "wf_actualPercent >= wf_requiredApprovePercent")
+        }
+        _ => return None,
+    })
+}
+
+/// The graph of a built-in definition, laid out top to bottom.
+pub(crate) fn builtin_graph(key: &str) -> Option<Graph> {
+    let (nodes, transitions) = builtin_nodes(key)?;
+    let mut row = 0;
+    let nodes = nodes
+        .into_iter()
+        .map(|(id, title, start, end, merge, multi)| {
+            // approved/rejected sit side by side.
+            let (x, y) = match id {
+                "rejected" => (300, 100 * (row - 1)),
+                _ => {
+                    row += 1;
+                    (100, 100 * (row - 1))
+                }
+            };
+            GraphNode {
+                id: id.to_owned(),
+                title: title.to_owned(),
+                x,
+                y,
+                start,
+                end,
+                state: NodeState::Validated,
+                merge,
+                multi_task: multi,
+                sub_workflow: false,
+            }
+        })
+        .collect();
+    let transitions = transitions
+        .into_iter()
+        .map(|(s, t, label)| GraphTransition {
+            source: s.to_owned(),
+            target: t.to_owned(),
+            label: label.to_owned(),
+            path: Vec::new(),
+        })
+        .collect();
+    Some(Graph { nodes, transitions })
+}
+
+/// A graph for a definition flowgate has no table for: the activities seen, in order.
+pub(crate) fn graph_from_activities(acts: &[wire::Activity]) -> Graph {
+    let mut g = Graph::default();
+    let mut sorted: Vec<&wire::Activity> = acts.iter().collect();
+    sorted.sort_by(|a, b| a.started_at.cmp(&b.started_at));
+    let mut prev: Option<String> = None;
+    for (i, a) in sorted.iter().enumerate() {
+        let id = a.activity_definition_id.clone();
+        if !g.nodes.iter().any(|n| n.id == id) {
+            let ty = a.activity_definition_type.as_deref().unwrap_or("");
+            g.nodes.push(GraphNode {
+                id: id.clone(),
+                title: a
+                    .activity_definition_name
+                    .clone()
+                    .unwrap_or_else(|| id.clone()),
+                x: 100,
+                y: 100 * i as i64,
+                start: ty == "startEvent",
+                end: ty == "endEvent",
+                state: NodeState::Validated,
+                merge: false,
+                multi_task: false,
+                sub_workflow: false,
+            });
+        }
+        if let Some(p) = prev.replace(id.clone()) {
+            if p != id
+                && !g
+                    .transitions
+                    .iter()
+                    .any(|t| t.source == p && t.target == id)
+            {
+                g.transitions.push(GraphTransition {
+                    source: p,
+                    target: id,
+                    label: String::new(),
+                    path: Vec::new(),
+                });
+            }
+        }
+    }
+    g
+}
+
+/// Marks the nodes of an instance graph from its activities: nodes with an open activity
+/// are `suspended`, the others `ready` (`canceled` for a cancelled instance).
+pub(crate) fn mark_graph(mut g: Graph, acts: &[wire::Activity], state: WorkflowState) -> Graph {
+    for n in &mut g.nodes {
+        let open = acts
+            .iter()
+            .any(|a| a.activity_definition_id == n.id && a.ended_at.is_none());
+        n.state = if state == WorkflowState::Canceled {
+            NodeState::Canceled
+        } else if open {
+            NodeState::Suspended
+        } else {
+            NodeState::Ready
+        };
+    }
+    g
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_and_stay_path_safe() {
+        for native in [
+            "1021",
+            "activitiReview:1:8",
+            "a/b",
+            "..",
+            "~x",
+            "weird id\r\n",
+        ] {
+            let fg = to_flowgate_id(native);
+            assert!(
+                fg.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b)),
+                "{fg}"
+            );
+            assert_ne!(fg, "..");
+            let back = to_native_id(&fg);
+            if native
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b":-_.".contains(&b))
+                && native != ".."
+            {
+                assert_eq!(back.unwrap(), native);
+            } else {
+                assert!(back.is_err(), "{native} must not reach a URL");
+            }
+        }
+        assert_eq!(to_native_id("activiti$1021").unwrap(), "1021");
+        assert!(to_native_id("../../etc").is_err());
+        assert!(to_native_id("1%2F2").is_err());
+        assert!(to_native_id("http://evil/").is_err());
+    }
+
+    #[test]
+    fn node_refs_are_reduced_to_uuids_and_other_stores_refused() {
+        assert_eq!(node_uuid("workspace://SpacesStore/abc-1").unwrap(), "abc-1");
+        assert!(node_uuid("archive://SpacesStore/abc").is_err());
+        assert!(node_uuid("a/../b").is_err());
+    }
+
+    #[test]
+    fn alfresco_dates_parse() {
+        let d = date("2024-05-02T09:14:03.120+0000").unwrap();
+        assert_eq!(fmt_date(d), "2024-05-02T09:14:03.120+0000");
+        assert!(date("2024-05-02T09:14:03.120Z").is_ok());
+        assert_eq!(
+            date("garbage").unwrap_err().kind(),
+            flowgate_core::ErrorKind::Upstream
+        );
+    }
+
+    #[test]
+    fn business_key_carries_the_initiator() {
+        let bk = business_key("jdoe");
+        assert_eq!(initiator_of(Some(&bk)).as_deref(), Some("jdoe"));
+        assert_eq!(initiator_of(Some("other")), None);
+    }
+
+    #[test]
+    fn variable_names_and_actor_values_map_both_ways() {
+        assert_eq!(alf_name("participants"), "bpm_assignees");
+        assert_eq!(alf_name("bpm_assignee"), "bpm_assignee");
+        assert_eq!(nuxeo_name("bpm_workflowDueDate"), "dueDate");
+        assert_eq!(
+            alf_value("bpm_assignees", &serde_json::json!(["user:jdoe", "bob"])),
+            serde_json::json!(["jdoe", "bob"])
+        );
+        assert_eq!(
+            alf_value("bpm_groupAssignee", &serde_json::json!("group:reviewers")),
+            serde_json::json!("GROUP_reviewers")
+        );
+    }
+}

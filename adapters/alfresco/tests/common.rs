@@ -1,0 +1,80 @@
+//! Shared helpers of the adapter's integration tests: a simulator plus an engine
+//! configured against it.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use flowgate_alfresco::sim::{Sim, SimHandle, SimOptions};
+use flowgate_alfresco::{AlfrescoConfig, AlfrescoEngine, AuthConfig, AuthMode};
+use flowgate_core::{CallContext, Secret};
+
+/// Users the tests add to the seeded ones.
+pub const EXTRA_USERS: &[&str] = &["erin", "mallory"];
+
+pub fn sim_with(opts: SimOptions) -> SimHandle {
+    let mut opts = opts;
+    for u in EXTRA_USERS {
+        opts.extra_users.push(((*u).into(), (*u).into()));
+    }
+    Sim::spawn(opts).expect("simulator starts")
+}
+
+pub fn sim() -> SimHandle {
+    sim_with(SimOptions::default())
+}
+
+pub fn config(sim: &SimHandle, mode: AuthMode) -> AlfrescoConfig {
+    let auth = match mode {
+        AuthMode::Passthrough => AuthConfig {
+            mode,
+            ..AuthConfig::default()
+        },
+        _ => AuthConfig {
+            mode,
+            user: Some("admin".into()),
+            password: None,
+            password_env: Some("ALF_TEST_PASSWORD".into()),
+        },
+    };
+    let mut cfg = AlfrescoConfig::new(sim.base_url.parse().expect("url"), auth);
+    cfg.http.request_timeout_ms = 3_000;
+    cfg.http.retry_min_delay_ms = 10;
+    cfg.http.retry_max_delay_ms = 50;
+    cfg.http.breaker_failures = 0;
+    cfg
+}
+
+pub fn engine_from(cfg: AlfrescoConfig) -> AlfrescoEngine {
+    AlfrescoEngine::with_env("alfresco", cfg, &|k| {
+        (k == "ALF_TEST_PASSWORD").then(|| "admin".to_owned())
+    })
+    .expect("engine builds")
+}
+
+pub fn engine(sim: &SimHandle, mode: AuthMode) -> AlfrescoEngine {
+    engine_from(config(sim, mode))
+}
+
+pub fn arc(e: AlfrescoEngine) -> Arc<dyn flowgate_core::WorkflowEngine> {
+    Arc::new(e)
+}
+
+/// A caller with a deadline, so that no test can hang.
+pub fn user(name: &str, groups: &[&str]) -> CallContext {
+    CallContext::user(name, groups.iter().copied()).with_timeout(Duration::from_secs(20))
+}
+
+pub fn admin() -> CallContext {
+    CallContext::admin("admin").with_timeout(Duration::from_secs(20))
+}
+
+/// A caller carrying its own Basic credentials (password = user name in the simulator).
+pub fn with_password(mut cx: CallContext) -> CallContext {
+    cx.credentials = Some(flowgate_core::Credentials::Basic {
+        user: cx.user.clone(),
+        password: Secret::new(cx.user.clone()),
+    });
+    cx
+}
