@@ -61,8 +61,16 @@ fn tag_text(body: &str, tag: &str) -> Option<String> {
 /// Keeps a message safe for clients and logs: one line, no markup left, bounded length.
 fn clean_message(m: &str) -> String {
     // Stack traces sometimes follow the exception name on the next lines: keep the first.
-    let first = m.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
-    let mut out: String = first.chars().filter(|c| !c.is_control()).take(200).collect();
+    let first = m
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    let mut out: String = first
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
     if first.chars().count() > 200 {
         out.push('…');
     }
@@ -175,7 +183,10 @@ mod tests {
 
     #[test]
     fn entities_are_unescaped_once() {
-        assert_eq!(unescape("a &amp;lt; b &lt; c &#39;d&#x27; &bogus"), "a &lt; b < c 'd' &bogus");
+        assert_eq!(
+            unescape("a &amp;lt; b &lt; c &#39;d&#x27; &bogus"),
+            "a &lt; b < c 'd' &bogus"
+        );
         assert_eq!(unescape(&escape("<x a=\"1\">&'")), "<x a=\"1\">&'");
     }
 

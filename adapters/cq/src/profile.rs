@@ -75,11 +75,6 @@ impl Profile {
         !matches!(self, Profile::Cq5)
     }
 
-    /// Whether the release authenticates with bearer tokens rather than Basic.
-    pub(crate) fn uses_bearer(self) -> bool {
-        matches!(self, Profile::Cloud)
-    }
-
     /// Root of the instance tree.
     pub(crate) fn instance_root(self) -> &'static str {
         if self.uses_var() {
@@ -130,7 +125,11 @@ mod tests {
             "/var/workflow/models/publish_example",
             "/conf/global/settings/workflow/models/publish_example",
         ] {
-            assert_eq!(model_name_of(uri).as_deref(), Some("publish_example"), "{uri}");
+            assert_eq!(
+                model_name_of(uri).as_deref(),
+                Some("publish_example"),
+                "{uri}"
+            );
         }
         assert_eq!(
             model_name_of("/var/workflow/models/dam/update_asset").as_deref(),

@@ -7,7 +7,10 @@ use flowgate_cq::Profile;
 
 /// Command line of the simulator.
 #[derive(Parser, Debug)]
-#[command(name = "flowgate-cq-sim", about = "CQ / AEM workflow API simulator (127.0.0.1 only)")]
+#[command(
+    name = "flowgate-cq-sim",
+    about = "CQ / AEM workflow API simulator (127.0.0.1 only)"
+)]
 struct Args {
     /// Port to listen on (0 picks a free one).
     #[arg(long, default_value_t = 4502)]
@@ -18,7 +21,8 @@ struct Args {
 }
 
 fn parse_profile(s: &str) -> Result<Profile, String> {
-    Profile::parse(s).ok_or_else(|| format!("unknown profile '{s}' (cq5, aem60-63, aem64-65, cloud)"))
+    Profile::parse(s)
+        .ok_or_else(|| format!("unknown profile '{s}' (cq5, aem60-63, aem64-65, cloud)"))
 }
 
 #[tokio::main]

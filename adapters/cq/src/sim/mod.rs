@@ -86,6 +86,9 @@ pub enum FaultAction {
     MissingLocation,
     /// Answers HTTP 200 whose status page says this status (like `:status=browser`).
     StatusPage(u16),
+    /// Answers a POST with 201 "Content created" and a `Location` that does not exist,
+    /// without any effect (a server that accepted junk).
+    JunkCreated,
 }
 
 /// A fault rule: requests whose method and decoded path match get `action`.
@@ -197,10 +200,7 @@ pub async fn spawn_with(options: SimOptions, port: u16) -> std::io::Result<CqSim
 
 /// Binds the server and returns the handle plus the future that runs it, for callers
 /// that want to drive it themselves (the simulator binary).
-pub fn bind(
-    options: SimOptions,
-    port: u16,
-) -> std::io::Result<(CqSim, actix_web::dev::Server)> {
+pub fn bind(options: SimOptions, port: u16) -> std::io::Result<(CqSim, actix_web::dev::Server)> {
     let shared = Arc::new(Shared {
         world: Mutex::new(state::World::new(options.profile)),
         options: Mutex::new(options),

@@ -229,11 +229,21 @@ fn authenticate(req: &HttpRequest, profile: Profile, world: &World) -> Option<St
     (world.users.contains_key(user) && pass == user).then(|| user.to_owned())
 }
 
-async fn dispatch(req: HttpRequest, body: web::Bytes, shared: web::Data<Arc<Shared>>) -> HttpResponse {
+async fn dispatch(
+    req: HttpRequest,
+    body: web::Bytes,
+    shared: web::Data<Arc<Shared>>,
+) -> HttpResponse {
     let raw_path = req.uri().path().to_owned();
-    let path = percent_decode_str(&raw_path).decode_utf8_lossy().into_owned();
+    let path = percent_decode_str(&raw_path)
+        .decode_utf8_lossy()
+        .into_owned();
     let method = req.method().as_str().to_owned();
-    let form = if method == "POST" { parse_form(&body) } else { Vec::new() };
+    let form = if method == "POST" {
+        parse_form(&body)
+    } else {
+        Vec::new()
+    };
     shared.requests.lock().push(RecordedRequest {
         method: method.clone(),
         raw_path: raw_path.clone(),
@@ -276,6 +286,12 @@ async fn dispatch(req: HttpRequest, body: web::Bytes, shared: web::Data<Arc<Shar
             return finish(r);
         }
         Some(FaultAction::Unauthorized) => return finish(unauthorized(options.profile)),
+        Some(FaultAction::JunkCreated) => {
+            let junk = format!("{}/server0/junk_{}", options.profile.instance_root(), uuid::Uuid::new_v4().simple());
+            let mut r = Resp::html(201, status_page(201, "Created", &format!("Content created {junk}"), Some(&junk)));
+            r.headers.push(("location", junk));
+            return finish(r);
+        }
         Some(FaultAction::DropBeforeResponse { apply_effects: false }) => return dropped(None),
         _ => {}
     }
@@ -284,7 +300,10 @@ async fn dispatch(req: HttpRequest, body: web::Bytes, shared: web::Data<Arc<Shar
         Some(FaultAction::DropBeforeResponse { .. }) => dropped(None),
         Some(FaultAction::DropMidBody) => {
             let half = resp.body.len() / 2;
-            let cut = (0..=half).rev().find(|i| resp.body.is_char_boundary(*i)).unwrap_or(0);
+            let cut = (0..=half)
+                .rev()
+                .find(|i| resp.body.is_char_boundary(*i))
+                .unwrap_or(0);
             dropped(Some((resp.content_type, resp.body[..cut].to_owned())))
         }
         Some(FaultAction::MissingLocation) => {
@@ -294,7 +313,12 @@ async fn dispatch(req: HttpRequest, body: web::Bytes, shared: web::Data<Arc<Shar
         }
         Some(FaultAction::StatusPage(code)) => finish(Resp::html(
             200,
-            status_page(code, reason(code), &format!("Error while processing {}", req.path()), None),
+            status_page(
+                code,
+                reason(code),
+                &format!("Error while processing {}", req.path()),
+                None,
+            ),
         )),
         _ => finish(resp),
     }
@@ -303,14 +327,18 @@ async fn dispatch(req: HttpRequest, body: web::Bytes, shared: web::Data<Arc<Shar
 fn unauthorized(profile: Profile) -> Resp {
     let mut r = error_page(401, "", "authentication required", false);
     if profile != Profile::Cloud {
-        r.headers
-            .push(("www-authenticate", "Basic realm=\"Sling (Development)\"".into()));
+        r.headers.push((
+            "www-authenticate",
+            "Basic realm=\"Sling (Development)\"".into(),
+        ));
     }
     r
 }
 
 fn finish(r: Resp) -> HttpResponse {
-    let mut b = HttpResponse::build(StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+    let mut b = HttpResponse::build(
+        StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+    );
     b.content_type(r.content_type);
     for (k, v) in r.headers {
         b.insert_header((k, v));
@@ -328,14 +356,19 @@ fn dropped(partial: Option<(&'static str, String)>) -> HttpResponse {
     });
     match partial {
         Some((ct, body)) => {
-            let first = futures::stream::once(async move { Ok::<_, std::io::Error>(web::Bytes::from(body)) });
+            let first =
+                futures::stream::once(
+                    async move { Ok::<_, std::io::Error>(web::Bytes::from(body)) },
+                );
             HttpResponse::Ok()
                 .content_type(ct)
                 .streaming(futures::StreamExt::chain(first, failing))
         }
         None => {
             let now = futures::stream::once(async {
-                Err::<web::Bytes, std::io::Error>(std::io::Error::other("connection dropped by fault"))
+                Err::<web::Bytes, std::io::Error>(std::io::Error::other(
+                    "connection dropped by fault",
+                ))
             });
             HttpResponse::Ok().streaming(now)
         }
@@ -418,7 +451,11 @@ fn get(req: &Req, world: &mut World, options: &super::SimOptions) -> Handled {
             return Ok(Resp::json(&json!({ "token": token })));
         }
         "/etc/workflow" if no_sel => {
-            let state = if world.engine_active { "ACTIVE" } else { "DISABLED" };
+            let state = if world.engine_active {
+                "ACTIVE"
+            } else {
+                "DISABLED"
+            };
             return Ok(Resp::json(&json!({"state": state,
                 "cq.workflow.models": "/etc/workflow/models",
                 "cq.workflow.instances": profile.instance_root(),
@@ -449,10 +486,15 @@ fn get(req: &Req, world: &mut World, options: &super::SimOptions) -> Handled {
             let want = match req.selectors.as_slice() {
                 [] => None,
                 [s] => Some(
-                    [InstState::Running, InstState::Suspended, InstState::Aborted, InstState::Completed]
-                        .into_iter()
-                        .find(|st| st.as_str() == s)
-                        .ok_or_else(|| not_found(&req.path))?,
+                    [
+                        InstState::Running,
+                        InstState::Suspended,
+                        InstState::Aborted,
+                        InstState::Completed,
+                    ]
+                    .into_iter()
+                    .find(|st| st.as_str() == s)
+                    .ok_or_else(|| not_found(&req.path))?,
                 ),
                 _ => return Err(not_found(&req.path)),
             };
@@ -482,7 +524,10 @@ fn get(req: &Req, world: &mut World, options: &super::SimOptions) -> Handled {
                 })
                 .collect();
             if user == "admin" {
-                for uri in ["configuration/securitychecklist", "configuration/replication"] {
+                for uri in [
+                    "configuration/securitychecklist",
+                    "configuration/replication",
+                ] {
                     rows.push(with_xss(
                         json!({"uri": uri, "currentAssignee": "administrators",
                                "startTime": 1_700_000_000_000_i64, "type": "Task"}),
@@ -546,6 +591,20 @@ fn get(req: &Req, world: &mut World, options: &super::SimOptions) -> Handled {
             _ => Err(not_found(&req.path)),
         };
     }
+    if let Some(title) = res
+        .strip_suffix("/jcr:content")
+        .and_then(|p| world.pages.get(p))
+    {
+        let ty = if res.contains("/dam/") {
+            "dam:AssetContent"
+        } else {
+            "cq:PageContent"
+        };
+        return Ok(Resp::json(
+            &json!({"jcr:primaryType": ty, "jcr:title": title,
+                                     "sling:resourceType": "flowgate/components/page"}),
+        ));
+    }
     if let Some(title) = world.pages.get(res) {
         let mut v = json!({"jcr:primaryType": "cq:Page", "jcr:createdBy": "admin"});
         if req.selectors.first().is_some_and(|s| s != "0") {
@@ -572,7 +631,8 @@ fn model_json(req: &Req, world: &World, profile: Profile) -> Option<Handled> {
             _ => Err(not_found(&req.path)),
         });
     }
-    if !profile.uses_var() && res == format!("/etc/workflow/models/{name}") && sel == ["tidy", "-1"] {
+    if !profile.uses_var() && res == format!("/etc/workflow/models/{name}") && sel == ["tidy", "-1"]
+    {
         return Some(Ok(Resp::json(&model.jcr_dump())));
     }
     None
@@ -620,12 +680,23 @@ fn post(
                 Err((409, format!("engine already {want}")))
             } else {
                 world.engine_active = active;
-                Ok(Resp::html(200, status_page(200, "OK", "Content modified /etc/workflow", Some("/etc/workflow"))))
+                Ok(Resp::html(
+                    200,
+                    status_page(
+                        200,
+                        "OK",
+                        "Content modified /etc/workflow",
+                        Some("/etc/workflow"),
+                    ),
+                ))
             }
         }
         p if world.instances.contains_key(p) => instance_post(req, world, &user, now),
         p if options.sling_post_on_missing => {
-            let mut r = Resp::html(201, status_page(201, "Created", &format!("Content created {p}"), Some(p)));
+            let mut r = Resp::html(
+                201,
+                status_page(201, "Created", &format!("Content created {p}"), Some(p)),
+            );
             r.headers.push(("location", p.to_owned()));
             Ok(r)
         }
@@ -637,7 +708,10 @@ fn post(
             Ok(r) => (r.status, "OK".to_owned()),
             Err((s, m)) => (*s, m.clone()),
         };
-        return Ok(Resp::html(200, status_page(status, &msg, &format!("Processed {}", req.path), None)));
+        return Ok(Resp::html(
+            200,
+            status_page(status, &msg, &format!("Processed {}", req.path), None),
+        ));
     }
     result
 }
@@ -661,8 +735,20 @@ fn start(
     }
     let Some(name) = world.model_for_runtime_id(model_id) else {
         if options.junk_start_on_bad_model {
-            let junk = format!("{}/server0/junk_{}", options.profile.instance_root(), uuid::Uuid::new_v4().simple());
-            let mut r = Resp::html(201, status_page(201, "Created", &format!("Content created {junk}"), Some(&junk)));
+            let junk = format!(
+                "{}/server0/junk_{}",
+                options.profile.instance_root(),
+                uuid::Uuid::new_v4().simple()
+            );
+            let mut r = Resp::html(
+                201,
+                status_page(
+                    201,
+                    "Created",
+                    &format!("Content created {junk}"),
+                    Some(&junk),
+                ),
+            );
             r.headers.push(("location", junk));
             return Ok(r);
         }
@@ -671,17 +757,34 @@ fn start(
     let meta: BTreeMap<String, String> = req
         .form
         .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "model" | "payloadType" | "payload" | "_charset_") && !k.starts_with(':'))
+        .filter(|(k, _)| {
+            !matches!(
+                k.as_str(),
+                "model" | "payloadType" | "payload" | "_charset_"
+            ) && !k.starts_with(':')
+        })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let path = world.start(&name, &user, payload_type, payload, meta, now)?;
     let location = if options.absolute_location {
-        let addr = shared.addr.lock().map(|a| a.to_string()).unwrap_or_default();
+        let addr = shared
+            .addr
+            .lock()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
         format!("http://{addr}{path}")
     } else {
         path.clone()
     };
-    let mut r = Resp::html(201, status_page(201, "Created", &format!("Content created {path}"), Some(&path)));
+    let mut r = Resp::html(
+        201,
+        status_page(
+            201,
+            "Created",
+            &format!("Content created {path}"),
+            Some(&path),
+        ),
+    );
     r.headers.push(("location", location));
     Ok(r)
 }
@@ -689,7 +792,10 @@ fn start(
 fn instance_post(req: &Req, world: &mut World, user: &str, now: chrono::DateTime<Utc>) -> Handled {
     let path = req.path.as_str();
     if req.field("action") == Some("UPDATE") {
-        let inst = world.instances.get_mut(path).ok_or_else(|| not_found(path))?;
+        let inst = world
+            .instances
+            .get_mut(path)
+            .ok_or_else(|| not_found(path))?;
         for key in ["workflowTitle", "startComment"] {
             if let Some(v) = req.field(key) {
                 inst.meta.insert(key.to_owned(), v.to_owned());
@@ -700,7 +806,10 @@ fn instance_post(req: &Req, world: &mut World, user: &str, now: chrono::DateTime
         let comment = req.field("terminateComment").unwrap_or("");
         world.set_state(path, target, comment, user, now)?;
     }
-    Ok(Resp::html(200, status_page(200, "OK", &format!("Content modified {path}"), Some(path))))
+    Ok(Resp::html(
+        200,
+        status_page(200, "OK", &format!("Content modified {path}"), Some(path)),
+    ))
 }
 
 fn inbox_post(req: &Req, world: &mut World, user: &str, now: chrono::DateTime<Utc>) -> Handled {
@@ -711,16 +820,30 @@ fn inbox_post(req: &Req, world: &mut World, user: &str, now: chrono::DateTime<Ut
         Some("advanceBack") => (None, scoped("backroute"), None),
         Some("delegate") => (None, None, scoped("delegatee")),
         Some(other) => return Err((500, format!("unknown command {other}"))),
-        None => (req.field("route"), req.field("backroute"), req.field("delegatee")),
+        None => (
+            req.field("route"),
+            req.field("backroute"),
+            req.field("delegatee"),
+        ),
     };
-    let comment = scoped("comment").or_else(|| req.field("comment")).unwrap_or("");
+    let comment = scoped("comment")
+        .or_else(|| req.field("comment"))
+        .unwrap_or("");
     let result = match (route, back, delegatee) {
         (Some(r), None, None) => world.advance(user, &item, r, false, comment, now),
         (None, Some(r), None) => world.advance(user, &item, r, true, comment, now),
         (None, None, Some(d)) => world.delegate(user, &item, d, comment, now),
-        _ => Err((500, "exactly one of route, backroute or delegatee is required".to_owned())),
+        _ => Err((
+            500,
+            "exactly one of route, backroute or delegatee is required".to_owned(),
+        )),
     };
-    result.map(|()| Resp::html(200, status_page(200, "OK", &format!("Content modified {item}"), Some(&item))))
+    result.map(|()| {
+        Resp::html(
+            200,
+            status_page(200, "OK", &format!("Content modified {item}"), Some(&item)),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -731,13 +854,24 @@ mod tests {
     fn sling_decomposition_splits_at_the_first_dot_of_the_last_segment() {
         assert_eq!(
             decompose("/etc/workflow/instances.RUNNING.json"),
-            ("/etc/workflow/instances".into(), vec!["RUNNING".into()], Some("json".into()))
+            (
+                "/etc/workflow/instances".into(),
+                vec!["RUNNING".into()],
+                Some("json".into())
+            )
         );
         assert_eq!(
             decompose("/var/workflow/models/a.1.0.json"),
-            ("/var/workflow/models/a".into(), vec!["1".into(), "0".into()], Some("json".into()))
+            (
+                "/var/workflow/models/a".into(),
+                vec!["1".into(), "0".into()],
+                Some("json".into())
+            )
         );
-        assert_eq!(decompose("/etc/workflow/instances"), ("/etc/workflow/instances".into(), vec![], None));
+        assert_eq!(
+            decompose("/etc/workflow/instances"),
+            ("/etc/workflow/instances".into(), vec![], None)
+        );
     }
 
     #[test]

@@ -118,7 +118,9 @@ pub(crate) fn route_id(from: &str, to: &str) -> String {
 /// Java `Date.toString()` text in the simulated server zone (CEST, +02:00).
 pub(crate) fn java_date(t: DateTime<Utc>) -> String {
     let zone = FixedOffset::east_opt(2 * 3600).unwrap_or(Utc.fix());
-    t.with_timezone(&zone).format("%a %b %d %H:%M:%S CEST %Y").to_string()
+    t.with_timezone(&zone)
+        .format("%a %b %d %H:%M:%S CEST %Y")
+        .to_string()
 }
 
 impl World {
@@ -226,7 +228,10 @@ impl World {
             .ok_or((500, format!("unknown model {model}")))?;
         let folder = self.instance_folder(now);
         let short = model.rsplit('/').next().unwrap_or(model);
-        let counter = self.counters.entry(format!("{folder}/{short}")).or_insert(0);
+        let counter = self
+            .counters
+            .entry(format!("{folder}/{short}"))
+            .or_insert(0);
         *counter += 1;
         let path = format!("{folder}/{short}_{counter}");
         let inst = Instance {
@@ -277,8 +282,12 @@ impl World {
             if guard > 1000 {
                 break;
             }
-            let Some(node) = m.find(&node_id) else { continue };
-            let Some(inst) = self.instances.get_mut(path) else { return };
+            let Some(node) = m.find(&node_id) else {
+                continue;
+            };
+            let Some(inst) = self.instances.get_mut(path) else {
+                return;
+            };
             let next_all = |m: &SimModel| -> Vec<(String, Option<String>)> {
                 m.outgoing(&node_id).map(|t| (t.to.clone(), None)).collect()
             };
@@ -387,7 +396,9 @@ impl World {
     pub fn routes(&self, m: &SimModel, node: &str) -> Vec<Route> {
         let mut out = Vec::new();
         for t in m.outgoing(node) {
-            let Some(target) = m.find(&t.to) else { continue };
+            let Some(target) = m.find(&t.to) else {
+                continue;
+            };
             if target.ty == "OR_SPLIT" {
                 for b in m.outgoing(&target.id) {
                     let label = m.find(&b.to).map(|n| n.title.clone()).unwrap_or_default();

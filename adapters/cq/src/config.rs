@@ -1,0 +1,304 @@
+//! Configuration of a CQ / AEM engine, as embedded in the gateway's settings
+//! (`[engines.<name>]` with `kind = "cq"`).
+
+use flowgate_core::{EngineError, Secret};
+use flowgate_http::HttpSettings;
+use serde::Deserialize;
+
+use crate::Profile;
+
+/// Settings of one CQ / AEM engine.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CqConfig {
+    /// Author instance base URL, with the context path if any (`http://127.0.0.1:4502/`).
+    pub base_url: url::Url,
+    /// Release family: `cq5`, `aem60-63`, `aem64-65` (default) or `cloud`.
+    #[serde(default = "defaults::profile")]
+    pub profile: Profile,
+    /// How the adapter authenticates upstream.
+    pub auth: AuthConfig,
+    /// Timeouts, retries, breaker and pooling.
+    #[serde(default)]
+    pub http: HttpTuning,
+    /// Repository path prefix of the documents this engine resolves (`/content/`); the
+    /// gateway routes `/path/...` documents under it here.
+    #[serde(default = "defaults::document_mount")]
+    pub document_mount: String,
+    /// Prefix of this engine's ids in the gateway (applied by the gateway's router).
+    #[serde(default = "defaults::id_prefix")]
+    pub id_prefix: String,
+    /// Most instances read per query (CQ lists have no paging; every hit costs a GET).
+    #[serde(default = "defaults::max_scan")]
+    pub max_scan: usize,
+    /// How long a CSRF token is reused before it is fetched again, in seconds.
+    #[serde(default = "defaults::csrf_ttl_secs")]
+    pub csrf_ttl_secs: u64,
+    /// Concurrent GETs of one list scan.
+    #[serde(default = "defaults::scan_concurrency")]
+    pub scan_concurrency: usize,
+}
+
+/// Upstream authentication.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AuthConfig {
+    /// HTTP Basic with a service account. The adapter then enforces the caller's
+    /// identity itself (tasks and workflows are filtered by user and groups).
+    Basic {
+        /// Service account user name.
+        user: String,
+        /// Its password (or use `password_env`).
+        #[serde(default)]
+        password: Option<Secret>,
+        /// Name of an environment variable holding the password.
+        #[serde(default)]
+        password_env: Option<String>,
+    },
+    /// A bearer token (AEM as a Cloud Service access token).
+    Bearer {
+        /// The token (or use `token_env`).
+        #[serde(default)]
+        token: Option<Secret>,
+        /// Name of an environment variable holding the token.
+        #[serde(default)]
+        token_env: Option<String>,
+    },
+    /// Forward each caller's own credentials (`CallContext.credentials`); the gateway
+    /// must be configured to keep them. CQ then enforces its own ACLs.
+    Passthrough,
+}
+
+/// Optional overrides of the shared HTTP settings (see `flowgate_http::HttpSettings`).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct HttpTuning {
+    /// Connect timeout in milliseconds.
+    pub connect_timeout_ms: Option<u64>,
+    /// Timeout of one attempt in milliseconds.
+    pub request_timeout_ms: Option<u64>,
+    /// Attempts in all for idempotent calls.
+    pub max_attempts: Option<u32>,
+    /// First retry delay in milliseconds.
+    pub retry_min_delay_ms: Option<u64>,
+    /// Largest retry delay in milliseconds.
+    pub retry_max_delay_ms: Option<u64>,
+    /// Consecutive failures that open the breaker (0 disables it).
+    pub breaker_failures: Option<u32>,
+    /// Breaker cool-down in milliseconds.
+    pub breaker_cooldown_ms: Option<u64>,
+    /// Calls in flight.
+    pub max_concurrency: Option<usize>,
+    /// Largest body read, in bytes.
+    pub max_body_bytes: Option<usize>,
+}
+
+mod defaults {
+    use crate::Profile;
+
+    pub fn profile() -> Profile {
+        Profile::Aem64To65
+    }
+    pub fn document_mount() -> String {
+        "/content/".to_owned()
+    }
+    pub fn id_prefix() -> String {
+        "cq".to_owned()
+    }
+    pub fn max_scan() -> usize {
+        500
+    }
+    pub fn csrf_ttl_secs() -> u64 {
+        240
+    }
+    pub fn scan_concurrency() -> usize {
+        8
+    }
+}
+
+/// Credentials resolved from the configuration (environment variables read once).
+#[derive(Clone, Debug)]
+pub(crate) enum Auth {
+    Basic { user: String, password: Secret },
+    Bearer(Secret),
+    Passthrough,
+}
+
+impl CqConfig {
+    /// A configuration with defaults, for tests and examples.
+    pub fn new(base_url: url::Url, profile: Profile, auth: AuthConfig) -> CqConfig {
+        CqConfig {
+            base_url,
+            profile,
+            auth,
+            http: HttpTuning::default(),
+            document_mount: defaults::document_mount(),
+            id_prefix: defaults::id_prefix(),
+            max_scan: defaults::max_scan(),
+            csrf_ttl_secs: defaults::csrf_ttl_secs(),
+            scan_concurrency: defaults::scan_concurrency(),
+        }
+    }
+
+    /// Every problem with these settings, each naming its key under `prefix`
+    /// (`engines.cq`). Empty when the configuration is usable.
+    pub fn validate(&self, prefix: &str) -> Vec<String> {
+        let mut out = self.http_settings().validate(prefix);
+        if !self.document_mount.starts_with('/') {
+            out.push(format!("{prefix}.document_mount: must be an absolute path"));
+        }
+        if self.id_prefix.is_empty()
+            || !self
+                .id_prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            out.push(format!(
+                "{prefix}.id_prefix: must be non-empty ASCII letters, digits, '-' or '_'"
+            ));
+        }
+        if self.max_scan == 0 {
+            out.push(format!("{prefix}.max_scan: must be at least 1"));
+        }
+        match (&self.auth, self.profile) {
+            (AuthConfig::Basic { .. }, Profile::Cloud) => out.push(format!(
+                "{prefix}.auth.mode: the cloud profile needs 'bearer' or 'passthrough'"
+            )),
+            (AuthConfig::Bearer { .. }, p) if p != Profile::Cloud => out.push(format!(
+                "{prefix}.auth.mode: 'bearer' is only accepted by the cloud profile"
+            )),
+            _ => {}
+        }
+        if let Err(e) = self.resolve_auth() {
+            out.push(format!("{prefix}.auth: {}", e.message()));
+        }
+        out
+    }
+
+    /// The shared HTTP layer's settings for this engine.
+    pub fn http_settings(&self) -> HttpSettings {
+        let mut s = HttpSettings::new(self.base_url.clone());
+        let t = &self.http;
+        macro_rules! apply {
+            ($($f:ident),*) => { $( if let Some(v) = t.$f { s.$f = v; } )* };
+        }
+        apply!(
+            connect_timeout_ms,
+            request_timeout_ms,
+            max_attempts,
+            retry_min_delay_ms,
+            retry_max_delay_ms,
+            breaker_failures,
+            breaker_cooldown_ms,
+            max_concurrency,
+            max_body_bytes
+        );
+        s
+    }
+
+    /// Resolves secrets (reading the named environment variables).
+    pub(crate) fn resolve_auth(&self) -> Result<Auth, EngineError> {
+        fn pick(
+            inline: &Option<Secret>,
+            env: &Option<String>,
+            what: &str,
+        ) -> Result<Secret, EngineError> {
+            match (inline, env) {
+                (Some(s), None) => Ok(s.clone()),
+                (None, Some(var)) => std::env::var(var).map(Secret::new).map_err(|_| {
+                    EngineError::bad_request(format!("environment variable {var} is not set"))
+                }),
+                (Some(_), Some(_)) => Err(EngineError::bad_request(format!(
+                    "give either {what} or {what}_env, not both"
+                ))),
+                (None, None) => Err(EngineError::bad_request(format!(
+                    "{what} or {what}_env is required"
+                ))),
+            }
+        }
+        Ok(match &self.auth {
+            AuthConfig::Basic {
+                user,
+                password,
+                password_env,
+            } => Auth::Basic {
+                user: user.clone(),
+                password: pick(password, password_env, "password")?,
+            },
+            AuthConfig::Bearer { token, token_env } => {
+                Auth::Bearer(pick(token, token_env, "token")?)
+            }
+            AuthConfig::Passthrough => Auth::Passthrough,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(toml_like: serde_json::Value) -> Result<CqConfig, serde_json::Error> {
+        serde_json::from_value(toml_like)
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let c = parse(serde_json::json!({
+            "base_url": "http://127.0.0.1:4502/",
+            "auth": {"mode": "basic", "user": "svc", "password": "pw"}
+        }))
+        .unwrap();
+        assert_eq!(c.profile, Profile::Aem64To65);
+        assert_eq!(c.document_mount, "/content/");
+        assert_eq!(c.id_prefix, "cq");
+        assert!(c.validate("engines.cq").is_empty());
+        assert!(!format!("{c:?}").contains("pw"));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(parse(serde_json::json!({
+            "base_url": "http://127.0.0.1:4502/",
+            "auth": {"mode": "passthrough"}, "bogus": 1
+        }))
+        .is_err());
+        assert!(parse(serde_json::json!({
+            "base_url": "http://127.0.0.1:4502/",
+            "auth": {"mode": "basic", "user": "u", "password": "p", "pasword": "x"}
+        }))
+        .is_err());
+    }
+
+    #[test]
+    fn validation_names_the_offending_keys() {
+        let mut c = parse(serde_json::json!({
+            "base_url": "http://127.0.0.1:4502/", "profile": "cloud",
+            "auth": {"mode": "basic", "user": "svc"}, "document_mount": "content",
+            "http": {"request_timeout_ms": 500}
+        }))
+        .unwrap();
+        let errs = c.validate("engines.cq");
+        assert!(
+            errs.iter().any(|e| e.starts_with("engines.cq.auth.mode")),
+            "{errs:?}"
+        );
+        assert!(
+            errs.iter().any(|e| e.starts_with("engines.cq.auth:")),
+            "{errs:?}"
+        );
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with("engines.cq.document_mount")),
+            "{errs:?}"
+        );
+        assert_eq!(c.http_settings().request_timeout_ms, 500);
+        c.auth = AuthConfig::Bearer {
+            token: None,
+            token_env: Some("FLOWGATE_CQ_TEST_SURELY_UNSET_VAR".into()),
+        };
+        assert!(c
+            .validate("engines.cq")
+            .iter()
+            .any(|e| e.contains("FLOWGATE_CQ_TEST_SURELY_UNSET_VAR")));
+    }
+}
