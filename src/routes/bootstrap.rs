@@ -5,7 +5,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::{json, resource, Api};
+use super::{json, resource, Api, Seg};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::nuxeo::{base_url, user_entity, Params};
@@ -130,10 +130,11 @@ async fn login(api: Api) -> Result<HttpResponse, ApiError> {
 }
 
 /// `GET user/{id}`.
-async fn user(api: Api, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn user(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
+    let id = &seg.id;
     let dir = &api.state.directory;
     let u = dir
-        .user(&id)
+        .user(id)
         .ok_or_else(|| ApiError::not_found(format!("User '{id}' not found")))?;
     json(StatusCode::OK, &user_entity(u, dir, &api.render))
 }

@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 use flowgate_core::{DocLocator, WorkflowQuery};
 
 use super::task::{complete_task, task_query};
-use super::{read_body, resource, Api};
+use super::{read_body, resource, Api, Seg};
 use crate::error::ApiError;
 use crate::nuxeo::parse_start;
 
@@ -71,72 +71,64 @@ async fn tasks(api: Api, doc: String, wf: Option<String>) -> Result<HttpResponse
     api.tasks_response(&page.items).await
 }
 
-async fn workflows_by_id(api: Api, doc: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    workflows(api, doc.into_inner()).await
+async fn workflows_by_id(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
+    workflows(api, seg.into_inner().doc).await
 }
 
-async fn workflows_by_path(api: Api, doc: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let id = doc_of_path(&api, &doc).await?;
+async fn workflows_by_path(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
+    let id = doc_of_path(&api, &seg.doc).await?;
     workflows(api, id).await
 }
 
 async fn start_by_id(
     api: Api,
-    doc: web::Path<String>,
+    seg: web::Path<Seg>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    start(api, doc.into_inner(), payload).await
+    start(api, seg.into_inner().doc, payload).await
 }
 
 async fn start_by_path(
     api: Api,
-    doc: web::Path<String>,
+    seg: web::Path<Seg>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let id = doc_of_path(&api, &doc).await?;
+    let id = doc_of_path(&api, &seg.doc).await?;
     start(api, id, payload).await
 }
 
-async fn tasks_by_id(api: Api, doc: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    tasks(api, doc.into_inner(), None).await
+async fn tasks_by_id(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
+    tasks(api, seg.into_inner().doc, None).await
 }
 
-async fn tasks_by_path(api: Api, doc: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let id = doc_of_path(&api, &doc).await?;
+async fn tasks_by_path(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
+    let id = doc_of_path(&api, &seg.doc).await?;
     tasks(api, id, None).await
 }
 
-async fn wf_tasks_by_id(
-    api: Api,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    let (doc, wf) = path.into_inner();
+async fn wf_tasks_by_id(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
+    let Seg { doc, wf, .. } = seg.into_inner();
     tasks(api, doc, Some(wf)).await
 }
 
-async fn wf_tasks_by_path(
-    api: Api,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    let (doc, wf) = path.into_inner();
+async fn wf_tasks_by_path(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
+    let Seg { doc, wf, .. } = seg.into_inner();
     let id = doc_of_path(&api, &doc).await?;
     tasks(api, id, Some(wf)).await
 }
 
 async fn complete_by_id(
     api: Api,
-    path: web::Path<(String, String, String)>,
+    seg: web::Path<Seg>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (_doc, task, action) = path.into_inner();
-    complete_task(&api, &task, &action, payload).await
+    complete_task(&api, &seg.task, &seg.action, payload).await
 }
 
 async fn complete_by_path(
     api: Api,
-    path: web::Path<(String, String, String)>,
+    seg: web::Path<Seg>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (_doc, task, action) = path.into_inner();
-    complete_task(&api, &task, &action, payload).await
+    complete_task(&api, &seg.task, &seg.action, payload).await
 }

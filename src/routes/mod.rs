@@ -34,6 +34,30 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
     cfg.default_service(web::to(not_found));
 }
 
+/// Named path segments. Handlers extract them by name (not by position) because the
+/// `repo/{repo}` mounts add a segment of their own.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct Seg {
+    /// `{id}`: workflow, task or user id.
+    #[serde(default)]
+    pub id: String,
+    /// `{action}` of a task completion.
+    #[serde(default)]
+    pub action: String,
+    /// `{name}` of a model.
+    #[serde(default)]
+    pub name: String,
+    /// `{doc}`: document id or path.
+    #[serde(default)]
+    pub doc: String,
+    /// `{wf}`: workflow id under a document.
+    #[serde(default)]
+    pub wf: String,
+    /// `{task}`: task id under a document.
+    #[serde(default)]
+    pub task: String,
+}
+
 /// A resource whose unlisted methods answer 405 with an exception body.
 pub(crate) fn resource(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(method_not_allowed))

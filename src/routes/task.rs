@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use flowgate_core::{ActorFilter, PageRequest, TaskQuery};
 
-use super::{empty, json, read_body, resource, Api};
+use super::{empty, json, read_body, resource, Api, Seg};
 use crate::error::ApiError;
 use crate::nuxeo::{page_of, pagination_of, parse_completion, ListEntity, Params};
 
@@ -64,8 +64,8 @@ async fn list(api: Api) -> Result<HttpResponse, ApiError> {
 }
 
 /// `GET /task/{id}`.
-async fn get(api: Api, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let t = api.router().task(api.cx(), &id).await?;
+async fn get(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
+    let t = api.router().task(api.cx(), &seg.id).await?;
     api.task_response(StatusCode::OK, &t).await
 }
 
@@ -84,11 +84,10 @@ pub(crate) async fn complete_task(
 
 async fn complete(
     api: Api,
-    path: web::Path<(String, String)>,
+    seg: web::Path<Seg>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, action) = path.into_inner();
-    complete_task(&api, &id, &action, payload).await
+    complete_task(&api, &seg.id, &seg.action, payload).await
 }
 
 fn actors(p: &Params, names: &[&str]) -> Result<Vec<String>, ApiError> {
@@ -107,17 +106,21 @@ fn actors(p: &Params, names: &[&str]) -> Result<Vec<String>, ApiError> {
 }
 
 /// `PUT /task/{id}/reassign?actors=…&comment=…`: 200 with an empty body.
-async fn reassign(api: Api, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn reassign(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
     let list = actors(&api.params, &["actors"])?;
     let comment = api.params.get("comment").map(str::to_owned);
-    api.router().reassign(api.cx(), &id, list, comment).await?;
+    api.router()
+        .reassign(api.cx(), &seg.id, list, comment)
+        .await?;
     Ok(empty(StatusCode::OK))
 }
 
 /// `PUT /task/{id}/delegate?delegatedActors=…&comment=…` (`actors` accepted too).
-async fn delegate(api: Api, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn delegate(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
     let list = actors(&api.params, &["delegatedActors", "actors"])?;
     let comment = api.params.get("comment").map(str::to_owned);
-    api.router().delegate(api.cx(), &id, list, comment).await?;
+    api.router()
+        .delegate(api.cx(), &seg.id, list, comment)
+        .await?;
     Ok(empty(StatusCode::OK))
 }

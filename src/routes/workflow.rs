@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use flowgate_core::{TaskQuery, WorkflowQuery};
 
-use super::{empty, json, read_body, resource, Api};
+use super::{empty, json, read_body, resource, Api, Seg};
 use crate::error::ApiError;
 use crate::nuxeo::{parse_start, GraphEntity};
 
@@ -44,35 +44,37 @@ async fn start(api: Api, payload: web::Payload) -> Result<HttpResponse, ApiError
 }
 
 /// `GET /workflow/{id}`.
-async fn get(api: Api, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn get(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
+    let id = &seg.id;
     let w = api
         .router()
-        .workflow(api.cx(), &id)
+        .workflow(api.cx(), id)
         .await
         .map_err(|e| e.context(format!("Can not get workflow instance with id: {id}")))?;
     api.workflow_response(StatusCode::OK, &w).await
 }
 
 /// `GET /workflow/{id}/graph`.
-async fn graph(api: Api, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn graph(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
+    let id = &seg.id;
     let g = api
         .router()
-        .workflow_graph(api.cx(), &id)
+        .workflow_graph(api.cx(), id)
         .await
         .map_err(|e| e.context(format!("Can not get workflow instance graph with id: {id}")))?;
     json(StatusCode::OK, &GraphEntity::from_graph(&g))
 }
 
 /// `DELETE /workflow/{id}`: cancels; 204 without body.
-async fn cancel(api: Api, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    api.router().cancel(api.cx(), &id).await?;
+async fn cancel(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
+    api.router().cancel(api.cx(), &seg.id).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
 /// `GET /workflow/{id}/task`: open tasks of the instance the caller can see (alias of
 /// `GET /task?workflowInstanceId={id}`).
-async fn tasks(api: Api, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let q = TaskQuery::for_workflow(id.into_inner());
+async fn tasks(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
+    let q = TaskQuery::for_workflow(seg.into_inner().id);
     let page = api.router().tasks(api.cx(), q).await?;
     api.tasks_response(&page.items).await
 }

@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
-use super::{json, resource, Api};
+use super::{json, resource, Api, Seg};
 use crate::error::ApiError;
 use crate::nuxeo::{GraphEntity, ListEntity};
 
@@ -24,10 +24,11 @@ async fn list(api: Api) -> Result<HttpResponse, ApiError> {
 }
 
 /// `GET /workflowModel/{name}`.
-async fn get(api: Api, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn get(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
+    let name = &seg.name;
     let (_, m) = api
         .router()
-        .model(api.cx(), &name)
+        .model(api.cx(), name)
         .await
         .map_err(|e| e.context(format!("Can not get workflow model with name: {name}")))?;
     let docs = Default::default();
@@ -35,10 +36,11 @@ async fn get(api: Api, name: web::Path<String>) -> Result<HttpResponse, ApiError
 }
 
 /// `GET /workflowModel/{name}/graph`.
-async fn graph(api: Api, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn graph(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
+    let name = &seg.name;
     let g = api
         .router()
-        .model_graph(api.cx(), &name)
+        .model_graph(api.cx(), name)
         .await
         .map_err(|e| {
             e.context(format!(

@@ -1,1 +1,110 @@
+//! Concurrent completions of one task on a real socket: exactly one wins.
 
+use std::time::Duration;
+
+use flowgate::AppState;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::common::{basic, settings, TestGateway};
+
+/// One HTTP/1.1 request on a fresh connection; returns (status, body).
+async fn raw(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    user: &str,
+    body: &str,
+) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        basic(user),
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.expect("read");
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[actix_web::test]
+async fn twenty_concurrent_completions_of_one_task_yield_one_200_and_nineteen_409() {
+    let state = AppState::new(settings("[server]\nbind = \"127.0.0.1:0\"\n")).expect("state");
+    let running = flowgate::spawn(state).await.expect("spawn");
+    let addr = running.addr;
+    let test = async {
+        let (st, body) = raw(
+            addr,
+            "POST",
+            "/api/v1/workflow",
+            "Administrator",
+            r#"{"entity-type":"workflow","workflowModelName":"SerialDocumentReview"}"#,
+        )
+        .await;
+        assert_eq!(st, 201, "{body}");
+        let wf: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let wf = wf["id"].as_str().unwrap().to_owned();
+        let (_, body) = raw(
+            addr,
+            "GET",
+            &format!("/api/v1/task?workflowInstanceId={wf}"),
+            "Administrator",
+            "",
+        )
+        .await;
+        let tasks: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let t = tasks["entries"][0]["id"].as_str().unwrap().to_owned();
+        let body = json!({"entity-type":"task","id":t,"variables":{"participants":["user:jdoe"]}})
+            .to_string();
+        let path = format!("/api/v1/task/{t}/start_review");
+        let results = futures::future::join_all(
+            (0..20).map(|_| raw(addr, "PUT", &path, "Administrator", &body)),
+        )
+        .await;
+        let ok = results.iter().filter(|(s, _)| *s == 200).count();
+        let conflict = results.iter().filter(|(s, _)| *s == 409).count();
+        assert_eq!((ok, conflict), (1, 19), "{results:?}");
+        // The workflow advanced exactly once: one review task for jdoe.
+        let (_, body) = raw(
+            addr,
+            "GET",
+            &format!("/api/v1/task?workflowInstanceId={wf}"),
+            "Administrator",
+            "",
+        )
+        .await;
+        let tasks: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let entries = tasks["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0]["nodeName"], "Task6d8");
+    };
+    let outcome = tokio::time::timeout(Duration::from_secs(30), test).await;
+    running.stop().await;
+    outcome.expect("test finished in time");
+}
+
+#[actix_web::test]
+async fn in_process_concurrent_completions_also_have_one_winner() {
+    let gw = TestGateway::new().await;
+    let wf = gw.start("jdoe", "SerialDocumentReview", None).await;
+    let t = gw.only_task("jdoe", wf["id"].as_str().unwrap()).await;
+    let id = t["id"].as_str().unwrap();
+    let results =
+        futures::future::join_all((0..10).map(|_| gw.complete("jdoe", id, "cancel", json!({}))))
+            .await;
+    let ok = results.iter().filter(|r| r.status.as_u16() == 200).count();
+    let conflict = results.iter().filter(|r| r.status.as_u16() == 409).count();
+    assert_eq!((ok, conflict), (1, 9));
+}

@@ -5,7 +5,11 @@ use crate::common::TestGateway;
 #[actix_web::test]
 async fn workflow_models_are_listed_sorted_by_name() {
     let gw = TestGateway::new().await;
-    let v = gw.get("/api/v1/workflowModel", "jdoe").await.expect(200).json();
+    let v = gw
+        .get("/api/v1/workflowModel", "jdoe")
+        .await
+        .expect(200)
+        .json();
     assert_eq!(v["entity-type"], "workflows");
     let names: Vec<&str> = v["entries"]
         .as_array()
@@ -13,10 +17,17 @@ async fn workflow_models_are_listed_sorted_by_name() {
         .iter()
         .map(|m| m["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, vec!["ParallelDocumentReview", "SerialDocumentReview"]);
+    assert_eq!(
+        names,
+        vec!["ParallelDocumentReview", "SerialDocumentReview"]
+    );
     // Starting an instance does not add a model.
     gw.start("jdoe", "SerialDocumentReview", None).await;
-    let v = gw.get("/api/v1/workflowModel", "jdoe").await.expect(200).json();
+    let v = gw
+        .get("/api/v1/workflowModel", "jdoe")
+        .await
+        .expect(200)
+        .json();
     assert_eq!(v["entries"].as_array().unwrap().len(), 2);
 }
 
@@ -31,10 +42,16 @@ async fn one_model_renders_as_a_validated_workflow() {
     assert_eq!(v["entity-type"], "workflow");
     assert_eq!(v["state"], "validated");
     assert_eq!(v["workflowModelName"], "ParallelDocumentReview");
-    assert_eq!(v["title"], "wf.parallelDocumentReview.ParallelDocumentReview");
+    assert_eq!(
+        v["title"],
+        "wf.parallelDocumentReview.ParallelDocumentReview"
+    );
     assert_eq!(v["initiator"], Value::Null);
     assert_eq!(v["attachedDocumentIds"], serde_json::json!([]));
-    assert!(v["variables"].as_object().unwrap().contains_key("participants"));
+    assert!(v["variables"]
+        .as_object()
+        .unwrap()
+        .contains_key("participants"));
     assert_eq!(
         v["graphResource"],
         "http://localhost:8080/nuxeo/api/v1/workflowModel/ParallelDocumentReview/graph"

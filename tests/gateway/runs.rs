@@ -142,7 +142,9 @@ async fn serial_run_c_single_participant_validates() {
 #[actix_web::test]
 async fn serial_run_d_cancel_button_ends_without_further_task() {
     let gw = TestGateway::new().await;
-    let wf = id(&gw.start("Administrator", "SerialDocumentReview", None).await);
+    let wf = id(&gw
+        .start("Administrator", "SerialDocumentReview", None)
+        .await);
     let t = gw.only_task("Administrator", &wf).await;
     gw.complete("Administrator", &id(&t), "cancel", json!({}))
         .await
@@ -217,7 +219,10 @@ async fn parallel_to_consolidation(gw: &TestGateway) -> (String, Value) {
     let summary = consolidate["variables"]["review_result"]
         .as_str()
         .unwrap_or_default();
-    assert!(summary.contains("jdoe") && summary.contains("asmith"), "{summary}");
+    assert!(
+        summary.contains("jdoe") && summary.contains("asmith"),
+        "{summary}"
+    );
     (wf, consolidate)
 }
 
@@ -245,7 +250,9 @@ async fn parallel_review_rejected_by_the_initiator_is_done() {
 #[actix_web::test]
 async fn parallel_single_reviewer_then_second_completion_is_409() {
     let gw = TestGateway::new().await;
-    let wf = id(&gw.start("Administrator", "ParallelDocumentReview", None).await);
+    let wf = id(&gw
+        .start("Administrator", "ParallelDocumentReview", None)
+        .await);
     let t1 = gw.only_task("Administrator", &wf).await;
     let vars = json!({"participants": ["user:Administrator"]});
     gw.complete("Administrator", &id(&t1), "start_review", vars.clone())
