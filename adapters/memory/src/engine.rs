@@ -357,7 +357,7 @@ impl WorkflowEngine for MemoryEngine {
 
     async fn start(&self, cx: &CallContext, req: StartWorkflow) -> Result<WorkflowInstance> {
         let model = self.model_of(&req.model)?.clone();
-        let mut variables = model.default_variables();
+        let mut variables = model.defaults.clone();
         for (k, v) in &req.variables {
             if let Some(ty) = model.var_types.get(k) {
                 let val = coerce(*ty, v).map_err(|()| {
@@ -366,7 +366,7 @@ impl WorkflowEngine for MemoryEngine {
                         model.schema()
                     ))
                 })?;
-                variables.insert(k.clone(), val);
+                variables.insert(k, val);
             }
         }
         let mut documents: Vec<String> = Vec::with_capacity(req.documents.len());

@@ -22,9 +22,10 @@ use std::sync::{Arc, LazyLock};
 use cel::common::ast::{operators, Expr as Ast, IdedExpr, LiteralValue};
 use cel::{Context, Env, Program, Value as Cel};
 use chrono::{DateTime, Utc};
-use flowgate_core::{VarType, Variables};
+use flowgate_core::VarType;
 use serde_json::Value;
 
+use crate::state::VarValues;
 use crate::vars::{format_date, parse_date};
 
 /// The names an expression may use at its top level.
@@ -209,9 +210,9 @@ pub(crate) struct TaskSummary {
 
 /// Everything an expression can read.
 pub(crate) struct Scope<'a> {
-    pub workflow_vars: &'a Variables,
+    pub workflow_vars: &'a VarValues,
     pub workflow_types: &'a HashMap<String, VarType>,
-    pub node_vars: &'a Variables,
+    pub node_vars: &'a VarValues,
     pub node_types: &'a HashMap<String, VarType>,
     pub button: &'a str,
     pub initiator: &'a str,
@@ -256,12 +257,12 @@ impl Scope<'_> {
     }
 }
 
-fn vars_to_cel(vars: &Variables, types: &HashMap<String, VarType>, button: Option<&str>) -> Cel {
-    let mut m: HashMap<String, Cel> = HashMap::with_capacity(vars.len() + 1);
+fn vars_to_cel(vars: &VarValues, types: &HashMap<String, VarType>, button: Option<&str>) -> Cel {
+    let mut m: HashMap<String, Cel> = HashMap::new();
     if let Some(b) = button {
         m.insert("button".to_owned(), b.to_owned().into());
     }
-    for (k, v) in vars {
+    for (k, v) in vars.iter() {
         let cel = match (types.get(k), v) {
             (Some(VarType::Date), Value::String(s)) => match parse_date(s) {
                 Some(d) => Cel::Timestamp(d.fixed_offset()),
@@ -269,7 +270,7 @@ fn vars_to_cel(vars: &Variables, types: &HashMap<String, VarType>, button: Optio
             },
             _ => json_to_cel(v),
         };
-        m.insert(k.clone(), cel);
+        m.insert(k.to_owned(), cel);
     }
     Cel::from(m)
 }
@@ -377,6 +378,7 @@ pub(crate) fn cel_to_date(v: &Cel) -> Result<Option<DateTime<Utc>>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use flowgate_core::Variables;
     use serde_json::json;
 
     fn scope_eval(src: &str, wv: Variables, button: &str) -> Result<Cel, String> {
@@ -387,8 +389,9 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let nv = Variables::new();
+        let nv = VarValues::default();
         let nt = HashMap::new();
+        let wv = VarValues::from(&wv);
         let scope = Scope {
             workflow_vars: &wv,
             workflow_types: &types,

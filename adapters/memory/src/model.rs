@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::error::ModelError;
 use crate::expr::{Expr, VarScope, SCOPE_NAMES};
 use crate::spec::{ActionSpec, ModelSpec, NodeSpec, VarSpec};
+use crate::state::VarValues;
 use crate::vars::default_value;
 
 /// Namespace of the deterministic model ids (UUID v5 of the model name).
@@ -26,6 +27,8 @@ pub(crate) struct Model {
     pub file: PathBuf,
     pub variables: Vec<VariableDef>,
     pub var_types: HashMap<String, VarType>,
+    /// Default values with shared names; every instance starts from a clone.
+    pub defaults: VarValues,
     pub nodes: Vec<Node>,
     pub index: HashMap<String, usize>,
     pub start: usize,
@@ -46,6 +49,8 @@ pub(crate) struct Node {
     pub task: Option<TaskDef>,
     pub variables: Vec<VariableDef>,
     pub var_types: HashMap<String, VarType>,
+    /// Default values with shared names.
+    pub defaults: VarValues,
     /// Workflow variables the node's tasks show and may write, in workflow declaration order.
     pub workflow_vars: Vec<String>,
     pub input: Vec<Action>,
@@ -174,13 +179,12 @@ impl Node {
     pub fn schema(&self) -> String {
         format!("var_{}", self.id)
     }
+}
 
-    pub fn default_variables(&self) -> Variables {
-        self.variables
-            .iter()
-            .map(|v| (v.name.clone(), v.default.clone()))
-            .collect()
-    }
+fn defaults_of(vars: &[VariableDef]) -> VarValues {
+    vars.iter()
+        .map(|v| (std::sync::Arc::from(v.name.as_str()), v.default.clone()))
+        .collect()
 }
 
 /// Reads and compiles one model file.
@@ -441,6 +445,7 @@ fn compile(file: &Path, spec: ModelSpec) -> Result<Model, ModelError> {
         name: spec.name,
         title: spec.title,
         file: file.to_path_buf(),
+        defaults: defaults_of(&variables),
         variables,
         var_types,
         nodes,
@@ -633,6 +638,7 @@ fn compile_node(
         input: rules.actions("input", &n.input)?,
         output: rules.actions("output", &n.output)?,
         task,
+        defaults: defaults_of(&node_vars),
         variables: node_vars,
         var_types: node_types,
         workflow_vars,

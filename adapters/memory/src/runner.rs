@@ -52,7 +52,20 @@ impl<'a> Txn<'a> {
     }
 
     /// The changes to apply: the instance and every task touched.
-    pub fn into_changes(self) -> Vec<Change> {
+    pub fn into_changes(mut self) -> Vec<Change> {
+        // Nodes with nothing to remember are not kept: most instances pass through
+        // start and automatic nodes, and a record each would cost memory for nothing.
+        self.wf.nodes.retain(|n| {
+            n.run != NodeRun::Ready
+                || !n.variables.is_empty()
+                || n.button.is_some()
+                || n.last_actor.is_some()
+                || !n.tasks_info.is_empty()
+                || !n.arrived.is_empty()
+                || !n.escalations_done.is_empty()
+        });
+        self.wf.nodes.shrink_to_fit();
+        self.wf.tasks.shrink_to_fit();
         let mut out = Vec::with_capacity(1 + self.tasks.len());
         out.extend(self.tasks.into_iter().map(Change::Task));
         out.push(Change::Workflow(self.wf));
@@ -108,7 +121,7 @@ impl<'a> Txn<'a> {
                 self.wf.nodes.push(NodeRecord {
                     id: node.id.clone(),
                     run: NodeRun::Ready,
-                    variables: node.default_variables(),
+                    variables: node.defaults.clone(),
                     button: None,
                     last_actor: None,
                     tasks_info: Vec::new(),
@@ -171,12 +184,10 @@ impl<'a> Txn<'a> {
     fn set_var(&mut self, idx: usize, target: &VarTarget, value: Value) {
         match target.scope {
             VarScope::Workflow => {
-                self.wf.variables.insert(target.name.clone(), value);
+                self.wf.variables.insert(&target.name, value);
             }
             VarScope::Node => {
-                self.node_rec(idx)
-                    .variables
-                    .insert(target.name.clone(), value);
+                self.node_rec(idx).variables.insert(&target.name, value);
             }
         }
     }
@@ -443,17 +454,16 @@ impl<'a> Txn<'a> {
             }
         }
         for (k, v) in workflow_vars {
-            self.wf.variables.insert(k, v);
+            self.wf.variables.insert(&k, v);
         }
         {
             let has_comment_var = node.var_types.contains_key("comment");
             let rec = self.node_rec(idx);
             for (k, v) in node_vars {
-                rec.variables.insert(k, v);
+                rec.variables.insert(&k, v);
             }
             if let (Some(text), true) = (&comment, has_comment_var) {
-                rec.variables
-                    .insert("comment".to_owned(), Value::String(text.clone()));
+                rec.variables.insert("comment", Value::String(text.clone()));
             }
             rec.button = Some(action.to_owned());
             rec.last_actor = Some(actor.clone());
@@ -473,9 +483,7 @@ impl<'a> Txn<'a> {
             }
             // The next reviewer of the node starts with an empty comment.
             if comment.is_some() && node.var_types.contains_key("comment") {
-                self.node_rec(idx)
-                    .variables
-                    .insert("comment".to_owned(), Value::Null);
+                self.node_rec(idx).variables.insert("comment", Value::Null);
             }
             return Ok(());
         }

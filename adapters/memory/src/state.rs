@@ -26,7 +26,7 @@ pub struct WorkflowRecord {
     /// Life-cycle state.
     pub state: WorkflowState,
     /// Workflow variables, in model declaration order.
-    pub variables: Variables,
+    pub variables: VarValues,
     /// Start time.
     pub created: DateTime<Utc>,
     /// End time (done or canceled).
@@ -59,7 +59,7 @@ pub struct NodeRecord {
     /// Run state.
     pub run: NodeRun,
     /// Node variables.
-    pub variables: Variables,
+    pub variables: VarValues,
     /// Button pressed on the node's last completed task.
     pub button: Option<String>,
     /// User who completed the node's last task.
@@ -139,4 +139,71 @@ pub enum Change {
         /// Absolute repository path.
         path: String,
     },
+}
+
+/// Variable values of an instance or node, in declaration order. A plain vector of
+/// (name, value): instances start from the model's defaults, whose names are shared
+/// `Arc<str>`s, so a running instance pays only for its values. Serialized as a JSON
+/// object.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct VarValues(Vec<(Arc<str>, serde_json::Value)>);
+
+impl VarValues {
+    /// The value of a variable.
+    pub fn get(&self, name: &str) -> Option<&serde_json::Value> {
+        self.0.iter().find(|(k, _)| &**k == name).map(|(_, v)| v)
+    }
+
+    /// Sets a variable, keeping its position (appended when new).
+    pub fn insert(&mut self, name: &str, value: serde_json::Value) {
+        match self.0.iter_mut().find(|(k, _)| &**k == name) {
+            Some((_, v)) => *v = value,
+            None => self.0.push((Arc::from(name), value)),
+        }
+    }
+
+    /// Name/value pairs in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &serde_json::Value)> {
+        self.0.iter().map(|(k, v)| (&**k, v))
+    }
+
+    /// Whether there is no variable.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// As an ordered JSON object.
+    pub fn to_map(&self) -> Variables {
+        self.iter()
+            .map(|(k, v)| (k.to_owned(), v.clone()))
+            .collect()
+    }
+}
+
+impl FromIterator<(Arc<str>, serde_json::Value)> for VarValues {
+    fn from_iter<I: IntoIterator<Item = (Arc<str>, serde_json::Value)>>(iter: I) -> Self {
+        let mut v: Vec<_> = iter.into_iter().collect();
+        v.shrink_to_fit();
+        VarValues(v)
+    }
+}
+
+impl From<&Variables> for VarValues {
+    fn from(m: &Variables) -> Self {
+        m.iter()
+            .map(|(k, v)| (Arc::from(k.as_str()), v.clone()))
+            .collect()
+    }
+}
+
+impl Serialize for VarValues {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for VarValues {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Variables::deserialize(d).map(|m| VarValues::from(&m))
+    }
 }

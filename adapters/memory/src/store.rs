@@ -36,23 +36,82 @@ pub(crate) struct Store {
     workflows: DashMap<Uuid, Arc<Slot>>,
     tasks: DashMap<Uuid, TaskRecord>,
     /// principal spelling (as stored on tasks) → tasks naming it (any state).
-    by_actor: DashMap<String, HashSet<Uuid>>,
+    by_actor: DashMap<String, IdSet>,
     /// document id → instances.
-    by_document: DashMap<String, HashSet<Uuid>>,
+    by_document: DashMap<String, IdSet>,
     /// initiator → instances.
-    by_initiator: DashMap<String, HashSet<Uuid>>,
+    by_initiator: DashMap<String, IdSet>,
     /// model name → instances.
-    by_model: DashMap<String, HashSet<Uuid>>,
+    by_model: DashMap<String, IdSet>,
     running: DashSet<Uuid>,
     open_tasks: DashSet<Uuid>,
     doc_paths: DashMap<String, String>,
 }
 
-fn index_add<K: Eq + Hash>(map: &DashMap<K, HashSet<Uuid>>, key: K, id: Uuid) {
+/// A set of ids that stays a small vector while small: most index keys (a document, a
+/// user) name only a few ids, and a hash set per key would dominate memory.
+#[derive(Debug)]
+pub(crate) enum IdSet {
+    Small(Vec<Uuid>),
+    Large(HashSet<Uuid>),
+}
+
+const SMALL_SET: usize = 16;
+
+impl Default for IdSet {
+    fn default() -> Self {
+        IdSet::Small(Vec::new())
+    }
+}
+
+impl IdSet {
+    fn insert(&mut self, id: Uuid) {
+        match self {
+            IdSet::Small(v) if v.contains(&id) => {}
+            IdSet::Small(v) if v.len() < SMALL_SET => {
+                v.reserve_exact(1);
+                v.push(id);
+            }
+            IdSet::Small(v) => {
+                let mut set: HashSet<Uuid> = v.drain(..).collect();
+                set.insert(id);
+                *self = IdSet::Large(set);
+            }
+            IdSet::Large(set) => {
+                set.insert(id);
+            }
+        }
+    }
+
+    fn remove(&mut self, id: &Uuid) {
+        match self {
+            IdSet::Small(v) => v.retain(|x| x != id),
+            IdSet::Large(set) => {
+                set.remove(id);
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            IdSet::Small(v) => v.is_empty(),
+            IdSet::Large(set) => set.is_empty(),
+        }
+    }
+
+    fn to_vec(&self) -> Vec<Uuid> {
+        match self {
+            IdSet::Small(v) => v.clone(),
+            IdSet::Large(set) => set.iter().copied().collect(),
+        }
+    }
+}
+
+fn index_add<K: Eq + Hash>(map: &DashMap<K, IdSet>, key: K, id: Uuid) {
     map.entry(key).or_default().insert(id);
 }
 
-fn index_remove(map: &DashMap<String, HashSet<Uuid>>, key: &str, id: &Uuid) {
+fn index_remove(map: &DashMap<String, IdSet>, key: &str, id: &Uuid) {
     if let Some(mut set) = map.get_mut(key) {
         set.remove(id);
         if set.is_empty() {
@@ -62,10 +121,8 @@ fn index_remove(map: &DashMap<String, HashSet<Uuid>>, key: &str, id: &Uuid) {
     }
 }
 
-fn index_get(map: &DashMap<String, HashSet<Uuid>>, key: &str) -> Vec<Uuid> {
-    map.get(key)
-        .map(|s| s.iter().copied().collect())
-        .unwrap_or_default()
+fn index_get(map: &DashMap<String, IdSet>, key: &str) -> Vec<Uuid> {
+    map.get(key).map(|s| s.to_vec()).unwrap_or_default()
 }
 
 impl Store {

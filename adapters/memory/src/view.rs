@@ -9,9 +9,9 @@ use crate::store::Store;
 
 pub(crate) fn workflow(model: &Model, wf: &WorkflowRecord) -> WorkflowInstance {
     let mut variables = model.default_variables();
-    for (k, v) in &wf.variables {
+    for (k, v) in wf.variables.iter() {
         if variables.contains_key(k) {
-            variables.insert(k.clone(), v.clone());
+            variables.insert(k.to_owned(), v.clone());
         }
     }
     WorkflowInstance {
