@@ -150,9 +150,15 @@ struct ExceptionBody<'a> {
     message: &'a str,
 }
 
-/// Marker put in response extensions so the access log can show the error code.
-#[derive(Clone, Copy, Debug)]
-pub struct ErrorCode(pub &'static str);
+/// Put in response extensions so the access log can show the error code and the
+/// development mode can describe the error.
+#[derive(Clone, Debug)]
+pub struct ErrorDetail {
+    /// Stable snake_case code.
+    pub code: &'static str,
+    /// Client-facing message.
+    pub message: String,
+}
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
@@ -170,7 +176,10 @@ impl ResponseError for ApiError {
             }
         }
         let mut res = res.body(body);
-        res.extensions_mut().insert(ErrorCode(self.code));
+        res.extensions_mut().insert(ErrorDetail {
+            code: self.code,
+            message: self.message.clone(),
+        });
         res
     }
 }
@@ -188,6 +197,32 @@ pub fn exception_json(status: StatusCode, message: &str) -> String {
             status.as_u16()
         )
     })
+}
+
+/// The exception entity with the development-mode fields `stacktrace` and `exception`
+/// (`errors.stacktrace = true`). flowgate has no Java stack: the trace names the error
+/// code, the request and its route, which is what a developer needs to find it.
+pub fn exception_json_dev(
+    status: StatusCode,
+    detail: &ErrorDetail,
+    method: &str,
+    route: &str,
+    request_id: &str,
+) -> String {
+    let v = serde_json::json!({
+        "entity-type": "exception",
+        "status": status.as_u16(),
+        "message": detail.message,
+        "stacktrace": format!(
+            "flowgate.error.{}: {}\n\tat {method} {route} (request {request_id})",
+            detail.code, detail.message
+        ),
+        "exception": {
+            "className": format!("flowgate.error.{}", detail.code),
+            "message": detail.message,
+        },
+    });
+    v.to_string()
 }
 
 #[cfg(test)]

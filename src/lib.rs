@@ -39,7 +39,7 @@ use actix_web::{web, App, HttpMessage, HttpServer};
 use tracing::Instrument;
 
 use crate::auth::{AuthenticatedUser, Directory, RequestId};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorDetail};
 use crate::router::Router;
 use crate::settings::Settings;
 
@@ -52,6 +52,8 @@ pub struct AppState {
     pub router: Router,
     /// Users, groups and tokens.
     pub directory: Directory,
+    /// Background duties of the engines, started by [`spawn`] and `flowgate serve`.
+    pub jobs: Vec<registry::Job>,
 }
 
 /// The gateway could not start.
@@ -71,12 +73,13 @@ pub enum StartError {
 impl AppState {
     /// Builds engines and the user directory from settings.
     pub fn new(settings: Settings) -> Result<Self, StartError> {
-        let router = registry::build(&settings)?;
+        let (router, jobs) = registry::build(&settings)?;
         let directory = Directory::new(&settings.auth);
         Ok(Self {
             settings,
             router,
             directory,
+            jobs,
         })
     }
 
@@ -87,6 +90,7 @@ impl AppState {
             settings,
             router,
             directory,
+            jobs: Vec::new(),
         }
     }
 }
@@ -113,6 +117,7 @@ pub fn app(
         .max_age(3600);
     let limit = s.max_body_bytes;
     let enable_cors = s.cors;
+    let dev_errors = state.settings.errors.stacktrace;
     let prefixes = api_prefixes(&s.context_path);
     let contexts = context_roots(&s.context_path);
     let mut app = App::new()
@@ -135,6 +140,7 @@ pub fn app(
                     other => ApiError::bad_request(format!("Malformed JSON body: {other}")).into(),
                 }),
         )
+        .wrap(Condition::new(dev_errors, from_fn(dev_error_fields)))
         .wrap(Condition::new(enable_cors, cors))
         .wrap(from_fn(move |req, next| body_limit(limit, req, next)))
         .wrap(NormalizePath::trim())
@@ -190,6 +196,32 @@ async fn body_limit(
     next.call(req).await
 }
 
+/// Development mode: rewrites exception bodies with `stacktrace` and `exception`.
+async fn dev_error_fields(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let res = next.call(req).await?;
+    let detail = res.response().extensions().get::<ErrorDetail>().cloned();
+    let Some(detail) = detail else {
+        return Ok(res.map_into_boxed_body());
+    };
+    let status = res.status();
+    let method = res.request().method().to_string();
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| res.request().path().to_owned());
+    let rid = res
+        .request()
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let body = error::exception_json_dev(status, &detail, &method, &route, &rid);
+    Ok(res.map_body(|_, _| actix_web::body::BoxBody::new(body)))
+}
+
 fn valid_request_id(v: &str) -> bool {
     !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic())
 }
@@ -233,8 +265,8 @@ async fn request_log(
     let code = res
         .response()
         .extensions()
-        .get::<ErrorCode>()
-        .map(|c| c.0)
+        .get::<ErrorDetail>()
+        .map(|c| c.code)
         .unwrap_or("");
     let route = res.request().match_pattern().unwrap_or_default();
     tracing::info!(parent: &span, %method, %path, %route, status, duration_ms = elapsed_ms, user = %user, error_code = code, "request");
@@ -251,6 +283,7 @@ pub struct Running {
     pub addr: SocketAddr,
     handle: ServerHandle,
     join: tokio::task::JoinHandle<std::io::Result<()>>,
+    jobs: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
@@ -261,6 +294,9 @@ impl Running {
 
     /// Stops the server gracefully and waits for it.
     pub async fn stop(self) {
+        for j in &self.jobs {
+            j.abort();
+        }
         self.handle.stop(true).await;
         let _ = self.join.await;
     }
@@ -291,10 +327,16 @@ pub async fn spawn(state: AppState) -> Result<Running, StartError> {
         // In-process servers share the machine with the tests driving them.
         state.settings.server.workers = 2;
     }
+    let jobs = registry::start_jobs(&state.jobs);
     let server = server(state, listener)?;
     let handle = server.handle();
     let join = tokio::spawn(server);
-    Ok(Running { addr, handle, join })
+    Ok(Running {
+        addr,
+        handle,
+        join,
+        jobs,
+    })
 }
 
 #[cfg(test)]

@@ -77,6 +77,7 @@ async fn serve(config: Option<PathBuf>, bind: Option<String>) -> Result<(), Stri
         .local_addr()
         .map_err(|e| format!("cannot read the bound address: {e}"))?;
     let ctx = state.settings.server.context_path.clone();
+    let _jobs = flowgate::registry::start_jobs(&state.jobs);
     let server = flowgate::server(state, listener).map_err(|e| e.to_string())?;
     // Harnesses that start the binary on port 0 read the real address from this line.
     println!("flowgate listening on http://{local}{ctx}/");

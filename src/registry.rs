@@ -4,6 +4,7 @@
 //! `settings::EngineSettings`); nothing in `routes/` changes.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use flowgate_core::WorkflowEngine;
 use flowgate_memory::MemoryEngine;
@@ -24,44 +25,111 @@ pub struct RegistryError {
     pub reason: String,
 }
 
-/// Builds one engine from its settings.
+/// A periodic background duty of an engine (escalation rules of the embedded engine).
+#[derive(Clone)]
+pub struct Job {
+    /// Engine name.
+    pub engine: String,
+    /// Time between runs.
+    pub every: Duration,
+    /// The duty; returns how many items it moved on.
+    pub run: Arc<dyn Fn() -> usize + Send + Sync>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("engine", &self.engine)
+            .field("every", &self.every)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds one engine from its settings, with its background jobs.
 pub fn build_engine(
     name: &str,
     settings: &EngineSettings,
-) -> Result<Arc<dyn WorkflowEngine>, RegistryError> {
+) -> Result<(Arc<dyn WorkflowEngine>, Vec<Job>), RegistryError> {
     let err = |reason: String| RegistryError {
         engine: name.to_owned(),
         reason,
     };
     Ok(match settings {
-        EngineSettings::Memory(m) => match &m.models_dir {
-            Some(dir) => {
-                Arc::new(MemoryEngine::from_dir(name, dir).map_err(|e| err(e.to_string()))?)
-            }
-            None => Arc::new(MemoryEngine::builtin(name).map_err(|e| err(e.to_string()))?),
-        },
+        EngineSettings::Memory(m) => {
+            let engine = Arc::new(match &m.models_dir {
+                Some(dir) => MemoryEngine::from_dir(name, dir).map_err(|e| err(e.to_string()))?,
+                None => MemoryEngine::builtin(name).map_err(|e| err(e.to_string()))?,
+            });
+            let jobs = memory_jobs(name, engine.clone(), m.escalation_interval_secs);
+            (engine, jobs)
+        }
     })
 }
 
-/// Builds every configured engine (or the built-in one) and the router over them.
-pub fn build(settings: &Settings) -> Result<Router, RegistryError> {
+fn memory_jobs(name: &str, engine: Arc<MemoryEngine>, every_secs: u64) -> Vec<Job> {
+    if every_secs == 0 {
+        return Vec::new();
+    }
+    vec![Job {
+        engine: name.to_owned(),
+        every: Duration::from_secs(every_secs),
+        run: Arc::new(move || engine.run_escalations()),
+    }]
+}
+
+/// Starts every job on the current runtime; aborting the handles stops them.
+pub fn start_jobs(jobs: &[Job]) -> Vec<tokio::task::JoinHandle<()>> {
+    jobs.iter()
+        .cloned()
+        .map(|job| {
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(job.every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                // The first tick completes at once; escalations start one period later.
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let run = job.run.clone();
+                    match tokio::task::spawn_blocking(move || run()).await {
+                        Ok(0) => {}
+                        Ok(n) => {
+                            tracing::info!(engine = %job.engine, moved = n, "escalation rules ran")
+                        }
+                        Err(e) => {
+                            tracing::error!(engine = %job.engine, error = %e, "escalation job failed")
+                        }
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+/// Builds every configured engine (or the built-in one), the router over them and
+/// their background jobs.
+pub fn build(settings: &Settings) -> Result<(Router, Vec<Job>), RegistryError> {
     if settings.engines.is_empty() {
-        let entry = EngineEntry {
-            name: BUILTIN_ENGINE.to_owned(),
-            prefix: None,
-            mounts: vec!["/".to_owned()],
-            engine: Arc::new(
+        let engine =
+            Arc::new(
                 MemoryEngine::builtin(BUILTIN_ENGINE).map_err(|e| RegistryError {
                     engine: BUILTIN_ENGINE.into(),
                     reason: e.to_string(),
                 })?,
-            ),
+            );
+        let jobs = memory_jobs(BUILTIN_ENGINE, engine.clone(), 60);
+        let entry = EngineEntry {
+            name: BUILTIN_ENGINE.to_owned(),
+            prefix: None,
+            mounts: vec!["/".to_owned()],
+            engine,
         };
-        return Router::new(vec![entry], 0).map_err(|reason| RegistryError {
+        let router = Router::new(vec![entry], 0).map_err(|reason| RegistryError {
             engine: BUILTIN_ENGINE.into(),
             reason,
-        });
+        })?;
+        return Ok((router, jobs));
     }
+    let mut jobs = Vec::new();
     let single = settings.engines.len() == 1;
     let mut entries = Vec::with_capacity(settings.engines.len());
     let mut default = 0;
@@ -83,14 +151,19 @@ pub fn build(settings: &Settings) -> Result<Router, RegistryError> {
                 Some(common.id_prefix.clone().unwrap_or_else(|| name.clone()))
             },
             mounts,
-            engine: build_engine(name, es)?,
+            engine: {
+                let (engine, mut j) = build_engine(name, es)?;
+                jobs.append(&mut j);
+                engine
+            },
         });
         tracing::info!(engine = %name, kind = es.kind(), default = is_default, "engine ready");
     }
-    Router::new(entries, default).map_err(|reason| RegistryError {
+    let router = Router::new(entries, default).map_err(|reason| RegistryError {
         engine: "*".into(),
         reason,
-    })
+    })?;
+    Ok((router, jobs))
 }
 
 /// Checks every model directory; returns one line per loaded model or the first problem.

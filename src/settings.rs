@@ -219,6 +219,14 @@ pub struct MemoryEngineSettings {
     /// Document mounts, see [`CommonEngineSettings::mounts`].
     #[serde(default)]
     pub mounts: Vec<String>,
+    /// Seconds between runs of the models' escalation rules (e.g. the parallel review's
+    /// deadline); 0 turns escalation off.
+    #[serde(default = "default_escalation_secs")]
+    pub escalation_interval_secs: u64,
+}
+
+fn default_escalation_secs() -> u64 {
+    60
 }
 
 /// Where settings come from.

@@ -283,3 +283,19 @@ async fn unknown_repository_is_404() {
     .await
     .expect_exception(404);
 }
+
+#[actix_web::test]
+async fn development_mode_adds_stacktrace_and_exception() {
+    let gw = TestGateway::with("[errors]\nstacktrace = true\n").await;
+    let v = gw.get("/api/v1/task/nope", "jdoe").await.expect(404).json();
+    assert_eq!(v["entity-type"], "exception");
+    assert_eq!(v["status"], 404);
+    assert!(v["stacktrace"].as_str().unwrap().contains("not_found"));
+    assert_eq!(v["exception"]["className"], "flowgate.error.not_found");
+    // Off by default: exactly three fields (checked by expect_exception).
+    TestGateway::new()
+        .await
+        .get("/api/v1/task/nope", "jdoe")
+        .await
+        .expect_exception(404);
+}

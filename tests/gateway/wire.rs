@@ -186,7 +186,7 @@ async fn repo_variant_reaches_id_addressed_resources() {
     for p in [
         format!("/api/v1/repo/default/workflow/{wf}"),
         format!("/nuxeo/api/v1/repo/default/task/{tid}"),
-        format!("/nuxeo/api/v1/repo/default/id/doc-r/@workflow"),
+        "/nuxeo/api/v1/repo/default/id/doc-r/@workflow".to_owned(),
         format!("/nuxeo/api/v1/repo/default/id/doc-r/@workflow/{wf}/task"),
         "/api/v1/repo/default/workflowModel/SerialDocumentReview/graph".to_owned(),
     ] {
