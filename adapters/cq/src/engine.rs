@@ -47,6 +47,15 @@ pub struct CqEngine {
     models: Mutex<HashMap<String, Arc<ModelInfo>>>,
 }
 
+/// What a task needs from its work item.
+struct ItemFacts {
+    assignee: Option<String>,
+    created: DateTime<Utc>,
+    variables: Variables,
+    actions: Vec<TaskAction>,
+    state: TaskState,
+}
+
 /// What a task needs from its instance and model.
 struct TaskContext<'a> {
     inst: &'a InstanceDoc,
@@ -390,12 +399,15 @@ impl CqEngine {
         item_path: &str,
         node_id: &str,
         tc: &TaskContext<'_>,
-        assignee: Option<String>,
-        created: DateTime<Utc>,
-        variables: Variables,
-        actions: Vec<TaskAction>,
-        state: TaskState,
+        f: ItemFacts,
     ) -> Task {
+        let ItemFacts {
+            assignee,
+            created,
+            variables,
+            actions,
+            state,
+        } = f;
         let node = tc.model.node(node_id);
         // CQ replaces the assignee on delegation; the model's participant stays the actor
         // and a different current assignee is shown as the delegated actor.
@@ -462,16 +474,14 @@ impl CqEngine {
             .into_iter()
             .chain(action_list(&back, "back:"))
             .collect();
-        Ok(self.task_from(
-            &item.id,
-            &node_id,
-            tc,
-            item.current_assignee.clone(),
+        let facts = ItemFacts {
+            assignee: item.current_assignee.clone(),
             created,
             variables,
             actions,
-            TaskState::Opened,
-        ))
+            state: TaskState::Opened,
+        };
+        Ok(self.task_from(&item.id, &node_id, tc, facts))
     }
 
     async fn context<'a>(
@@ -571,16 +581,14 @@ impl CqEngine {
                 Ok,
             )?;
         let tc = self.context(cx, inst, &model).await;
-        let mut t = self.task_from(
-            item,
-            &node_id,
-            &tc,
-            None,
+        let facts = ItemFacts {
+            assignee: None,
             created,
-            Variables::new(),
-            Vec::new(),
+            variables: Variables::new(),
+            actions: Vec::new(),
             state,
-        );
+        };
+        let mut t = self.task_from(item, &node_id, &tc, facts);
         t.comments = comments;
         Ok(t)
     }

@@ -71,6 +71,7 @@ impl Profile {
     }
 
     /// Whether JSON renderings carry HTML-escaped `*_xss` twin fields.
+    #[cfg_attr(not(feature = "sim"), allow(dead_code))]
     pub(crate) fn has_xss_twins(self) -> bool {
         !matches!(self, Profile::Cq5)
     }
