@@ -183,16 +183,24 @@ impl MemoryEngine {
             let Some(slot) = self.store.slot(&id) else {
                 continue;
             };
-            let _w = slot.lock();
-            let wf = slot.get();
-            let Some(model) = self.models.get(&*wf.model) else {
+            let has_rules = |wf: &WorkflowRecord, model: &Model| {
+                wf.state.is_active()
+                    && wf.nodes.iter().any(|n| {
+                        n.run == NodeRun::Suspended
+                            && model.node(&n.id).is_some_and(|d| !d.escalations.is_empty())
+                    })
+            };
+            // Cheap look at a snapshot first; lock only instances that may escalate.
+            let snapshot = slot.get();
+            let Some(model) = self.models.get(&*snapshot.model) else {
                 continue;
             };
-            let has_rules = wf.nodes.iter().any(|n| {
-                n.run == NodeRun::Suspended
-                    && model.node(&n.id).is_some_and(|d| !d.escalations.is_empty())
-            });
-            if !has_rules || !wf.state.is_active() {
+            if !has_rules(&snapshot, model) {
+                continue;
+            }
+            let _w = slot.lock();
+            let wf = slot.get();
+            if !has_rules(&wf, model) {
                 continue;
             }
             let mut txn = Txn::new(model, (*wf).clone(), &self.store, &wf.initiator);
@@ -208,6 +216,30 @@ impl MemoryEngine {
             }
         }
         moved
+    }
+
+    /// Starts a background job running [`MemoryEngine::run_escalations`] every
+    /// `period`; abort the returned handle to stop it. Needs a Tokio runtime.
+    pub fn spawn_escalations(
+        self: &Arc<Self>,
+        period: std::time::Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        let engine = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                // Stop once the engine is gone.
+                let Some(engine) = engine.upgrade() else {
+                    break;
+                };
+                let moved = engine.run_escalations();
+                if moved > 0 {
+                    tracing::info!(engine = %engine.info.name, moved, "escalations ran");
+                }
+            }
+        })
     }
 
     fn model_of(&self, name: &str) -> Result<&Arc<Model>> {
@@ -234,7 +266,11 @@ impl MemoryEngine {
     }
 
     fn instance_name(&self, model: &str) -> String {
-        let mut n = self.started.entry(model.to_owned()).or_insert(0);
+        // Seeded from the index so that names keep counting after a rebuild of the state.
+        let mut n = self
+            .started
+            .entry(model.to_owned())
+            .or_insert_with(|| self.store.workflows_of_model(model).len() as u64);
         *n += 1;
         if *n == 1 {
             model.to_owned()
@@ -841,4 +877,37 @@ fn dedup(items: impl Iterator<Item = String>) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn state_records_round_trip_through_serde() {
+        let e = MemoryEngine::builtin("local").unwrap();
+        let cx = CallContext::admin("Administrator");
+        let wf = e
+            .start(
+                &cx,
+                StartWorkflow {
+                    model: "SerialDocumentReview".into(),
+                    documents: vec!["d".into()],
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let id = parse_id(&wf.id).unwrap();
+        let rec = e.store.workflow(&id).unwrap();
+        let text = serde_json::to_string(&Change::Workflow((*rec).clone())).unwrap();
+        let back: Change = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, Change::Workflow((*rec).clone()));
+        let task = e.store.task(&rec.tasks[0]).unwrap();
+        let text = serde_json::to_string(&Change::Task(task.clone())).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Change>(&text).unwrap(),
+            Change::Task(task)
+        );
+    }
 }

@@ -14,6 +14,43 @@
 //!   proportion to their result. Each instance step runs under that instance's lock on
 //!   a working copy and is applied as one batch of plain serializable changes.
 //!
+//! ## Model files
+//!
+//! ```json
+//! {"name": "Review", "title": "wf.review",
+//!  "variables": [{"name": "participants", "type": "string_list"},
+//!                {"name": "index", "type": "integer", "default": 0}],
+//!  "nodes": [
+//!   {"id": "start", "title": "Start", "start": true, "x": 0, "y": 0,
+//!    "transitions": [{"name": "go", "target": "review", "labelText": ""}]},
+//!   {"id": "review", "title": "wf.review.task", "titleText": "Review",
+//!    "task": {"directive": "wf.review.directive",
+//!             "assignees": "WorkflowVariables.participants", "multiTask": true,
+//!             "dueDate": "now + duration('120h')", "allowTaskReassignment": true,
+//!             "buttons": [{"name": "approve", "label": "wf.review.approve", "validate": true}]},
+//!    "variables": [{"name": "comment", "type": "string"}],
+//!    "workflowVariables": ["participants"],
+//!    "input": [], "output": [{"set": "WorkflowVariables.index", "value": "WorkflowVariables.index + 1",
+//!                             "if": "button == 'approve'"}],
+//!    "escalations": [{"name": "late", "condition": "now > timestamp('2030-01-01T00:00:00Z')",
+//!                     "action": "force_resume"}],
+//!    "transitions": [{"name": "done", "condition": "button == 'approve'", "target": "end",
+//!                     "actions": [{"event": "document.approve"}]}]},
+//!   {"id": "end", "title": "Stop", "stop": true}]}
+//! ```
+//!
+//! - Node kinds: `start` (exactly one), `stop` (at least one, no transitions), a `task`
+//!   block (buttons required; `assignees` is a CEL expression giving a string or a list,
+//!   `staticAssignees` a fixed list; `multiTask` creates one task per assignee and the
+//!   node goes on when all are ended), `"merge": "all"` (waits for every incoming
+//!   branch); a node with none of these is automatic. Several true transitions fork.
+//! - Variable types: `string`, `integer`, `boolean`, `date`, `string_list`, `blob`.
+//! - Actions (`input`, `output`, transition `actions`): `{"set", "value"}` (CEL value),
+//!   `{"set", "builtin": "review_summary"}`, or `{"event"}` (logged for observers); each
+//!   may have an `"if"` guard. Expressions see the names listed in the `expr` module:
+//!   `WorkflowVariables`, `NodeVariables`, `button`, `initiator`, `now`, `documents`,
+//!   `tasks`, `nodeId`.
+//!
 //! Types to know: [`MemoryEngine`] (the engine), [`EngineStats`], [`ModelError`],
 //! [`validate_dir`]; the state records in [`state`].
 //!

@@ -198,7 +198,19 @@ pub(crate) fn load_file(path: &Path) -> Result<Model, ModelError> {
 pub(crate) fn compile_str(file: &Path, text: &str) -> Result<Model, ModelError> {
     let spec: ModelSpec = serde_json::from_str(text)
         .map_err(|e| ModelError::new(file, None, format!("invalid model JSON: {e}")))?;
-    compile(file, spec)
+    let mut nodes = Vec::with_capacity(spec.nodes.len());
+    for (i, raw) in spec.nodes.iter().enumerate() {
+        let node: NodeSpec = serde_json::from_value(raw.clone()).map_err(|e| {
+            let name = raw
+                .get("id")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("#{}", i + 1));
+            ModelError::new(file, Some(&name), format!("invalid node: {e}"))
+        })?;
+        nodes.push(node);
+    }
+    compile(file, spec, nodes)
 }
 
 fn err(file: &Path, node: Option<&str>, problem: impl Into<String>) -> ModelError {
@@ -381,7 +393,7 @@ fn path_safe(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-fn compile(file: &Path, spec: ModelSpec) -> Result<Model, ModelError> {
+fn compile(file: &Path, spec: ModelSpec, spec_nodes: Vec<NodeSpec>) -> Result<Model, ModelError> {
     if !path_safe(&spec.name) {
         return Err(err(
             file,
@@ -395,11 +407,11 @@ fn compile(file: &Path, spec: ModelSpec) -> Result<Model, ModelError> {
     let variables = compile_vars(file, None, &spec.variables)?;
     let var_types: HashMap<String, VarType> =
         variables.iter().map(|v| (v.name.clone(), v.ty)).collect();
-    if spec.nodes.is_empty() {
+    if spec_nodes.is_empty() {
         return Err(err(file, None, "the model has no nodes"));
     }
     let mut index = HashMap::new();
-    for (i, n) in spec.nodes.iter().enumerate() {
+    for (i, n) in spec_nodes.iter().enumerate() {
         if !path_safe(&n.id) {
             return Err(err(
                 file,
@@ -411,7 +423,7 @@ fn compile(file: &Path, spec: ModelSpec) -> Result<Model, ModelError> {
             return Err(err(file, Some(&n.id), "duplicate node id"));
         }
     }
-    let starts: Vec<&NodeSpec> = spec.nodes.iter().filter(|n| n.start).collect();
+    let starts: Vec<&NodeSpec> = spec_nodes.iter().filter(|n| n.start).collect();
     match starts.len() {
         0 => return Err(err(file, None, "the model has no start node")),
         1 => {}
@@ -423,11 +435,11 @@ fn compile(file: &Path, spec: ModelSpec) -> Result<Model, ModelError> {
             ))
         }
     }
-    if !spec.nodes.iter().any(|n| n.stop) {
+    if !spec_nodes.iter().any(|n| n.stop) {
         return Err(err(file, None, "the model has no stop node"));
     }
-    let mut nodes = Vec::with_capacity(spec.nodes.len());
-    for n in &spec.nodes {
+    let mut nodes = Vec::with_capacity(spec_nodes.len());
+    for n in &spec_nodes {
         nodes.push(compile_node(file, n, &variables, &var_types, &index)?);
     }
     let start = index[&starts[0].id];

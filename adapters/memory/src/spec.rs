@@ -18,7 +18,8 @@ pub(crate) struct ModelSpec {
     pub description: Option<String>,
     #[serde(default)]
     pub variables: Vec<VarSpec>,
-    pub nodes: Vec<NodeSpec>,
+    /// Parsed one by one (see [`crate::model`]) so that an error names its node.
+    pub nodes: Vec<Value>,
 }
 
 /// A declared variable (workflow or node).

@@ -439,3 +439,99 @@ async fn stats_count_running_workflows_and_open_tasks() {
     let p = e.workflows(&admin(), q).await.unwrap();
     assert_eq!((p.items.len(), p.total), (2, 3));
 }
+
+#[tokio::test]
+async fn runtime_expression_error_is_an_error_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = json!({
+        "name": "Faulty",
+        "title": "wf.faulty",
+        "variables": [{"name": "count", "type": "integer", "default": 0}],
+        "nodes": [
+            {"id": "s", "title": "Start", "start": true, "transitions": [{"name": "go", "target": "t"}]},
+            {"id": "t", "title": "T", "task": {"assignees": "initiator", "buttons": [{"name": "ok", "label": "o"}]},
+             "output": [{"set": "WorkflowVariables.count", "value": "'not a number'"}],
+             "transitions": [{"name": "end", "condition": "button == 'ok'", "target": "e"}]},
+            {"id": "e", "title": "Stop", "stop": true}
+        ]
+    });
+    std::fs::write(dir.path().join("faulty.json"), model.to_string()).unwrap();
+    let e = MemoryEngine::from_dir("local", dir.path()).unwrap();
+    let wf = e.start(&admin(), start_req("Faulty", "d")).await.unwrap();
+    let t = e
+        .tasks(&admin(), TaskQuery::for_workflow(&wf.id))
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    let err = e
+        .complete(
+            &admin(),
+            &t.id,
+            Completion {
+                action: "ok".into(),
+                comment: Some("c".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::BadRequest);
+    assert!(err.message().contains("count"), "{err}");
+    let again = e.task(&admin(), &t.id).await.unwrap();
+    assert_eq!(again.state, TaskState::Opened);
+    assert!(again.comments.is_empty());
+    let w = e.workflow(&admin(), &wf.id).await.unwrap();
+    assert_eq!(
+        (w.state, w.variables["count"].clone()),
+        (WorkflowState::Running, json!(0))
+    );
+}
+
+#[tokio::test]
+async fn escalation_job_runs_in_the_background() {
+    let e = Arc::new(MemoryEngine::builtin("local").unwrap());
+    let wf = e
+        .start(&admin(), start_req("ParallelDocumentReview", "d"))
+        .await
+        .unwrap();
+    let t = e
+        .tasks(&admin(), TaskQuery::for_workflow(&wf.id))
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    e.complete(
+        &admin(),
+        &t.id,
+        Completion {
+            action: "start_review".into(),
+            variables: json!({"participants": ["user:jdoe"], "end_date": "2001-01-01"})
+                .as_object()
+                .cloned()
+                .unwrap(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let job = e.spawn_escalations(std::time::Duration::from_millis(10));
+    let mut node = String::new();
+    for _ in 0..200 {
+        let open = e
+            .tasks(&admin(), TaskQuery::for_workflow(&wf.id))
+            .await
+            .unwrap()
+            .items;
+        node = open.first().map(|t| t.node_id.clone()).unwrap_or_default();
+        if node == "Task2169" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    job.abort();
+    assert_eq!(
+        node, "Task2169",
+        "the overdue review moved on to consolidation"
+    );
+}

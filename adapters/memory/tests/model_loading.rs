@@ -169,7 +169,7 @@ fn invalid_json_names_the_file() {
 #[test]
 fn unknown_field_is_refused() {
     let e = broken(|m| m["nodes"][1]["task"]["assigness"] = json!("initiator"));
-    assert_names(&e, None, "unknown field `assigness`");
+    assert_names(&e, Some("review"), "unknown field `assigness`");
 }
 
 #[test]
