@@ -593,14 +593,11 @@ pub(crate) fn task(p: TaskParts<'_>) -> Result<flowgate_core::Task, EngineError>
 // ---------- graphs ----------
 
 type NodeSpec = (&'static str, &'static str, bool, bool, bool, bool);
+type EdgeSpec = (&'static str, &'static str, &'static str);
+type GraphSpec = (Vec<NodeSpec>, Vec<EdgeSpec>);
 
 /// Static graphs of the five built-in definitions: (id, title, start, end, merge, multi).
-fn builtin_nodes(
-    key: &str,
-) -> Option<(
-    Vec<NodeSpec>,
-    Vec<(&'static str, &'static str, &'static str)>,
-)> {
+fn builtin_nodes(key: &str) -> Option<GraphSpec> {
     let review = |multi: bool, cond: &'static str| {
         (
             vec![

@@ -903,7 +903,7 @@ impl WorkflowEngine for AlfrescoEngine {
                     .is_none_or(|m| t.workflow_model_name.as_ref() == Some(m))
                 && q.document.as_ref().is_none_or(|d| {
                     let d = convert::node_uuid(d).unwrap_or_default();
-                    t.target_documents.iter().any(|x| *x == d)
+                    t.target_documents.contains(&d)
                 })
                 && q.actor.as_ref().is_none_or(|a| {
                     t.actors.iter().chain(t.delegated_actors.iter()).any(|x| {
@@ -1095,7 +1095,7 @@ impl WorkflowEngine for AlfrescoEngine {
         let vars = self.task_vars(cx, &raw.id).await?;
         let log =
             convert::comment_log_with(&vars, &cx.user, comment.filter(|c| !c.trim().is_empty()));
-        if task.delegated_actors.iter().any(|a| *a == user) {
+        if task.delegated_actors.contains(&user) {
             // Already delegated to this user: only record the comment.
             self.put_task(
                 cx,

@@ -469,15 +469,15 @@ async fn simulator_responses_satisfy_the_contract_schemas() {
 
     let mut checked = vec![("POST", format!("{WF_BASE}/processes"), 201, started)];
     for path in [
-        format!("/process-definitions"),
+        "/process-definitions".to_string(),
         format!("/process-definitions/{def}"),
         format!("/process-definitions/{def}/start-form-model"),
-        format!("/processes?where=(status%3D'any')"),
+        "/processes?where=(status%3D'any')".to_string(),
         format!("/processes/{pid}"),
         format!("/processes/{pid}/items"),
         format!("/processes/{pid}/variables"),
         format!("/processes/{pid}/tasks"),
-        format!("/tasks?where=(candidateGroup%3D'GROUP_reviewers')"),
+        "/tasks?where=(candidateGroup%3D'GROUP_reviewers')".to_string(),
         format!("/tasks/{tid}"),
         format!("/tasks/{tid}/task-form-model"),
         format!("/tasks/{tid}/variables"),
@@ -593,7 +593,7 @@ fn the_checks_reject_what_the_contract_does_not_allow() {
     validate(
         &root,
         &json!({"$ref": "#/definitions/TaskEntry"}),
-        &json!({"entry": {"state": "sleeping"}}),
+        &json!({"entry": {"id": "1", "state": "sleeping"}}),
         "t",
         &mut errs,
     );

@@ -63,13 +63,21 @@ async fn entry(req: HttpRequest, body: web::Bytes, data: web::Data<Arc<Shared>>)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     let fault = take_fault(&shared, &method, &path);
-    let record = |status: u16| {
-        shared.log.lock().push(RecordedRequest {
+    // Recorded on arrival, so that a request still being handled is already counted.
+    let idx = {
+        let mut log = shared.log.lock();
+        log.push(RecordedRequest {
             method: method.clone(),
             path: path.clone(),
             query: query.clone(),
-            status,
-        })
+            status: 0,
+        });
+        log.len() - 1
+    };
+    let record = |status: u16| {
+        if let Some(r) = shared.log.lock().get_mut(idx) {
+            r.status = status;
+        }
     };
     match &fault {
         Some(FaultKind::Delay(d)) => actix_web::rt::time::sleep(*d).await,

@@ -268,7 +268,7 @@ pub fn cmp_values(a: &Value, b: &Value) -> Option<Ordering> {
 
 /// Parses the date forms the server accepts (`+0000`, `Z`, `+00:00`).
 pub fn parse_date(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    if s.len() < 19 || !s.as_bytes().get(4).is_some_and(|b| *b == b'-') {
+    if s.len() < 19 || s.as_bytes().get(4).is_none_or(|b| *b != b'-') {
         return None;
     }
     chrono::DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z")

@@ -1137,17 +1137,13 @@ impl State {
                 next_assignee = Some(user.to_owned());
             }
             Some("unclaimed") => next_assignee = None,
-            Some("delegated") => {
-                if !has("assignee") || next_assignee.is_none() {
-                    return Err(ApiError::bad(
+            Some("delegated") if !has("assignee") || next_assignee.is_none() => {
+                return Err(ApiError::bad(
                         "When delegating a task, assignee should be selected and provided in the request.",
-                    ));
-                }
+                ));
             }
-            Some("resolved") => {
-                if t.delegation != Some(Delegation::Pending) {
-                    return Err(ApiError::bad("The task is not delegated"));
-                }
+            Some("resolved") if t.delegation != Some(Delegation::Pending) => {
+                return Err(ApiError::bad("The task is not delegated"));
             }
             _ => {}
         }
