@@ -14,11 +14,17 @@
 //! silently: when the engine's [`flowgate_core::Capabilities`] flag is off they assert
 //! that the call fails with [`flowgate_core::ErrorKind::Unsupported`].
 //!
+//! In an engine crate's `tests/conformance.rs`:
+//!
 //! ```ignore
 //! flowgate_testkit::conformance_suite!(async {
+//!     // Start a simulator here if needed and keep it alive in `Setup::guard`.
 //!     flowgate_testkit::Setup::new(std::sync::Arc::new(my_engine()), vec![my_fixture()])
 //! });
 //! ```
+//!
+//! `adapters/memory/tests/conformance.rs` is a complete example with fixtures for
+//! SerialDocumentReview and ParallelDocumentReview.
 
 pub mod cases;
 mod fixture;
