@@ -1,0 +1,152 @@
+//! The `flowgate` binary: check-config, hash-password and serve on a free port.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_flowgate");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+#[test]
+fn check_config_accepts_the_shipped_dev_config() {
+    let out = Command::new(BIN)
+        .current_dir(ROOT)
+        .args(["check-config", "--config", "config/dev.toml"])
+        .env_remove("FLOWGATE_CONFIG")
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("SerialDocumentReview"), "{stdout}");
+    assert!(stdout.contains("ParallelDocumentReview"), "{stdout}");
+}
+
+#[test]
+fn check_config_fails_naming_the_bad_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("bad.toml");
+    std::fs::write(
+        &file,
+        "[server]\nbind = \"nowhere\"\n[engines.local]\nkind = \"memory\"\nmodels_dir = \"/does/not/exist\"\n",
+    )
+    .expect("write");
+    let out = Command::new(BIN)
+        .args(["check-config", "--config"])
+        .arg(&file)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("server.bind"), "{err}");
+    assert!(err.contains("engines.local.models_dir"), "{err}");
+}
+
+#[test]
+fn check_config_reports_a_broken_model() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let models = dir.path().join("models");
+    std::fs::create_dir(&models).expect("mkdir");
+    std::fs::write(models.join("Broken.json"), "{ not json").expect("write");
+    let file = dir.path().join("fg.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[engines.local]\nkind = \"memory\"\nmodels_dir = \"{}\"\n",
+            models.display()
+        ),
+    )
+    .expect("write");
+    let out = Command::new(BIN)
+        .args(["check-config", "--config"])
+        .arg(&file)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Broken.json"), "{err}");
+}
+
+#[test]
+fn hash_password_prints_an_argon2_phc_string() {
+    let mut child = Command::new(BIN)
+        .arg("hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"s3cret\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success());
+    let hash = String::from_utf8_lossy(&out.stdout);
+    assert!(hash.trim().starts_with("$argon2id$"), "{hash}");
+    assert!(!hash.contains("s3cret"));
+}
+
+#[test]
+fn serve_on_port_zero_prints_the_bound_address_and_stops_on_sigterm() {
+    let mut child = Command::new(BIN)
+        .current_dir(ROOT)
+        .args([
+            "serve",
+            "--config",
+            "config/dev.toml",
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("read");
+    let url = line
+        .trim()
+        .strip_prefix("flowgate listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+        .to_owned();
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with("/nuxeo/"),
+        "{url}"
+    );
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/nuxeo/")
+        .to_owned();
+    let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    s.write_all(b"GET /nuxeo/runningstatus HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let mut resp = String::new();
+    std::io::Read::read_to_string(&mut s, &mut resp).expect("read");
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    // SIGTERM: graceful stop.
+    let pid = child.id().to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(status.success(), "{status:?}");
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(15) {
+            let _ = child.kill();
+            panic!("server did not stop after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
