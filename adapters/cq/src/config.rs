@@ -21,13 +21,17 @@ pub struct CqConfig {
     /// Timeouts, retries, breaker and pooling.
     #[serde(default)]
     pub http: HttpTuning,
-    /// Repository path prefix of the documents this engine resolves (`/content/`); the
-    /// gateway routes `/path/...` documents under it here.
-    #[serde(default = "defaults::document_mount")]
-    pub document_mount: String,
-    /// Prefix of this engine's ids in the gateway (applied by the gateway's router).
-    #[serde(default = "defaults::id_prefix")]
-    pub id_prefix: String,
+    /// Document path prefixes this engine resolves (default `["/content"]`); the gateway
+    /// routes `/path/...` documents under the longest matching mount here.
+    #[serde(default = "defaults::mounts")]
+    pub mounts: Vec<String>,
+    /// Prefix of this engine's ids in the gateway (applied by the gateway's router;
+    /// the gateway defaults it to the engine name).
+    #[serde(default)]
+    pub id_prefix: Option<String>,
+    /// Whether this is the gateway's default engine (owns unprefixed ids and `/`).
+    #[serde(default)]
+    pub default: bool,
     /// Most instances read per query (CQ lists have no paging; every hit costs a GET).
     #[serde(default = "defaults::max_scan")]
     pub max_scan: usize,
@@ -99,11 +103,8 @@ mod defaults {
     pub fn profile() -> Profile {
         Profile::Aem64To65
     }
-    pub fn document_mount() -> String {
-        "/content/".to_owned()
-    }
-    pub fn id_prefix() -> String {
-        "cq".to_owned()
+    pub fn mounts() -> Vec<String> {
+        vec!["/content".to_owned()]
     }
     pub fn max_scan() -> usize {
         500
@@ -132,8 +133,9 @@ impl CqConfig {
             profile,
             auth,
             http: HttpTuning::default(),
-            document_mount: defaults::document_mount(),
-            id_prefix: defaults::id_prefix(),
+            mounts: defaults::mounts(),
+            id_prefix: None,
+            default: false,
             max_scan: defaults::max_scan(),
             csrf_ttl_secs: defaults::csrf_ttl_secs(),
             scan_concurrency: defaults::scan_concurrency(),
@@ -144,15 +146,17 @@ impl CqConfig {
     /// (`engines.cq`). Empty when the configuration is usable.
     pub fn validate(&self, prefix: &str) -> Vec<String> {
         let mut out = self.http_settings().validate(prefix);
-        if !self.document_mount.starts_with('/') {
-            out.push(format!("{prefix}.document_mount: must be an absolute path"));
+        for (i, m) in self.mounts.iter().enumerate() {
+            if !m.starts_with('/') || m.contains("..") || m.contains("//") {
+                out.push(format!("{prefix}.mounts[{i}]: must be an absolute path"));
+            }
         }
-        if self.id_prefix.is_empty()
-            || !self
-                .id_prefix
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
+        if self.id_prefix.as_deref().is_some_and(|p| {
+            p.is_empty()
+                || !p
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        }) {
             out.push(format!(
                 "{prefix}.id_prefix: must be non-empty ASCII letters, digits, '-' or '_'"
             ));
@@ -249,8 +253,8 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(c.profile, Profile::Aem64To65);
-        assert_eq!(c.document_mount, "/content/");
-        assert_eq!(c.id_prefix, "cq");
+        assert_eq!(c.mounts, vec!["/content".to_owned()]);
+        assert_eq!(c.id_prefix, None);
         assert!(c.validate("engines.cq").is_empty());
         assert!(!format!("{c:?}").contains("pw"));
     }
@@ -273,7 +277,7 @@ mod tests {
     fn validation_names_the_offending_keys() {
         let mut c = parse(serde_json::json!({
             "base_url": "http://127.0.0.1:4502/", "profile": "cloud",
-            "auth": {"mode": "basic", "user": "svc"}, "document_mount": "content",
+            "auth": {"mode": "basic", "user": "svc"}, "mounts": ["content"],
             "http": {"request_timeout_ms": 500}
         }))
         .unwrap();
@@ -287,8 +291,7 @@ mod tests {
             "{errs:?}"
         );
         assert!(
-            errs.iter()
-                .any(|e| e.starts_with("engines.cq.document_mount")),
+            errs.iter().any(|e| e.starts_with("engines.cq.mounts[0]")),
             "{errs:?}"
         );
         assert_eq!(c.http_settings().request_timeout_ms, 500);
@@ -300,5 +303,41 @@ mod tests {
             .validate("engines.cq")
             .iter()
             .any(|e| e.contains("FLOWGATE_CQ_TEST_SURELY_UNSET_VAR")));
+    }
+}
+
+#[cfg(test)]
+mod embedding_tests {
+    use super::*;
+
+    /// The gateway's `[engines.<name>]` table is an enum tagged by `kind`; the example
+    /// file must parse through such an enum, `kind` included.
+    #[derive(Debug, Deserialize)]
+    #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+    enum EngineSettings {
+        Cq(CqConfig),
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct File {
+        engines: std::collections::BTreeMap<String, EngineSettings>,
+    }
+
+    #[test]
+    fn the_config_example_parses_as_a_gateway_engine_table() {
+        let file: File = toml::from_str(include_str!("../config.example.toml")).unwrap();
+        let EngineSettings::Cq(c) = &file.engines["aem"];
+        assert_eq!(c.profile, Profile::Aem64To65);
+        assert_eq!(c.id_prefix.as_deref(), Some("cq"));
+        // Only the unset password variable is reported (this test sets no environment).
+        let problems = c.validate("engines.aem");
+        assert!(
+            problems.iter().all(|p| p.contains("FLOWGATE_AEM_PASSWORD")),
+            "{problems:?}"
+        );
+        let EngineSettings::Cq(cloud) = &file.engines["aem-cloud"];
+        assert_eq!(cloud.profile, Profile::Cloud);
+        let bad = "[engines.x]\nkind = \"cq\"\nbase_url = \"http://h/\"\nauth = { mode = \"passthrough\" }\ntypo = 1\n";
+        assert!(toml::from_str::<File>(bad).is_err());
     }
 }

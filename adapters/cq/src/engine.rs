@@ -1330,8 +1330,11 @@ impl WorkflowEngine for CqEngine {
             }
             DocLocator::Id(id) => ids::document_path(id)?,
         };
-        let mount = self.config.document_mount.trim_end_matches('/');
-        if !(path == mount || path.starts_with(&format!("{mount}/"))) {
+        let mounted = self.config.mounts.iter().any(|m| {
+            let m = m.trim_end_matches('/');
+            path == m || path.starts_with(&format!("{m}/"))
+        });
+        if !mounted {
             return Err(EngineError::not_found(format!("no document at {path}")));
         }
         // `<path>/jcr:content.json` also works for assets whose names contain a dot.
