@@ -41,7 +41,7 @@ pub struct AuthConfig {
 /// [engines.alfresco]
 /// kind = "alfresco"                # read by the gateway
 /// id_prefix = "alf"
-/// document_mount = "/alfresco"
+/// mounts = ["/alfresco"]
 /// [engines.alfresco.http]
 /// base_url = "http://127.0.0.1:8081/alfresco/"
 /// [engines.alfresco.auth]
@@ -58,12 +58,16 @@ pub struct AlfrescoConfig {
     /// Authentication.
     #[serde(default)]
     pub auth: AuthConfig,
+    /// Whether this is the gateway's default engine (carried for the router).
+    #[serde(default)]
+    pub default: bool,
     /// Id prefix the gateway router puts on this engine's ids (carried, not applied here).
     #[serde(default)]
     pub id_prefix: Option<String>,
-    /// Repository path mount routed to this engine (carried, not applied here).
+    /// Document path prefixes routed to this engine, e.g. `/alfresco` (carried for the
+    /// router; the adapter sees paths with the mount already removed).
     #[serde(default)]
-    pub document_mount: Option<String>,
+    pub mounts: Vec<String>,
     /// Page size used when walking Alfresco lists (1..=1000).
     #[serde(default = "default_page_size")]
     pub page_size: u32,
@@ -86,8 +90,9 @@ impl AlfrescoConfig {
         Self {
             http: HttpSettings::new(base_url),
             auth,
+            default: false,
             id_prefix: None,
-            document_mount: None,
+            mounts: Vec::new(),
             page_size: default_page_size(),
             max_scan: default_max_scan(),
         }
@@ -97,6 +102,11 @@ impl AlfrescoConfig {
     /// (e.g. `engines.alfresco`).
     pub fn validate(&self, prefix: &str) -> Vec<String> {
         let mut out = self.http.validate(&format!("{prefix}.http"));
+        for m in &self.mounts {
+            if !m.starts_with('/') {
+                out.push(format!("{prefix}.mounts: '{m}' must start with '/'"));
+            }
+        }
         if !(1..=1000).contains(&self.page_size) {
             out.push(format!("{prefix}.page_size: must be between 1 and 1000"));
         }
@@ -186,6 +196,33 @@ mod tests {
             password_env: None,
         };
         assert!(!format!("{a:?}").contains("hunter2"));
+    }
+
+    /// The README's snippet, read the way the gateway reads `[engines.<name>]`.
+    #[test]
+    fn readme_snippet_parses_inside_a_kind_tagged_engine_enum() {
+        #[derive(Deserialize, Debug)]
+        #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+        enum Engine {
+            Alfresco(AlfrescoConfig),
+        }
+        #[derive(Deserialize, Debug)]
+        struct File {
+            engines: std::collections::BTreeMap<String, Engine>,
+        }
+        let readme = include_str!("../README.md");
+        let snippet = readme
+            .split("```toml")
+            .nth(1)
+            .and_then(|s| s.split("```").next())
+            .expect("a toml block");
+        let f: File = toml::from_str(snippet).expect("snippet parses");
+        let Some(Engine::Alfresco(c)) = f.engines.get("alfresco") else {
+            panic!("alfresco engine")
+        };
+        assert_eq!(c.auth.password_env.as_deref(), Some("ALFRESCO_PASSWORD"));
+        assert_eq!(c.mounts, vec!["/alfresco".to_owned()]);
+        assert!(c.validate("engines.alfresco").is_empty());
     }
 
     fn toml_like(s: &str) -> Result<AlfrescoConfig, serde_json::Error> {
