@@ -1076,6 +1076,18 @@ impl State {
         } else {
             None
         };
+        if state.as_deref() == Some("claimed") && t.assignee.as_deref().is_some_and(|a| a != user) {
+            let gs = self.groups_of(user);
+            let candidate = t.candidate_groups.iter().any(|g| gs.contains(g))
+                || t.candidate_users.iter().any(|c| c == user);
+            if candidate {
+                return Err(ApiError::new(
+                    409,
+                    "framework.exception.ConstraintViolated",
+                    "The task is already claimed by another user.",
+                ));
+            }
+        }
         self.check_task_update(user, &t, state.as_deref() == Some("claimed"))?;
         // Parse variables before any change so that a bad one leaves the task untouched.
         let mut local_vars = Vec::new();
