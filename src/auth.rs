@@ -349,13 +349,33 @@ impl FromRequest for Caller {
     }
 }
 
+/// An argon2id hash with the smallest parameters: unit tests run in debug builds, where
+/// the default parameters take seconds.
+#[cfg(test)]
+pub(crate) fn cheap_hash(password: &str) -> String {
+    let params = argon2::Params::new(8, 1, 1, None).unwrap();
+    let a = Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let salt = SaltString::encode_b64(b"unit-test-salt").unwrap();
+    a.hash_password(password.as_bytes(), &salt)
+        .unwrap()
+        .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::settings::{Settings, Sources};
 
+    #[test]
+    fn hash_password_output_verifies() {
+        let h = hash_password("pw").unwrap();
+        let parsed = PasswordHash::new(&h).unwrap();
+        assert!(Argon2::default().verify_password(b"pw", &parsed).is_ok());
+        assert!(Argon2::default().verify_password(b"px", &parsed).is_err());
+    }
+
     fn dir() -> Directory {
-        let h = hash_password("secret").unwrap();
+        let h = cheap_hash("secret");
         let s = Settings::load(&Sources::from_toml(format!(
             "[[auth.users]]\nname = \"Administrator\"\npassword_hash = \"{h}\"\ngroups = [\"administrators\"]\n\
              [[auth.users]]\nname = \"jdoe\"\npassword_hash = \"{h}\"\ngroups = [\"members\"]\n\

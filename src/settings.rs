@@ -575,7 +575,7 @@ mod tests {
 
     #[test]
     fn user_names_keep_their_case() {
-        let hash = crate::auth::hash_password("pw").unwrap();
+        let hash = crate::auth::cheap_hash("pw");
         let s = Settings::load(&Sources::from_toml(format!(
             "[[auth.users]]\nname = \"Administrator\"\npassword_hash = \"{hash}\"\ngroups = [\"administrators\"]\n"
         )))

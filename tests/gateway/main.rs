@@ -8,6 +8,7 @@ mod auth;
 mod bootstrap;
 mod concurrency;
 mod documents;
+mod engines;
 mod errors;
 mod models;
 mod runs;
