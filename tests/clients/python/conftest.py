@@ -1,6 +1,6 @@
 """Fixtures that run a real flowgate process for the official Python client tests.
 
-Every test gets its own gateway on a free loopback port, started from the debug binary
+Every test gets its own gateway on a loopback port the kernel picks (port 0), started from the debug binary
 with the shared test configuration (tests/clients/flowgate-clients.toml), and stopped when
 the test ends, whatever its outcome. The clients talk to it exactly as they would talk to
 a Nuxeo server: only the base URL differs.
@@ -12,12 +12,10 @@ Environment:
 """
 
 import os
-import socket
+import re
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -46,21 +44,16 @@ def _binary():
     return binary
 
 
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+LISTENING = re.compile(r"flowgate listening on (http://127\.0\.0\.1:(\d+)/\S*)")
 
 
-def _answers_http(url):
-    """True once anything answers HTTP at `url` (any status counts)."""
+def _announced_port(log_path):
+    """The port from the line the gateway prints once it accepts connections, or None."""
     try:
-        with urllib.request.urlopen(url, timeout=1):
-            return True
-    except urllib.error.HTTPError:
-        return True
+        m = LISTENING.search(Path(log_path).read_text(errors="replace"))
     except OSError:
-        return False
+        return None
+    return int(m.group(2)) if m else None
 
 
 class Gateway:
@@ -71,7 +64,7 @@ class Gateway:
         self.port = port
         self.log_path = log_path
         # What a Nuxeo client is given as its server URL: host + the `/nuxeo/` context.
-        self.base = f"http://127.0.0.1:{port}/nuxeo/"
+        self.base = f"http://127.0.0.1:{port}/nuxeo/" if port else None
 
     def log_tail(self, lines=60):
         try:
@@ -94,30 +87,29 @@ def _start_gateway(log_dir):
     binary = _binary()
     if not binary.exists():
         pytest.fail(f"flowgate binary not found at {binary}")
-    last_error = "did not start"
-    for attempt in range(3):
-        port = _free_port()
-        log_path = Path(log_dir) / f"flowgate-{port}.log"
-        log = open(log_path, "wb")
+    log_path = Path(log_dir) / "flowgate.log"
+    with open(log_path, "wb") as log:
+        # Port 0: the kernel picks a free port, the gateway announces it on stdout.
         proc = subprocess.Popen(
-            [str(binary), "serve", "--config", str(CONFIG), "--bind", f"127.0.0.1:{port}"],
+            [str(binary), "serve", "--config", str(CONFIG), "--bind", "127.0.0.1:0"],
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        log.close()
-        gateway = Gateway(proc, port, log_path)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                break
-            if _answers_http(f"http://127.0.0.1:{port}/nuxeo/runningstatus"):
-                return gateway
-            time.sleep(0.05)
-        gateway.stop()
-        last_error = f"attempt {attempt + 1}: exit code {proc.returncode}\n{gateway.log_tail()}"
-    pytest.fail(f"flowgate did not start with {CONFIG}: {last_error}")
+    gateway = Gateway(proc, None, log_path)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline and proc.poll() is None:
+        port = _announced_port(log_path)
+        if port:
+            gateway.port = port
+            gateway.base = f"http://127.0.0.1:{port}/nuxeo/"
+            return gateway
+        time.sleep(0.02)
+    gateway.stop()
+    pytest.fail(
+        f"flowgate did not start with {CONFIG} (exit code {proc.returncode}):\n{gateway.log_tail()}"
+    )
 
 
 @pytest.fixture

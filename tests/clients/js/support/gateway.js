@@ -1,6 +1,6 @@
 // Starts a real flowgate process for the official JavaScript client tests.
 //
-// Each test gets its own gateway on a free loopback port, started from the debug binary
+// Each test gets its own gateway on a loopback port the kernel picks (port 0), started from the debug binary
 // with tests/clients/flowgate-clients.toml, and stopped when the test ends. The Nuxeo
 // client is pointed at it exactly as it would be at a Nuxeo server.
 //
@@ -11,7 +11,6 @@
 
 const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const crypto = require('node:crypto');
@@ -35,34 +34,31 @@ function binary() {
   return bin;
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
 
-async function answersHttp(url) {
+const LISTENING = /flowgate listening on http:\/\/127\.0\.0\.1:(\d+)\//;
+
+// The port from the line the gateway prints once it accepts connections, or null.
+function announcedPort(logPath) {
   try {
-    await fetch(url, { signal: AbortSignal.timeout(1000) });
-    return true; // any HTTP status means the gateway is listening
+    const m = LISTENING.exec(fs.readFileSync(logPath, 'utf8'));
+    return m ? Number(m[1]) : null;
   } catch {
-    return false;
+    return null;
   }
 }
 
 class Gateway {
-  constructor(proc, port, logPath) {
+  constructor(proc, logPath) {
     this.proc = proc;
-    this.port = port;
     this.logPath = logPath;
+    this.port = null;
+    this.baseURL = null;
     this.exited = new Promise((resolve) => { proc.once('exit', resolve); });
+  }
+
+  listening(port) {
+    this.port = port;
     // What a Nuxeo client is given as its server URL: host + the `/nuxeo/` context.
     this.baseURL = `http://127.0.0.1:${port}/nuxeo/`;
   }
@@ -90,7 +86,10 @@ class Gateway {
   async stop() {
     if (!this.running()) return;
     this.proc.kill('SIGTERM');
-    const stopped = await Promise.race([this.exited.then(() => true), sleep(STOP_TIMEOUT_MS)]);
+    let timer;
+    const gaveUp = new Promise((resolve) => { timer = setTimeout(resolve, STOP_TIMEOUT_MS, false); });
+    const stopped = await Promise.race([this.exited.then(() => true), gaveUp]);
+    clearTimeout(timer); // a pending timer would keep the test process alive
     if (!stopped && this.running()) {
       this.proc.kill('SIGKILL');
       await this.exited;
@@ -98,46 +97,33 @@ class Gateway {
   }
 }
 
-async function startOnce(bin, logDir) {
-  const port = await freePort();
-  const logPath = path.join(logDir, `flowgate-${port}.log`);
-  const log = fs.openSync(logPath, 'w');
-  const proc = spawn(bin, ['serve', '--config', CONFIG, '--bind', `127.0.0.1:${port}`], {
-    cwd: ROOT, stdio: ['ignore', log, log],
-  });
-  fs.closeSync(log);
-  const gw = new Gateway(proc, port, logPath);
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  while (Date.now() < deadline && gw.running()) {
-    // eslint-disable-next-line no-await-in-loop
-    if (await answersHttp(`http://127.0.0.1:${port}/nuxeo/runningstatus`)) return gw;
-    // eslint-disable-next-line no-await-in-loop
-    await sleep(50);
-  }
-  await gw.stop();
-  throw new Error(`flowgate did not start with ${CONFIG}:\n${gw.logTail()}`);
-}
-
-// Starts a gateway for the test context `t` and stops it when the test ends; the log tail
-// is printed when the test failed.
+// Starts a gateway for the test context `t` and stops it when the test ends.
 async function startGateway(t) {
   const bin = binary();
   const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowgate-node-'));
-  let lastError;
-  for (let attempt = 0; attempt < 3; attempt += 1) {
-    try {
-      // eslint-disable-next-line no-await-in-loop
-      const gw = await startOnce(bin, logDir);
-      t.after(async () => {
-        await gw.stop();
-      });
-      t.diagnostic(`flowgate log: ${gw.logPath}`);
+  const logPath = path.join(logDir, 'flowgate.log');
+  const log = fs.openSync(logPath, 'w');
+  // Port 0: the kernel picks a free port, the gateway announces it on stdout.
+  const proc = spawn(bin, ['serve', '--config', CONFIG, '--bind', '127.0.0.1:0'], {
+    cwd: ROOT, stdio: ['ignore', log, log],
+  });
+  fs.closeSync(log);
+  const gw = new Gateway(proc, logPath);
+  t.after(async () => {
+    await gw.stop();
+  });
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (Date.now() < deadline && gw.running()) {
+    const port = announcedPort(logPath);
+    if (port) {
+      gw.listening(port);
       return gw;
-    } catch (e) {
-      lastError = e;
     }
+    // eslint-disable-next-line no-await-in-loop
+    await sleep(20);
   }
-  throw lastError;
+  await gw.stop();
+  throw new Error(`flowgate did not start with ${CONFIG}:\n${gw.logTail()}`);
 }
 
 // Wraps a test body: starts a gateway, runs `fn(gw, t)`, appends the gateway log to the
