@@ -2,8 +2,9 @@
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 use async_trait::async_trait;
 use chrono::Utc;
@@ -17,9 +18,11 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::ModelError;
+use crate::journal::{Guard, Journal, StorageStats};
 use crate::model::{compile_str, load_file, Model};
 use crate::runner::Txn;
 use crate::state::{Change, NodeRun, TaskRecord, WorkflowRecord};
+use crate::storage::{Storage, StorageError, StorageOptions};
 use crate::store::Store;
 use crate::vars::coerce;
 use crate::view;
@@ -48,14 +51,49 @@ pub struct EngineStats {
     pub open_tasks: usize,
 }
 
-/// The embedded workflow engine: models from JSON files, state in memory.
+/// The embedded workflow engine: models from JSON files, state in memory, optionally
+/// kept durable by a [`Storage`] (see [`MemoryEngine::open`]).
 #[derive(Debug)]
 pub struct MemoryEngine {
     info: EngineInfo,
     models: BTreeMap<String, Arc<Model>>,
-    store: Store,
+    store: Arc<Store>,
     /// Instances started per model, for instance names (`Model`, `Model.2`, ...).
     started: DashMap<String, u64>,
+    /// The durable writer; `None` keeps state in memory only.
+    journal: Option<Journal>,
+}
+
+/// Where an engine's models come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ModelSource {
+    /// The shipped models embedded in the binary (see [`MemoryEngine::builtin`]).
+    Builtin,
+    /// Every `*.json` of a directory (see [`MemoryEngine::from_dir`]).
+    Dir(PathBuf),
+}
+
+impl ModelSource {
+    fn load(&self) -> std::result::Result<Vec<Model>, ModelError> {
+        match self {
+            ModelSource::Builtin => BUILTIN_MODELS
+                .iter()
+                .map(|(file, text)| compile_str(Path::new(file), text))
+                .collect(),
+            ModelSource::Dir(dir) => load_dir(dir),
+        }
+    }
+}
+
+/// Why a durable engine cannot start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpenError {
+    /// A model file is broken.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The stored state cannot be opened or read.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
 }
 
 /// Loads every `*.json` of `dir` (sorted by file name) and checks model names are unique.
@@ -143,9 +181,139 @@ impl MemoryEngine {
                 .into_iter()
                 .map(|m| (m.name.clone(), Arc::new(m)))
                 .collect(),
-            store: Store::default(),
+            store: Arc::new(Store::default()),
             started: DashMap::new(),
+            journal: None,
         })
+    }
+
+    /// An engine whose state is kept as `options` say: durable in
+    /// `options.data_dir` (created if missing; the state found there is loaded), or in
+    /// memory only. Fails on a broken model, a data directory written by a newer
+    /// format, damaged data that cannot be recovered, or a data file another process
+    /// holds.
+    ///
+    /// ```
+    /// use flowgate_memory::{MemoryEngine, ModelSource, StorageOptions};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let engine =
+    ///     MemoryEngine::open("local", ModelSource::Builtin, StorageOptions::durable(dir.path()))
+    ///         .unwrap();
+    /// assert!(engine.is_durable());
+    /// ```
+    pub fn open(
+        name: impl Into<String>,
+        models: ModelSource,
+        options: StorageOptions,
+    ) -> std::result::Result<MemoryEngine, OpenError> {
+        let storage = options.open()?;
+        Self::with_storage(name, models, storage)
+    }
+
+    /// An engine over any [`Storage`] backend: loads what it holds, then commits every
+    /// change to it before applying the change and answering.
+    pub fn with_storage(
+        name: impl Into<String>,
+        models: ModelSource,
+        storage: Box<dyn Storage>,
+    ) -> std::result::Result<MemoryEngine, OpenError> {
+        let mut engine = Self::with_models(name.into(), models.load()?)?;
+        let t0 = Instant::now();
+        let loaded = storage.load()?;
+        let (snapshot_records, log_entries, dropped) = (
+            loaded.snapshot_records,
+            loaded.log_entries,
+            loaded.dropped_tail_entries,
+        );
+        engine.store.apply(loaded.changes);
+        engine.seed_instance_counters();
+        let unknown = engine
+            .store
+            .all_workflows()
+            .iter()
+            .filter_map(|id| engine.store.workflow(id))
+            .filter(|wf| !engine.models.contains_key(&*wf.model))
+            .count();
+        if unknown > 0 {
+            tracing::warn!(engine = %engine.info.name, instances = unknown, "stored instances of models that are not loaded are hidden");
+        }
+        if storage.is_durable() {
+            tracing::info!(
+                engine = %engine.info.name,
+                storage = %storage.describe(),
+                workflows = engine.store.all_workflows().len(),
+                snapshot_records,
+                log_entries,
+                dropped_tail_entries = dropped,
+                elapsed_ms = t0.elapsed().as_millis() as u64,
+                "stored state loaded"
+            );
+            engine.journal = Some(Journal::start(
+                storage,
+                engine.store.clone(),
+                &engine.info.name,
+            )?);
+        }
+        Ok(engine)
+    }
+
+    /// Whether changes are kept on disk.
+    pub fn is_durable(&self) -> bool {
+        self.journal.is_some()
+    }
+
+    /// Commit counters of the durable writer (all zero in memory mode).
+    pub fn storage_stats(&self) -> StorageStats {
+        self.journal
+            .as_ref()
+            .map(Journal::stats)
+            .unwrap_or_default()
+    }
+
+    /// Seeds instance-name counters from the highest number in use per model, so that
+    /// names are not handed out twice after a restart (a count would repeat a name
+    /// when an earlier start never reached the disk).
+    fn seed_instance_counters(&self) {
+        for id in self.store.all_workflows() {
+            let Some(wf) = self.store.workflow(&id) else {
+                continue;
+            };
+            let n = match wf.name.strip_prefix(&*wf.model) {
+                Some("") => 1,
+                Some(rest) => rest
+                    .strip_prefix('.')
+                    .and_then(|d| d.parse::<u64>().ok())
+                    .unwrap_or(0),
+                None => 0,
+            };
+            let mut e = self.started.entry(wf.model.to_string()).or_insert(0);
+            *e = (*e).max(n);
+        }
+    }
+
+    /// Applies a step's changes: through the durable writer (which applies them once
+    /// they are on disk, then releases `guard`), or directly in memory mode.
+    async fn commit(&self, changes: Vec<Change>, guard: Option<Guard>) -> Result<()> {
+        match &self.journal {
+            Some(j) => j.write(changes, guard).await,
+            None => {
+                self.store.apply(changes);
+                drop(guard);
+                Ok(())
+            }
+        }
+    }
+
+    /// [`MemoryEngine::commit`] for code outside async context.
+    fn commit_blocking(&self, changes: Vec<Change>, guard: Option<Guard>) -> Result<()> {
+        match &self.journal {
+            Some(j) => j.write_blocking(changes, guard),
+            None => {
+                self.store.apply(changes);
+                drop(guard);
+                Ok(())
+            }
+        }
     }
 
     /// An engine named `name` with every `*.json` model of `dir`.
@@ -159,11 +327,7 @@ impl MemoryEngine {
     /// An engine named `name` with the two shipped models (SerialDocumentReview and
     /// ParallelDocumentReview), embedded in the binary.
     pub fn builtin(name: impl Into<String>) -> std::result::Result<MemoryEngine, ModelError> {
-        let models = BUILTIN_MODELS
-            .iter()
-            .map(|(file, text)| compile_str(Path::new(file), text))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        Self::with_models(name.into(), models)
+        Self::with_models(name.into(), ModelSource::Builtin.load()?)
     }
 
     /// Running instances and open tasks, for metrics.
@@ -176,7 +340,8 @@ impl MemoryEngine {
 
     /// Runs due escalation rules (e.g. the parallel review's `forceNext`) on every
     /// running instance; meant to be called periodically. Returns how many instances
-    /// moved on.
+    /// moved on. An instance busy with a request is left for the next run. With
+    /// durable storage this waits for each commit: call it from a blocking thread.
     pub fn run_escalations(&self) -> usize {
         let mut moved = 0;
         for id in self.store.running_workflows() {
@@ -198,17 +363,21 @@ impl MemoryEngine {
             if !has_rules(&snapshot, model) {
                 continue;
             }
-            let _w = slot.lock();
+            let Some(guard) = slot.try_lock() else {
+                continue;
+            };
             let wf = slot.get();
             if !has_rules(&wf, model) {
                 continue;
             }
             let mut txn = Txn::new(model, (*wf).clone(), &self.store, &wf.initiator);
             match txn.escalate() {
-                Ok(true) => {
-                    self.store.apply(txn.into_changes());
-                    moved += 1;
-                }
+                Ok(true) => match self.commit_blocking(txn.into_changes(), Some(guard)) {
+                    Ok(()) => moved += 1,
+                    Err(e) => {
+                        tracing::warn!(workflow = %id, error = %e, "escalation not saved; nothing changed")
+                    }
+                },
                 Ok(false) => {}
                 Err(e) => {
                     tracing::warn!(workflow = %id, error = %e, "escalation failed; nothing changed")
@@ -234,7 +403,14 @@ impl MemoryEngine {
                 let Some(engine) = engine.upgrade() else {
                     break;
                 };
-                let moved = engine.run_escalations();
+                let run = engine.clone();
+                let moved = match tokio::task::spawn_blocking(move || run.run_escalations()).await {
+                    Ok(n) => n,
+                    Err(e) => {
+                        tracing::error!(engine = %engine.info.name, error = %e, "escalation run failed");
+                        0
+                    }
+                };
                 if moved > 0 {
                     tracing::info!(engine = %engine.info.name, moved, "escalations ran");
                 }
@@ -282,7 +458,7 @@ impl MemoryEngine {
     /// Runs a task operation under the instance's writer lock: `check` sees the current
     /// records and may refuse; `act` changes the working copy. Nothing is applied
     /// unless both succeed.
-    fn with_task<C, R>(
+    async fn with_task<C, R>(
         &self,
         cx: &CallContext,
         id: &str,
@@ -294,13 +470,16 @@ impl MemoryEngine {
             .store
             .slot(&t.workflow_id)
             .ok_or_else(|| EngineError::not_found(id.to_owned()))?;
-        let _w = slot.lock();
+        let guard = slot.lock().await;
         // Re-read under the lock: a concurrent step may have changed the task.
         let (t, wf, model) = self.load_task(id)?;
         let checked = check(&t, &wf, &model)?;
-        let mut txn = Txn::new(&model, (*wf).clone(), &self.store, &cx.user);
-        let r = act(&mut txn, t.id, checked)?;
-        self.store.apply(txn.into_changes());
+        let (r, changes) = {
+            let mut txn = Txn::new(&model, (*wf).clone(), &self.store, &cx.user);
+            let r = act(&mut txn, t.id, checked)?;
+            (r, txn.into_changes())
+        };
+        self.commit(changes, Some(guard)).await?;
         Ok(r)
     }
 
@@ -425,12 +604,15 @@ impl WorkflowEngine for MemoryEngine {
             tasks: Vec::new(),
             reached_stop: false,
         };
-        let mut txn = Txn::new(&model, wf, &self.store, &cx.user);
-        txn.wf.created = txn.now;
-        txn.start()?;
-        txn.wf.name = self.instance_name(&model.name);
-        let out = view::workflow(&model, &txn.wf);
-        self.store.apply(txn.into_changes());
+        let (out, changes) = {
+            let mut txn = Txn::new(&model, wf, &self.store, &cx.user);
+            txn.wf.created = txn.now;
+            txn.start()?;
+            txn.wf.name = self.instance_name(&model.name);
+            (view::workflow(&model, &txn.wf), txn.into_changes())
+        };
+        // No lock: nobody knows the new id before this call answers.
+        self.commit(changes, None).await?;
         Ok(out)
     }
 
@@ -526,7 +708,7 @@ impl WorkflowEngine for MemoryEngine {
             .store
             .slot(&wf.id)
             .ok_or_else(|| EngineError::not_found(id.to_owned()))?;
-        let _w = slot.lock();
+        let guard = slot.lock().await;
         let (wf, model) = self.load_workflow(id)?;
         if !view::can_cancel(cx, &wf) {
             return Err(EngineError::forbidden(
@@ -538,10 +720,12 @@ impl WorkflowEngine for MemoryEngine {
                 "The workflow '{id}' is already canceled"
             )));
         }
-        let mut txn = Txn::new(&model, (*wf).clone(), &self.store, &cx.user);
-        txn.cancel();
-        self.store.apply(txn.into_changes());
-        Ok(())
+        let changes = {
+            let mut txn = Txn::new(&model, (*wf).clone(), &self.store, &cx.user);
+            txn.cancel();
+            txn.into_changes()
+        };
+        self.commit(changes, Some(guard)).await
     }
 
     async fn workflow_graph(&self, _cx: &CallContext, id: &str) -> Result<Graph> {
@@ -710,7 +894,8 @@ impl WorkflowEngine for MemoryEngine {
                 Self::type_completion_vars(model, &t.node_id, &c.variables)
             },
             |txn, tid, (nv, wv)| txn.complete(tid, &c.action, comment, nv, wv),
-        )?;
+        )
+        .await?;
         let tid = parse_id(id).ok_or_else(|| EngineError::not_found(id.to_owned()))?;
         self.task_view(&tid)
             .ok_or_else(|| EngineError::not_found(id.to_owned()))
@@ -775,6 +960,7 @@ impl WorkflowEngine for MemoryEngine {
                 Ok(())
             },
         )
+        .await
     }
 
     async fn delegate(
@@ -833,6 +1019,7 @@ impl WorkflowEngine for MemoryEngine {
                 Ok(())
             },
         )
+        .await
     }
 
     async fn document(&self, _cx: &CallContext, loc: &DocLocator) -> Result<Document> {
@@ -850,10 +1037,14 @@ impl WorkflowEngine for MemoryEngine {
                 };
                 let id = Uuid::new_v5(&PATH_NS, path.as_bytes()).to_string();
                 if self.store.document_path(&id).is_none() {
-                    self.store.apply(vec![Change::DocumentPath {
-                        id: id.clone(),
-                        path: path.clone(),
-                    }]);
+                    self.commit(
+                        vec![Change::DocumentPath {
+                            id: id.clone(),
+                            path: path.clone(),
+                        }],
+                        None,
+                    )
+                    .await?;
                 }
                 Ok(Document {
                     id,
@@ -865,7 +1056,10 @@ impl WorkflowEngine for MemoryEngine {
     }
 
     async fn health(&self) -> Health {
-        Health::Up
+        match self.journal.as_ref().and_then(Journal::failure) {
+            Some(why) => Health::Down(format!("storage stopped after a failed write: {why}")),
+            None => Health::Up,
+        }
     }
 }
 

@@ -73,14 +73,18 @@
 mod engine;
 mod error;
 mod expr;
+mod journal;
 mod model;
 mod runner;
 mod spec;
 pub mod state;
+pub mod storage;
 mod store;
 mod vars;
 mod view;
 
-pub use engine::{validate_dir, EngineStats, MemoryEngine};
+pub use engine::{validate_dir, EngineStats, MemoryEngine, ModelSource, OpenError};
 pub use error::ModelError;
+pub use journal::StorageStats;
+pub use storage::{Durability, Storage, StorageError, StorageOptions};
 pub use vars::{format_date, parse_date};

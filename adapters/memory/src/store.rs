@@ -7,15 +7,18 @@ use std::sync::Arc;
 
 use dashmap::{DashMap, DashSet};
 use flowgate_core::TaskState;
-use parking_lot::{Mutex, MutexGuard, RwLock};
+use parking_lot::RwLock;
 use uuid::Uuid;
 
+use crate::journal::Guard;
 use crate::state::{Change, TaskRecord, WorkflowRecord};
 
 /// One instance: a writer lock held for a whole engine step, and the current record.
 #[derive(Debug)]
 pub(crate) struct Slot {
-    write: Mutex<()>,
+    /// Async and owned: with durable storage the guard travels with the step's batch
+    /// to the writer, which releases it once the batch is on disk and applied.
+    write: Arc<tokio::sync::Mutex<()>>,
     record: RwLock<Arc<WorkflowRecord>>,
 }
 
@@ -26,8 +29,13 @@ impl Slot {
     }
 
     /// Serialises writers of this instance.
-    pub fn lock(&self) -> MutexGuard<'_, ()> {
-        self.write.lock()
+    pub async fn lock(&self) -> Guard {
+        self.write.clone().lock_owned().await
+    }
+
+    /// The writer lock if nobody holds it now.
+    pub fn try_lock(&self) -> Option<Guard> {
+        self.write.clone().try_lock_owned().ok()
     }
 }
 
@@ -160,7 +168,7 @@ impl Store {
                 self.workflows.insert(
                     id,
                     Arc::new(Slot {
-                        write: Mutex::new(()),
+                        write: Arc::new(tokio::sync::Mutex::new(())),
                         record: RwLock::new(Arc::new(rec)),
                     }),
                 );
