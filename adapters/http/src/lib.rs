@@ -8,11 +8,15 @@
 //!    microseconds with `Unavailable`; after a cool-down one probe is let through);
 //! 3. a per-attempt timeout (the smaller of the configured request timeout and the time
 //!    left before the [`CallContext`](flowgate_core::CallContext) deadline);
-//! 4. retries with jittered exponential backoff — only for idempotent calls, only on
-//!    connect errors, timeouts, 429, 502, 503 and 504, honouring `Retry-After`, never past
-//!    the deadline. A non-idempotent call (start, complete, cancel) is retried only when
-//!    the connection was refused, i.e. the request was never sent; when its outcome is
-//!    unknown it fails with `Timeout` instead.
+//! 4. retries with jittered exponential backoff (backon), never past the deadline: a
+//!    refused connection is retried for every call (the request was never sent); answers
+//!    429, 502, 503 and 504 are retried only for idempotent calls, honouring
+//!    `Retry-After`; so is a connection dropped before any answer. A timeout is never
+//!    retried (a slow upstream would only be hit again): a read reports it, and a start,
+//!    completion or cancel whose outcome is unknown fails with `Timeout` (504).
+//!
+//! [`breaker_state`] lets readiness checks read an engine's breaker without a handle on
+//! its client.
 //!
 //! URLs are built from segments with [`Upstream::url`] and [`Upstream::url_with_path`],
 //! which percent-encode every client-supplied piece and refuse anything that could leave
@@ -36,4 +40,4 @@ mod urls;
 
 pub use breaker::BreakerState;
 pub use settings::HttpSettings;
-pub use upstream::{snippet, Idempotency, Upstream};
+pub use upstream::{breaker_state, snippet, Idempotency, Upstream};

@@ -70,18 +70,18 @@ impl Upstream {
                     "engine '{engine}': cannot build HTTP client: {e}"
                 ))
             })?;
-        Ok(Self {
-            inner: Arc::new(Inner {
-                engine: engine.to_owned(),
-                breaker: Breaker::new(
-                    settings.breaker_failures,
-                    Duration::from_millis(settings.breaker_cooldown_ms),
-                ),
-                limit: Semaphore::new(settings.max_concurrency.max(1)),
-                settings,
-                client,
-            }),
-        })
+        let inner = Arc::new(Inner {
+            engine: engine.to_owned(),
+            breaker: Breaker::new(
+                settings.breaker_failures,
+                Duration::from_millis(settings.breaker_cooldown_ms),
+            ),
+            limit: Semaphore::new(settings.max_concurrency.max(1)),
+            settings,
+            client,
+        });
+        register(&inner);
+        Ok(Self { inner })
     }
 
     /// The engine name used in messages, logs and metrics.
@@ -253,7 +253,15 @@ impl Upstream {
                 }
             };
 
-            let may_retry = idem == Idempotency::Idempotent || matches!(failure, Failure::Connect);
+            // A refused connection is retried for every call: the request was never sent.
+            // A connection dropped without an answer is retried for reads only (a stale
+            // pooled connection looks the same). A timeout is never retried: a slow upstream
+            // would only be hit again, and a write may have taken effect.
+            let may_retry = match failure {
+                Failure::Connect => true,
+                Failure::Broken => idem == Idempotency::Idempotent,
+                Failure::Timeout => false,
+            };
             if may_retry {
                 if let Some(delay) = next_delay(&mut delays, None, cx, budget) {
                     tokio::time::sleep(delay).await;
@@ -330,6 +338,41 @@ impl Upstream {
                 ))
             })?
     }
+}
+
+/// Every live upstream client of the process, so that health checks can read breaker
+/// states without a handle on the adapter's client. Entries hold weak references and are
+/// pruned when clients are dropped.
+static BOARD: parking_lot::Mutex<Vec<std::sync::Weak<Inner>>> = parking_lot::Mutex::new(Vec::new());
+
+fn register(inner: &Arc<Inner>) {
+    let mut board = BOARD.lock();
+    board.retain(|w| w.strong_count() > 0);
+    board.push(Arc::downgrade(inner));
+}
+
+/// The breaker state of the live upstream client(s) of engine `engine` at `base_url`, as
+/// a readiness check sees it: `Open` when any such client is open, `HalfOpen` when any is
+/// probing, `Closed` otherwise; `None` when no such client exists.
+pub fn breaker_state(engine: &str, base_url: &url::Url) -> Option<BreakerState> {
+    let board = BOARD.lock();
+    let states: Vec<BreakerState> = board
+        .iter()
+        .filter_map(std::sync::Weak::upgrade)
+        .filter(|i| i.engine == engine && &i.settings.base_url == base_url)
+        .map(|i| i.breaker.state())
+        .collect();
+    drop(board);
+    if states.is_empty() {
+        return None;
+    }
+    Some(if states.contains(&BreakerState::Open) {
+        BreakerState::Open
+    } else if states.contains(&BreakerState::HalfOpen) {
+        BreakerState::HalfOpen
+    } else {
+        BreakerState::Closed
+    })
 }
 
 fn retryable_status(s: StatusCode) -> bool {

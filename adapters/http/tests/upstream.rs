@@ -252,3 +252,57 @@ async fn concurrency_limit_is_respected() {
     assert_eq!(script.hits.load(Ordering::SeqCst), 6);
     assert!(script.max_in_flight.load(Ordering::SeqCst) <= 2);
 }
+
+#[tokio::test]
+async fn a_slow_read_is_reported_once_not_retried() {
+    let (base, script) = serve(vec![], Step::Slow(1_000, 200)).await;
+    let up = Upstream::new("t", settings(base)).unwrap();
+    let started = Instant::now();
+    let err = get(&up, Idempotency::Idempotent).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    assert!(started.elapsed() < Duration::from_millis(900));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        script.hits.load(Ordering::SeqCst),
+        1,
+        "a timeout is not retried"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_write_is_retried_because_it_was_never_sent() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut s = settings(format!("http://127.0.0.1:{port}/").parse().unwrap());
+    s.breaker_failures = 0;
+    let up = Upstream::new("refused-write", s).unwrap();
+    let err = get(&up, Idempotency::NonIdempotent).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+}
+
+#[tokio::test]
+async fn breaker_state_is_observable_by_engine_and_base_url() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let base: url::Url = format!("http://127.0.0.1:{port}/").parse().unwrap();
+    let mut s = settings(base.clone());
+    s.max_attempts = 1;
+    s.breaker_failures = 1;
+    let up = Upstream::new("observed", s).unwrap();
+    assert_eq!(
+        flowgate_http::breaker_state("observed", &base),
+        Some(BreakerState::Closed)
+    );
+    get(&up, Idempotency::Idempotent).await.unwrap_err();
+    assert_eq!(
+        flowgate_http::breaker_state("observed", &base),
+        Some(BreakerState::Open)
+    );
+    assert_eq!(flowgate_http::breaker_state("other", &base), None);
+    drop(up);
+    assert_eq!(flowgate_http::breaker_state("observed", &base), None);
+}
