@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use clap::Parser;
-use flowgate_alfresco::sim::{Sim, SimOptions};
+use flowgate_alfresco::sim::{Fault, FaultKind, Sim, SimOptions};
 
 /// Command line of the simulator.
 #[derive(Parser, Debug)]
@@ -19,6 +19,9 @@ struct Args {
     /// Idle seconds after which tickets expire.
     #[arg(long, default_value_t = 3600)]
     ticket_idle_secs: u64,
+    /// Delay added to every request, in milliseconds (latency experiments, benchmarks).
+    #[arg(long, default_value_t = 0)]
+    delay_ms: u64,
 }
 
 fn main() -> std::io::Result<()> {
@@ -28,6 +31,12 @@ fn main() -> std::io::Result<()> {
         ticket_idle: Duration::from_secs(args.ticket_idle_secs),
         ..SimOptions::default()
     })?;
+    if args.delay_ms > 0 {
+        sim.fault(Fault::on(
+            "/",
+            FaultKind::Delay(Duration::from_millis(args.delay_ms)),
+        ));
+    }
     println!("alfresco simulator listening at {}", sim.base_url);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

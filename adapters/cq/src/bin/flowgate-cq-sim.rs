@@ -2,7 +2,9 @@
 //! until interrupted, for manual walk-throughs and black-box tests of the gateway.
 
 use clap::Parser;
-use flowgate_cq::sim::{self, SimOptions};
+use std::time::Duration;
+
+use flowgate_cq::sim::{self, Fault, FaultAction, SimOptions};
 use flowgate_cq::Profile;
 
 /// Command line of the simulator.
@@ -18,6 +20,9 @@ struct Args {
     /// Release to imitate: cq5, aem60-63, aem64-65 or cloud.
     #[arg(long, default_value = "aem64-65", value_parser = parse_profile)]
     profile: Profile,
+    /// Delay added to every request, in milliseconds (latency experiments, benchmarks).
+    #[arg(long, default_value_t = 0)]
+    delay_ms: u64,
 }
 
 fn parse_profile(s: &str) -> Result<Profile, String> {
@@ -29,6 +34,10 @@ fn parse_profile(s: &str) -> Result<Profile, String> {
 async fn main() -> std::io::Result<()> {
     let args = Args::parse();
     let (handle, server) = sim::bind(SimOptions::new(args.profile), args.port)?;
+    if args.delay_ms > 0 {
+        let delay = Duration::from_millis(args.delay_ms);
+        handle.add_fault(Fault::on("*", "/", FaultAction::Delay(delay)));
+    }
     println!(
         "flowgate-cq-sim: profile {} listening on {}",
         handle.profile(),
