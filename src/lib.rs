@@ -158,6 +158,7 @@ pub fn app(
     app.default_service(web::to(routes::not_found))
 }
 
+        app = app.configure(|cfg| routes::ops::configure(cfg, &ctx));
 /// Where the API tree is mounted: `/api/v1`, `<ctx>/api/v1`, `<ctx>/site/api/v1`.
 fn api_prefixes(context_path: &str) -> Vec<String> {
     let mut v = Vec::new();

@@ -9,7 +9,7 @@ use std::time::Duration;
 use flowgate_core::WorkflowEngine;
 use flowgate_memory::MemoryEngine;
 
-use crate::router::{EngineEntry, Router};
+use crate::router::{EngineEntry, EngineOptions, Router};
 use crate::settings::{EngineSettings, Settings};
 
 /// Name of the engine used when none is configured.
@@ -66,6 +66,16 @@ pub fn build_engine(
     })
 }
 
+        EngineSettings::Alfresco(a) => {
+            let engine = flowgate_alfresco::AlfrescoEngine::new(name, a.clone())
+                .map_err(|e| err(e.message()))?;
+            (Arc::new(engine) as Arc<dyn WorkflowEngine>, Vec::new())
+        }
+        EngineSettings::Cq(c) => {
+            let engine =
+                flowgate_cq::CqEngine::new(name, c.clone()).map_err(|e| err(e.message()))?;
+            (Arc::new(engine) as Arc<dyn WorkflowEngine>, Vec::new())
+        }
 fn memory_jobs(name: &str, engine: Arc<MemoryEngine>, every_secs: u64) -> Vec<Job> {
     if every_secs == 0 {
         return Vec::new();
@@ -125,6 +135,10 @@ pub fn build(settings: &Settings) -> Result<(Router, Vec<Job>), RegistryError> {
         };
         let router = Router::new(vec![entry], 0).map_err(|reason| RegistryError {
             engine: BUILTIN_ENGINE.into(),
+            options: EngineOptions {
+                fanout_timeout: settings.routing.fanout_timeout(BUILTIN_ENGINE),
+                ..EngineOptions::default()
+            },
             reason,
         })?;
         return Ok((router, jobs));
@@ -159,6 +173,13 @@ pub fn build(settings: &Settings) -> Result<(Router, Vec<Job>), RegistryError> {
         });
         tracing::info!(engine = %name, kind = es.kind(), default = is_default, "engine ready");
     }
+            options: EngineOptions {
+                remote: es.is_remote(),
+                strip_mount: es.strips_mount(),
+                passthrough: es.passthrough(),
+                fanout_timeout: settings.routing.fanout_timeout(name),
+                base_url: es.base_url().cloned(),
+            },
     let router = Router::new(entries, default).map_err(|reason| RegistryError {
         engine: "*".into(),
         reason,

@@ -48,6 +48,44 @@ pub struct Settings {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSettings {
+    /// How queries spanning several engines are run.
+    #[serde(default)]
+    pub routing: RoutingSettings,
+}
+
+/// `[routing]`: fan-out of queries that span engines ("my tasks", "my workflows", models).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingSettings {
+    /// Deadline of one engine inside a fan-out, in milliseconds (capped by the request
+    /// deadline). An engine that misses it is reported as failed; the others still answer.
+    pub fanout_timeout_ms: u64,
+    /// Per-engine overrides of `fanout_timeout_ms`, by engine name.
+    pub engine_timeouts_ms: BTreeMap<String, u64>,
+    /// Time one engine's probe may take in `GET /health/ready`, in milliseconds.
+    pub health_timeout_ms: u64,
+}
+
+impl Default for RoutingSettings {
+    fn default() -> Self {
+        Self {
+            fanout_timeout_ms: 5_000,
+            engine_timeouts_ms: BTreeMap::new(),
+            health_timeout_ms: 2_000,
+        }
+    }
+}
+
+impl RoutingSettings {
+    /// The fan-out deadline of engine `name`.
+    pub fn fanout_timeout(&self, name: &str) -> std::time::Duration {
+        std::time::Duration::from_millis(
+            self.engine_timeouts_ms
+                .get(name)
+                .copied()
+                .unwrap_or(self.fanout_timeout_ms),
+        )
+    }
     /// Listening address, `host:port`.
     pub bind: String,
     /// Worker threads; 0 means one per core.
@@ -173,6 +211,10 @@ pub enum EngineSettings {
 
 impl EngineSettings {
     /// Settings every engine kind has.
+    /// An Alfresco Content Services repository (`flowgate-alfresco`).
+    Alfresco(flowgate_alfresco::AlfrescoConfig),
+    /// An Adobe CQ / AEM author instance (`flowgate-cq`).
+    Cq(flowgate_cq::CqConfig),
     pub fn common(&self) -> CommonEngineSettings {
         match self {
             EngineSettings::Memory(m) => CommonEngineSettings {
@@ -184,6 +226,16 @@ impl EngineSettings {
     }
 
     /// The kind as written in the file.
+            EngineSettings::Alfresco(a) => CommonEngineSettings {
+                default: a.default,
+                id_prefix: a.id_prefix.clone(),
+                mounts: a.mounts.clone(),
+            },
+            EngineSettings::Cq(c) => CommonEngineSettings {
+                default: c.default,
+                id_prefix: c.id_prefix.clone(),
+                mounts: c.mounts.clone(),
+            },
     pub fn kind(&self) -> &'static str {
         match self {
             EngineSettings::Memory(_) => "memory",
@@ -191,6 +243,40 @@ impl EngineSettings {
     }
 }
 
+            EngineSettings::Alfresco(_) => "alfresco",
+            EngineSettings::Cq(_) => "cq",
+        }
+    }
+
+    /// Whether the engine is reached over the network (and so has an upstream breaker).
+    pub fn is_remote(&self) -> bool {
+        !matches!(self, EngineSettings::Memory(_))
+    }
+
+    /// Whether the engine forwards each caller's own credentials upstream, so the
+    /// gateway must keep them in the call context for this engine (and only this one).
+    pub fn passthrough(&self) -> bool {
+        match self {
+            EngineSettings::Memory(_) => false,
+            EngineSettings::Alfresco(a) => {
+                a.auth.mode == flowgate_alfresco::AuthMode::Passthrough
+            }
+            EngineSettings::Cq(c) => matches!(c.auth, flowgate_cq::AuthConfig::Passthrough),
+        }
+    }
+
+    /// Whether `/path/<mount>/rest` reaches the engine as `/rest`: Alfresco paths are
+    /// relative to Company Home, while CQ payload paths keep their `/content` root.
+    pub fn strips_mount(&self) -> bool {
+        matches!(self, EngineSettings::Alfresco(_))
+    }
+
+    /// The upstream base URL of a remote engine.
+    pub fn base_url(&self) -> Option<&url::Url> {
+        match self {
+            EngineSettings::Memory(_) => None,
+            EngineSettings::Alfresco(a) => Some(&a.http.base_url),
+            EngineSettings::Cq(c) => Some(&c.base_url),
 /// Routing settings shared by all engine kinds.
 #[derive(Clone, Debug, Default)]
 pub struct CommonEngineSettings {
@@ -377,6 +463,19 @@ impl Settings {
             .engines
             .iter()
             .filter(|(_, e)| e.common().default)
+        if self.routing.fanout_timeout_ms == 0 {
+            errs.push("routing.fanout_timeout_ms: must be greater than 0".into());
+        }
+        if self.routing.health_timeout_ms == 0 {
+            errs.push("routing.health_timeout_ms: must be greater than 0".into());
+        }
+        for name in self.routing.engine_timeouts_ms.keys() {
+            if !self.engines.contains_key(name) {
+                errs.push(format!(
+                    "routing.engine_timeouts_ms.{name}: no engine of that name is configured"
+                ));
+            }
+        }
             .map(|(n, _)| n)
             .collect();
         if self.engines.len() > 1 && defaults.len() != 1 {
@@ -477,6 +576,13 @@ mod tests {
             file: None,
             toml: None,
             env: Some(
+                EngineSettings::Alfresco(a) => errs.extend(a.validate(&format!("engines.{name}"))),
+                EngineSettings::Cq(c) => errs.extend(c.validate(&format!("engines.{name}"))),
+            }
+            if let Some(ms) = self.routing.engine_timeouts_ms.get(name) {
+                if *ms == 0 {
+                    errs.push(format!("routing.engine_timeouts_ms.{name}: must be greater than 0"));
+                }
                 pairs
                     .iter()
                     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -502,6 +608,7 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(s.server.bind, "0.0.0.0:9999");
+                EngineSettings::Alfresco(_) | EngineSettings::Cq(_) => None,
         assert_eq!(s.server.max_body_bytes, 10);
         assert_eq!(s.log.format, "json");
     }

@@ -46,7 +46,7 @@ async fn workflows(api: Api, doc: String) -> Result<HttpResponse, ApiError> {
         document: Some(doc),
         ..WorkflowQuery::default()
     };
-    let page = api.router().workflows(api.cx(), q).await?;
+    let page = api.router().workflows(api.cx(), q).await?.value;
     api.workflows_response(&page.items).await
 }
 
@@ -67,7 +67,7 @@ async fn tasks(api: Api, doc: String, wf: Option<String>) -> Result<HttpResponse
         q.model_name = None;
         q.workflow_id = Some(wf);
     }
-    let page = api.router().tasks(api.cx(), q).await?;
+    let page = api.router().tasks(api.cx(), q).await?.value;
     api.tasks_response(&page.items).await
 }
 

@@ -3,6 +3,7 @@
 
 pub mod bootstrap;
 pub mod document;
+pub mod ops;
 pub mod task;
 pub mod workflow;
 pub mod workflow_model;
@@ -98,7 +99,15 @@ impl FromRequest for Api {
                 .app_data::<web::Data<AppState>>()
                 .cloned()
                 .ok_or_else(|| ApiError::internal("application state is missing"))?;
-            let caller = authenticate(&state, &req).await?;
+            let mut caller = authenticate(&state, &req).await?;
+            if state.router.keeps_credentials() {
+                // Kept for pass-through engines only; the router strips them for others.
+                caller.cx.credentials = req
+                    .headers()
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(crate::router::basic_credentials);
+            }
             let render =
                 RenderCtx::from_request(&req, &state.settings.server, &repository_of(&req));
             Ok(Api {
@@ -117,6 +126,44 @@ pub(crate) fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<HttpRes
     Ok(HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, "application/json"))
         .body(bytes))
+}
+
+/// Response header naming the engines that failed during a fan-out, as
+/// `<engine>=<code>` pairs separated by commas.
+pub const ENGINE_FAILURES_HEADER: &str = "x-flowgate-engine-failures";
+
+/// Body field listing the engines that failed during a fan-out (`engine`, `code`,
+/// `message`); absent when every engine answered. Nuxeo clients ignore unknown fields.
+pub const ENGINE_FAILURES_FIELD: &str = "engineFailures";
+
+/// Like [`json`], adding the engines that failed during a fan-out (if any) as the
+/// [`ENGINE_FAILURES_HEADER`] header and the [`ENGINE_FAILURES_FIELD`] body field.
+pub(crate) fn json_fanned<T: Serialize>(
+    status: StatusCode,
+    body: &T,
+    failures: &[crate::router::EngineFailure],
+) -> Result<HttpResponse, ApiError> {
+    if failures.is_empty() {
+        return json(status, body);
+    }
+    let mut v = serde_json::to_value(body).map_err(ApiError::internal)?;
+    if let Some(o) = v.as_object_mut() {
+        o.insert(
+            ENGINE_FAILURES_FIELD.to_owned(),
+            serde_json::to_value(failures).map_err(ApiError::internal)?,
+        );
+    }
+    let summary = failures
+        .iter()
+        .map(|f| format!("{}={}", f.engine, f.code))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut r = json(status, &v)?;
+    if let Ok(h) = header::HeaderValue::from_str(&summary) {
+        r.headers_mut()
+            .insert(header::HeaderName::from_static(ENGINE_FAILURES_HEADER), h);
+    }
+    Ok(r)
 }
 
 /// A body-less answer without a content type (the JS client would try to parse it).
@@ -221,11 +268,21 @@ impl Api {
 
     /// A non-paginated task list as a response.
     pub async fn tasks_response(&self, tasks: &[Task]) -> Result<HttpResponse, ApiError> {
+        self.tasks_response_fanned(tasks, &[]).await
+    }
+
+    /// A non-paginated task list gathered from several engines, some of which failed.
+    pub async fn tasks_response_fanned(
+        &self,
+        tasks: &[Task],
+        failures: &[crate::router::EngineFailure],
+    ) -> Result<HttpResponse, ApiError> {
         let docs = self.task_docs(tasks).await;
         let r = self.renderer(&docs);
-        json(
+        json_fanned(
             StatusCode::OK,
             &crate::nuxeo::ListEntity::tasks(r.tasks(tasks)),
+            failures,
         )
     }
 
@@ -244,12 +301,22 @@ impl Api {
         &self,
         wfs: &[WorkflowInstance],
     ) -> Result<HttpResponse, ApiError> {
+        self.workflows_response_fanned(wfs, &[]).await
+    }
+
+    /// A workflow list gathered from several engines, some of which failed.
+    pub async fn workflows_response_fanned(
+        &self,
+        wfs: &[WorkflowInstance],
+        failures: &[crate::router::EngineFailure],
+    ) -> Result<HttpResponse, ApiError> {
         let docs = self.workflow_docs(wfs).await;
         let r = self.renderer(&docs);
         let entries: Vec<_> = wfs.iter().map(|w| r.workflow(w)).collect();
-        json(
+        json_fanned(
             StatusCode::OK,
             &crate::nuxeo::ListEntity::workflows(entries),
+            failures,
         )
     }
 }

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use flowgate_core::{ActorFilter, PageRequest, TaskQuery};
 
-use super::{empty, json, read_body, resource, Api, Seg};
+use super::{empty, json_fanned, read_body, resource, Api, Seg};
 use crate::error::ApiError;
 use crate::nuxeo::{page_of, pagination_of, parse_completion, ListEntity, Params};
 
@@ -46,8 +46,10 @@ async fn list(api: Api) -> Result<HttpResponse, ApiError> {
     let mut q = task_query(&api, p);
     let paginated = p.flag("isPaginated") && q.model_name.is_none();
     if !paginated {
-        let page = api.router().tasks(api.cx(), q).await?;
-        return api.tasks_response(&page.items).await;
+        let fanned = api.router().tasks(api.cx(), q).await?;
+        return api
+            .tasks_response_fanned(&fanned.value.items, &fanned.failures)
+            .await;
     }
     let (offset, size) = page_of(
         p.usize("pageSize"),
@@ -55,12 +57,13 @@ async fn list(api: Api) -> Result<HttpResponse, ApiError> {
         p.usize("offset"),
     );
     q.page = PageRequest::new(offset, size);
-    let page = api.router().tasks(api.cx(), q).await?;
+    let fanned = api.router().tasks(api.cx(), q).await?;
+    let page = &fanned.value;
     let docs = api.task_docs(&page.items).await;
     let r = api.renderer(&docs);
     let body =
-        ListEntity::paginated_tasks(r.tasks(&page.items), pagination_of(&page, offset, size));
-    json(StatusCode::OK, &body)
+        ListEntity::paginated_tasks(r.tasks(&page.items), pagination_of(page, offset, size));
+    json_fanned(StatusCode::OK, &body, &fanned.failures)
 }
 
 /// `GET /task/{id}`.

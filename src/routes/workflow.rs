@@ -31,8 +31,9 @@ async fn list(api: Api) -> Result<HttpResponse, ApiError> {
         model_name: api.params.get("workflowModelName").map(str::to_owned),
         ..WorkflowQuery::default()
     };
-    let page = api.router().workflows(api.cx(), q).await?;
-    api.workflows_response(&page.items).await
+    let fanned = api.router().workflows(api.cx(), q).await?;
+    api.workflows_response_fanned(&fanned.value.items, &fanned.failures)
+        .await
 }
 
 /// `POST /workflow`: starts a workflow.
@@ -75,6 +76,6 @@ async fn cancel(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError>
 /// `GET /task?workflowInstanceId={id}`).
 async fn tasks(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
     let q = TaskQuery::for_workflow(seg.into_inner().id);
-    let page = api.router().tasks(api.cx(), q).await?;
+    let page = api.router().tasks(api.cx(), q).await?.value;
     api.tasks_response(&page.items).await
 }

@@ -16,11 +16,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// `GET /workflowModel`: every model, sorted by name.
 async fn list(api: Api) -> Result<HttpResponse, ApiError> {
-    let models = api.router().models(api.cx()).await?;
+    let fanned = api.router().models(api.cx()).await?;
     let docs = Default::default();
     let r = api.renderer(&docs);
-    let entries: Vec<_> = models.iter().map(|m| r.model(m)).collect();
-    json(StatusCode::OK, &ListEntity::workflows(entries))
+    let entries: Vec<_> = fanned.value.iter().map(|m| r.model(m)).collect();
+    super::json_fanned(
+        StatusCode::OK,
+        &ListEntity::workflows(entries),
+        &fanned.failures,
+    )
 }
 
 /// `GET /workflowModel/{name}`.
