@@ -21,8 +21,11 @@
 //! ```
 
 pub mod auth;
+pub mod cors;
 pub mod error;
+pub mod metrics;
 pub mod nuxeo;
+pub mod openapi;
 pub mod registry;
 pub mod router;
 pub mod routes;
@@ -108,15 +111,15 @@ pub fn app(
     >,
 > {
     let s = &state.settings.server;
-    let cors = actix_cors::Cors::default()
-        .allowed_origin_fn(|_, _| true)
-        .allow_any_method()
-        .allow_any_header()
-        .supports_credentials()
-        .expose_any_header()
-        .max_age(3600);
+    let cors = cors::middleware(&state.settings.cors);
+    let enable_cors = cors.is_some();
+    let cors = cors.unwrap_or_default();
+    let metrics_on = state.settings.metrics.enabled;
+    if metrics_on {
+        // Installed before the first request so that nothing recorded is lost.
+        metrics::recorder();
+    }
     let limit = s.max_body_bytes;
-    let enable_cors = s.cors;
     let dev_errors = state.settings.errors.stacktrace;
     let prefixes = api_prefixes(&s.context_path);
     let contexts = context_roots(&s.context_path);
@@ -144,7 +147,13 @@ pub fn app(
         .wrap(Condition::new(enable_cors, cors))
         .wrap(from_fn(move |req, next| body_limit(limit, req, next)))
         .wrap(NormalizePath::trim())
+        .wrap(Condition::new(metrics_on, from_fn(metrics::track)))
         .wrap(from_fn(request_log));
+    // Before the API scopes: their fallback would answer /api/v1/doc with 404.
+    app = app.configure(|cfg| {
+        openapi::configure(cfg);
+        metrics::configure(cfg, &state.settings.metrics);
+    });
     for ctx in contexts {
         // Plain resources, not a scope: a scope on the context path would swallow the
         // API mounted below it.

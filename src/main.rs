@@ -1,4 +1,4 @@
-//! The `flowgate` command line: `serve`, `check-config`, `hash-password`.
+//! The `flowgate` command line: `serve`, `check-config`, `hash-password`, `openapi`.
 
 use std::io::{BufRead, Write};
 use std::net::TcpListener;
@@ -35,6 +35,8 @@ enum Command {
     },
     /// Read a password from standard input and print its argon2 hash for `password_hash`.
     HashPassword,
+    /// Print the OpenAPI description of the API (the JSON served at /api/v1/openapi.json).
+    Openapi,
 }
 
 fn load(config: Option<PathBuf>, bind: Option<String>) -> Result<Settings, String> {
@@ -122,6 +124,7 @@ async fn main() -> ExitCode {
         Command::Serve { config, bind } => serve(config, bind).await,
         Command::CheckConfig { config } => check_config(config),
         Command::HashPassword => hash_password(),
+        Command::Openapi => flowgate::openapi::spec_pretty().map(|s| println!("{s}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

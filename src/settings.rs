@@ -39,6 +39,12 @@ pub struct Settings {
     pub log: LogSettings,
     /// Error rendering.
     pub errors: ErrorSettings,
+    /// Cross-origin access for browser clients (`[cors]`).
+    #[serde(default)]
+    pub cors: crate::cors::CorsSettings,
+    /// The Prometheus endpoint (`[metrics]`).
+    #[serde(default)]
+    pub metrics: crate::metrics::MetricsSettings,
     /// Workflow engines by name. Empty means one built-in embedded engine named `local`.
     #[serde(default)]
     pub engines: BTreeMap<String, EngineSettings>,
@@ -103,8 +109,6 @@ impl RoutingSettings {
     pub request_timeout_ms: u64,
     /// Seconds in-flight requests get to finish after SIGTERM / Ctrl-C.
     pub shutdown_timeout_secs: u64,
-    /// Answer CORS preflights and add CORS headers (browser clients, API Playground).
-    pub cors: bool,
 }
 
 /// `[nuxeo]`
@@ -367,6 +371,7 @@ impl Settings {
             .separator("__")
             .list_separator(",")
             .with_list_parse_key("nuxeo.repositories")
+            .with_list_parse_key("cors.allowed_origins")
             .try_parsing(true)
             .source(sources.env.clone());
         b = b.add_source(env);
@@ -430,6 +435,7 @@ impl Settings {
                 self.log.format
             ));
         }
+        errs.extend(crate::cors::validate(&self.cors));
         if self.auth.admin_group.is_empty() {
             errs.push("auth.admin_group: must not be empty".into());
         }

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use flowgate_core::{Document, Graph, Page, Task, Variables, WorkflowInstance, WorkflowModel};
 use serde::Serialize;
+use utoipa::ToSchema;
 use serde_json::{json, Value};
 
 use super::context::RenderCtx;
@@ -31,7 +32,7 @@ pub struct Renderer<'a> {
 }
 
 /// `{"entity-type":"workflow",…}`
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct WorkflowEntity<'a> {
     #[serde(rename = "entity-type")]
     entity_type: &'static str,
@@ -41,9 +42,14 @@ pub struct WorkflowEntity<'a> {
     state: &'static str,
     #[serde(rename = "workflowModelName")]
     workflow_model_name: &'a str,
+    /// User name of the initiator; a `user` entity with `fetch.workflow=initiator`.
+    #[schema(value_type = Option<String>)]
     initiator: Value,
     #[serde(rename = "attachedDocumentIds")]
+    #[schema(value_type = Vec<crate::openapi::DocumentRef>)]
     attached_document_ids: Vec<Value>,
+    /// Workflow variables (a model's defaults for a model).
+    #[schema(value_type = Object)]
     variables: VarsRef<'a>,
     #[serde(rename = "graphResource")]
     graph_resource: String,
@@ -58,7 +64,7 @@ enum VarsRef<'a> {
 }
 
 /// `{"entity-type":"task",…}`
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct TaskEntity<'a> {
     #[serde(rename = "entity-type")]
     entity_type: &'static str,
@@ -69,6 +75,7 @@ pub struct TaskEntity<'a> {
     #[serde(rename = "workflowModelName", skip_serializing_if = "Option::is_none")]
     workflow_model_name: Option<&'a str>,
     #[serde(rename = "workflowInitiator", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     workflow_initiator: Option<Value>,
     #[serde(rename = "workflowTitle", skip_serializing_if = "Option::is_none")]
     workflow_title: Option<&'a str>,
@@ -87,24 +94,29 @@ pub struct TaskEntity<'a> {
     #[serde(rename = "nodeName")]
     node_name: &'a str,
     #[serde(rename = "targetDocumentIds")]
+    #[schema(value_type = Vec<crate::openapi::DocumentRef>)]
     target_document_ids: Vec<Value>,
+    #[schema(value_type = Vec<crate::openapi::PrincipalRef>)]
     actors: Vec<Value>,
     #[serde(rename = "delegatedActors")]
+    #[schema(value_type = Vec<crate::openapi::PrincipalRef>)]
     delegated_actors: Vec<Value>,
     comments: Vec<CommentEntity<'a>>,
+    /// Task and workflow variables.
+    #[schema(value_type = Object)]
     variables: &'a Variables,
     #[serde(rename = "taskInfo")]
     task_info: TaskInfoEntity<'a>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct CommentEntity<'a> {
     author: &'a str,
     text: Option<&'a str>,
     date: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct TaskInfoEntity<'a> {
     #[serde(rename = "allowTaskReassignment")]
     allow_task_reassignment: bool,
@@ -115,7 +127,7 @@ struct TaskInfoEntity<'a> {
     schemas: Vec<NamedUrl>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct TaskActionEntity<'a> {
     name: &'a str,
     url: String,
@@ -123,7 +135,7 @@ struct TaskActionEntity<'a> {
     validate: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct NamedUrl {
     name: String,
     url: String,
@@ -169,7 +181,7 @@ impl<T: Serialize> ListEntity<T> {
 }
 
 /// Pagination fields of a paginated list, in Nuxeo's order.
-#[derive(Serialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Debug, Clone, PartialEq, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Pagination {
     is_paginable: bool,
@@ -224,7 +236,7 @@ impl Pagination {
 }
 
 /// `{"entity-type":"graph",…}`
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct GraphEntity<'a> {
     #[serde(rename = "entity-type")]
     entity_type: &'static str,
@@ -232,7 +244,7 @@ pub struct GraphEntity<'a> {
     transitions: Vec<TransitionEntity<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct NodeEntity<'a> {
     x: i64,
@@ -249,12 +261,13 @@ struct NodeEntity<'a> {
     end_node: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct TransitionEntity<'a> {
     node_source_id: &'a str,
     node_target_id: &'a str,
     label: &'a str,
+    #[schema(value_type = Vec<crate::openapi::GraphPoint>)]
     path: &'a [flowgate_core::GraphPoint],
 }
 

@@ -26,6 +26,17 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
 }
 
 /// `GET json/cmis`: repository and version information (one key per repository).
+#[utoipa::path(
+    get,
+    path = "/json/cmis",
+    operation_id = "repositoryInfo",
+    tag = "session",
+    summary = "Repository and server version (clients read `productVersion`)",
+    security(()),
+    responses(
+        (status = 200, description = "One entry per repository name", body = Object),
+    )
+)]
 async fn cmis(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let base = base_url(&req, &state.settings.server);
     let mut out = serde_json::Map::new();
@@ -51,6 +62,18 @@ async fn cmis(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespon
 }
 
 /// `GET runningstatus`: 200 when every engine is up, 503 otherwise.
+#[utoipa::path(
+    get,
+    path = "/runningstatus",
+    operation_id = "runningStatus",
+    tag = "session",
+    summary = "Whether every engine is up",
+    security(()),
+    responses(
+        (status = 200, description = "Every engine is up", body = crate::openapi::RunningStatus),
+        (status = 503, description = "At least one engine is down", body = crate::openapi::RunningStatus),
+    )
+)]
 async fn running_status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let mut engines = serde_json::Map::new();
     let mut all_up = true;
@@ -79,6 +102,18 @@ async fn running_status(state: web::Data<AppState>) -> Result<HttpResponse, ApiE
 
 /// `GET authentication/token`: issues (or revokes) a token for the Basic-authenticated
 /// caller; the answer is the bare token as `text/plain`.
+#[utoipa::path(
+    get,
+    path = "/authentication/token",
+    operation_id = "acquireToken",
+    tag = "session",
+    summary = "Issue (or revoke) a token for X-Authentication-Token",
+    params(("applicationName" = String, Query, description = "Application the token is for"), ("deviceId" = String, Query, description = "Device the token is for"), ("permission" = Option<String>, Query, description = "Required to issue a token (e.g. `rw`)"), ("revoke" = Option<bool>, Query, description = "`true` revokes the token of this application and device")),
+    responses(
+        (status = 200, description = "The token (or a revocation message) as plain text", content_type = "text/plain", body = String),
+        (status = 400, description = "applicationName, deviceId or permission missing", body = crate::openapi::ExceptionEntity),
+    )
+)]
 async fn token(req: HttpRequest, caller: Caller) -> Result<HttpResponse, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
@@ -116,6 +151,16 @@ async fn token(req: HttpRequest, caller: Caller) -> Result<HttpResponse, ApiErro
 }
 
 /// `POST automation/login`: who am I.
+#[utoipa::path(
+    post,
+    path = "/api/v1/automation/login",
+    operation_id = "login",
+    tag = "session",
+    summary = "Who the caller is",
+    responses(
+        (status = 200, description = "The caller", body = crate::openapi::LoginEntity),
+    )
+)]
 async fn login(api: Api) -> Result<HttpResponse, ApiError> {
     let u = &api.caller.user;
     json(
@@ -130,6 +175,18 @@ async fn login(api: Api) -> Result<HttpResponse, ApiError> {
 }
 
 /// `GET user/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/user/{userId}",
+    operation_id = "getUser",
+    tag = "session",
+    summary = "A user",
+    params(("userId" = String, Path, description = "User name")),
+    responses(
+        (status = 200, description = "The user", body = crate::openapi::UserEntity),
+        (status = 404, description = "No such user", body = crate::openapi::ExceptionEntity),
+    )
+)]
 async fn user(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
     let id = &seg.id;
     let dir = &api.state.directory;
@@ -140,6 +197,16 @@ async fn user(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
 }
 
 /// `GET me`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    operation_id = "getCurrentUser",
+    tag = "session",
+    summary = "The caller as a user entity",
+    responses(
+        (status = 200, description = "The caller", body = crate::openapi::UserEntity),
+    )
+)]
 async fn me(api: Api) -> Result<HttpResponse, ApiError> {
     json(
         StatusCode::OK,

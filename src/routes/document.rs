@@ -71,15 +71,53 @@ async fn tasks(api: Api, doc: String, wf: Option<String>) -> Result<HttpResponse
     api.tasks_response(&page.items).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/id/{docId}/@workflow",
+    operation_id = "listDocumentWorkflowsById",
+    tag = "document",
+    summary = "Running workflows of a document",
+    params(("docId" = String, Path, description = "Document id"), crate::openapi::WorkflowFetch),
+    responses(
+        (status = 200, description = "Workflows the document is attached to", body = crate::openapi::WorkflowList),
+        (status = 404, description = "No such document or path", body = crate::openapi::ExceptionEntity),
+    )
+)]
 async fn workflows_by_id(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
     workflows(api, seg.into_inner().doc).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/path/{docPath}/@workflow",
+    operation_id = "listDocumentWorkflowsByPath",
+    tag = "document",
+    summary = "Running workflows of a document",
+    params(("docPath" = String, Path, description = "Absolute document path; its slashes are sent as they are"), crate::openapi::WorkflowFetch),
+    responses(
+        (status = 200, description = "Workflows the document is attached to", body = crate::openapi::WorkflowList),
+        (status = 404, description = "No such document or path", body = crate::openapi::ExceptionEntity),
+    )
+)]
 async fn workflows_by_path(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
     let id = doc_of_path(&api, &seg.doc).await?;
     workflows(api, id).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/id/{docId}/@workflow",
+    operation_id = "startDocumentWorkflowById",
+    tag = "document",
+    summary = "Start a workflow on a document",
+    params(("docId" = String, Path, description = "Document id"), crate::openapi::WorkflowFetch),
+    request_body = crate::openapi::WorkflowRequest,
+    responses(
+        (status = 201, description = "The started workflow", body = crate::nuxeo::WorkflowEntity),
+        (status = 400, description = "Malformed body", body = crate::openapi::ExceptionEntity),
+        (status = 404, description = "No such model or document", body = crate::openapi::ExceptionEntity),
+    )
+)]
 async fn start_by_id(
     api: Api,
     seg: web::Path<Seg>,
@@ -88,6 +126,20 @@ async fn start_by_id(
     start(api, seg.into_inner().doc, payload).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/path/{docPath}/@workflow",
+    operation_id = "startDocumentWorkflowByPath",
+    tag = "document",
+    summary = "Start a workflow on a document",
+    params(("docPath" = String, Path, description = "Absolute document path; its slashes are sent as they are"), crate::openapi::WorkflowFetch),
+    request_body = crate::openapi::WorkflowRequest,
+    responses(
+        (status = 201, description = "The started workflow", body = crate::nuxeo::WorkflowEntity),
+        (status = 400, description = "Malformed body", body = crate::openapi::ExceptionEntity),
+        (status = 404, description = "No such model or document", body = crate::openapi::ExceptionEntity),
+    )
+)]
 async fn start_by_path(
     api: Api,
     seg: web::Path<Seg>,
@@ -97,26 +149,90 @@ async fn start_by_path(
     start(api, id, payload).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/id/{docId}/@task",
+    operation_id = "listDocumentTasksById",
+    tag = "document",
+    summary = "Open tasks on a document",
+    params(("docId" = String, Path, description = "Document id"), crate::openapi::DocTaskParams, crate::openapi::TaskFetch),
+    responses(
+        (status = 200, description = "Open tasks targeting the document", body = crate::openapi::TaskList),
+        (status = 404, description = "No such document or path", body = crate::openapi::ExceptionEntity),
+    )
+)]
 async fn tasks_by_id(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
     tasks(api, seg.into_inner().doc, None).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/path/{docPath}/@task",
+    operation_id = "listDocumentTasksByPath",
+    tag = "document",
+    summary = "Open tasks on a document",
+    params(("docPath" = String, Path, description = "Absolute document path; its slashes are sent as they are"), crate::openapi::DocTaskParams, crate::openapi::TaskFetch),
+    responses(
+        (status = 200, description = "Open tasks targeting the document", body = crate::openapi::TaskList),
+        (status = 404, description = "No such document or path", body = crate::openapi::ExceptionEntity),
+    )
+)]
 async fn tasks_by_path(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
     let id = doc_of_path(&api, &seg.doc).await?;
     tasks(api, id, None).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/id/{docId}/@workflow/{workflowInstanceId}/task",
+    operation_id = "listDocumentWorkflowTasksById",
+    tag = "document",
+    summary = "Open tasks of one workflow on a document",
+    params(("docId" = String, Path, description = "Document id"), ("workflowInstanceId" = String, Path, description = "Workflow instance id"), crate::openapi::TaskFetch),
+    responses(
+        (status = 200, description = "Open tasks of the workflow targeting the document, for any actor", body = crate::openapi::TaskList),
+        (status = 404, description = "No such document or path", body = crate::openapi::ExceptionEntity),
+    )
+)]
 async fn wf_tasks_by_id(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
     let Seg { doc, wf, .. } = seg.into_inner();
     tasks(api, doc, Some(wf)).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/path/{docPath}/@workflow/{workflowInstanceId}/task",
+    operation_id = "listDocumentWorkflowTasksByPath",
+    tag = "document",
+    summary = "Open tasks of one workflow on a document",
+    params(("docPath" = String, Path, description = "Absolute document path; its slashes are sent as they are"), ("workflowInstanceId" = String, Path, description = "Workflow instance id"), crate::openapi::TaskFetch),
+    responses(
+        (status = 200, description = "Open tasks of the workflow targeting the document, for any actor", body = crate::openapi::TaskList),
+        (status = 404, description = "No such document or path", body = crate::openapi::ExceptionEntity),
+    )
+)]
 async fn wf_tasks_by_path(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
     let Seg { doc, wf, .. } = seg.into_inner();
     let id = doc_of_path(&api, &doc).await?;
     tasks(api, id, Some(wf)).await
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/id/{docId}/@task/{taskId}/{action}",
+    operation_id = "completeDocumentTaskById",
+    tag = "document",
+    summary = "Complete a task of a document",
+    params(("docId" = String, Path, description = "Document id"), ("taskId" = String, Path, description = "Task id"), ("action" = String, Path, description = "Name of a button of the task (`taskInfo.taskActions[].name`)"), crate::openapi::TaskFetch),
+    request_body = crate::openapi::TaskCompletionRequest,
+    responses(
+        (status = 200, description = "The task after completion", body = crate::nuxeo::TaskEntity),
+        (status = 400, description = "Malformed body, unknown button or missing required variables", body = crate::openapi::ExceptionEntity),
+        (status = 403, description = "The caller is not an actor of the task", body = crate::openapi::ExceptionEntity),
+        (status = 404, description = "No such task", body = crate::openapi::ExceptionEntity),
+        (status = 409, description = "The task is no longer open", body = crate::openapi::ExceptionEntity),
+    )
+)]
 async fn complete_by_id(
     api: Api,
     seg: web::Path<Seg>,
@@ -125,6 +241,22 @@ async fn complete_by_id(
     complete_task(&api, &seg.task, &seg.action, payload).await
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/path/{docPath}/@task/{taskId}/{action}",
+    operation_id = "completeDocumentTaskByPath",
+    tag = "document",
+    summary = "Complete a task of a document",
+    params(("docPath" = String, Path, description = "Absolute document path; its slashes are sent as they are"), ("taskId" = String, Path, description = "Task id"), ("action" = String, Path, description = "Name of a button of the task (`taskInfo.taskActions[].name`)"), crate::openapi::TaskFetch),
+    request_body = crate::openapi::TaskCompletionRequest,
+    responses(
+        (status = 200, description = "The task after completion", body = crate::nuxeo::TaskEntity),
+        (status = 400, description = "Malformed body, unknown button or missing required variables", body = crate::openapi::ExceptionEntity),
+        (status = 403, description = "The caller is not an actor of the task", body = crate::openapi::ExceptionEntity),
+        (status = 404, description = "No such task", body = crate::openapi::ExceptionEntity),
+        (status = 409, description = "The task is no longer open", body = crate::openapi::ExceptionEntity),
+    )
+)]
 async fn complete_by_path(
     api: Api,
     seg: web::Path<Seg>,

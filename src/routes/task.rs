@@ -41,6 +41,17 @@ pub(crate) fn task_query(api: &Api, params: &Params) -> TaskQuery {
 }
 
 /// `GET /task`: open tasks the caller can see, filtered, optionally paginated.
+#[utoipa::path(
+    get,
+    path = "/api/v1/task",
+    operation_id = "listTasks",
+    tag = "task",
+    summary = "Open tasks the caller may see",
+    params(crate::openapi::TaskQueryParams, crate::openapi::TaskFetch),
+    responses(
+        (status = 200, description = "Open tasks ordered by due date; the paginated form with `isPaginated=true`", body = crate::openapi::TaskListAnswer),
+    )
+)]
 async fn list(api: Api) -> Result<HttpResponse, ApiError> {
     let p = &api.params;
     let mut q = task_query(&api, p);
@@ -67,6 +78,19 @@ async fn list(api: Api) -> Result<HttpResponse, ApiError> {
 }
 
 /// `GET /task/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/task/{taskId}",
+    operation_id = "getTask",
+    tag = "task",
+    summary = "A task, in any state",
+    params(("taskId" = String, Path, description = "Task id"), crate::openapi::TaskFetch),
+    responses(
+        (status = 200, description = "The task", body = crate::nuxeo::TaskEntity),
+        (status = 403, description = "Not visible to the caller", body = crate::openapi::ExceptionEntity),
+        (status = 404, description = "No such task", body = crate::openapi::ExceptionEntity),
+    )
+)]
 async fn get(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
     let t = api.router().task(api.cx(), &seg.id).await?;
     api.task_response(StatusCode::OK, &t).await
@@ -85,6 +109,22 @@ pub(crate) async fn complete_task(
     api.task_response(StatusCode::OK, &t).await
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/task/{taskId}/{action}",
+    operation_id = "completeTask",
+    tag = "task",
+    summary = "Complete a task by pressing one of its buttons",
+    params(("taskId" = String, Path, description = "Task id"), ("action" = String, Path, description = "Name of a button of the task (`taskInfo.taskActions[].name`)"), crate::openapi::TaskFetch),
+    request_body = crate::openapi::TaskCompletionRequest,
+    responses(
+        (status = 200, description = "The task after completion", body = crate::nuxeo::TaskEntity),
+        (status = 400, description = "Malformed body, unknown button or missing required variables", body = crate::openapi::ExceptionEntity),
+        (status = 403, description = "The caller is not an actor of the task", body = crate::openapi::ExceptionEntity),
+        (status = 404, description = "No such task", body = crate::openapi::ExceptionEntity),
+        (status = 409, description = "The task is no longer open (completed concurrently)", body = crate::openapi::ExceptionEntity),
+    )
+)]
 async fn complete(
     api: Api,
     seg: web::Path<Seg>,
@@ -109,6 +149,21 @@ fn actors(p: &Params, names: &[&str]) -> Result<Vec<String>, ApiError> {
 }
 
 /// `PUT /task/{id}/reassign?actors=…&comment=…`: 200 with an empty body.
+#[utoipa::path(
+    put,
+    path = "/api/v1/task/{taskId}/reassign",
+    operation_id = "reassignTask",
+    tag = "task",
+    summary = "Replace the actors of a task",
+    params(("taskId" = String, Path, description = "Task id"), ("actors" = Vec<String>, Query, description = "New actors (repeated, or comma-separated)"), ("comment" = Option<String>, Query, description = "Comment recorded with the change")),
+    responses(
+        (status = 200, description = "Reassigned (empty body)"),
+        (status = 400, description = "No actors given", body = crate::openapi::ExceptionEntity),
+        (status = 403, description = "Reassignment not allowed for this task or caller", body = crate::openapi::ExceptionEntity),
+        (status = 404, description = "No such task", body = crate::openapi::ExceptionEntity),
+        (status = 409, description = "The task is no longer open", body = crate::openapi::ExceptionEntity),
+    )
+)]
 async fn reassign(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
     let list = actors(&api.params, &["actors"])?;
     let comment = api.params.get("comment").map(str::to_owned);
@@ -119,6 +174,21 @@ async fn reassign(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiErro
 }
 
 /// `PUT /task/{id}/delegate?delegatedActors=…&comment=…` (`actors` accepted too).
+#[utoipa::path(
+    put,
+    path = "/api/v1/task/{taskId}/delegate",
+    operation_id = "delegateTask",
+    tag = "task",
+    summary = "Add delegated actors to a task",
+    params(("taskId" = String, Path, description = "Task id"), ("delegatedActors" = Vec<String>, Query, description = "Delegated actors (repeated, or comma-separated); `actors` is accepted too"), ("comment" = Option<String>, Query, description = "Comment recorded with the change")),
+    responses(
+        (status = 200, description = "Delegated (empty body)"),
+        (status = 400, description = "No actors given", body = crate::openapi::ExceptionEntity),
+        (status = 403, description = "The caller may not delegate this task", body = crate::openapi::ExceptionEntity),
+        (status = 404, description = "No such task", body = crate::openapi::ExceptionEntity),
+        (status = 409, description = "The task is no longer open", body = crate::openapi::ExceptionEntity),
+    )
+)]
 async fn delegate(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
     let list = actors(&api.params, &["delegatedActors", "actors"])?;
     let comment = api.params.get("comment").map(str::to_owned);

@@ -25,6 +25,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// `GET /workflow`: running workflows started by the caller.
+#[utoipa::path(
+    get,
+    path = "/api/v1/workflow",
+    operation_id = "listWorkflows",
+    tag = "workflow",
+    summary = "Running workflows started by the caller",
+    params(("workflowModelName" = Option<String>, Query, description = "Only workflows of this model"), crate::openapi::WorkflowFetch),
+    responses(
+        (status = 200, description = "The caller's running workflows", body = crate::openapi::WorkflowList),
+    )
+)]
 async fn list(api: Api) -> Result<HttpResponse, ApiError> {
     let q = WorkflowQuery {
         initiator: Some(api.cx().user.clone()),
@@ -37,6 +48,20 @@ async fn list(api: Api) -> Result<HttpResponse, ApiError> {
 }
 
 /// `POST /workflow`: starts a workflow.
+#[utoipa::path(
+    post,
+    path = "/api/v1/workflow",
+    operation_id = "startWorkflow",
+    tag = "workflow",
+    summary = "Start a workflow",
+    params(crate::openapi::WorkflowFetch),
+    request_body = crate::openapi::WorkflowRequest,
+    responses(
+        (status = 201, description = "The started workflow", body = crate::nuxeo::WorkflowEntity),
+        (status = 400, description = "Malformed body or unknown variables", body = crate::openapi::ExceptionEntity),
+        (status = 404, description = "No such model", body = crate::openapi::ExceptionEntity),
+    )
+)]
 async fn start(api: Api, payload: web::Payload) -> Result<HttpResponse, ApiError> {
     let body = read_body(payload, api.body_limit()).await?;
     let req = parse_start(&body, None)?;
@@ -45,6 +70,19 @@ async fn start(api: Api, payload: web::Payload) -> Result<HttpResponse, ApiError
 }
 
 /// `GET /workflow/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/workflow/{workflowInstanceId}",
+    operation_id = "getWorkflow",
+    tag = "workflow",
+    summary = "A workflow instance",
+    params(("workflowInstanceId" = String, Path, description = "Workflow instance id"), crate::openapi::WorkflowFetch),
+    responses(
+        (status = 200, description = "The workflow", body = crate::nuxeo::WorkflowEntity),
+        (status = 403, description = "Not visible to the caller", body = crate::openapi::ExceptionEntity),
+        (status = 404, description = "No such workflow", body = crate::openapi::ExceptionEntity),
+    )
+)]
 async fn get(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
     let id = &seg.id;
     let w = api
@@ -56,6 +94,19 @@ async fn get(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
 }
 
 /// `GET /workflow/{id}/graph`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/workflow/{workflowInstanceId}/graph",
+    operation_id = "getWorkflowGraph",
+    tag = "workflow",
+    summary = "Graph of a workflow instance, with node progress",
+    params(("workflowInstanceId" = String, Path, description = "Workflow instance id")),
+    responses(
+        (status = 200, description = "The graph", body = crate::nuxeo::GraphEntity),
+        (status = 403, description = "Not visible to the caller", body = crate::openapi::ExceptionEntity),
+        (status = 404, description = "No such workflow", body = crate::openapi::ExceptionEntity),
+    )
+)]
 async fn graph(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
     let id = &seg.id;
     let g = api
@@ -67,6 +118,20 @@ async fn graph(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> 
 }
 
 /// `DELETE /workflow/{id}`: cancels; 204 without body.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/workflow/{workflowInstanceId}",
+    operation_id = "cancelWorkflow",
+    tag = "workflow",
+    summary = "Cancel a workflow",
+    params(("workflowInstanceId" = String, Path, description = "Workflow instance id")),
+    responses(
+        (status = 204, description = "Canceled"),
+        (status = 403, description = "Only the initiator, power users and administrators may cancel", body = crate::openapi::ExceptionEntity),
+        (status = 404, description = "No such workflow", body = crate::openapi::ExceptionEntity),
+        (status = 409, description = "The workflow has already ended", body = crate::openapi::ExceptionEntity),
+    )
+)]
 async fn cancel(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
     api.router().cancel(api.cx(), &seg.id).await?;
     Ok(empty(StatusCode::NO_CONTENT))
@@ -74,6 +139,17 @@ async fn cancel(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError>
 
 /// `GET /workflow/{id}/task`: open tasks of the instance the caller can see (alias of
 /// `GET /task?workflowInstanceId={id}`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/workflow/{workflowInstanceId}/task",
+    operation_id = "listWorkflowTasks",
+    tag = "workflow",
+    summary = "Open tasks of a workflow instance",
+    params(("workflowInstanceId" = String, Path, description = "Workflow instance id"), crate::openapi::TaskFetch),
+    responses(
+        (status = 200, description = "Open tasks the caller may see (empty for an unknown id)", body = crate::openapi::TaskList),
+    )
+)]
 async fn tasks(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
     let q = TaskQuery::for_workflow(seg.into_inner().id);
     let page = api.router().tasks(api.cx(), q).await?.value;

@@ -15,6 +15,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// `GET /workflowModel`: every model, sorted by name.
+#[utoipa::path(
+    get,
+    path = "/api/v1/workflowModel",
+    operation_id = "listWorkflowModels",
+    tag = "workflowModel",
+    summary = "Every model, sorted by name",
+    responses(
+        (status = 200, description = "Models, rendered as `workflow` entities in state `validated`", body = crate::openapi::WorkflowList),
+    )
+)]
 async fn list(api: Api) -> Result<HttpResponse, ApiError> {
     let fanned = api.router().models(api.cx()).await?;
     let docs = Default::default();
@@ -28,6 +38,18 @@ async fn list(api: Api) -> Result<HttpResponse, ApiError> {
 }
 
 /// `GET /workflowModel/{name}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/workflowModel/{modelName}",
+    operation_id = "getWorkflowModel",
+    tag = "workflowModel",
+    summary = "A model",
+    params(("modelName" = String, Path, description = "Model name")),
+    responses(
+        (status = 200, description = "The model as a `workflow` entity with default variables", body = crate::nuxeo::WorkflowEntity),
+        (status = 404, description = "No such model", body = crate::openapi::ExceptionEntity),
+    )
+)]
 async fn get(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
     let name = &seg.name;
     let (_, m) = api
@@ -40,6 +62,18 @@ async fn get(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
 }
 
 /// `GET /workflowModel/{name}/graph`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/workflowModel/{modelName}/graph",
+    operation_id = "getWorkflowModelGraph",
+    tag = "workflowModel",
+    summary = "Graph of a model",
+    params(("modelName" = String, Path, description = "Model name")),
+    responses(
+        (status = 200, description = "The graph (every node `validated`)", body = crate::nuxeo::GraphEntity),
+        (status = 404, description = "No such model", body = crate::openapi::ExceptionEntity),
+    )
+)]
 async fn graph(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
     let name = &seg.name;
     let g = api

@@ -39,7 +39,7 @@ async fn wrong_password_and_unknown_user_get_401() {
 
 #[actix_web::test]
 async fn cors_preflight_succeeds_without_credentials() {
-    let gw = TestGateway::new().await;
+    let gw = TestGateway::with("[cors]\nallowed_origins = [\"http://playground.example\"]\n").await;
     let r = gw
         .send(
             TestRequest::default()

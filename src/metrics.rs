@@ -1,0 +1,340 @@
+//! Prometheus metrics at `GET /metrics` (unauthenticated; `[metrics] enabled = false`
+//! removes the endpoint and the per-request accounting).
+//!
+//! Series:
+//! - `flowgate_http_requests_total{method,route,status}`, `flowgate_http_request_duration_seconds`
+//!   (histogram, same labels) and `flowgate_http_requests_in_flight`, recorded by [`track`].
+//!   `route` is the matched route template (`/api/v1/task/{id}`), `unmatched` for paths no
+//!   route knows: never a raw path, so ids cannot blow up the label space.
+//! - `flowgate_engine_calls_total{engine,op,outcome}`, `flowgate_engine_call_duration_seconds`
+//!   and `flowgate_breaker_open{engine}`, emitted by `flowgate-http` for remote engines.
+//! - `flowgate_workflows_running{engine}` and `flowgate_tasks_open{engine}`, read from each
+//!   embedded engine of this application when scraped.
+//!
+//! Everything goes through the `metrics` facade into one Prometheus recorder installed once
+//! per process ([`recorder`]), however many applications the process builds (tests build
+//! dozens). The embedded-engine counts are not global: each scrape reads the engines of the
+//! application that answers it.
+
+use std::fmt::Write as _;
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpRequest, HttpResponse};
+use flowgate_core::WorkflowEngine;
+use flowgate_memory::{EngineStats, MemoryEngine};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use parking_lot::Mutex;
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+/// Where the metrics are served.
+pub const PATH: &str = "/metrics";
+
+/// Histogram buckets of every `*_duration_seconds` series, in seconds.
+const BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// How often histogram samples are folded into their buckets when nobody scrapes, so that
+/// memory stays bounded.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// `[metrics]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// Serve `GET /metrics` (without authentication) and count requests.
+    pub enabled: bool,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+/// The process-wide Prometheus recorder, installed on first use. `None` when another
+/// recorder was installed first (an embedding program's): `/metrics` then answers 503.
+pub fn recorder() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let installed = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Suffix("_duration_seconds".to_owned()),
+                    BUCKETS,
+                )
+                .and_then(PrometheusBuilder::install_recorder);
+            match installed {
+                Ok(handle) => {
+                    describe();
+                    start_upkeep(handle.clone());
+                    Some(handle)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics recorder not installed; /metrics answers 503");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+fn start_upkeep(handle: PrometheusHandle) {
+    let spawned = std::thread::Builder::new()
+        .name("flowgate-metrics-upkeep".into())
+        .spawn(move || loop {
+            std::thread::sleep(UPKEEP_EVERY);
+            handle.run_upkeep();
+        });
+    if let Err(e) = spawned {
+        // Scrapes still fold samples; only unscraped memory growth is at stake.
+        tracing::warn!(error = %e, "metrics upkeep thread not started");
+    }
+}
+
+fn describe() {
+    metrics::describe_counter!(
+        "flowgate_http_requests_total",
+        "HTTP requests answered, by method, route template and status"
+    );
+    metrics::describe_histogram!(
+        "flowgate_http_request_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time to answer an HTTP request, by method, route template and status"
+    );
+    metrics::describe_gauge!(
+        "flowgate_http_requests_in_flight",
+        "HTTP requests being answered"
+    );
+    metrics::describe_counter!(
+        "flowgate_engine_calls_total",
+        "Calls to remote engines, by engine, operation and outcome"
+    );
+    metrics::describe_histogram!(
+        "flowgate_engine_call_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time of calls to remote engines (retries included), by engine and operation"
+    );
+    metrics::describe_gauge!(
+        "flowgate_breaker_open",
+        "1 while the circuit breaker in front of a remote engine is open"
+    );
+}
+
+/// Registers the `/metrics` route when enabled.
+pub fn configure(cfg: &mut web::ServiceConfig, settings: &MetricsSettings) {
+    if settings.enabled {
+        cfg.service(crate::routes::resource(PATH).route(web::get().to(scrape)));
+    }
+}
+
+/// `GET /metrics`: Prometheus text exposition format.
+async fn scrape(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let handle = recorder().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "metrics_unavailable",
+            "Metrics are not available: another metrics recorder is installed",
+        )
+    })?;
+    let mut body = handle.render();
+    if let Some(state) = req.app_data::<web::Data<AppState>>() {
+        render_engine_stats(
+            &mut body,
+            state
+                .router
+                .engines()
+                .iter()
+                .map(|e| (e.name.as_str(), &e.engine)),
+        );
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body))
+}
+
+/// Embedded engines built by the registry, known by address so that a scrape can find
+/// the statistics of the engines behind its own router (`dyn WorkflowEngine` has none).
+static MEMORY_ENGINES: Mutex<Vec<(usize, Weak<MemoryEngine>)>> = Mutex::new(Vec::new());
+
+fn address<T: ?Sized>(p: *const T) -> usize {
+    p.cast::<()>() as usize
+}
+
+/// Makes an embedded engine's counts (running workflows, open tasks) visible to
+/// `/metrics`. Called by the registry for every embedded engine it builds.
+pub fn track_memory_engine(engine: &Arc<MemoryEngine>) {
+    let mut list = MEMORY_ENGINES.lock();
+    list.retain(|(_, w)| w.strong_count() > 0);
+    list.push((address(Arc::as_ptr(engine)), Arc::downgrade(engine)));
+}
+
+fn memory_stats(engine: &Arc<dyn WorkflowEngine>) -> Option<EngineStats> {
+    let addr = address(Arc::as_ptr(engine));
+    let list = MEMORY_ENGINES.lock();
+    list.iter()
+        .filter(|(a, _)| *a == addr)
+        .find_map(|(_, w)| w.upgrade())
+        .map(|e| e.stats())
+}
+
+/// Appends `flowgate_workflows_running` and `flowgate_tasks_open` for the embedded
+/// engines among `engines`.
+fn render_engine_stats<'a>(
+    out: &mut String,
+    engines: impl Iterator<Item = (&'a str, &'a Arc<dyn WorkflowEngine>)>,
+) {
+    let stats: Vec<(&str, EngineStats)> = engines
+        .filter_map(|(name, e)| memory_stats(e).map(|s| (name, s)))
+        .collect();
+    if stats.is_empty() {
+        return;
+    }
+    let series: [(&str, &str, fn(&EngineStats) -> usize); 2] = [
+        (
+            "flowgate_workflows_running",
+            "Workflow instances in state running, per embedded engine",
+            |s| s.running_workflows,
+        ),
+        (
+            "flowgate_tasks_open",
+            "Tasks in state opened, per embedded engine",
+            |s| s.open_tasks,
+        ),
+    ];
+    for (name, help, value) in series {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for (engine, s) in &stats {
+            let _ = writeln!(
+                out,
+                "{name}{{engine=\"{}\"}} {}",
+                escape_label(engine),
+                value(s)
+            );
+        }
+    }
+}
+
+/// Escapes a label value for the text format.
+fn escape_label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The `method` label: standard methods by name, anything else as `OTHER`, so that
+/// made-up methods cannot add label values.
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "OTHER",
+    }
+}
+
+/// Counts a request in `flowgate_http_requests_in_flight` while it lives.
+struct InFlight;
+
+impl InFlight {
+    fn enter() -> Self {
+        metrics::gauge!("flowgate_http_requests_in_flight").increment(1.0);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        // Runs on completion, error and cancellation (client gone) alike.
+        metrics::gauge!("flowgate_http_requests_in_flight").decrement(1.0);
+    }
+}
+
+/// Middleware: request count, latency and in-flight gauge, labelled with the route
+/// template the request matched.
+pub async fn track(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = method_label(req.method());
+    let _in_flight = InFlight::enter();
+    let res = next.call(req).await;
+    let (status, route) = match &res {
+        Ok(r) => (
+            r.status().as_u16(),
+            r.request()
+                .match_pattern()
+                .unwrap_or_else(|| "unmatched".to_owned()),
+        ),
+        // Refused by a middleware before routing (413, CORS).
+        Err(e) => (
+            e.as_response_error().status_code().as_u16(),
+            "unmatched".to_owned(),
+        ),
+    };
+    let labels = [
+        ("method", method.to_owned()),
+        ("route", route),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!("flowgate_http_requests_total", &labels).increment(1);
+    metrics::histogram!("flowgate_http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_stats_render_only_for_tracked_embedded_engines() {
+        let tracked = Arc::new(MemoryEngine::builtin("local").unwrap());
+        track_memory_engine(&tracked);
+        let other: Arc<dyn WorkflowEngine> = Arc::new(MemoryEngine::builtin("other").unwrap());
+        let tracked_dyn: Arc<dyn WorkflowEngine> = tracked.clone();
+        let mut out = String::new();
+        render_engine_stats(
+            &mut out,
+            [("local", &tracked_dyn), ("other", &other)].into_iter(),
+        );
+        assert!(
+            out.contains("# TYPE flowgate_workflows_running gauge"),
+            "{out}"
+        );
+        assert!(
+            out.contains("flowgate_workflows_running{engine=\"local\"} 0"),
+            "{out}"
+        );
+        assert!(
+            out.contains("flowgate_tasks_open{engine=\"local\"} 0"),
+            "{out}"
+        );
+        assert!(!out.contains("other"), "{out}");
+    }
+
+    #[test]
+    fn label_values_are_escaped_and_methods_bounded() {
+        assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        assert_eq!(method_label(&Method::GET), "GET");
+        let odd = Method::from_bytes(b"BREW").unwrap();
+        assert_eq!(method_label(&odd), "OTHER");
+    }
+}
