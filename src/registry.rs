@@ -77,6 +77,8 @@ pub fn build_engine(
             (Arc::new(engine) as Arc<dyn WorkflowEngine>, Vec::new())
         }
 fn memory_jobs(name: &str, engine: Arc<MemoryEngine>, every_secs: u64) -> Vec<Job> {
+    // Every embedded engine passes here: make its counts visible to /metrics.
+    crate::metrics::track_memory_engine(&engine);
     if every_secs == 0 {
         return Vec::new();
     }
