@@ -4,7 +4,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { withGateway, rejectsWithStatus } = require('../support/gateway');
+const { Nuxeo, withGateway, rejectsWithStatus } = require('../support/gateway');
 
 const T = { timeout: 60000 };
 
@@ -56,4 +56,16 @@ test('workflow models list the two default reviews', T, withGateway(async (gw) =
   assert.equal(graph['entity-type'], 'graph');
   assert.equal(graph.nodes.length, 7);
   assert.equal(graph.transitions.length, 6);
+}));
+
+test('a token requested with Basic auth connects a token client', T, withGateway(async (gw) => {
+  const basic = gw.client('asmith');
+  const token = await basic.requestAuthenticationToken('flowgate-tests', 'node-test', 'test runner', 'rw');
+  assert.equal(typeof token, 'string');
+  assert.ok(token.length > 0 && !token.includes('\n'));
+  const byToken = new Nuxeo({ baseURL: gw.baseURL, auth: { method: 'token', token } });
+  await byToken.connect();
+  assert.equal(byToken.user.id, 'asmith');
+  const { entries } = await byToken.workflows().fetchStartedWorkflows('SerialDocumentReview');
+  assert.deepEqual(entries, []);
 }));

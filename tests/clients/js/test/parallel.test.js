@@ -131,3 +131,31 @@ test('parallel review started without a document ends done after a rejection', T
   assert.equal((await admin.workflows().fetch(wf.id)).state, 'done');
   assert.deepEqual((await wf.fetchTasks()).entries, []);
 }));
+
+test('fetch properties resolve task actors and target documents into entities', T, withGateway(async (gw) => {
+  const admin = gw.client('Administrator');
+  const doc = newDocument(admin);
+  const wf = await doc.startWorkflow('ParallelDocumentReview');
+  const { entries: [choose] } = await wf.fetchTasks();
+  await choose.complete('start_review', {
+    variables: { participants: ['user:jdoe', 'group:members'] },
+  });
+
+  const jdoe = gw.client('jdoe');
+  const { entries } = await jdoe.workflows().fetchTasks(
+    { actorId: 'jdoe' },
+    { fetchProperties: { task: ['actors', 'targetDocumentIds'] } },
+  );
+  // jdoe reviews directly and as a member of the group: two tasks.
+  assert.equal(entries.length, 2);
+  const byActor = Object.fromEntries(entries.map((t) => [t.actors[0]['entity-type'], t]));
+  const user = byActor.user.actors[0];
+  assert.equal(user.id, 'jdoe'); // prefix gone once resolved
+  assert.equal(user.properties.username, 'jdoe');
+  const group = byActor.group.actors[0];
+  assert.equal(group.groupname, 'members');
+  for (const t of entries) {
+    assert.equal(t.targetDocumentIds[0]['entity-type'], 'document');
+    assert.equal(t.targetDocumentIds[0].uid, doc.uid);
+  }
+}));
