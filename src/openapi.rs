@@ -72,6 +72,8 @@ ids of non-default engines look like `<prefix>~<native id>`.",
         crate::routes::bootstrap::cmis,
         crate::routes::bootstrap::running_status,
         crate::routes::bootstrap::token,
+        crate::routes::ops::live,
+        crate::routes::ops::ready,
         openapi_json,
         explorer,
         metrics_doc,
@@ -257,6 +259,8 @@ impl Modify for CommonErrors {
                     "/api/v1/me",
                     "/api/v1/user/{userId}",
                     "/api/v1/automation/login",
+                    "/health/live",
+                    "/health/ready",
                     SPEC_PATH,
                     DOC_PATH,
                 ]
@@ -353,6 +357,10 @@ pub struct WorkflowList {
     /// Workflow instances (or models, which are rendered as `workflow` entities).
     #[schema(value_type = Vec<crate::nuxeo::WorkflowEntity>)]
     entries: Vec<()>,
+    /// Engines that failed while the list was gathered from several engines; absent
+    /// when every engine answered.
+    #[schema(rename = "engineFailures")]
+    engine_failures: Option<Vec<EngineFailure>>,
 }
 
 /// `{"entity-type":"tasks","entries":[…]}`; with `isPaginated=true` the pagination fields
@@ -366,6 +374,10 @@ pub struct TaskList {
     /// Tasks.
     #[schema(value_type = Vec<crate::nuxeo::TaskEntity>)]
     entries: Vec<()>,
+    /// Engines that failed while the list was gathered from several engines; absent
+    /// when every engine answered.
+    #[schema(rename = "engineFailures")]
+    engine_failures: Option<Vec<EngineFailure>>,
 }
 
 /// The paginated form of a task list (`GET /task?isPaginated=true`).
@@ -381,6 +393,9 @@ pub struct PaginatedTaskList {
     /// Tasks of the page.
     #[schema(value_type = Vec<crate::nuxeo::TaskEntity>)]
     entries: Vec<()>,
+    /// Engines that failed while the page was gathered from several engines.
+    #[schema(rename = "engineFailures")]
+    engine_failures: Option<Vec<EngineFailure>>,
 }
 
 /// The answer of `GET /task`: the plain list, or the paginated form with `isPaginated=true`.
@@ -514,6 +529,59 @@ pub struct RunningStatus {
     /// Per engine: `{"status": "up"|"degraded"|"down", "message": …}`.
     #[schema(value_type = Object)]
     engines: (),
+}
+
+/// `GET /health/live`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Liveness {
+    /// Always `live`.
+    #[schema(example = "live")]
+    status: String,
+}
+
+/// `GET /health/ready`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Readiness {
+    /// `ready` or `not_ready`.
+    #[schema(example = "ready")]
+    status: String,
+    /// Every configured engine.
+    engines: Vec<EngineStatus>,
+}
+
+/// Readiness of one engine.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct EngineStatus {
+    /// Engine name.
+    engine: String,
+    /// `memory`, `alfresco` or `cq`.
+    kind: String,
+    /// Whether this is the default engine.
+    default: bool,
+    /// `up`, `degraded` or `down`.
+    status: String,
+    /// Upstream circuit breaker (`closed`, `open`, `half_open`); remote engines only.
+    breaker: Option<String>,
+    /// Why the engine is not up.
+    message: Option<String>,
+    /// How long the check took, in milliseconds.
+    duration_ms: f64,
+}
+
+/// An engine that did not answer its part of a query spanning engines. The same engines
+/// are listed in the `X-Flowgate-Engine-Failures` response header.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct EngineFailure {
+    /// Engine name.
+    engine: String,
+    /// Stable error code (`unavailable`, `timeout`, `upstream`, ...).
+    code: String,
+    /// Client-safe message.
+    message: String,
 }
 
 /// Filters and paging of `GET /task`. Blank values count as absent; unknown parameters

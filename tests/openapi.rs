@@ -365,7 +365,7 @@ fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> Vec<&'a Value> {
     vec![schema]
 }
 
-/// Checks that `value` has exactly the documented properties, recursively. `oneOf`
+/// Checks that `value` has only documented properties and every required one, recursively. `oneOf`
 /// alternatives (nullable values) are tried in turn.
 fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
     if let Some(alts) = schema["oneOf"].as_array() {
@@ -387,10 +387,14 @@ fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), 
     }
     let parts = resolve(doc, schema);
     let mut props = BTreeMap::new();
+    let mut required = BTreeSet::new();
     let mut items = None;
     for p in &parts {
         if let Some(ps) = p["properties"].as_object() {
-            props.extend(ps.iter());
+            props.extend(ps.iter().map(|(k, v)| (k.clone(), v)));
+        }
+        for r in p["required"].as_array().into_iter().flatten() {
+            required.insert(r.as_str().unwrap_or_default().to_owned());
         }
         if p.get("items").is_some() {
             items = Some(&p["items"]);
@@ -398,13 +402,20 @@ fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), 
     }
     match value {
         Value::Object(o) if !props.is_empty() => {
-            let real: BTreeSet<&String> = o.keys().collect();
-            let documented: BTreeSet<&String> = props.keys().copied().collect();
-            if real != documented {
-                return Err(format!("{at}: keys {real:?} but documented {documented:?}"));
+            let undocumented: Vec<&String> = o
+                .keys()
+                .filter(|k| !props.contains_key(k.as_str()))
+                .collect();
+            let missing: Vec<&String> = required.iter().filter(|k| !o.contains_key(*k)).collect();
+            if !undocumented.is_empty() || !missing.is_empty() {
+                return Err(format!(
+                    "{at}: undocumented keys {undocumented:?}, required keys missing {missing:?}"
+                ));
             }
             for (k, s) in props {
-                conforms(doc, s, &o[k.as_str()], &format!("{at}.{k}"))?;
+                if let Some(v) = o.get(k.as_str()) {
+                    conforms(doc, s, v, &format!("{at}.{k}"))?;
+                }
             }
             Ok(())
         }
@@ -492,4 +503,16 @@ async fn documented_entities_match_real_answers() {
         .expect(200)
         .json();
     check("TaskEntity", &done);
+    let live = gw
+        .call(Method::GET, "/health/live", None, None)
+        .await
+        .expect(200)
+        .json();
+    check("Liveness", &live);
+    let ready = gw
+        .call(Method::GET, "/health/ready", None, None)
+        .await
+        .expect(200)
+        .json();
+    check("Readiness", &ready);
 }

@@ -19,12 +19,33 @@ pub fn configure(cfg: &mut web::ServiceConfig, ctx: &str) {
 }
 
 /// `GET /health/live`: 200 while the process serves requests.
+#[utoipa::path(
+    get,
+    path = "/health/live",
+    operation_id = "healthLive",
+    tag = "operations",
+    summary = "Liveness: the process answers",
+    security(()),
+    responses((status = 200, description = "Live", body = crate::openapi::Liveness))
+)]
 async fn live() -> Result<HttpResponse, ApiError> {
     json(StatusCode::OK, &json!({"status": "live"}))
 }
 
 /// `GET /health/ready`: 200 with every engine's status unless the default engine is
 /// down (then 503). Engines whose breaker is open are reported down without a probe.
+#[utoipa::path(
+    get,
+    path = "/health/ready",
+    operation_id = "healthReady",
+    tag = "operations",
+    summary = "Readiness: per-engine status; not ready while the default engine is down",
+    security(()),
+    responses(
+        (status = 200, description = "Ready", body = crate::openapi::Readiness),
+        (status = 503, description = "The default engine is down", body = crate::openapi::Readiness),
+    )
+)]
 async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let timeout = Duration::from_millis(state.settings.routing.health_timeout_ms);
     let engines = state.router.health(timeout).await;
