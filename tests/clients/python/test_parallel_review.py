@@ -126,8 +126,11 @@ def test_parallel_review_on_a_document_approved_by_the_initiator(connect, gatewa
     assert consolidate.directive == "wf.parallelDocumentReview.consolidate.directive"
     assert actor_ids(consolidate) == ["Administrator"]
     assert action_names(consolidate) == ["reject", "validate"]
+    # A human-readable summary of every reviewer's decision and comment (§9.2).
     summary = consolidate.variables["review_result"]
     assert isinstance(summary, str) and summary.strip(), "review_result must summarise the reviews"
+    for needle in ("jdoe", "approve", "looks good", "asmith", "reject", "needs work"):
+        assert needle in summary, f"{needle!r} missing from review_result {summary!r}"
     assert "initiatorComment" not in consolidate.variables
 
     consolidate.complete("validate", comment="approved")
@@ -185,3 +188,17 @@ def test_workflow_tasks_lists_the_callers_open_tasks_of_that_model(connect):
 
     ids = sorted(t.workflowInstanceId for t in first.tasks)
     assert ids == sorted([first.id, second.id])
+
+
+def test_attached_document_given_as_a_bare_string_is_attached(connect):
+    """The client passes attachedDocumentIds through as given; its own tests pass one id
+    as a plain string, which flowgate treats as a one-element list (spec §6.2)."""
+    admin = connect("Administrator")
+    doc = new_document(admin)
+    wf = admin.workflows.start(
+        "ParallelDocumentReview", options={"attachedDocumentIds": doc.uid}
+    )
+    assert wf.attachedDocumentIds == [{"id": doc.uid}]
+    assert [w.id for w in admin.documents.workflows(doc)] == [wf.id]
+    [choose] = open_tasks(admin, wf.id)
+    assert choose.targetDocumentIds == [{"id": doc.uid}]
