@@ -519,7 +519,11 @@ impl Router {
     /// Starts an instance on the engine that has the model. Documents prefixed for an
     /// engine pick that engine for a plain model name; a document of another engine than
     /// the model's is a 400.
-    pub async fn start(&self, cx: &CallContext, mut req: StartWorkflow) -> Result<WorkflowInstance> {
+    pub async fn start(
+        &self,
+        cx: &CallContext,
+        mut req: StartWorkflow,
+    ) -> Result<WorkflowInstance> {
         let mut doc_engine: Option<&EngineEntry> = None;
         for d in &req.documents {
             if let Some((p, _)) = d.split_once(PREFIX_SEP) {
@@ -576,7 +580,13 @@ impl Router {
             return Err(EngineError::unsupported("workflow_graph", &e.name));
         }
         let cx = scoped(e, cx);
-        call(e, "workflow_graph", &cx, e.engine.workflow_graph(&cx, native)).await
+        call(
+            e,
+            "workflow_graph",
+            &cx,
+            e.engine.workflow_graph(&cx, native),
+        )
+        .await
     }
 
     /// Cancels an instance.
@@ -889,9 +899,11 @@ fn all_failed(errors: Vec<(&EngineEntry, EngineError)>) -> EngineError {
             .iter()
             .position(|(_, e)| !transient(e.kind()))
             .unwrap_or(0);
-        return errors.into_iter().nth(idx).map(|(_, e)| e).unwrap_or_else(|| {
-            EngineError::Unavailable("no engine answered".into())
-        });
+        return errors
+            .into_iter()
+            .nth(idx)
+            .map(|(_, e)| e)
+            .unwrap_or_else(|| EngineError::Unavailable("no engine answered".into()));
     }
     let summary = errors
         .iter()
@@ -901,7 +913,10 @@ fn all_failed(errors: Vec<(&EngineEntry, EngineError)>) -> EngineError {
     let msg = format!("No engine answered ({summary})");
     if errors.iter().all(|(_, e)| e.kind() == ErrorKind::Timeout) {
         EngineError::Timeout(msg)
-    } else if errors.iter().all(|(_, e)| e.kind() == ErrorKind::Unavailable) {
+    } else if errors
+        .iter()
+        .all(|(_, e)| e.kind() == ErrorKind::Unavailable)
+    {
         EngineError::Unavailable(msg)
     } else {
         EngineError::upstream(None, msg)

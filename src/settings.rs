@@ -262,9 +262,7 @@ impl EngineSettings {
     pub fn passthrough(&self) -> bool {
         match self {
             EngineSettings::Memory(_) => false,
-            EngineSettings::Alfresco(a) => {
-                a.auth.mode == flowgate_alfresco::AuthMode::Passthrough
-            }
+            EngineSettings::Alfresco(a) => a.auth.mode == flowgate_alfresco::AuthMode::Passthrough,
             EngineSettings::Cq(c) => matches!(c.auth, flowgate_cq::AuthConfig::Passthrough),
         }
     }
@@ -463,12 +461,6 @@ impl Settings {
                     "auth.groups[{i}].name: '{}' is not a valid group name",
                     g.name
                 ));
-            }
-        }
-        let defaults: Vec<&String> = self
-            .engines
-            .iter()
-            .filter(|(_, e)| e.common().default)
         if self.routing.fanout_timeout_ms == 0 {
             errs.push("routing.fanout_timeout_ms: must be greater than 0".into());
         }
@@ -482,6 +474,12 @@ impl Settings {
                 ));
             }
         }
+            }
+        }
+        let defaults: Vec<&String> = self
+            .engines
+            .iter()
+            .filter(|(_, e)| e.common().default)
             .map(|(n, _)| n)
             .collect();
         if self.engines.len() > 1 && defaults.len() != 1 {
@@ -576,19 +574,21 @@ pub fn is_path_safe(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+                EngineSettings::Alfresco(a) => errs.extend(a.validate(&format!("engines.{name}"))),
+                EngineSettings::Cq(c) => errs.extend(c.validate(&format!("engines.{name}"))),
+            }
+            if let Some(ms) = self.routing.engine_timeouts_ms.get(name) {
+                if *ms == 0 {
+                    errs.push(format!(
+                        "routing.engine_timeouts_ms.{name}: must be greater than 0"
+                    ));
+                }
 
     fn env(pairs: &[(&str, &str)]) -> Sources {
         Sources {
             file: None,
             toml: None,
             env: Some(
-                EngineSettings::Alfresco(a) => errs.extend(a.validate(&format!("engines.{name}"))),
-                EngineSettings::Cq(c) => errs.extend(c.validate(&format!("engines.{name}"))),
-            }
-            if let Some(ms) = self.routing.engine_timeouts_ms.get(name) {
-                if *ms == 0 {
-                    errs.push(format!("routing.engine_timeouts_ms.{name}: must be greater than 0"));
-                }
                 pairs
                     .iter()
                     .map(|(k, v)| (k.to_string(), v.to_string()))

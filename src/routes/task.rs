@@ -72,8 +72,7 @@ async fn list(api: Api) -> Result<HttpResponse, ApiError> {
     let page = &fanned.value;
     let docs = api.task_docs(&page.items).await;
     let r = api.renderer(&docs);
-    let body =
-        ListEntity::paginated_tasks(r.tasks(&page.items), pagination_of(page, offset, size));
+    let body = ListEntity::paginated_tasks(r.tasks(&page.items), pagination_of(page, offset, size));
     json_fanned(StatusCode::OK, &body, &fanned.failures)
 }
 
