@@ -158,6 +158,7 @@ pub fn app(
         // Plain resources, not a scope: a scope on the context path would swallow the
         // API mounted below it.
         app = app.configure(|cfg| routes::bootstrap::configure_root(cfg, &ctx));
+        app = app.configure(|cfg| routes::ops::configure(cfg, &ctx));
     }
     for p in prefixes {
         app = app
@@ -167,7 +168,6 @@ pub fn app(
     app.default_service(web::to(routes::not_found))
 }
 
-        app = app.configure(|cfg| routes::ops::configure(cfg, &ctx));
 /// Where the API tree is mounted: `/api/v1`, `<ctx>/api/v1`, `<ctx>/site/api/v1`.
 fn api_prefixes(context_path: &str) -> Vec<String> {
     let mut v = Vec::new();

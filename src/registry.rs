@@ -63,9 +63,6 @@ pub fn build_engine(
             let jobs = memory_jobs(name, engine.clone(), m.escalation_interval_secs);
             (engine, jobs)
         }
-    })
-}
-
         EngineSettings::Alfresco(a) => {
             let engine = flowgate_alfresco::AlfrescoEngine::new(name, a.clone())
                 .map_err(|e| err(e.message()))?;
@@ -76,6 +73,9 @@ pub fn build_engine(
                 flowgate_cq::CqEngine::new(name, c.clone()).map_err(|e| err(e.message()))?;
             (Arc::new(engine) as Arc<dyn WorkflowEngine>, Vec::new())
         }
+    })
+}
+
 fn memory_jobs(name: &str, engine: Arc<MemoryEngine>, every_secs: u64) -> Vec<Job> {
     // Every embedded engine passes here: make its counts visible to /metrics.
     crate::metrics::track_memory_engine(&engine);
@@ -134,13 +134,13 @@ pub fn build(settings: &Settings) -> Result<(Router, Vec<Job>), RegistryError> {
             prefix: None,
             mounts: vec!["/".to_owned()],
             engine,
-        };
-        let router = Router::new(vec![entry], 0).map_err(|reason| RegistryError {
-            engine: BUILTIN_ENGINE.into(),
             options: EngineOptions {
                 fanout_timeout: settings.routing.fanout_timeout(BUILTIN_ENGINE),
                 ..EngineOptions::default()
             },
+        };
+        let router = Router::new(vec![entry], 0).map_err(|reason| RegistryError {
+            engine: BUILTIN_ENGINE.into(),
             reason,
         })?;
         return Ok((router, jobs));
@@ -172,9 +172,6 @@ pub fn build(settings: &Settings) -> Result<(Router, Vec<Job>), RegistryError> {
                 jobs.append(&mut j);
                 engine
             },
-        });
-        tracing::info!(engine = %name, kind = es.kind(), default = is_default, "engine ready");
-    }
             options: EngineOptions {
                 remote: es.is_remote(),
                 strip_mount: es.strips_mount(),
@@ -182,6 +179,9 @@ pub fn build(settings: &Settings) -> Result<(Router, Vec<Job>), RegistryError> {
                 fanout_timeout: settings.routing.fanout_timeout(name),
                 base_url: es.base_url().cloned(),
             },
+        });
+        tracing::info!(engine = %name, kind = es.kind(), default = is_default, "engine ready");
+    }
     let router = Router::new(entries, default).map_err(|reason| RegistryError {
         engine: "*".into(),
         reason,

@@ -48,12 +48,6 @@ pub struct Settings {
     /// Workflow engines by name. Empty means one built-in embedded engine named `local`.
     #[serde(default)]
     pub engines: BTreeMap<String, EngineSettings>,
-}
-
-/// `[server]`
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServerSettings {
     /// How queries spanning several engines are run.
     #[serde(default)]
     pub routing: RoutingSettings,
@@ -92,6 +86,12 @@ impl RoutingSettings {
                 .unwrap_or(self.fanout_timeout_ms),
         )
     }
+}
+
+/// `[server]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
     /// Listening address, `host:port`.
     pub bind: String,
     /// Worker threads; 0 means one per core.
@@ -211,14 +211,14 @@ pub struct ErrorSettings {
 pub enum EngineSettings {
     /// The embedded engine.
     Memory(MemoryEngineSettings),
-}
-
-impl EngineSettings {
-    /// Settings every engine kind has.
     /// An Alfresco Content Services repository (`flowgate-alfresco`).
     Alfresco(flowgate_alfresco::AlfrescoConfig),
     /// An Adobe CQ / AEM author instance (`flowgate-cq`).
     Cq(flowgate_cq::CqConfig),
+}
+
+impl EngineSettings {
+    /// Settings every engine kind has.
     pub fn common(&self) -> CommonEngineSettings {
         match self {
             EngineSettings::Memory(m) => CommonEngineSettings {
@@ -226,10 +226,6 @@ impl EngineSettings {
                 id_prefix: m.id_prefix.clone(),
                 mounts: m.mounts.clone(),
             },
-        }
-    }
-
-    /// The kind as written in the file.
             EngineSettings::Alfresco(a) => CommonEngineSettings {
                 default: a.default,
                 id_prefix: a.id_prefix.clone(),
@@ -240,13 +236,13 @@ impl EngineSettings {
                 id_prefix: c.id_prefix.clone(),
                 mounts: c.mounts.clone(),
             },
+        }
+    }
+
+    /// The kind as written in the file.
     pub fn kind(&self) -> &'static str {
         match self {
             EngineSettings::Memory(_) => "memory",
-        }
-    }
-}
-
             EngineSettings::Alfresco(_) => "alfresco",
             EngineSettings::Cq(_) => "cq",
         }
@@ -279,6 +275,10 @@ impl EngineSettings {
             EngineSettings::Memory(_) => None,
             EngineSettings::Alfresco(a) => Some(&a.http.base_url),
             EngineSettings::Cq(c) => Some(&c.base_url),
+        }
+    }
+}
+
 /// Routing settings shared by all engine kinds.
 #[derive(Clone, Debug, Default)]
 pub struct CommonEngineSettings {
@@ -413,6 +413,19 @@ impl Settings {
         if self.server.request_timeout_ms == 0 {
             errs.push("server.request_timeout_ms: must be greater than 0".into());
         }
+        if self.routing.fanout_timeout_ms == 0 {
+            errs.push("routing.fanout_timeout_ms: must be greater than 0".into());
+        }
+        if self.routing.health_timeout_ms == 0 {
+            errs.push("routing.health_timeout_ms: must be greater than 0".into());
+        }
+        for name in self.routing.engine_timeouts_ms.keys() {
+            if !self.engines.contains_key(name) {
+                errs.push(format!(
+                    "routing.engine_timeouts_ms.{name}: no engine of that name is configured"
+                ));
+            }
+        }
         if !product_version_ok(&self.nuxeo.product_version) {
             errs.push(format!(
                 "nuxeo.product_version: '{}' must contain a MAJOR.MINOR version",
@@ -461,19 +474,6 @@ impl Settings {
                     "auth.groups[{i}].name: '{}' is not a valid group name",
                     g.name
                 ));
-        if self.routing.fanout_timeout_ms == 0 {
-            errs.push("routing.fanout_timeout_ms: must be greater than 0".into());
-        }
-        if self.routing.health_timeout_ms == 0 {
-            errs.push("routing.health_timeout_ms: must be greater than 0".into());
-        }
-        for name in self.routing.engine_timeouts_ms.keys() {
-            if !self.engines.contains_key(name) {
-                errs.push(format!(
-                    "routing.engine_timeouts_ms.{name}: no engine of that name is configured"
-                ));
-            }
-        }
             }
         }
         let defaults: Vec<&String> = self
@@ -523,6 +523,15 @@ impl Settings {
                         }
                     }
                 }
+                EngineSettings::Alfresco(a) => errs.extend(a.validate(&format!("engines.{name}"))),
+                EngineSettings::Cq(c) => errs.extend(c.validate(&format!("engines.{name}"))),
+            }
+            if let Some(ms) = self.routing.engine_timeouts_ms.get(name) {
+                if *ms == 0 {
+                    errs.push(format!(
+                        "routing.engine_timeouts_ms.{name}: must be greater than 0"
+                    ));
+                }
             }
         }
         if errs.is_empty() {
@@ -548,6 +557,7 @@ impl Settings {
             .iter()
             .filter_map(|(n, e)| match e {
                 EngineSettings::Memory(m) => m.models_dir.as_deref().map(|d| (n.clone(), d)),
+                EngineSettings::Alfresco(_) | EngineSettings::Cq(_) => None,
             })
             .collect()
     }
@@ -574,15 +584,6 @@ pub fn is_path_safe(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-                EngineSettings::Alfresco(a) => errs.extend(a.validate(&format!("engines.{name}"))),
-                EngineSettings::Cq(c) => errs.extend(c.validate(&format!("engines.{name}"))),
-            }
-            if let Some(ms) = self.routing.engine_timeouts_ms.get(name) {
-                if *ms == 0 {
-                    errs.push(format!(
-                        "routing.engine_timeouts_ms.{name}: must be greater than 0"
-                    ));
-                }
 
     fn env(pairs: &[(&str, &str)]) -> Sources {
         Sources {
@@ -614,7 +615,6 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(s.server.bind, "0.0.0.0:9999");
-                EngineSettings::Alfresco(_) | EngineSettings::Cq(_) => None,
         assert_eq!(s.server.max_body_bytes, 10);
         assert_eq!(s.log.format, "json");
     }
