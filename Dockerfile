@@ -1,41 +1,52 @@
-# flowgate container image.
+# syntax=docker/dockerfile:1
+#
+# flowgate container image: one static-ish binary on debian slim, running as an
+# unprivileged user, settings and models under /etc/flowgate. See docs/operations.md.
 #
 #   docker build -t flowgate .
 #   docker run --rm -p 8080:8080 flowgate
 #
-# The default configuration is config/dev.toml, whose users are DEVELOPMENT CREDENTIALS
-# (password = user name). For anything else mount your own settings file over
-# /etc/flowgate/flowgate.toml (and models under /etc/flowgate/models), e.g.
-#   docker run -v $PWD/prod.toml:/etc/flowgate/flowgate.toml:ro -p 8080:8080 flowgate
-# Any setting can also be overridden with FLOWGATE__<SECTION>__<KEY> variables.
+# The built-in settings file is config/dev.toml, whose users are DEVELOPMENT CREDENTIALS
+# (password = user name). Mount your own over /etc/flowgate/flowgate.toml (and models
+# under /etc/flowgate/models) and override single keys with FLOWGATE__<SECTION>__<KEY>.
 
-# --- build -------------------------------------------------------------------------
+# --- build --------------------------------------------------------------------------
 FROM rust:1-slim-bookworm AS build
 WORKDIR /src
-# rustls everywhere: no OpenSSL headers needed.
+# rustls everywhere: no OpenSSL headers needed. The API explorer's assets come from the
+# vendored Swagger UI crate: nothing is downloaded besides crates.
 COPY . .
-RUN cargo build --release --locked -p flowgate \
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked -p flowgate --bin flowgate \
  && install -D -m 0755 target/release/flowgate /out/flowgate
 
-# --- runtime -----------------------------------------------------------------------
+# --- runtime ------------------------------------------------------------------------
 FROM debian:bookworm-slim
-RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates \
- && rm -rf /var/lib/apt/lists/* \
- && groupadd --system --gid 10001 flowgate \
- && useradd --system --uid 10001 --gid flowgate --no-create-home --shell /usr/sbin/nologin flowgate
+# No package manager run here: CA roots come from the build image.
+COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+RUN groupadd --system --gid 10001 flowgate \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin flowgate \
+ && mkdir -p /var/lib/flowgate \
+ && chown 10001:10001 /var/lib/flowgate
 COPY --from=build /out/flowgate /usr/local/bin/flowgate
 COPY config/models /etc/flowgate/models
 COPY config/dev.toml /etc/flowgate/flowgate.toml
 ENV FLOWGATE_CONFIG=/etc/flowgate/flowgate.toml \
     FLOWGATE__SERVER__BIND=0.0.0.0:8080 \
     FLOWGATE__ENGINES__LOCAL__MODELS_DIR=/etc/flowgate/models \
-    FLOWGATE__LOG__FORMAT=json
-USER flowgate:flowgate
+    FLOWGATE__ENGINES__LOCAL__DATA_DIR=/var/lib/flowgate/local \
+    FLOWGATE__LOG__FORMAT=json \
+    SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
+# Durable state of the embedded engine.
+VOLUME ["/var/lib/flowgate"]
+WORKDIR /var/lib/flowgate
+USER 10001:10001
 EXPOSE 8080
-# GET /runningstatus answers 200 while every engine is up (no credentials needed).
-HEALTHCHECK --interval=30s --timeout=3s --start-period=5s --retries=3 \
-  CMD bash -c 'exec 3<>/dev/tcp/127.0.0.1/8080 && printf "GET /runningstatus HTTP/1.0\r\nHost: localhost\r\n\r\n" >&3 && head -n1 <&3 | grep -q " 200 "'
-# Validate settings and models before serving; SIGTERM stops gracefully.
+# GET /health/live answers 200 while the process serves (no credentials, no engine call).
+# bash's /dev/tcp keeps curl out of the image.
+HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080 && printf 'GET /health/live HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && head -n1 <&3 | grep -q ' 200 '"]
+# SIGTERM (docker stop) drains in-flight requests for server.shutdown_timeout_secs.
 ENTRYPOINT ["/usr/local/bin/flowgate"]
 CMD ["serve"]
