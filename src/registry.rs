@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use flowgate_core::WorkflowEngine;
-use flowgate_memory::MemoryEngine;
+use flowgate_memory::{MemoryEngine, ModelSource};
 
 use crate::router::{EngineEntry, EngineOptions, Router};
 use crate::settings::{EngineSettings, Settings};
@@ -56,10 +56,14 @@ pub fn build_engine(
     };
     Ok(match settings {
         EngineSettings::Memory(m) => {
-            let engine = Arc::new(match &m.models_dir {
-                Some(dir) => MemoryEngine::from_dir(name, dir).map_err(|e| err(e.to_string()))?,
-                None => MemoryEngine::builtin(name).map_err(|e| err(e.to_string()))?,
-            });
+            let models = match &m.models_dir {
+                Some(dir) => ModelSource::Dir(dir.clone()),
+                None => ModelSource::Builtin,
+            };
+            let storage = m.storage(name).map_err(|e| err(e.join("; ")))?;
+            let engine = Arc::new(
+                MemoryEngine::open(name, models, storage).map_err(|e| err(e.to_string()))?,
+            );
             let jobs = memory_jobs(name, engine.clone(), m.escalation_interval_secs);
             (engine, jobs)
         }

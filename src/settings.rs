@@ -311,6 +311,56 @@ pub struct MemoryEngineSettings {
     /// deadline); 0 turns escalation off.
     #[serde(default = "default_escalation_secs")]
     pub escalation_interval_secs: u64,
+    /// Directory of the engine's durable state (created if missing). Absent: the state
+    /// lives in memory only (see `durability`).
+    #[serde(default)]
+    pub data_dir: Option<PathBuf>,
+    /// `"fsync"` (every change on disk before the answer; the default when `data_dir`
+    /// is set) or `"memory"` (nothing kept; the default without `data_dir`).
+    #[serde(default)]
+    pub durability: Option<String>,
+    /// Log entries after which the durable log is folded into the stored records.
+    #[serde(default = "default_snapshot_threshold")]
+    pub snapshot_threshold: u64,
+}
+
+fn default_snapshot_threshold() -> u64 {
+    flowgate_memory::storage::DEFAULT_SNAPSHOT_THRESHOLD
+}
+
+impl MemoryEngineSettings {
+    /// How the engine keeps its state, or the problems with these settings, each
+    /// naming its key under `engines.<name>`.
+    pub fn storage(&self, name: &str) -> Result<flowgate_memory::StorageOptions, Vec<String>> {
+        use flowgate_memory::Durability;
+        let mut errs = Vec::new();
+        let durability = match self.durability.as_deref() {
+            Some(d) => d.parse::<Durability>().unwrap_or_else(|e| {
+                errs.push(format!("engines.{name}.durability: {e}"));
+                Durability::Memory
+            }),
+            None if self.data_dir.is_some() => Durability::Fsync,
+            None => Durability::Memory,
+        };
+        if durability == Durability::Fsync && self.data_dir.is_none() {
+            errs.push(format!(
+                "engines.{name}.data_dir: required when durability = \"fsync\""
+            ));
+        }
+        if self.snapshot_threshold == 0 {
+            errs.push(format!(
+                "engines.{name}.snapshot_threshold: must be at least 1"
+            ));
+        }
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        Ok(flowgate_memory::StorageOptions {
+            data_dir: self.data_dir.clone().unwrap_or_default(),
+            durability,
+            snapshot_threshold: self.snapshot_threshold,
+        })
+    }
 }
 
 fn default_escalation_secs() -> u64 {
@@ -514,6 +564,9 @@ impl Settings {
             }
             match e {
                 EngineSettings::Memory(m) => {
+                    if let Err(e) = m.storage(name) {
+                        errs.extend(e);
+                    }
                     if let Some(dir) = &m.models_dir {
                         if !dir.is_dir() {
                             errs.push(format!(

@@ -526,15 +526,32 @@ async fn truncated_or_overwritten_file_recovers_or_refuses_without_panicking() {
 }
 
 #[tokio::test]
-async fn data_file_held_by_another_engine_is_refused() {
+async fn data_file_held_by_another_engine_is_refused_after_a_bounded_wait() {
     let dir = tempfile::tempdir().unwrap();
     let _first = open(dir.path());
+    let t0 = std::time::Instant::now();
     let err =
         MemoryEngine::open("local", ModelSource::Builtin, options(dir.path(), 10)).unwrap_err();
     assert!(matches!(
         err,
         OpenError::Storage(StorageError::Locked { .. })
     ));
+    assert!(t0.elapsed() < Duration::from_secs(20));
+    assert!(err.to_string().contains("in use by another process"));
+}
+
+#[tokio::test]
+async fn data_file_released_while_waiting_is_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = open(dir.path());
+    start(&first, "d").await;
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        drop(first);
+    });
+    let second = open(dir.path());
+    release.join().unwrap();
+    assert_eq!(dump(&second).await.0.len(), 1);
 }
 
 #[test]

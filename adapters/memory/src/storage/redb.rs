@@ -14,6 +14,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
@@ -29,6 +30,9 @@ const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
 const WORKFLOWS: TableDefinition<u128, &[u8]> = TableDefinition::new("workflows");
 const TASKS: TableDefinition<u128, &[u8]> = TableDefinition::new("tasks");
 const DOC_PATHS: TableDefinition<&str, &[u8]> = TableDefinition::new("document_paths");
+
+/// How long opening waits for another process to release the data file.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 const KEY_VERSION: &str = "format_version";
 const KEY_SNAPSHOT_SEQ: &str = "snapshot_seq";
@@ -108,11 +112,7 @@ impl RedbStorage {
                 })
             }
         }
-        let db = guarded(&file, || {
-            Database::builder()
-                .open(&file)
-                .map_err(|e| db_error(&file, e.into()))
-        })?;
+        let db = Self::open_waiting(&file)?;
         let storage = Self {
             file: file.clone(),
             db,
@@ -124,6 +124,31 @@ impl RedbStorage {
         };
         guarded(&file, || storage.check_format())?;
         Ok(storage)
+    }
+
+    /// Opens the file, waiting up to [`LOCK_WAIT`] for another process to release it:
+    /// during a restart the previous process may still be finishing its last requests,
+    /// and `flowgate check-config` opens the file briefly too.
+    fn open_waiting(file: &Path) -> Result<Database, StorageError> {
+        let deadline = Instant::now() + LOCK_WAIT;
+        let mut told = false;
+        loop {
+            let r = guarded(file, || {
+                Database::builder()
+                    .open(file)
+                    .map_err(|e| db_error(file, e.into()))
+            });
+            match r {
+                Err(StorageError::Locked { .. }) if Instant::now() < deadline => {
+                    if !told {
+                        tracing::warn!(file = %file.display(), "data file in use by another process; waiting for it to be released");
+                        told = true;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Creates and initialises a data file under a temporary name, then renames it
