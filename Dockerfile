@@ -20,6 +20,12 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked -p flowgate --bin flowgate \
  && install -D -m 0755 target/release/flowgate /out/flowgate
+# The development settings with the image's absolute paths, so that no engine-specific
+# variable is baked into the image (your own settings file may name its engines freely).
+RUN sed -e 's#^models_dir = .*#models_dir = "/etc/flowgate/models"#' \
+        -e 's#^data_dir = .*#data_dir = "/var/lib/flowgate/local"#' \
+        config/dev.toml > /out/flowgate.toml \
+ && grep -q '^models_dir = "/etc/flowgate/models"$' /out/flowgate.toml
 
 # --- runtime ------------------------------------------------------------------------
 FROM debian:bookworm-slim
@@ -31,11 +37,9 @@ RUN groupadd --system --gid 10001 flowgate \
  && chown 10001:10001 /var/lib/flowgate
 COPY --from=build /out/flowgate /usr/local/bin/flowgate
 COPY config/models /etc/flowgate/models
-COPY config/dev.toml /etc/flowgate/flowgate.toml
+COPY --from=build /out/flowgate.toml /etc/flowgate/flowgate.toml
 ENV FLOWGATE_CONFIG=/etc/flowgate/flowgate.toml \
     FLOWGATE__SERVER__BIND=0.0.0.0:8080 \
-    FLOWGATE__ENGINES__LOCAL__MODELS_DIR=/etc/flowgate/models \
-    FLOWGATE__ENGINES__LOCAL__DATA_DIR=/var/lib/flowgate/local \
     FLOWGATE__LOG__FORMAT=json \
     SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
 # Durable state of the embedded engine.
