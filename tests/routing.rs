@@ -415,3 +415,23 @@ async fn hostile_remote_ids_get_a_400_exception() {
     })
     .await;
 }
+
+#[test]
+fn the_example_configuration_parses_with_every_key_known() {
+    let sources = flowgate::settings::Sources {
+        file: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/config/example.toml").into()),
+        toml: None,
+        env: Some(Default::default()),
+    };
+    match flowgate::settings::Settings::load(&sources) {
+        Ok(s) => {
+            assert_eq!(s.engines.len(), 3);
+            assert_eq!(s.routing.fanout_timeout_ms, 3000);
+        }
+        // Only the service passwords, read from the process environment, may be missing.
+        Err(flowgate::settings::SettingsError::Invalid(problems)) => {
+            assert!(problems.iter().all(|p| p.contains(".auth")), "{problems:?}");
+        }
+        Err(e) => panic!("example configuration does not load: {e}"),
+    }
+}
