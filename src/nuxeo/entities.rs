@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use flowgate_core::{Document, Graph, Page, Task, Variables, WorkflowInstance, WorkflowModel};
 use serde::Serialize;
-use utoipa::ToSchema;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
 use super::context::RenderCtx;
 use crate::auth::Directory;
