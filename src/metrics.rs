@@ -190,6 +190,9 @@ fn memory_stats(engine: &Arc<dyn WorkflowEngine>) -> Option<EngineStats> {
         .map(|e| e.stats())
 }
 
+/// One gauge read from [`EngineStats`]: name, help text, value.
+type Gauge = (&'static str, &'static str, fn(&EngineStats) -> usize);
+
 /// Appends `flowgate_workflows_running` and `flowgate_tasks_open` for the embedded
 /// engines among `engines`.
 fn render_engine_stats<'a>(
@@ -202,7 +205,7 @@ fn render_engine_stats<'a>(
     if stats.is_empty() {
         return;
     }
-    let series: [(&str, &str, fn(&EngineStats) -> usize); 2] = [
+    let series: [Gauge; 2] = [
         (
             "flowgate_workflows_running",
             "Workflow instances in state running, per embedded engine",
