@@ -409,3 +409,54 @@ async fn health_endpoints_need_no_credentials_and_report_every_engine() {
     })
     .await;
 }
+
+#[actix_web::test]
+async fn a_hanging_engine_costs_its_deadline_until_the_breaker_opens_then_nothing() {
+    bounded(90, async {
+        let t = Tuning {
+            fanout_timeout_ms: 300,
+            max_attempts: 1,
+            breaker_cooldown_ms: 30_000,
+            ..Tuning::default()
+        };
+        let env = ThreeEngines::start(&t).await;
+        env.one_review_each().await;
+        // CQ accepts connections but never answers in time.
+        env.cq().add_fault(CqFault::on(
+            "*",
+            "/",
+            FaultAction::Delay(Duration::from_secs(20)),
+        ));
+        let mut before_open = Vec::new();
+        for _ in 0..3 {
+            let (r, took) = timed_get(&env.gw, MY_TASKS, "jdoe").await;
+            let v = r.expect(200).json();
+            assert_eq!(v["resultsCount"], 2);
+            assert_eq!(failures(&v), vec![("aem".to_owned(), "timeout".to_owned())]);
+            before_open.push(took);
+        }
+        assert!(
+            before_open[0] >= Duration::from_millis(300),
+            "{before_open:?}"
+        );
+        let mut after_open = Vec::new();
+        for _ in 0..5 {
+            let (r, took) = timed_get(&env.gw, MY_TASKS, "jdoe").await;
+            let v = r.expect(200).json();
+            assert_eq!(v["resultsCount"], 2);
+            assert_eq!(
+                failures(&v),
+                vec![("aem".to_owned(), "unavailable".to_owned())]
+            );
+            after_open.push(took);
+        }
+        eprintln!(
+            "hanging CQ: task list {before_open:?} until the breaker opened, then {after_open:?}"
+        );
+        assert!(
+            after_open.iter().all(|d| *d < Duration::from_millis(200)),
+            "{after_open:?}"
+        );
+    })
+    .await;
+}

@@ -435,3 +435,54 @@ fn the_example_configuration_parses_with_every_key_known() {
         Err(e) => panic!("example configuration does not load: {e}"),
     }
 }
+
+#[actix_web::test]
+async fn a_passthrough_engine_receives_the_callers_own_credentials() {
+    bounded(60, async {
+        let alf = flowgate_alfresco::sim::Sim::spawn(Default::default()).expect("sim");
+        let t = Tuning::default();
+        let extra = format!(
+            "{}{}",
+            routing_sims::gateway_toml(&t),
+            routing_sims::alf_toml(&alf.base_url, &t).replace(
+                "mode = \"basic\"\nuser = \"admin\"\npassword = \"admin\"\n",
+                "mode = \"passthrough\"\n"
+            )
+        );
+        let gw = TestGateway::with(&extra).await;
+        // bob starts as bob (Alfresco knows bob/bob as the gateway does), for jdoe.
+        let w = gw
+            .post(
+                &format!("{ALF_DOC_PATH}/@workflow"),
+                "bob",
+                &json!({"entity-type": "workflow", "workflowModelName": "activitiReview",
+                        "variables": {"assignee": "jdoe"}}),
+            )
+            .await
+            .expect(201)
+            .json();
+        let wf = id(&w);
+        assert!(wf.starts_with("alf~"));
+        let v = gw
+            .get("/api/v1/task?userId=jdoe", "jdoe")
+            .await
+            .expect(200)
+            .json();
+        assert!(v.get("engineFailures").is_none(), "{v}");
+        let tasks: Vec<String> = v["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["workflowInstanceId"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(tasks, vec![wf]);
+        // eve exists in the gateway only: Alfresco refuses her own credentials, the
+        // embedded engine still answers.
+        let r = gw.get("/api/v1/task?userId=eve", "eve").await.expect(200);
+        let v = r.json();
+        assert_eq!(v["engineFailures"][0]["engine"], "alf", "{v}");
+        assert!(!r.text().contains("eve:eve"));
+        alf.stop();
+    })
+    .await;
+}
