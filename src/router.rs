@@ -15,9 +15,11 @@
 //! while the others' results are still returned; only when every engine fails is the
 //! query an error (503, 504 or 502).
 //!
-//! Remote engines never see an id or a document path that could leave their API: see
-//! [`check_remote_id`] and [`check_remote_path`]. Every engine call runs under the request
-//! deadline and inside an `engine.call` span.
+//! Remote engines never see an id from a URL or a document path that could leave their
+//! API: see [`check_remote_id`] and [`check_remote_path`] (plain document references in a
+//! start body go to the model's engine, whose adapter checks them before building any
+//! URL). Every engine call runs under the request deadline and inside an `engine.call`
+//! span.
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -549,12 +551,10 @@ impl Router {
                     }
                     native.to_owned()
                 }
-                _ => {
-                    if e.options.remote {
-                        check_remote_id(e, d)?;
-                    }
-                    d.clone()
-                }
+                // A plain reference goes to the model's engine as given: it may be in a
+                // form only that engine understands (`workspace://SpacesStore/<uuid>`), and
+                // the adapter checks it before building any URL from it.
+                _ => d.clone(),
             };
             docs.push(native);
         }

@@ -486,3 +486,43 @@ async fn a_passthrough_engine_receives_the_callers_own_credentials() {
     })
     .await;
 }
+
+#[actix_web::test]
+async fn hostile_document_references_in_a_start_body_never_start_anything() {
+    bounded(60, async {
+        let env = ThreeEngines::start(&Tuning::default()).await;
+        for (model, vars) in [
+            ("activitiReview", json!({"assignee": "jdoe"})),
+            ("flowgate/review", json!({})),
+        ] {
+            for bad in [
+                "../../etc/passwd",
+                "http://evil.example/x",
+                "a\r\nHost: evil",
+                "/content/../apps",
+            ] {
+                let r = env
+                    .gw
+                    .post(
+                        "/api/v1/workflow",
+                        "Administrator",
+                        &json!({"entity-type": "workflow", "workflowModelName": model,
+                                "attachedDocumentIds": [bad], "variables": vars}),
+                    )
+                    .await;
+                assert!(
+                    matches!(r.status.as_u16(), 400 | 404),
+                    "{model} {bad:?}: {} {}",
+                    r.status,
+                    r.text()
+                );
+            }
+        }
+        assert_eq!(env.alf.count("POST", "/processes"), 0);
+        assert!(
+            !env.cq().requests().iter().any(|r| r.method == "POST"),
+            "CQ received a POST"
+        );
+    })
+    .await;
+}
