@@ -196,3 +196,57 @@ async fn startup_time_with_many_stored_workflows() {
         assert_eq!(stats.running_workflows, n);
     }
 }
+
+/// Fills a store in a child process that then aborts (no destructor runs, as with
+/// `kill -9`), and times the restart, which includes redb's repair pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement; run explicitly in release mode"]
+async fn startup_time_after_a_crash() {
+    let n: usize = std::env::var("FLOWGATE_BENCH_WORKFLOWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    if let Ok(dir) = std::env::var("FLOWGATE_BENCH_CRASH_DIR") {
+        let e = Arc::new(
+            MemoryEngine::open(
+                "local",
+                ModelSource::Builtin,
+                opts(Path::new(&dir), Durability::Fsync, 10_000),
+            )
+            .unwrap(),
+        );
+        drive(e, n, 64).await;
+        std::process::abort();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "startup_time_after_a_crash",
+            "--test-threads",
+            "1",
+        ])
+        .env("FLOWGATE_BENCH_CRASH_DIR", dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!status.success(), "the child must die, not finish");
+    let t0 = Instant::now();
+    let e = MemoryEngine::open(
+        "local",
+        ModelSource::Builtin,
+        opts(dir.path(), Durability::Fsync, 10_000),
+    )
+    .unwrap();
+    let load = t0.elapsed();
+    let stats = e.stats();
+    println!(
+        "after a crash: {} running workflows, file {:.0} MiB, start-up (repair + load) {:.2} s",
+        stats.running_workflows,
+        file_mib(dir.path()),
+        load.as_secs_f64()
+    );
+    assert_eq!(stats.running_workflows, n);
+}
