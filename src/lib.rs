@@ -266,6 +266,10 @@ async fn request_log(
         }
     };
     let status = res.status().as_u16();
+    if !tracing::enabled!(tracing::Level::INFO) {
+        set_request_id(&mut res, &id);
+        return Ok(res);
+    }
     let user = res
         .request()
         .extensions()
@@ -278,14 +282,30 @@ async fn request_log(
         .get::<ErrorDetail>()
         .map(|c| c.code)
         .unwrap_or("");
-    let route = res.request().match_pattern().unwrap_or_default();
+    let route = res
+        .request()
+        .extensions()
+        .get::<RouteTemplate>()
+        .map(|r| r.0.clone())
+        .or_else(|| res.request().match_pattern())
+        .unwrap_or_default();
     tracing::info!(parent: &span, %method, %path, %route, status, duration_ms = elapsed_ms, user = %user, error_code = code, "request");
-    if let Ok(v) = HeaderValue::from_str(&id) {
+    set_request_id(&mut res, &id);
+    Ok(res)
+}
+
+/// Echoes the request id to the client.
+fn set_request_id<B>(res: &mut ServiceResponse<B>, id: &str) {
+    if let Ok(v) = HeaderValue::from_str(id) {
         res.headers_mut()
             .insert(header::HeaderName::from_static("x-request-id"), v);
     }
-    Ok(res)
 }
+
+/// The matched route template of a request, computed once by the metrics middleware and
+/// reused by the request log (matching it again walks the whole route table).
+#[derive(Clone, Debug)]
+pub(crate) struct RouteTemplate(pub(crate) String);
 
 /// A server started on a background task.
 pub struct Running {

@@ -24,7 +24,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage as _, HttpRequest, HttpResponse};
 use flowgate_core::WorkflowEngine;
 use flowgate_memory::{EngineStats, MemoryEngine};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -280,12 +280,17 @@ pub async fn track(
     let _in_flight = InFlight::enter();
     let res = next.call(req).await;
     let (status, route) = match &res {
-        Ok(r) => (
-            r.status().as_u16(),
-            r.request()
+        Ok(r) => {
+            let route = r
+                .request()
                 .match_pattern()
-                .unwrap_or_else(|| "unmatched".to_owned()),
-        ),
+                .unwrap_or_else(|| "unmatched".to_owned());
+            // Matching the route template again is costly; the request log reuses it.
+            r.request()
+                .extensions_mut()
+                .insert(crate::RouteTemplate(route.clone()));
+            (r.status().as_u16(), route)
+        }
         // Refused by a middleware before routing (413, CORS).
         Err(e) => (
             e.as_response_error().status_code().as_u16(),

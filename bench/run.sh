@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# flowgate load benchmarks. Every run is bounded in time and cleans up after itself.
+#
+#   bench/run.sh            full run (about 4 minutes plus the release build)
+#   bench/run.sh --smoke    a few seconds per step, to check the suite still works
+#
+# Knobs (environment): BENCH_DURATION (wrk duration, default 10s), BENCH_CONNECTIONS
+# (default 64), BENCH_THREADS (wrk threads, default 2), BENCH_TASKS (stored tasks,
+# default 100000), BENCH_USERS (default 1000).
+# Results: a table on stdout and target/bench/results.md; raw outputs in target/bench/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+OUT="$ROOT/target/bench"
+mkdir -p "$OUT"
+
+SMOKE=0
+[ "${1:-}" = "--smoke" ] && SMOKE=1
+DUR=${BENCH_DURATION:-10s}
+CONN=${BENCH_CONNECTIONS:-64}
+THREADS=${BENCH_THREADS:-2}
+TASKS=${BENCH_TASKS:-100000}
+USERS=${BENCH_USERS:-1000}
+DRIVE=${BENCH_DRIVE_WORKFLOWS:-4000}
+if [ "$SMOKE" = 1 ]; then
+  DUR=2s; CONN=8; TASKS=2000; USERS=20; DRIVE=100
+fi
+PER_USER=$((TASKS / USERS))
+SMALL_USERS=$((1000 / PER_USER)); [ "$SMALL_USERS" -lt 1 ] && SMALL_USERS=1
+
+if ! command -v wrk >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+  else
+    echo "wrk is needed: apt-get install wrk" >&2; exit 2
+  fi
+fi
+
+echo "== building release binaries"
+cargo build --release -q -p flowgate -p flowgate-bench
+BIN="$ROOT/target/release"
+
+PIDS=()
+cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+wait_http() { # url
+  for _ in $(seq 1 200); do
+    curl -s -o /dev/null "$1" && return 0
+    sleep 0.05
+  done
+  echo "server at $1 did not come up" >&2; return 1
+}
+
+# Bench users share one password; hashing it once keeps config generation fast.
+HASH=$(printf 'bench' | "$BIN/flowgate" hash-password | tail -n 1)
+AUTH="Authorization: Basic $(printf 'user0001:bench' | base64)"
+
+gateway_config() { # users durability-extra -> path
+  local users=$1 file="$OUT/gateway-$1.toml"
+  {
+    echo '[log]'; echo 'level = "warn"'
+    echo '[engines.local]'; echo 'kind = "memory"'; echo 'default = true'
+    for i in $(seq 1 "$users"); do
+      printf '[[auth.users]]\nname = "user%04d"\npassword_hash = "%s"\ngroups = ["members"]\n' "$i" "$HASH"
+    done
+  } > "$file"
+  echo "$file"
+}
+
+start_gateway() { # config port -> sets GW_PID
+  "$BIN/flowgate" serve --config "$1" --bind "127.0.0.1:$2" > "$OUT/gateway-$2.log" 2>&1 &
+  GW_PID=$!; PIDS+=("$GW_PID")
+  wait_http "http://127.0.0.1:$2/api/v1/doc-not-there-but-any-answer"
+}
+
+# wrk summary as "rps p50_ms p99_ms"
+wrk_run() { # name url
+  local name=$1 url=$2
+  wrk -t"$THREADS" -c"$CONN" -d"$DUR" --latency -H "$AUTH" "$url" > "$OUT/$name.wrk" 2>&1
+  awk '
+    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
+    /Requests\/sec/ { rps=$2 }
+    $1=="50%" { p50=ms($2) } $1=="99%" { p99=ms($2) }
+    /Non-2xx/ { bad=$NF }
+    END { printf "%.0f %.3f %.3f %s\n", rps, p50, p99, (bad==""?0:bad) }' "$OUT/$name.wrk"
+}
+
+rss_mb() { awk '/VmRSS/ { printf "%.1f", $2/1024 }' "/proc/$1/status"; }
+
+declare -A R
+row() { printf '| %-44s | %12s | %9s | %9s | %s\n' "$1" "$2" "$3" "$4" "$5" | tee -a "$OUT/results.md"; }
+
+echo "== stack baseline (bare actix-web, fixed ~1 KB task body)"
+BP=$(free_port)
+"$BIN/stack-baseline" --bind "127.0.0.1:$BP" > "$OUT/baseline.log" 2>&1 &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$BP/"
+read -r B_RPS B_P50 B_P99 _ < <(wrk_run baseline "http://127.0.0.1:$BP/api/v1/task/x")
+
+echo "== gateway with $((SMALL_USERS * PER_USER)) stored tasks ($SMALL_USERS users x $PER_USER)"
+P1=$(free_port)
+start_gateway "$(gateway_config "$SMALL_USERS")" "$P1"
+"$BIN/fg-load" --url "http://127.0.0.1:$P1/api/v1" --password bench --users "$SMALL_USERS" \
+  seed --per-user "$PER_USER" > "$OUT/seed-small.json"
+Q="task?userId=user0001&isPaginated=true&pageSize=20"
+read -r S_RPS S_P50 S_P99 S_BAD < <(wrk_run list-small "http://127.0.0.1:$P1/api/v1/$Q")
+kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
+
+echo "== gateway with $TASKS stored tasks ($USERS users x $PER_USER)"
+P2=$(free_port)
+start_gateway "$(gateway_config "$USERS")" "$P2"
+RSS0=$(rss_mb "$GW_PID")
+"$BIN/fg-load" --url "http://127.0.0.1:$P2/api/v1" --password bench --users "$USERS" \
+  seed --per-user "$PER_USER" > "$OUT/seed-large.json"
+RSS1=$(rss_mb "$GW_PID")
+TASK_ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sample_task"])' "$OUT/seed-large.json")
+SEED_RATE=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["per_second"]))' "$OUT/seed-large.json")
+read -r G_RPS G_P50 G_P99 G_BAD < <(wrk_run get-task "http://127.0.0.1:$P2/api/v1/task/$TASK_ID")
+read -r L_RPS L_P50 L_P99 L_BAD < <(wrk_run list-large "http://127.0.0.1:$P2/api/v1/$Q")
+kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
+
+echo "== review runs (start, start_review, validate) from $CONN clients, memory mode"
+P3=$(free_port)
+start_gateway "$(gateway_config "$USERS")" "$P3"
+"$BIN/fg-load" --url "http://127.0.0.1:$P3/api/v1" --password bench --users "$USERS" \
+  --concurrency "$CONN" drive --workflows "$DRIVE" > "$OUT/drive-memory.json"
+C_RATE=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["completions_per_second"]))' "$OUT/drive-memory.json")
+kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
+
+pct() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{100*a/b:.0f}%' if b else 'n/a')" "$1" "$2"; }
+ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}x' if b else 'n/a')" "$1" "$2"; }
+check() { python3 -c "import sys; print('ok' if eval(sys.argv[1]) else 'MISSED')" "$1"; }
+
+: > "$OUT/results.md"
+{
+  echo "flowgate benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
+  echo "wrk -t$THREADS -c$CONN -d$DUR; stored tasks: $TASKS over $USERS users; gateway log level warn"
+  echo
+  echo "| measurement                                  | value        | p50 ms    | p99 ms    | target"
+  echo "|----------------------------------------------|--------------|-----------|-----------|-------"
+} | tee -a "$OUT/results.md"
+row "stack baseline GET (req/s)" "$B_RPS" "$B_P50" "$B_P99" "baseline"
+row "GET /task/{id}, $TASKS stored (req/s)" "$G_RPS" "$G_P50" "$G_P99" \
+  "$(pct "$G_RPS" "$B_RPS") of baseline (>=60%: $(check "$G_RPS >= 0.6*$B_RPS")); p99 $(ratio "$G_P99" "$B_P99") of baseline (<=3x: $(check "$G_P99 <= 3*$B_P99"))"
+row "GET /task?userId= page, $((SMALL_USERS * PER_USER)) stored" "$S_RPS" "$S_P50" "$S_P99" "reference"
+row "GET /task?userId= page, $TASKS stored" "$L_RPS" "$L_P50" "$L_P99" \
+  "$(pct "$L_RPS" "$S_RPS") of the small store (>=80%: $(check "$L_RPS >= 0.8*$S_RPS"))"
+row "task completions/s over HTTP (memory mode)" "$C_RATE" "" "" \
+  "$(pct "$C_RATE" "$B_RPS") of baseline req/s (>=25%: $(check "$C_RATE >= 0.25*$B_RPS"))"
+row "seeding: workflow starts/s" "$SEED_RATE" "" "" ""
+row "RSS with $TASKS running workflows (MB)" "$RSS1" "" "" \
+  "$(python3 -c "import sys; a,b,n=float(sys.argv[1]),float(sys.argv[2]),int(sys.argv[3]); print(f'{(a-b)*1048576/n:.0f} bytes/workflow; <=300 MB: ' + ('ok' if a<=300 else 'MISSED'))" "$RSS1" "$RSS0" "$TASKS")"
+for name in G S L; do
+  bad="${name}_BAD"; if [ "${!bad}" != 0 ]; then echo "warning: non-2xx answers in a run ($name): ${!bad}" | tee -a "$OUT/results.md"; fi
+done
+echo "results: $OUT/results.md"
