@@ -1,7 +1,8 @@
 //! # flowgate-memory
 //!
 //! The embedded workflow engine of flowgate. It runs Nuxeo-style route models
-//! (`config/models/*.json`) in process and keeps its state in memory.
+//! (`config/models/*.json`) in process and serves its state from memory; with a data
+//! directory it also keeps every change on disk (see [Durable state](#durable-state)).
 //!
 //! - Models are JSON: start and stop nodes, task nodes (title, directive, assignees,
 //!   buttons, due date, node variables, the workflow variables a node may see),
@@ -51,8 +52,40 @@
 //!   `WorkflowVariables`, `NodeVariables`, `button`, `initiator`, `now`, `documents`,
 //!   `tasks`, `nodeId`.
 //!
+//! ## Durable state
+//!
+//! [`MemoryEngine::open`] with [`StorageOptions::durable`] loads the state stored in a
+//! data directory and then commits every change there (a redb file, [`RedbStorage`])
+//! before applying it and answering; concurrent steps share one `fsync` through a
+//! single writer thread. [`MemoryEngine::builtin`] and [`MemoryEngine::from_dir`] stay
+//! purely in memory. Backends implement [`Storage`]; `docs/durability.md` describes the
+//! on-disk format and crash handling, `docs/scaling.md` a shared-database backend.
+//!
+//! ```
+//! use flowgate_core::{CallContext, StartWorkflow, WorkflowEngine};
+//! use flowgate_memory::{MemoryEngine, ModelSource, StorageOptions};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let dir = tempfile::tempdir().unwrap();
+//! let cx = CallContext::admin("Administrator");
+//! let start = StartWorkflow { model: "SerialDocumentReview".into(), ..Default::default() };
+//! let id = {
+//!     let engine =
+//!         MemoryEngine::open("local", ModelSource::Builtin, StorageOptions::durable(dir.path()))
+//!             .unwrap();
+//!     engine.start(&cx, start).await.unwrap().id
+//! };
+//! // A new engine on the same directory finds the workflow again.
+//! let engine =
+//!     MemoryEngine::open("local", ModelSource::Builtin, StorageOptions::durable(dir.path()))
+//!         .unwrap();
+//! assert_eq!(engine.workflow(&cx, &id).await.unwrap().id, id);
+//! # });
+//! ```
+//!
 //! Types to know: [`MemoryEngine`] (the engine), [`EngineStats`], [`ModelError`],
-//! [`validate_dir`]; the state records in [`state`].
+//! [`validate_dir`]; the state records in [`state`]; [`Storage`], [`StorageOptions`],
+//! [`RedbStorage`] for durability.
 //!
 //! ```
 //! use flowgate_core::{CallContext, StartWorkflow, TaskQuery, WorkflowEngine};
@@ -86,5 +119,5 @@ mod view;
 pub use engine::{validate_dir, EngineStats, MemoryEngine, ModelSource, OpenError};
 pub use error::ModelError;
 pub use journal::StorageStats;
-pub use storage::{Durability, Storage, StorageError, StorageOptions};
+pub use storage::{Durability, RedbStorage, Storage, StorageError, StorageOptions};
 pub use vars::{format_date, parse_date};

@@ -176,6 +176,18 @@ async fn startup_time_with_many_stored_workflows() {
             }
         }
         let filled = t0.elapsed();
+        let tl = Instant::now();
+        {
+            use flowgate_memory::storage::{RedbStorage, Storage};
+            let s = RedbStorage::open(dir.path(), threshold).unwrap();
+            let loaded = s.load().unwrap();
+            println!(
+                "{label}: storage read+decode alone {:.2} s ({} records, {} log entries)",
+                tl.elapsed().as_secs_f64(),
+                loaded.snapshot_records,
+                loaded.log_entries
+            );
+        }
         let t1 = Instant::now();
         let e = MemoryEngine::open(
             "local",
