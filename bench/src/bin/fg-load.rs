@@ -48,6 +48,12 @@ enum Cmd {
         #[arg(long, default_value_t = 2000)]
         workflows: usize,
     },
+    /// Write every user's open task ids, one `id<TAB>Authorization value` line each, for
+    /// load tools that complete tasks (bench/complete.lua).
+    TaskIds {
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
 }
 
 struct Client {
@@ -209,6 +215,53 @@ async fn main() {
                 json!({"seeded": total, "errors": errors.load(Ordering::Relaxed),
                        "seconds": secs, "per_second": total as f64 / secs, "sample_task": sample})
             );
+        }
+        Cmd::TaskIds { out } => {
+            let lines = stream::iter(0..args.users)
+                .map(|i| {
+                    let client = client.clone();
+                    let user = user_name(&args.prefix, i);
+                    async move {
+                        let v = client
+                            .call(
+                                &user,
+                                reqwest::Method::GET,
+                                &format!("/task?userId={user}"),
+                                None,
+                            )
+                            .await?;
+                        let auth = client.auth(&user);
+                        Ok::<_, String>(
+                            v["entries"]
+                                .as_array()
+                                .map(|a| {
+                                    a.iter()
+                                        .filter_map(|t| t["id"].as_str())
+                                        .map(|id| format!("{id}\t{auth}\n"))
+                                        .collect::<String>()
+                                })
+                                .unwrap_or_default(),
+                        )
+                    }
+                })
+                .buffer_unordered(args.concurrency)
+                .collect::<Vec<_>>()
+                .await;
+            let mut text = String::new();
+            for l in lines {
+                match l {
+                    Ok(t) => text.push_str(&t),
+                    Err(e) => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                        eprintln!("task list error: {e}");
+                    }
+                }
+            }
+            if let Err(e) = std::fs::write(&out, &text) {
+                eprintln!("cannot write {}: {e}", out.display());
+                std::process::exit(2);
+            }
+            println!("{}", json!({"tasks": text.lines().count()}));
         }
         Cmd::Drive { workflows } => {
             stream::iter(0..workflows)
