@@ -22,8 +22,10 @@ THREADS=${BENCH_THREADS:-2}
 TASKS=${BENCH_TASKS:-100000}
 USERS=${BENCH_USERS:-1000}
 DRIVE=${BENCH_DRIVE_WORKFLOWS:-4000}
+CDUR=${BENCH_COMPLETE_DURATION:-3s}
+DURABLE_PER_USER=30
 if [ "$SMOKE" = 1 ]; then
-  DUR=2s; CONN=8; TASKS=2000; USERS=20; DRIVE=100
+  DUR=2s; CDUR=1s; CONN=8; TASKS=2000; USERS=20; DRIVE=100; DURABLE_PER_USER=20
 fi
 PER_USER=$((TASKS / USERS))
 SMALL_USERS=$((1000 / PER_USER)); [ "$SMALL_USERS" -lt 1 ] && SMALL_USERS=1
@@ -38,6 +40,7 @@ fi
 
 echo "== building release binaries"
 cargo build --release -q -p flowgate -p flowgate-bench
+cargo build --release -q -p flowgate-alfresco --features sim --bin flowgate-alfresco-sim
 BIN="$ROOT/target/release"
 
 PIDS=()
@@ -120,14 +123,89 @@ TASK_ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sampl
 SEED_RATE=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["per_second"]))' "$OUT/seed-large.json")
 read -r G_RPS G_P50 G_P99 G_BAD < <(wrk_run get-task "http://127.0.0.1:$P2/api/v1/task/$TASK_ID")
 read -r L_RPS L_P50 L_P99 L_BAD < <(wrk_run list-large "http://127.0.0.1:$P2/api/v1/$Q")
+echo "== task completions with wrk (cancel button of each stored first task), memory mode"
+complete_run() { # name port -> "completions_per_s p50 p99 exhausted"
+  "$BIN/fg-load" --url "http://127.0.0.1:$2/api/v1" --password bench --users "$USERS" \
+    task-ids --out "$OUT/$1.tsv" > /dev/null
+  wrk -t"$THREADS" -c"$CONN" -d"$CDUR" --latency -s bench/complete.lua "http://127.0.0.1:$2" \
+    -- "$OUT/$1.tsv" "$THREADS" > "$OUT/$1.wrk" 2>&1
+  awk '
+    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
+    /Requests\/sec/ { rps=$2 } $1=="50%" { p50=ms($2) } $1=="99%" { p99=ms($2) }
+    /exhausted/ { ex="exhausted" } /Non-2xx/ { bad=$NF }
+    END { printf "%.0f %.3f %.3f %s %s\n", rps, p50, p99, (ex==""?"ok":ex), (bad==""?0:bad) }' "$OUT/$1.wrk"
+}
+read -r C_RPS C_P50 C_P99 C_EX C_BAD < <(complete_run complete-memory "$P2")
 kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
 
-echo "== review runs (start, start_review, validate) from $CONN clients, memory mode"
+echo "== task completions with wrk, durable mode (fsync per commit group)"
+P4=$(free_port)
+DURABLE_CFG="$OUT/gateway-durable.toml"
+rm -rf "$OUT/durable-data"
+sed "s|^kind = \"memory\"$|kind = \"memory\"\ndata_dir = \"$OUT/durable-data\"\ndurability = \"fsync\"|" \
+  "$(gateway_config "$USERS")" > "$DURABLE_CFG"
+start_gateway "$DURABLE_CFG" "$P4"
+"$BIN/fg-load" --url "http://127.0.0.1:$P4/api/v1" --password bench --users "$USERS" \
+  --concurrency "$CONN" seed --per-user "$DURABLE_PER_USER" > "$OUT/seed-durable.json"
+D_SEED=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["per_second"]))' "$OUT/seed-durable.json")
+read -r D_RPS D_P50 D_P99 D_EX D_BAD < <(complete_run complete-durable "$P4")
+kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
+
+echo "== full review runs (start, start_review, validate) from $CONN reqwest clients, memory mode"
 P3=$(free_port)
 start_gateway "$(gateway_config "$USERS")" "$P3"
 "$BIN/fg-load" --url "http://127.0.0.1:$P3/api/v1" --password bench --users "$USERS" \
   --concurrency "$CONN" drive --workflows "$DRIVE" > "$OUT/drive-memory.json"
-C_RATE=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["completions_per_second"]))' "$OUT/drive-memory.json")
+R_RATE=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["completions_per_second"]))' "$OUT/drive-memory.json")
+kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
+
+echo "== adapter overhead: GET task through the Alfresco adapter vs the simulator directly"
+start_alf_sim() { # port delay_ms
+  "$BIN/flowgate-alfresco-sim" --port "$1" --delay-ms "$2" > "$OUT/alf-$1.log" 2>&1 &
+  PIDS+=($!)
+  wait_http "http://127.0.0.1:$1/alfresco/"
+}
+alf_engine() { # name port
+  printf '[engines.%s]\nkind = "alfresco"\nid_prefix = "%s"\nmounts = ["/%s"]\n' "$1" "$1" "$1"
+  printf '[engines.%s.http]\nbase_url = "http://127.0.0.1:%s/alfresco/"\n' "$1" "$2"
+  printf '[engines.%s.auth]\nmode = "basic"\nuser = "admin"\npassword = "admin"\n' "$1"
+}
+PA=$(free_port)
+start_alf_sim "$PA" 0
+WF="http://127.0.0.1:$PA/alfresco/api/-default-/public/workflow/versions/1"
+curl -s -u dave:dave -H 'Content-Type: application/json' \
+  -d '{"processDefinitionKey":"activitiReview","variables":{"bpm_assignee":"jdoe"}}' "$WF/processes" > /dev/null
+ALF_TASK=$(curl -s -u jdoe:jdoe -G "$WF/tasks" --data-urlencode "where=(status='active' AND assignee='jdoe')" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["list"]["entries"][0]["entry"]["id"])')
+AUTH_SAVED=$AUTH
+AUTH="Authorization: Basic $(printf 'jdoe:jdoe' | base64)"
+read -r AD_RPS AD_P50 AD_P99 _ < <(wrk_run alfresco-direct "$WF/tasks/$ALF_TASK")
+ALF_CFG="$OUT/gateway-alfresco.toml"
+{ cat "$(gateway_config 1)"; alf_engine alf "$PA"
+  printf '[[auth.users]]\nname = "jdoe"\npassword_hash = "%s"\ngroups = ["members"]\n' "$HASH"; } > "$ALF_CFG"
+P5=$(free_port)
+start_gateway "$ALF_CFG" "$P5"
+AUTH="Authorization: Basic $(printf 'jdoe:bench' | base64)"
+read -r AG_RPS AG_P50 AG_P99 AG_BAD < <(wrk_run alfresco-gateway "http://127.0.0.1:$P5/api/v1/task/alf~$ALF_TASK")
+kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
+
+echo "== fan-out: \"my tasks\" over three Alfresco simulators answering in 50 ms each"
+FAN_CFG="$OUT/gateway-fanout.toml"
+{ cat "$(gateway_config 1)"
+  for n in 1 2 3; do
+    p=$(free_port); start_alf_sim "$p" 50; alf_engine "alf$n" "$p"
+    W="http://127.0.0.1:$p/alfresco/api/-default-/public/workflow/versions/1"
+    curl -s -u dave:dave -H 'Content-Type: application/json' \
+      -d '{"processDefinitionKey":"activitiReview","variables":{"bpm_assignee":"jdoe"}}' "$W/processes" > /dev/null
+  done
+  printf '[[auth.users]]\nname = "jdoe"\npassword_hash = "%s"\ngroups = ["members"]\n' "$HASH"; } > "$FAN_CFG"
+P6=$(free_port)
+start_gateway "$FAN_CFG" "$P6"
+FAN_TASKS=$(curl -s -u jdoe:bench "http://127.0.0.1:$P6/api/v1/task?userId=jdoe" |
+  python3 -c 'import json,sys; print(len(json.load(sys.stdin)["entries"]))')
+SAVED_CONN=$CONN; SAVED_THREADS=$THREADS; CONN=1; THREADS=1
+read -r F_RPS F_P50 F_P99 F_BAD < <(wrk_run fanout "http://127.0.0.1:$P6/api/v1/task?userId=jdoe")
+CONN=$SAVED_CONN; THREADS=$SAVED_THREADS; AUTH=$AUTH_SAVED
 kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
 
 pct() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{100*a/b:.0f}%' if b else 'n/a')" "$1" "$2"; }
@@ -148,12 +226,21 @@ row "GET /task/{id}, $TASKS stored (req/s)" "$G_RPS" "$G_P50" "$G_P99" \
 row "GET /task?userId= page, $((SMALL_USERS * PER_USER)) stored" "$S_RPS" "$S_P50" "$S_P99" "reference"
 row "GET /task?userId= page, $TASKS stored" "$L_RPS" "$L_P50" "$L_P99" \
   "$(pct "$L_RPS" "$S_RPS") of the small store (>=80%: $(check "$L_RPS >= 0.8*$S_RPS"))"
-row "task completions/s over HTTP (memory mode)" "$C_RATE" "" "" \
-  "$(pct "$C_RATE" "$B_RPS") of baseline req/s (>=25%: $(check "$C_RATE >= 0.25*$B_RPS"))"
-row "seeding: workflow starts/s" "$SEED_RATE" "" "" ""
+row "task completions/s, wrk (memory mode)" "$C_RPS" "$C_P50" "$C_P99" \
+  "$(pct "$C_RPS" "$B_RPS") of baseline req/s (>=25%: $(check "$C_RPS >= 0.25*$B_RPS")); task list $C_EX"
+row "task completions/s, wrk (durable, fsync)" "$D_RPS" "$D_P50" "$D_P99" \
+  "$(pct "$D_RPS" "$C_RPS") of memory mode; task list $D_EX"
+row "full reviews, completions/s (reqwest driver)" "$R_RATE" "" "" \
+  "start + 2 completions + 2 task reads per review; driver shares the 2 cores"
+row "workflow starts/s: memory / durable" "$SEED_RATE / $D_SEED" "" "" ""
 row "RSS with $TASKS running workflows (MB)" "$RSS1" "" "" \
   "$(python3 -c "import sys; a,b,n=float(sys.argv[1]),float(sys.argv[2]),int(sys.argv[3]); print(f'{(a-b)*1048576/n:.0f} bytes/workflow; <=300 MB: ' + ('ok' if a<=300 else 'MISSED'))" "$RSS1" "$RSS0" "$TASKS")"
-for name in G S L; do
+row "GET task, Alfresco simulator direct (req/s)" "$AD_RPS" "$AD_P50" "$AD_P99" "reference"
+row "GET /task/alf~{id} through the gateway" "$AG_RPS" "$AG_P50" "$AG_P99" \
+  "$(pct "$AG_RPS" "$AD_RPS") of direct (>=50%: $(check "$AG_RPS >= 0.5*$AD_RPS")); median +$(python3 -c "print(f'{$AG_P50-$AD_P50:.3f}')") ms (<=1 ms: $(check "$AG_P50 - $AD_P50 <= 1"))"
+row "my tasks over 3 engines x 50 ms (1 client)" "$F_RPS" "$F_P50" "$F_P99" \
+  "$FAN_TASKS tasks; median <=70 ms: $(check "$F_P50 <= 70")"
+for name in G S L C D AG F; do
   bad="${name}_BAD"; if [ "${!bad}" != 0 ]; then echo "warning: non-2xx answers in a run ($name): ${!bad}" | tee -a "$OUT/results.md"; fi
 done
 echo "results: $OUT/results.md"
