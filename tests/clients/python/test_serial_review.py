@@ -144,3 +144,7 @@ def test_serial_cancel_button_ends_the_workflow_done(connect):
     wf = admin.workflows.get(wf.id)
     assert wf.state == "done"
     assert open_tasks(admin, wf.id) == []
+
+    # A done workflow may still be cancelled (spec §6.5, trap 24).
+    wf.delete()
+    assert admin.workflows.get(wf.id).state == "canceled"
