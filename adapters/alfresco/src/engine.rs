@@ -20,8 +20,8 @@ use crate::config::{AlfrescoConfig, AuthMode};
 use crate::convert::{self, ProcessInfo, TaskParts};
 use crate::wire;
 
-/// Concurrent upstream calls one trait call fans out to.
-const FAN_OUT: usize = 4;
+/// Concurrent upstream calls one trait call fans out to (per kind of call).
+const FAN_OUT: usize = 8;
 
 /// The Alfresco workflow engine adapter.
 #[derive(Debug, Clone)]
@@ -37,6 +37,21 @@ struct Inner {
     defs: Mutex<HashMap<String, wire::ProcessDefinition>>,
     /// Task form models by `formResourceKey` (change only on redeploy of the model).
     forms: Mutex<HashMap<String, Vec<wire::FormElement>>>,
+    /// Processes as the service account read them, by process id. Identity, model,
+    /// initiator and start time never change; an ended process never changes at all.
+    /// Used only where the ask's answer cannot depend on who asks (service modes).
+    processes: Mutex<HashMap<String, wire::Process>>,
+}
+
+/// Entries kept in the process cache before it is emptied (bounds memory).
+const PROCESS_CACHE_MAX: usize = 10_000;
+
+/// The upstream parts of one task besides its process.
+struct Parts {
+    form: Vec<wire::FormElement>,
+    vars: Vec<wire::Variable>,
+    items: Vec<wire::Item>,
+    candidates: Vec<wire::Candidate>,
 }
 
 fn sq(s: &str) -> String {
@@ -101,6 +116,7 @@ impl AlfrescoEngine {
                 },
                 defs: Mutex::new(HashMap::new()),
                 forms: Mutex::new(HashMap::new()),
+                processes: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -290,7 +306,112 @@ impl AlfrescoEngine {
 
     // ---------- tasks ----------
 
-    /// Builds a neutral task from a raw one, fetching what it needs.
+    /// The process of a task, or `None` when the caller may not read it. `task_open`
+    /// allows a cached running process: while one of its tasks is open a process runs.
+    async fn process_of(
+        &self,
+        cx: &CallContext,
+        pid: &str,
+        task_open: bool,
+    ) -> Result<Option<ProcessInfo>> {
+        let cacheable = self.c().mode() != AuthMode::Passthrough;
+        let cached = if cacheable {
+            self.inner
+                .processes
+                .lock()
+                .get(pid)
+                .filter(|p| task_open || p.ended_at.is_some())
+                .cloned()
+        } else {
+            None
+        };
+        let p = match cached {
+            Some(p) => p,
+            None => match self.get_process(cx, pid).await {
+                Ok(p) => {
+                    if cacheable {
+                        let mut cache = self.inner.processes.lock();
+                        if cache.len() >= PROCESS_CACHE_MAX {
+                            cache.clear();
+                        }
+                        cache.insert(pid.to_owned(), p.clone());
+                    }
+                    p
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::Forbidden | ErrorKind::NotFound) => {
+                    return Ok(None)
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        Ok(Some(self.process_info(cx, &p).await?))
+    }
+
+    /// Candidates of a task when its actors come from them (pooled or delegated).
+    async fn candidates_of(
+        &self,
+        cx: &CallContext,
+        t: &wire::Task,
+    ) -> Result<Vec<wire::Candidate>> {
+        if t.ended_at.is_none() && (t.assignee.is_none() || convert::is_delegated(t)) {
+            let c = self.c();
+            c.sub_list(
+                cx,
+                "task_candidates",
+                c.wf(&["tasks", &t.id, "candidates"])?,
+            )
+            .await
+        } else {
+            Ok(Vec::new())
+        }
+    }
+
+    /// Package items of a task (none for a task outside any process).
+    async fn items_of(&self, cx: &CallContext, t: &wire::Task) -> Result<Vec<wire::Item>> {
+        match &t.process_id {
+            Some(_) => {
+                let c = self.c();
+                c.sub_list(cx, "task_items", c.wf(&["tasks", &t.id, "items"])?)
+                    .await
+            }
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// What a raw task needs besides its process, fetched concurrently.
+    async fn task_parts(
+        &self,
+        cx: &CallContext,
+        t: &wire::Task,
+        fetch_vars: bool,
+    ) -> Result<Parts> {
+        let c = self.c();
+        let vars = async {
+            match (&t.variables, fetch_vars) {
+                (Some(v), _) => Ok(v.clone()),
+                (None, true) => {
+                    c.sub_list(cx, "task_variables", c.wf(&["tasks", &t.id, "variables"])?)
+                        .await
+                }
+                (None, false) => Ok(Vec::new()),
+            }
+        };
+        let (form, vars, items, candidates) = futures::try_join!(
+            self.task_form(cx, t),
+            vars,
+            self.items_of(cx, t),
+            self.candidates_of(cx, t)
+        )?;
+        Ok(Parts {
+            form,
+            vars,
+            items,
+            candidates,
+        })
+    }
+
+    /// Builds a neutral task from a raw one. Everything it still needs is independent,
+    /// so it is fetched in one concurrent wave.
     async fn build_task(
         &self,
         cx: &CallContext,
@@ -298,56 +419,106 @@ impl AlfrescoEngine {
         process: Option<&ProcessInfo>,
         fetch_vars: bool,
     ) -> Result<Task> {
-        let c = self.c();
-        let form = self.task_form(cx, &t).await?;
-        let vars = match (&t.variables, fetch_vars) {
-            (Some(v), _) => v.clone(),
-            (None, true) => {
-                c.sub_list(cx, "task_variables", c.wf(&["tasks", &t.id, "variables"])?)
-                    .await?
+        let own_process = async {
+            match (process, &t.process_id) {
+                (None, Some(pid)) => self.process_of(cx, pid, t.ended_at.is_none()).await,
+                _ => Ok(None),
             }
-            (None, false) => Vec::new(),
         };
-        let items: Vec<wire::Item> = match &t.process_id {
-            Some(_) => {
-                c.sub_list(cx, "task_items", c.wf(&["tasks", &t.id, "items"])?)
-                    .await?
-            }
-            None => Vec::new(),
-        };
-        let candidates: Vec<wire::Candidate> =
-            if t.ended_at.is_none() && (t.assignee.is_none() || convert::is_delegated(&t)) {
-                c.sub_list(
-                    cx,
-                    "task_candidates",
-                    c.wf(&["tasks", &t.id, "candidates"])?,
-                )
-                .await?
-            } else {
-                Vec::new()
-            };
-        let owned;
-        let process = match (process, &t.process_id) {
-            (Some(p), _) => Some(p),
-            (None, Some(pid)) => match self.get_process(cx, pid).await {
-                Ok(p) => {
-                    owned = self.process_info(cx, &p).await?;
-                    Some(&owned)
-                }
-                Err(e) if matches!(e.kind(), ErrorKind::Forbidden | ErrorKind::NotFound) => None,
-                Err(e) => return Err(e),
-            },
-            (None, None) => None,
-        };
+        let (p, owned) = futures::try_join!(self.task_parts(cx, &t, fetch_vars), own_process)?;
         convert::task(TaskParts {
+            task: &t,
+            vars: &p.vars,
+            items: &p.items,
+            candidates: &p.candidates,
+            form: &p.form,
+            process: process.or(owned.as_ref()),
+            service_user: self.c().service_user(),
+        })
+    }
+
+    /// Loads one task with everything its neutral form needs. Wave one: the task and
+    /// its items (they only need the id). Wave two: its variables — read through the
+    /// runtime list of its process when only that list can tell a pending delegation —
+    /// with its candidates, process and form (the last two usually cached). A third
+    /// request only for a delegated task that had no candidates read yet.
+    async fn load_task(&self, cx: &CallContext, native: &str) -> Result<(wire::Task, Task)> {
+        let c = self.c();
+        let no_query: Query = Vec::new();
+        let (raw, items) = futures::join!(
+            c.entry::<wire::Task>(cx, "task", c.wf(&["tasks", native])?, &no_query),
+            c.sub_list::<wire::Item>(cx, "task_items", c.wf(&["tasks", native, "items"])?),
+        );
+        // The task's own answer decides (e.g. its 404 or 403), before its parts'.
+        let raw = raw?;
+        let items = if raw.process_id.is_some() {
+            items?
+        } else {
+            Vec::new()
+        };
+        let open = raw.ended_at.is_none();
+        let runtime_and_vars = async {
+            let runtime = match &raw.process_id {
+                Some(pid) if self.may_be_delegated(&raw) => self
+                    .tasks_where(cx, format!("(processId='{}')", sq(pid)))
+                    .await?
+                    .into_iter()
+                    .find(|r| r.id == raw.id),
+                _ => None,
+            };
+            match runtime {
+                Some(mut rt) => {
+                    let vars = rt.variables.take();
+                    match vars {
+                        Some(v) => Ok((Some(rt), v)),
+                        None => Ok((Some(rt), self.task_vars(cx, native).await?)),
+                    }
+                }
+                None => Ok((None, self.task_vars(cx, native).await?)),
+            }
+        };
+        let process = async {
+            match &raw.process_id {
+                Some(pid) => self.process_of(cx, pid, open).await,
+                None => Ok(None),
+            }
+        };
+        let ((runtime, vars), form, candidates, process) = futures::try_join!(
+            runtime_and_vars,
+            self.task_form(cx, &raw),
+            self.candidates_of(cx, &raw),
+            process
+        )?;
+        let t = runtime.unwrap_or(raw);
+        let candidates = if candidates.is_empty() && t.owner.is_none() && convert::is_delegated(&t)
+        {
+            // A delegated pooled task: its actors are its candidates.
+            self.candidates_of(cx, &t).await?
+        } else {
+            candidates
+        };
+        let task = convert::task(TaskParts {
             task: &t,
             vars: &vars,
             items: &items,
             candidates: &candidates,
             form: &form,
-            process,
+            process: process.as_ref(),
             service_user: c.service_user(),
-        })
+        })?;
+        Ok((t, task))
+    }
+
+    /// Whether an open task read from history might be a pending delegation, which only
+    /// the runtime list tells: a delegated task has an assignee other than its owner
+    /// (or, when it was pooled, no owner at all).
+    fn may_be_delegated(&self, t: &wire::Task) -> bool {
+        t.ended_at.is_none()
+            && match (&t.owner, &t.assignee) {
+                (_, None) => false,
+                (Some(o), Some(a)) => o != a,
+                (None, Some(_)) => true,
+            }
     }
 
     async fn raw_task(&self, cx: &CallContext, native: &str) -> Result<wire::Task> {
@@ -356,7 +527,7 @@ impl AlfrescoEngine {
             .entry(cx, "task", self.c().wf(&["tasks", native])?, &Vec::new())
             .await?;
         // The single GET reads history and never says `delegated`; the runtime list does.
-        let Some(pid) = t.process_id.clone().filter(|_| t.ended_at.is_none()) else {
+        let Some(pid) = t.process_id.clone().filter(|_| self.may_be_delegated(&t)) else {
             return Ok(t);
         };
         let runtime = self
@@ -399,8 +570,7 @@ impl AlfrescoEngine {
     /// Loads a task the caller may see, or fails with NotFound/Forbidden.
     async fn visible_task(&self, cx: &CallContext, id: &str) -> Result<(wire::Task, Task)> {
         let native = convert::to_native_id(id)?;
-        let raw = self.raw_task(cx, &native).await?;
-        let task = self.build_task(cx, raw.clone(), None, true).await?;
+        let (raw, task) = self.load_task(cx, &native).await?;
         if !self.may_see_task(cx, &task) {
             return Err(EngineError::forbidden(format!(
                 "User with id '{}' cannot see task {id}",
@@ -410,40 +580,59 @@ impl AlfrescoEngine {
         Ok((raw, task))
     }
 
-    /// Converts many raw tasks, one process lookup per distinct process.
+    /// Converts many raw tasks: one process lookup per distinct process (cached in
+    /// service modes) and the per-task parts, all in one bounded concurrent wave.
     async fn build_tasks(&self, cx: &CallContext, raws: Vec<wire::Task>) -> Result<Vec<Task>> {
-        let mut pids: Vec<String> = raws.iter().filter_map(|t| t.process_id.clone()).collect();
-        pids.sort();
-        pids.dedup();
-        let infos: Vec<(String, Option<ProcessInfo>)> = stream::iter(pids)
-            .map(|pid| async move {
-                match self.get_process(cx, &pid).await {
-                    Ok(p) => Ok((pid, Some(self.process_info(cx, &p).await?))),
-                    Err(e) if matches!(e.kind(), ErrorKind::Forbidden | ErrorKind::NotFound) => {
-                        Ok((pid, None))
-                    }
-                    Err(e) => Err(e),
-                }
+        // A process with an open task in the list is running.
+        let mut pids: BTreeMap<String, bool> = BTreeMap::new();
+        for t in &raws {
+            if let Some(pid) = &t.process_id {
+                *pids.entry(pid.clone()).or_insert(false) |= t.ended_at.is_none();
+            }
+        }
+        let infos = stream::iter(pids)
+            .map(|(pid, open)| async move {
+                let info = self.process_of(cx, &pid, open).await?;
+                Ok::<_, EngineError>((pid, info))
             })
             .buffer_unordered(FAN_OUT)
-            .try_collect()
-            .await?;
+            .try_collect::<Vec<(String, Option<ProcessInfo>)>>();
+        let parts = stream::iter(0..raws.len())
+            .map(|i| self.task_parts(cx, &raws[i], true))
+            .buffered(FAN_OUT)
+            .try_collect::<Vec<Parts>>();
+        let (infos, parts) = futures::try_join!(infos, parts)?;
         let infos: HashMap<String, Option<ProcessInfo>> = infos.into_iter().collect();
-        stream::iter(raws)
-            .map(|t| {
+        raws.iter()
+            .zip(parts)
+            .map(|(t, p)| {
                 let info = t
                     .process_id
                     .as_ref()
-                    .and_then(|p| infos.get(p))
+                    .and_then(|pid| infos.get(pid))
                     .and_then(Option::as_ref);
-                self.build_task(cx, t, info, true)
+                convert::task(TaskParts {
+                    task: t,
+                    vars: &p.vars,
+                    items: &p.items,
+                    candidates: &p.candidates,
+                    form: &p.form,
+                    process: info,
+                    service_user: self.c().service_user(),
+                })
             })
-            .buffered(FAN_OUT)
-            .try_collect()
-            .await
+            .collect()
     }
 
+    /// Tasks matching a `where` clause, each with its local and process variables (the
+    /// list carries them when asked, which saves one request per task).
     async fn tasks_where(&self, cx: &CallContext, clause: String) -> Result<Vec<wire::Task>> {
+        let clause = match clause.strip_suffix(')') {
+            Some(head) => {
+                format!("{head} AND includeTaskVariables=true AND includeProcessVariables=true)")
+            }
+            None => clause,
+        };
         self.c()
             .list_all(
                 cx,
@@ -857,13 +1046,23 @@ impl WorkflowEngine for AlfrescoEngine {
                 Err(e) => return Err(e),
             }
         } else if let Some(doc) = &q.document {
-            for pid in self.document_process_ids(cx, doc).await? {
-                match self.process_tasks(cx, &pid, status).await {
-                    Ok(t) => raws.extend(t),
-                    Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::Forbidden) => {}
-                    Err(e) => return Err(e),
-                }
-            }
+            let pids = self.document_process_ids(cx, doc).await?;
+            let lists: Vec<Vec<wire::Task>> = stream::iter(pids)
+                .map(|pid| async move {
+                    match self.process_tasks(cx, &pid, status).await {
+                        Ok(t) => Ok(t),
+                        Err(e)
+                            if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::Forbidden) =>
+                        {
+                            Ok(Vec::new())
+                        }
+                        Err(e) => Err(e),
+                    }
+                })
+                .buffered(FAN_OUT)
+                .try_collect()
+                .await?;
+            raws.extend(lists.into_iter().flatten());
         } else if let Some(actor) = &q.actor {
             let u = sq(&actor.user);
             let mut clauses = vec![format!("(status='{status}' AND assignee='{u}'{model})")];
@@ -885,9 +1084,13 @@ impl WorkflowEngine for AlfrescoEngine {
                     ));
                 }
             }
-            for c in clauses {
-                raws.extend(self.tasks_where(cx, c).await?);
-            }
+            // Alfresco has no OR: the clauses are independent lists, read concurrently.
+            let lists: Vec<Vec<wire::Task>> = stream::iter(clauses)
+                .map(|c| self.tasks_where(cx, c))
+                .buffered(FAN_OUT)
+                .try_collect()
+                .await?;
+            raws.extend(lists.into_iter().flatten());
         } else {
             raws = self
                 .tasks_where(cx, format!("(status='{status}'{model})"))
