@@ -113,3 +113,14 @@ test('unknown ids answer 404 exception entities', T, withGateway(async (gw) => {
   await rejectsWithStatus(fetchTask(admin, 'no-such-task'), 404);
   await rejectsWithStatus(admin.workflows().start('NoSuchModel'), 404);
 }));
+
+test('task filters that match nothing answer empty lists', T, withGateway(async (gw) => {
+  const admin = gw.client('Administrator');
+  const { wf } = await serialReview(admin, ['user:jdoe']);
+  const fetchTasks = async (opts) => (await admin.workflows().fetchTasks(opts)).entries;
+  assert.equal((await fetchTasks({ workflowInstanceId: wf.id })).length, 1);
+  assert.equal((await fetchTasks({ actorId: 'jdoe', workflowModelName: 'SerialDocumentReview' })).length, 1);
+  assert.deepEqual(await fetchTasks({ actorId: 'leela' }), []); // no such user
+  assert.deepEqual(await fetchTasks({ workflowModelName: 'foo' }), []);
+  assert.deepEqual(await fetchTasks({ workflowInstanceId: 'no-such-workflow' }), []);
+}));
