@@ -213,13 +213,17 @@ impl CqEngine {
             Some(s) => s.iter().map(|st| format!(".{st}.json")).collect(),
             None => vec![".json".to_owned()],
         };
-        for sel in selectors {
-            let rows: Vec<UriRow> = self
-                .client
-                .get_json(cx, "list_workflows", "/etc/workflow/instances", &sel, &[])
-                .await?;
-            out.extend(rows.into_iter().map(|r| r.uri));
-        }
+        // One list per state, read concurrently, kept in state order.
+        let lists: Vec<Vec<UriRow>> = stream::iter(selectors)
+            .map(|sel| async move {
+                self.client
+                    .get_json(cx, "list_workflows", "/etc/workflow/instances", &sel, &[])
+                    .await
+            })
+            .buffered(ACTIVE_STATES.len())
+            .try_collect()
+            .await?;
+        out.extend(lists.into_iter().flatten().map(|r| r.uri));
         if out.len() > self.config.max_scan {
             tracing::warn!(engine = %self.name(), found = out.len(), cap = self.config.max_scan,
                 "instance list truncated; raise max_scan to see more");
@@ -389,8 +393,10 @@ impl CqEngine {
     }
 
     async fn actions(&self, cx: &CallContext, item: &str) -> Result<(Vec<Choice>, Vec<Choice>)> {
-        let routes: Routes = self.choices(cx, item, ".routes.json").await?;
-        let back: Backroutes = self.choices(cx, item, ".backroutes.json").await?;
+        let (routes, back) = futures::try_join!(
+            self.choices::<Routes>(cx, item, ".routes.json"),
+            self.choices::<Backroutes>(cx, item, ".backroutes.json")
+        )?;
         Ok((routes.routes, back.backroutes))
     }
 
@@ -453,6 +459,17 @@ impl CqEngine {
         item: &WorkItemDoc,
         tc: &TaskContext<'_>,
     ) -> Result<Task> {
+        let actions = self.actions(cx, &item.id).await?;
+        self.open_task_with(item, tc, actions)
+    }
+
+    /// An open task from its work item and its already read routes and back-routes.
+    fn open_task_with(
+        &self,
+        item: &WorkItemDoc,
+        tc: &TaskContext<'_>,
+        (routes, back): (Vec<Choice>, Vec<Choice>),
+    ) -> Result<Task> {
         let node_id = item
             .node
             .clone()
@@ -469,7 +486,6 @@ impl CqEngine {
             .iter()
             .map(|p| (p.key.clone(), p.value.clone()))
             .collect();
-        let (routes, back) = self.actions(cx, &item.id).await?;
         let actions = action_list(&routes, "")
             .into_iter()
             .chain(action_list(&back, "back:"))
@@ -1049,15 +1065,19 @@ impl WorkflowEngine for CqEngine {
 
     async fn task(&self, cx: &CallContext, id: &str) -> Result<Task> {
         let (item_path, inst_path) = ids::task_path(id, self.root())?;
-        let inst = self
-            .instance_doc(cx, &inst_path)
-            .await
-            .map_err(|e| not_found_as(e, format!("Can not get task with id: {id}")))?;
-        let task = match self.item_doc(cx, &item_path).await {
+        // Everything below is addressed by the id alone: one concurrent wave. The
+        // instance's answer decides first, then the item's, then its actions'.
+        let (inst, item, actions) = futures::join!(
+            self.instance_doc(cx, &inst_path),
+            self.item_doc(cx, &item_path),
+            self.actions(cx, &item_path)
+        );
+        let inst = inst.map_err(|e| not_found_as(e, format!("Can not get task with id: {id}")))?;
+        let task = match item {
             Ok(item) => {
                 let model = self.instance_model(cx, &inst).await?;
                 let tc = self.context(cx, &inst, &model).await;
-                self.open_task(cx, &item, &tc).await?
+                self.open_task_with(&item, &tc, actions?)?
             }
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 self.past_task(cx, &item_path, &inst).await?
@@ -1077,14 +1097,20 @@ impl WorkflowEngine for CqEngine {
         let candidates = self.candidate_items(cx, &q).await?;
         let tasks: Vec<Option<Task>> = stream::iter(candidates)
             .map(|(item_path, inst)| async move {
-                let item = match self.item_doc(cx, &item_path).await {
+                // The item and its actions are independent reads: one wave per item.
+                let (item, actions, model) = futures::join!(
+                    self.item_doc(cx, &item_path),
+                    self.actions(cx, &item_path),
+                    self.instance_model(cx, &inst)
+                );
+                let item = match item {
                     Ok(i) => i,
                     Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
                     Err(e) => return Err(e),
                 };
-                let model = self.instance_model(cx, &inst).await?;
+                let model = model?;
                 let tc = self.context(cx, &inst, &model).await;
-                match self.open_task(cx, &item, &tc).await {
+                match actions.and_then(|a| self.open_task_with(&item, &tc, a)) {
                     Ok(t) => Ok(Some(t)),
                     // Completed while the list was being read.
                     Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
