@@ -2,7 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use flowgate_core::{ActorFilter, PageRequest, TaskQuery};
+use flowgate_core::{ActorFilter, EngineError, ErrorKind, PageRequest, TaskQuery};
 
 use super::{empty, json_fanned, read_body, resource, Api, Seg};
 use crate::error::ApiError;
@@ -91,8 +91,21 @@ async fn list(api: Api) -> Result<HttpResponse, ApiError> {
     )
 )]
 async fn get(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
-    let t = api.router().task(api.cx(), &seg.id).await?;
+    let t = api
+        .router()
+        .task(api.cx(), &seg.id)
+        .await
+        .map_err(unknown_task(&seg.id))?;
     api.task_response(StatusCode::OK, &t).await
+}
+
+/// Names the task in "not found" answers, Nuxeo style (`<context>, <message>`); other
+/// errors already say what went wrong.
+fn unknown_task(id: &str) -> impl FnOnce(EngineError) -> EngineError + '_ {
+    move |e| match e.kind() {
+        ErrorKind::NotFound => e.context(format!("Can not get task with id: {id}")),
+        _ => e,
+    }
 }
 
 /// `PUT /task/{id}/{action}`: completes the task; answers the task after the step.
@@ -104,7 +117,11 @@ pub(crate) async fn complete_task(
 ) -> Result<HttpResponse, ApiError> {
     let body = read_body(payload, api.body_limit()).await?;
     let c = parse_completion(&body, id, action)?;
-    let t = api.router().complete(api.cx(), id, c).await?;
+    let t = api
+        .router()
+        .complete(api.cx(), id, c)
+        .await
+        .map_err(unknown_task(id))?;
     api.task_response(StatusCode::OK, &t).await
 }
 
@@ -168,7 +185,8 @@ async fn reassign(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiErro
     let comment = api.params.get("comment").map(str::to_owned);
     api.router()
         .reassign(api.cx(), &seg.id, list, comment)
-        .await?;
+        .await
+        .map_err(unknown_task(&seg.id))?;
     Ok(empty(StatusCode::OK))
 }
 
@@ -193,6 +211,7 @@ async fn delegate(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiErro
     let comment = api.params.get("comment").map(str::to_owned);
     api.router()
         .delegate(api.cx(), &seg.id, list, comment)
-        .await?;
+        .await
+        .map_err(unknown_task(&seg.id))?;
     Ok(empty(StatusCode::OK))
 }

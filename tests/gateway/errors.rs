@@ -162,18 +162,29 @@ async fn unknown_ids_are_404_with_nuxeo_messages() {
     gw.get("/api/v1/workflow/nope/graph", "Administrator")
         .await
         .expect_exception(404);
-    gw.get("/api/v1/task/nope", "Administrator")
+    let r = gw
+        .get("/api/v1/task/nope", "Administrator")
         .await
         .expect_exception(404);
+    assert_eq!(
+        r.json()["message"],
+        "Can not get task with id: nope, nope",
+        "a clear message names what was not found"
+    );
     gw.get("/api/v1/task/x~y~z", "Administrator")
         .await
         .expect_exception(404);
     gw.delete("/api/v1/workflow/nope", "Administrator")
         .await
         .expect_exception(404);
-    gw.complete("Administrator", "nope", "approve", json!({}))
+    let r = gw
+        .complete("Administrator", "nope", "approve", json!({}))
         .await
         .expect_exception(404);
+    assert!(r.json()["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Can not get task with id: nope"));
     gw.put(
         "/api/v1/task/nope/reassign?actors=jdoe",
         "Administrator",
