@@ -3,6 +3,7 @@
 #
 #   bench/run.sh            full run (about 4 minutes plus the release build)
 #   bench/run.sh --smoke    a few seconds per step, to check the suite still works
+#   bench/run.sh [--smoke] --adapters   only the Alfresco / CQ adapter rows
 #
 # Knobs (environment): BENCH_DURATION (wrk duration, default 10s), BENCH_CONNECTIONS
 # (default 64), BENCH_THREADS (wrk threads, default 2), BENCH_TASKS (stored tasks,
@@ -15,7 +16,14 @@ OUT="$ROOT/target/bench"
 mkdir -p "$OUT"
 
 SMOKE=0
-[ "${1:-}" = "--smoke" ] && SMOKE=1
+ADAPTERS_ONLY=0
+for arg in "$@"; do
+  case "$arg" in
+    --smoke) SMOKE=1 ;;
+    --adapters) ADAPTERS_ONLY=1 ;;
+    *) echo "unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
 DUR=${BENCH_DURATION:-10s}
 CONN=${BENCH_CONNECTIONS:-64}
 THREADS=${BENCH_THREADS:-2}
@@ -41,6 +49,7 @@ fi
 echo "== building release binaries"
 cargo build --release -q -p flowgate -p flowgate-bench
 cargo build --release -q -p flowgate-alfresco --features sim --bin flowgate-alfresco-sim
+cargo build --release -q -p flowgate-cq --features sim --bin flowgate-cq-sim
 BIN="$ROOT/target/release"
 
 PIDS=()
@@ -96,6 +105,7 @@ rss_mb() { awk '/VmRSS/ { printf "%.1f", $2/1024 }' "/proc/$1/status"; }
 declare -A R
 row() { printf '| %-44s | %12s | %9s | %9s | %s\n' "$1" "$2" "$3" "$4" "$5" | tee -a "$OUT/results.md"; }
 
+if [ "$ADAPTERS_ONLY" = 0 ]; then
 echo "== stack baseline (bare actix-web, fixed ~1 KB task body)"
 BP=$(free_port)
 "$BIN/stack-baseline" --bind "127.0.0.1:$BP" > "$OUT/baseline.log" 2>&1 &
@@ -159,6 +169,8 @@ start_gateway "$(gateway_config "$USERS")" "$P3"
 R_RATE=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["completions_per_second"]))' "$OUT/drive-memory.json")
 kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
 
+fi
+
 echo "== adapter overhead: GET task through the Alfresco adapter vs the simulator directly"
 start_alf_sim() { # port delay_ms
   "$BIN/flowgate-alfresco-sim" --port "$1" --delay-ms "$2" > "$OUT/alf-$1.log" 2>&1 &
@@ -208,6 +220,67 @@ read -r F_RPS F_P50 F_P99 F_BAD < <(wrk_run fanout "http://127.0.0.1:$P6/api/v1/
 CONN=$SAVED_CONN; THREADS=$SAVED_THREADS; AUTH=$AUTH_SAVED
 kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
 
+echo "== adapter overhead: GET task through the CQ adapter vs the simulator directly"
+start_cq_sim() { # port delay_ms
+  "$BIN/flowgate-cq-sim" --port "$1" --profile aem64-65 --delay-ms "$2" > "$OUT/cq-$1.log" 2>&1 &
+  PIDS+=($!)
+  wait_http "http://127.0.0.1:$1/etc/workflow/models.json"
+}
+cq_engine() { # name port
+  printf '[engines.%s]\nkind = "cq"\nbase_url = "http://127.0.0.1:%s/"\nprofile = "aem64-65"\n' "$1" "$2"
+  printf 'id_prefix = "%s"\nmounts = ["/content"]\n' "$1"
+  printf '[engines.%s.auth]\nmode = "basic"\nuser = "admin"\npassword = "admin"\n' "$1"
+}
+cq_start_review() { # port: starts flowgate/review on page-a as editor1, directly on the sim
+  local base="http://127.0.0.1:$1" token
+  token=$(curl -s -u editor1:editor1 "$base/libs/granite/csrf/token.json" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+  curl -s -o /dev/null -u editor1:editor1 -H "CSRF-Token: $token" \
+    --data-urlencode _charset_=utf-8 --data-urlencode model=/var/workflow/models/flowgate/review \
+    --data-urlencode payloadType=JCR_PATH --data-urlencode payload=/content/flowgate/en/page-a \
+    "$base/etc/workflow/instances"
+}
+PC=$(free_port)
+start_cq_sim "$PC" 0
+cq_start_review "$PC"
+CQ_ITEM=$(curl -s -u jdoe:jdoe "http://127.0.0.1:$PC/bin/workflow/inbox.json" |
+  python3 -c 'import json,sys; print([r["uri"] for r in json.load(sys.stdin) if r.get("type","WorkItem")=="WorkItem"][0])')
+AUTH_SAVED=$AUTH
+AUTH="Authorization: Basic $(printf 'jdoe:jdoe' | base64)"
+read -r CD_RPS CD_P50 CD_P99 _ < <(wrk_run cq-direct "http://127.0.0.1:$PC$CQ_ITEM.json")
+CQ_CFG="$OUT/gateway-cq.toml"
+{ cat "$(gateway_config 1)"; cq_engine cq "$PC"
+  printf '[[auth.users]]\nname = "jdoe"\npassword_hash = "%s"\ngroups = ["authors", "workflow-users"]\n' "$HASH"; } > "$CQ_CFG"
+P7=$(free_port)
+start_gateway "$CQ_CFG" "$P7"
+CQ_TASK=$(curl -s -u jdoe:bench "http://127.0.0.1:$P7/api/v1/task?userId=jdoe" |
+  python3 -c 'import json,sys; print([t["id"] for t in json.load(sys.stdin)["entries"] if t["id"].startswith("cq~")][0])')
+AUTH="Authorization: Basic $(printf 'jdoe:bench' | base64)"
+read -r CG_RPS CG_P50 CG_P99 CG_BAD < <(wrk_run cq-gateway "http://127.0.0.1:$P7/api/v1/task/$CQ_TASK")
+AUTH=$AUTH_SAVED
+kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
+
+echo "== fan-out: \"my tasks\" over two Alfresco simulators and one CQ simulator, 50 ms each"
+MIX_CFG="$OUT/gateway-fanout-mixed.toml"
+{ cat "$(gateway_config 1)"
+  for n in 1 2; do
+    p=$(free_port); start_alf_sim "$p" 50; alf_engine "alf$n" "$p"
+    W="http://127.0.0.1:$p/alfresco/api/-default-/public/workflow/versions/1"
+    curl -s -u dave:dave -H 'Content-Type: application/json' \
+      -d '{"processDefinitionKey":"activitiReview","variables":{"bpm_assignee":"jdoe"}}' "$W/processes" > /dev/null
+  done
+  p=$(free_port); start_cq_sim "$p" 50; cq_engine cq "$p"; cq_start_review "$p"
+  printf '[[auth.users]]\nname = "jdoe"\npassword_hash = "%s"\ngroups = ["authors", "workflow-users"]\n' "$HASH"; } > "$MIX_CFG"
+P8=$(free_port)
+start_gateway "$MIX_CFG" "$P8"
+MIX_TASKS=$(curl -s -u jdoe:bench "http://127.0.0.1:$P8/api/v1/task?userId=jdoe" |
+  python3 -c 'import json,sys; print(len(json.load(sys.stdin)["entries"]))')
+AUTH_SAVED=$AUTH; SAVED_CONN=$CONN; SAVED_THREADS=$THREADS; CONN=1; THREADS=1
+AUTH="Authorization: Basic $(printf 'jdoe:bench' | base64)"
+read -r M_RPS M_P50 M_P99 M_BAD < <(wrk_run fanout-mixed "http://127.0.0.1:$P8/api/v1/task?userId=jdoe")
+CONN=$SAVED_CONN; THREADS=$SAVED_THREADS; AUTH=$AUTH_SAVED
+kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
+
 pct() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{100*a/b:.0f}%' if b else 'n/a')" "$1" "$2"; }
 ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}x' if b else 'n/a')" "$1" "$2"; }
 check() { python3 -c "import sys; print('ok' if eval(sys.argv[1]) else 'MISSED')" "$1"; }
@@ -220,6 +293,7 @@ check() { python3 -c "import sys; print('ok' if eval(sys.argv[1]) else 'MISSED')
   echo "| measurement                                  | value        | p50 ms    | p99 ms    | target"
   echo "|----------------------------------------------|--------------|-----------|-----------|-------"
 } | tee -a "$OUT/results.md"
+if [ "$ADAPTERS_ONLY" = 0 ]; then
 row "stack baseline GET (req/s)" "$B_RPS" "$B_P50" "$B_P99" "baseline"
 row "GET /task/{id}, $TASKS stored (req/s)" "$G_RPS" "$G_P50" "$G_P99" \
   "$(pct "$G_RPS" "$B_RPS") of baseline (>=60%: $(check "$G_RPS >= 0.6*$B_RPS")); p99 $(ratio "$G_P99" "$B_P99") of baseline (<=3x: $(check "$G_P99 <= 3*$B_P99"))"
@@ -235,12 +309,19 @@ row "full reviews, completions/s (reqwest driver)" "$R_RATE" "" "" \
 row "workflow starts/s: memory / durable" "$SEED_RATE / $D_SEED" "" "" ""
 row "RSS with $TASKS running workflows (MB)" "$RSS1" "" "" \
   "$(python3 -c "import sys; a,b,n=float(sys.argv[1]),float(sys.argv[2]),int(sys.argv[3]); print(f'{(a-b)*1048576/n:.0f} bytes/workflow; <=300 MB: ' + ('ok' if a<=300 else 'MISSED'))" "$RSS1" "$RSS0" "$TASKS")"
+fi
 row "GET task, Alfresco simulator direct (req/s)" "$AD_RPS" "$AD_P50" "$AD_P99" "reference"
 row "GET /task/alf~{id} through the gateway" "$AG_RPS" "$AG_P50" "$AG_P99" \
   "$(pct "$AG_RPS" "$AD_RPS") of direct (>=50%: $(check "$AG_RPS >= 0.5*$AD_RPS")); median +$(python3 -c "print(f'{$AG_P50-$AD_P50:.3f}')") ms (<=1 ms: $(check "$AG_P50 - $AD_P50 <= 1"))"
 row "my tasks over 3 engines x 50 ms (1 client)" "$F_RPS" "$F_P50" "$F_P99" \
   "$FAN_TASKS tasks; median <=70 ms: $(check "$F_P50 <= 70")"
-for name in G S L C D AG F; do
+row "GET task, CQ simulator direct (req/s)" "$CD_RPS" "$CD_P50" "$CD_P99" "reference"
+row "GET /task/cq~{id} through the gateway" "$CG_RPS" "$CG_P50" "$CG_P99" \
+  "$(pct "$CG_RPS" "$CD_RPS") of direct (>=50%: $(check "$CG_RPS >= 0.5*$CD_RPS")); median +$(python3 -c "print(f'{$CG_P50-$CD_P50:.3f}')") ms (<=1 ms: $(check "$CG_P50 - $CD_P50 <= 1"))"
+row "my tasks, 2 Alfresco + 1 CQ x 50 ms (1 client)" "$M_RPS" "$M_P50" "$M_P99" \
+  "$MIX_TASKS tasks; median <=70 ms: $(check "$M_P50 <= 70")"
+NAMES="AG F CG M"; [ "$ADAPTERS_ONLY" = 0 ] && NAMES="G S L C D $NAMES"
+for name in $NAMES; do
   bad="${name}_BAD"; if [ "${!bad}" != 0 ]; then echo "warning: non-2xx answers in a run ($name): ${!bad}" | tee -a "$OUT/results.md"; fi
 done
 echo "results: $OUT/results.md"
