@@ -6,7 +6,8 @@ whatever the test's outcome.
 
 Binaries: FLOWGATE_BIN (default <target dir>/debug/flowgate); the simulators
 `flowgate-alfresco-sim` and `flowgate-cq-sim` are taken from the same directory. All three
-come from `cargo build --workspace --all-features --bins`.
+come from `cargo build --workspace --all-features --bins`; a simulator missing from the
+cargo target directory is built on first use.
 
 The gateway's users get random passwords per test session, hashed once per session with
 `flowgate hash-password` (password on stdin). The remote engines are reached with the
@@ -35,7 +36,9 @@ HASH_TIMEOUT_S = 60
 
 GATEWAY_LISTENING = re.compile(r"flowgate listening on (http://127\.0\.0\.1:\d+/\S*)")
 ALFRESCO_LISTENING = re.compile(r"alfresco simulator listening at (http://127\.0\.0\.1:\d+/\S*)")
-CQ_LISTENING = re.compile(r"flowgate-cq-sim: profile \S+ listening on (http://127\.0\.0\.1:\d+/?\S*)")
+CQ_LISTENING = re.compile(
+    r"flowgate-cq-sim: profile \S+ listening on (http://127\.0\.0\.1:\d+/?\S*)"
+)
 
 # Gateway users: name -> groups. The same names exist in both simulators (Alfresco: jdoe,
 # bob; CQ: jdoe, editor1), and the groups mirror theirs (Alfresco GROUP_reviewers, CQ authors).
@@ -54,11 +57,26 @@ def flowgate_bin():
     return target / "debug" / "flowgate"
 
 
+# Simulator binary -> the package that builds it (behind its `sim` feature).
+SIM_PACKAGES = {"flowgate-alfresco-sim": "flowgate-alfresco", "flowgate-cq-sim": "flowgate-cq"}
+BUILD_TIMEOUT_S = 1800
+
+
 def sim_bin(name):
-    """A simulator binary next to the gateway binary."""
+    """A simulator binary next to the gateway binary (built when missing from the target dir)."""
     path = flowgate_bin().parent / name
+    default_dir = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "debug"
+    if not path.exists() and path.parent.resolve() == default_dir.resolve():
+        subprocess.run(
+            ["cargo", "build", "-p", SIM_PACKAGES[name], "--features", "sim", "--bin", name],
+            cwd=ROOT,
+            check=True,
+            timeout=BUILD_TIMEOUT_S,
+        )
     if not path.exists():
-        pytest.fail(f"{name} not found at {path}: run `cargo build --workspace --all-features --bins`")
+        pytest.fail(
+            f"{name} not found at {path}: run `cargo build --workspace --all-features --bins`"
+        )
     return path
 
 
@@ -86,7 +104,7 @@ class Proc:
         return "\n".join(text.splitlines()[-lines:])
 
     def wait_for(self, pattern, timeout=START_TIMEOUT_S):
-        """The first group of `pattern` once the process printed it; fails the test after `timeout`."""
+        """The first group of `pattern` once the process printed it; a failure after `timeout`."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             m = pattern.search(self.log_path.read_text(errors="replace"))
@@ -163,7 +181,8 @@ def alfresco_sim(processes):
 
 def start_cq_sim(processes, profile):
     """Base URL of a fresh CQ simulator imitating `profile`."""
-    p = processes(f"cq-sim-{profile}", [sim_bin("flowgate-cq-sim"), "--port", "0", "--profile", profile])
+    argv = [sim_bin("flowgate-cq-sim"), "--port", "0", "--profile", profile]
+    p = processes(f"cq-sim-{profile}", argv)
     return p.wait_for(CQ_LISTENING)
 
 
@@ -197,7 +216,7 @@ def gateway_toml(engine_tables, credentials):
 
 
 def start_gateway(processes, config_text):
-    """Writes `config_text` and runs `flowgate serve` on it; returns the client base URL (…/nuxeo/)."""
+    """Writes `config_text`, runs `flowgate serve` on it; returns the base URL (…/nuxeo/)."""
     config = Path(processes.log_dir) / "flowgate.toml"
     config.write_text(config_text)
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWGATE__")}
