@@ -100,6 +100,15 @@ wrk_run() { # name url
     END { printf "%.0f %.3f %.3f %s\n", rps, p50, p99, (bad==""?0:bad) }' "$OUT/$name.wrk"
 }
 
+# The same at one connection: latency without queueing ("p50 p99").
+wrk_c1() { # name url
+  local c=$CONN t=$THREADS r
+  CONN=1; THREADS=1
+  r=$(wrk_run "$1" "$2")
+  CONN=$c; THREADS=$t
+  echo "$r"
+}
+
 rss_mb() { awk '/VmRSS/ { printf "%.1f", $2/1024 }' "/proc/$1/status"; }
 
 declare -A R
@@ -192,6 +201,7 @@ ALF_TASK=$(curl -s -u jdoe:jdoe -G "$WF/tasks" --data-urlencode "where=(status='
 AUTH_SAVED=$AUTH
 AUTH="Authorization: Basic $(printf 'jdoe:jdoe' | base64)"
 read -r AD_RPS AD_P50 AD_P99 _ < <(wrk_run alfresco-direct "$WF/tasks/$ALF_TASK")
+read -r _ AD1_P50 AD1_P99 _ < <(wrk_c1 alfresco-direct-c1 "$WF/tasks/$ALF_TASK")
 ALF_CFG="$OUT/gateway-alfresco.toml"
 { cat "$(gateway_config 1)"; alf_engine alf "$PA"
   printf '[[auth.users]]\nname = "jdoe"\npassword_hash = "%s"\ngroups = ["members"]\n' "$HASH"; } > "$ALF_CFG"
@@ -199,6 +209,7 @@ P5=$(free_port)
 start_gateway "$ALF_CFG" "$P5"
 AUTH="Authorization: Basic $(printf 'jdoe:bench' | base64)"
 read -r AG_RPS AG_P50 AG_P99 AG_BAD < <(wrk_run alfresco-gateway "http://127.0.0.1:$P5/api/v1/task/alf~$ALF_TASK")
+read -r _ AG1_P50 AG1_P99 _ < <(wrk_c1 alfresco-gateway-c1 "http://127.0.0.1:$P5/api/v1/task/alf~$ALF_TASK")
 kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
 
 echo "== fan-out: \"my tasks\" over three Alfresco simulators answering in 50 ms each"
@@ -248,6 +259,7 @@ CQ_ITEM=$(curl -s -u jdoe:jdoe "http://127.0.0.1:$PC/bin/workflow/inbox.json" |
 AUTH_SAVED=$AUTH
 AUTH="Authorization: Basic $(printf 'jdoe:jdoe' | base64)"
 read -r CD_RPS CD_P50 CD_P99 _ < <(wrk_run cq-direct "http://127.0.0.1:$PC$CQ_ITEM.json")
+read -r _ CD1_P50 CD1_P99 _ < <(wrk_c1 cq-direct-c1 "http://127.0.0.1:$PC$CQ_ITEM.json")
 CQ_CFG="$OUT/gateway-cq.toml"
 { cat "$(gateway_config 1)"; cq_engine cq "$PC"
   printf '[[auth.users]]\nname = "jdoe"\npassword_hash = "%s"\ngroups = ["authors", "workflow-users"]\n' "$HASH"; } > "$CQ_CFG"
@@ -257,6 +269,7 @@ CQ_TASK=$(curl -s -u jdoe:bench "http://127.0.0.1:$P7/api/v1/task?userId=jdoe" |
   python3 -c 'import json,sys; print([t["id"] for t in json.load(sys.stdin)["entries"] if t["id"].startswith("cq~")][0])')
 AUTH="Authorization: Basic $(printf 'jdoe:bench' | base64)"
 read -r CG_RPS CG_P50 CG_P99 CG_BAD < <(wrk_run cq-gateway "http://127.0.0.1:$P7/api/v1/task/$CQ_TASK")
+read -r _ CG1_P50 CG1_P99 _ < <(wrk_c1 cq-gateway-c1 "http://127.0.0.1:$P7/api/v1/task/$CQ_TASK")
 AUTH=$AUTH_SAVED
 kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
 
@@ -313,11 +326,15 @@ fi
 row "GET task, Alfresco simulator direct (req/s)" "$AD_RPS" "$AD_P50" "$AD_P99" "reference"
 row "GET /task/alf~{id} through the gateway" "$AG_RPS" "$AG_P50" "$AG_P99" \
   "$(pct "$AG_RPS" "$AD_RPS") of direct (>=50%: $(check "$AG_RPS >= 0.5*$AD_RPS")); median +$(python3 -c "print(f'{$AG_P50-$AD_P50:.3f}')") ms (<=1 ms: $(check "$AG_P50 - $AD_P50 <= 1"))"
+row "  same, 1 connection: direct / gateway p50" "" "$AD1_P50 / $AG1_P50" "$AD1_P99 / $AG1_P99" \
+  "median +$(python3 -c "print(f'{$AG1_P50-$AD1_P50:.3f}')") ms without queueing (<=1 ms: $(check "$AG1_P50 - $AD1_P50 <= 1"))"
 row "my tasks over 3 engines x 50 ms (1 client)" "$F_RPS" "$F_P50" "$F_P99" \
   "$FAN_TASKS tasks; median <=70 ms: $(check "$F_P50 <= 70")"
 row "GET task, CQ simulator direct (req/s)" "$CD_RPS" "$CD_P50" "$CD_P99" "reference"
 row "GET /task/cq~{id} through the gateway" "$CG_RPS" "$CG_P50" "$CG_P99" \
   "$(pct "$CG_RPS" "$CD_RPS") of direct (>=50%: $(check "$CG_RPS >= 0.5*$CD_RPS")); median +$(python3 -c "print(f'{$CG_P50-$CD_P50:.3f}')") ms (<=1 ms: $(check "$CG_P50 - $CD_P50 <= 1"))"
+row "  same, 1 connection: direct / gateway p50" "" "$CD1_P50 / $CG1_P50" "$CD1_P99 / $CG1_P99" \
+  "median +$(python3 -c "print(f'{$CG1_P50-$CD1_P50:.3f}')") ms without queueing (<=1 ms: $(check "$CG1_P50 - $CD1_P50 <= 1"))"
 row "my tasks, 2 Alfresco + 1 CQ x 50 ms (1 client)" "$M_RPS" "$M_P50" "$M_P99" \
   "$MIX_TASKS tasks; median <=70 ms: $(check "$M_P50 <= 70")"
 NAMES="AG F CG M"; [ "$ADAPTERS_ONLY" = 0 ] && NAMES="G S L C D $NAMES"
