@@ -125,6 +125,12 @@ impl AlfrescoEngine {
         &self.inner.client
     }
 
+    /// Whether the circuit breaker lets every call through; while it does not, one
+    /// request goes before any concurrent ones (a half-open breaker passes one probe).
+    fn breaker_closed(&self) -> bool {
+        self.c().up.breaker_state() == flowgate_http::BreakerState::Closed
+    }
+
     /// Whether the adapter itself must enforce the caller's visibility.
     fn filters(&self, cx: &CallContext) -> bool {
         !cx.admin && self.c().mode() != AuthMode::Passthrough
@@ -445,10 +451,21 @@ impl AlfrescoEngine {
     async fn load_task(&self, cx: &CallContext, native: &str) -> Result<(wire::Task, Task)> {
         let c = self.c();
         let no_query: Query = Vec::new();
-        let (raw, items) = futures::join!(
-            c.entry::<wire::Task>(cx, "task", c.wf(&["tasks", native])?, &no_query),
-            c.sub_list::<wire::Item>(cx, "task_items", c.wf(&["tasks", native, "items"])?),
-        );
+        let task_url = c.wf(&["tasks", native])?;
+        let items_url = c.wf(&["tasks", native, "items"])?;
+        let (raw, items) = if self.breaker_closed() {
+            futures::join!(
+                c.entry::<wire::Task>(cx, "task", task_url, &no_query),
+                c.sub_list::<wire::Item>(cx, "task_items", items_url),
+            )
+        } else {
+            // A half-open breaker lets one probe through: the rest follow its answer.
+            let raw = c.entry::<wire::Task>(cx, "task", task_url, &no_query).await;
+            (
+                raw,
+                c.sub_list::<wire::Item>(cx, "task_items", items_url).await,
+            )
+        };
         // The task's own answer decides (e.g. its 404 or 403), before its parts'.
         let raw = raw?;
         let items = if raw.process_id.is_some() {
@@ -1085,6 +1102,13 @@ impl WorkflowEngine for AlfrescoEngine {
                 }
             }
             // Alfresco has no OR: the clauses are independent lists, read concurrently.
+            let mut clauses = clauses.into_iter();
+            if !self.breaker_closed() {
+                // A half-open breaker lets one probe through: the rest follow its answer.
+                if let Some(first) = clauses.next() {
+                    raws.extend(self.tasks_where(cx, first).await?);
+                }
+            }
             let lists: Vec<Vec<wire::Task>> = stream::iter(clauses)
                 .map(|c| self.tasks_where(cx, c))
                 .buffered(FAN_OUT)

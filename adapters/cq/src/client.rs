@@ -62,6 +62,13 @@ impl Client {
     }
 
     /// Whether the adapter acts with a service account (and must enforce visibility).
+    /// Whether the circuit breaker lets every call through. While it does not, a
+    /// caller sends one request before any concurrent ones: a half-open breaker lets a
+    /// single probe pass and would refuse its siblings.
+    pub fn breaker_closed(&self) -> bool {
+        self.up.breaker_state() == flowgate_http::BreakerState::Closed
+    }
+
     pub fn is_service_account(&self) -> bool {
         !matches!(self.auth, Auth::Passthrough)
     }

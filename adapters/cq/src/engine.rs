@@ -213,14 +213,20 @@ impl CqEngine {
             Some(s) => s.iter().map(|st| format!(".{st}.json")).collect(),
             None => vec![".json".to_owned()],
         };
-        // One list per state, read concurrently, kept in state order.
+        // One list per state, read concurrently (one at a time while the breaker
+        // probes), kept in state order.
+        let parallel = if self.client.breaker_closed() {
+            ACTIVE_STATES.len()
+        } else {
+            1
+        };
         let lists: Vec<Vec<UriRow>> = stream::iter(selectors)
             .map(|sel| async move {
                 self.client
                     .get_json(cx, "list_workflows", "/etc/workflow/instances", &sel, &[])
                     .await
             })
-            .buffered(ACTIVE_STATES.len())
+            .buffered(parallel)
             .try_collect()
             .await?;
         out.extend(lists.into_iter().flatten().map(|r| r.uri));
@@ -1067,8 +1073,19 @@ impl WorkflowEngine for CqEngine {
         let (item_path, inst_path) = ids::task_path(id, self.root())?;
         // Everything below is addressed by the id alone: one concurrent wave. The
         // instance's answer decides first, then the item's, then its actions'.
+        let inst = if self.client.breaker_closed() {
+            None
+        } else {
+            // The breaker probes with one request; the rest follow its answer.
+            Some(self.instance_doc(cx, &inst_path).await)
+        };
         let (inst, item, actions) = futures::join!(
-            self.instance_doc(cx, &inst_path),
+            async {
+                match inst {
+                    Some(r) => r,
+                    None => self.instance_doc(cx, &inst_path).await,
+                }
+            },
             self.item_doc(cx, &item_path),
             self.actions(cx, &item_path)
         );
