@@ -114,3 +114,42 @@ async fn an_actor_task_list_reads_lists_then_items_in_two_waves() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_read_after_the_breaker_cool_down_succeeds_whole() {
+    let sim = common::sim();
+    let mut cfg = common::config(&sim, AuthMode::Basic);
+    cfg.http.breaker_failures = 2;
+    cfg.http.breaker_cooldown_ms = 300;
+    cfg.http.max_attempts = 1;
+    let e = common::engine_from(cfg);
+    bounded(async {
+        let dave = common::user("dave", &[]);
+        let bob = common::user("bob", &[]);
+        let wf = e.start(&dave, adhoc_for("bob")).await.expect("start");
+        let open = e
+            .tasks(&bob, TaskQuery::for_workflow(&wf.id))
+            .await
+            .expect("tasks");
+        let id = open.items[0].id.clone();
+        let q = || TaskQuery::for_actor("bob", Vec::<String>::new());
+        // Each kind of call after its own breaker trip: a read (two concurrent requests
+        // when closed) and an actor list (three concurrent lists when closed).
+        for round in 0..2 {
+            sim.fault(Fault::on("/api/", FaultKind::Status(500)));
+            for _ in 0..2 {
+                assert!(e.task(&bob, &id).await.is_err(), "upstream fails");
+            }
+            sim.clear_faults();
+            assert!(e.task(&bob, &id).await.is_err(), "breaker open");
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            if round == 0 {
+                e.task(&bob, &id).await.expect("read after the cool-down");
+            } else {
+                let page = e.tasks(&bob, q()).await.expect("list after the cool-down");
+                assert_eq!(page.total, 1);
+            }
+        }
+    })
+    .await;
+}
