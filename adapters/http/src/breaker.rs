@@ -1,8 +1,13 @@
 //! A per-engine circuit breaker.
 //!
 //! Closed: calls pass; N consecutive failures open it. Open: calls fail at once until
-//! the cool-down has passed, then exactly one probe is let through (half-open). A
-//! successful probe closes the breaker; a failed one opens it again.
+//! the cool-down has passed; then the breaker is half-open: calls are let through as
+//! trials until the first verdict. The first successful trial closes the breaker; a
+//! failed one opens it again for another cool-down.
+//!
+//! Trials are not limited to one: a single gateway request often makes several
+//! concurrent upstream calls (a task list reads its items at once), and refusing all but
+//! one of them would fail the first request after every recovery.
 
 use std::time::{Duration, Instant};
 
@@ -15,7 +20,7 @@ pub enum BreakerState {
     Closed,
     /// Calls fail fast.
     Open,
-    /// One probe call is in flight or allowed.
+    /// Trial calls are let through until one of them succeeds or fails.
     HalfOpen,
 }
 
@@ -27,11 +32,8 @@ enum Inner {
     Open {
         until: Instant,
     },
-    /// `probe` is when the current probe was let through; a probe that never reports
-    /// (its caller went away) stops blocking others after one cool-down.
-    HalfOpen {
-        probe: Option<Instant>,
-    },
+    /// Trials are let through until the first verdict.
+    HalfOpen,
 }
 
 #[derive(Debug)]
@@ -61,7 +63,7 @@ impl Breaker {
             Inner::Closed { .. } => BreakerState::Closed,
             Inner::Open { until } if Instant::now() >= until => BreakerState::HalfOpen,
             Inner::Open { .. } => BreakerState::Open,
-            Inner::HalfOpen { .. } => BreakerState::HalfOpen,
+            Inner::HalfOpen => BreakerState::HalfOpen,
         }
     }
 
@@ -74,21 +76,14 @@ impl Breaker {
         match *inner {
             Inner::Closed { .. } => Some(Permit::Normal),
             Inner::Open { until } => {
-                let now = Instant::now();
-                if now >= until {
-                    *inner = Inner::HalfOpen { probe: Some(now) };
+                if Instant::now() >= until {
+                    *inner = Inner::HalfOpen;
                     Some(Permit::Probe)
                 } else {
                     None
                 }
             }
-            Inner::HalfOpen { probe: Some(t) } if t.elapsed() < self.cooldown => None,
-            Inner::HalfOpen { .. } => {
-                *inner = Inner::HalfOpen {
-                    probe: Some(Instant::now()),
-                };
-                Some(Permit::Probe)
-            }
+            Inner::HalfOpen => Some(Permit::Probe),
         }
     }
 
@@ -106,10 +101,12 @@ impl Breaker {
         }
         let mut inner = self.inner.lock();
         let open = match (&*inner, permit) {
-            (_, Permit::Probe) => true,
-            (Inner::Closed { failures }, Permit::Normal) => failures + 1 >= self.threshold,
-            // A call admitted before the breaker opened finished late: keep the state.
-            (Inner::Open { .. } | Inner::HalfOpen { .. }, Permit::Normal) => return false,
+            (Inner::HalfOpen, _) => true,
+            // A trial that failed after another one closed the breaker counts as a plain
+            // failure; so does any failure while closed.
+            (Inner::Closed { failures }, _) => failures + 1 >= self.threshold,
+            // A call admitted earlier finished late: the breaker is already open.
+            (Inner::Open { .. }, _) => return false,
         };
         if open {
             *inner = Inner::Open {
@@ -136,9 +133,10 @@ mod tests {
         assert_eq!(b.state(), BreakerState::Open);
         assert!(b.acquire().is_none());
         std::thread::sleep(Duration::from_millis(40));
-        let probe = b.acquire().expect("probe allowed after cooldown");
-        assert!(b.acquire().is_none(), "only one probe at a time");
+        let probe = b.acquire().expect("trial allowed after cooldown");
+        let second = b.acquire().expect("concurrent trials are allowed too");
         b.success(probe);
+        b.success(second);
         assert_eq!(b.state(), BreakerState::Closed);
     }
 
@@ -151,6 +149,20 @@ mod tests {
         let probe = b.acquire().unwrap();
         assert!(b.failure(probe));
         assert!(b.acquire().is_none());
+    }
+
+    #[test]
+    fn late_trial_failure_after_recovery_counts_as_one_failure() {
+        let b = Breaker::new(3, Duration::from_millis(10));
+        for _ in 0..3 {
+            let p = b.acquire().unwrap();
+            b.failure(p);
+        }
+        std::thread::sleep(Duration::from_millis(15));
+        let (t1, t2) = (b.acquire().unwrap(), b.acquire().unwrap());
+        b.success(t1);
+        assert!(!b.failure(t2), "one late failure does not reopen");
+        assert_eq!(b.state(), BreakerState::Closed);
     }
 
     #[test]
