@@ -31,11 +31,13 @@ TASKS=${BENCH_TASKS:-100000}
 USERS=${BENCH_USERS:-1000}
 DRIVE=${BENCH_DRIVE_WORKFLOWS:-4000}
 CDUR=${BENCH_COMPLETE_DURATION:-3s}
-DURABLE_PER_USER=30
 if [ "$SMOKE" = 1 ]; then
-  DUR=2s; CDUR=1s; CONN=8; TASKS=2000; USERS=20; DRIVE=100; DURABLE_PER_USER=20
+  DUR=2s; CDUR=1s; CONN=8; TASKS=2000; USERS=20; DRIVE=100
 fi
 PER_USER=$((TASKS / USERS))
+# The durable store holds as many tasks as the large memory store, so that the timed
+# completion run never runs out of tasks.
+DURABLE_PER_USER=$PER_USER
 SMALL_USERS=$((1000 / PER_USER)); [ "$SMALL_USERS" -lt 1 ] && SMALL_USERS=1
 
 if ! command -v wrk >/dev/null; then
