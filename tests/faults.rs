@@ -414,7 +414,9 @@ async fn health_endpoints_need_no_credentials_and_report_every_engine() {
 async fn a_hanging_engine_costs_its_deadline_until_the_breaker_opens_then_nothing() {
     bounded(90, async {
         let t = Tuning {
-            fanout_timeout_ms: 300,
+            // A deadline long enough that "fails fast" stays distinguishable from "waited for
+            // the deadline" on a loaded machine.
+            fanout_timeout_ms: 1_200,
             max_attempts: 1,
             breaker_cooldown_ms: 30_000,
             ..Tuning::default()
@@ -436,7 +438,7 @@ async fn a_hanging_engine_costs_its_deadline_until_the_breaker_opens_then_nothin
             before_open.push(took);
         }
         assert!(
-            before_open[0] >= Duration::from_millis(300),
+            before_open[0] >= Duration::from_millis(1_200),
             "{before_open:?}"
         );
         let mut after_open = Vec::new();
@@ -454,7 +456,7 @@ async fn a_hanging_engine_costs_its_deadline_until_the_breaker_opens_then_nothin
             "hanging CQ: task list {before_open:?} until the breaker opened, then {after_open:?}"
         );
         assert!(
-            after_open.iter().all(|d| *d < Duration::from_millis(200)),
+            after_open.iter().all(|d| *d < Duration::from_millis(600)),
             "{after_open:?}"
         );
     })
