@@ -908,12 +908,7 @@ impl WorkflowEngine for MemoryEngine {
         actors: Vec<String>,
         comment: Option<String>,
     ) -> Result<()> {
-        let actors: Vec<String> = dedup(
-            actors
-                .iter()
-                .map(|a| strip_prefix(a))
-                .filter(|a| !a.is_empty()),
-        );
+        let actors = principals_of(&actors);
         let no_actors = actors.is_empty();
         self.with_task(
             cx,
@@ -970,12 +965,7 @@ impl WorkflowEngine for MemoryEngine {
         actors: Vec<String>,
         comment: Option<String>,
     ) -> Result<()> {
-        let actors: Vec<String> = dedup(
-            actors
-                .iter()
-                .map(|a| strip_prefix(a))
-                .filter(|a| !a.is_empty()),
-        );
+        let actors = principals_of(&actors);
         let no_actors = actors.is_empty();
         self.with_task(
             cx,
@@ -1061,6 +1051,16 @@ impl WorkflowEngine for MemoryEngine {
             None => Health::Up,
         }
     }
+}
+
+/// Actors given to reassign/delegate: prefixes stripped, blanks dropped, no duplicates.
+fn principals_of(actors: &[String]) -> Vec<String> {
+    dedup(
+        actors
+            .iter()
+            .map(|a| strip_prefix(a))
+            .filter(|a| !a.is_empty()),
+    )
 }
 
 fn dedup(items: impl Iterator<Item = String>) -> Vec<String> {
