@@ -41,7 +41,18 @@ pub struct CqConfig {
     /// Concurrent GETs of one list scan.
     #[serde(default = "defaults::scan_concurrency")]
     pub scan_concurrency: usize,
+    /// How long, in milliseconds, instance documents and the routes and back-routes of a
+    /// work item are reused (default 3000, at most 60000; 0 turns the cache off). Work
+    /// items themselves are always read fresh; every write of the adapter drops what it
+    /// changed. An external change to a cached part (a title, a suspension done in AEM)
+    /// shows after this long at most.
+    #[serde(default = "defaults::cache_ttl_ms")]
+    pub cache_ttl_ms: u64,
 }
+
+/// Largest accepted `cache_ttl_ms`: the cache is meant to absorb bursts, not to hold
+/// state.
+pub const MAX_CACHE_TTL_MS: u64 = 60_000;
 
 /// Upstream authentication.
 #[derive(Clone, Debug, Deserialize)]
@@ -115,6 +126,9 @@ mod defaults {
     pub fn scan_concurrency() -> usize {
         8
     }
+    pub fn cache_ttl_ms() -> u64 {
+        3_000
+    }
 }
 
 /// Credentials resolved from the configuration (environment variables read once).
@@ -139,6 +153,7 @@ impl CqConfig {
             max_scan: defaults::max_scan(),
             csrf_ttl_secs: defaults::csrf_ttl_secs(),
             scan_concurrency: defaults::scan_concurrency(),
+            cache_ttl_ms: defaults::cache_ttl_ms(),
         }
     }
 
@@ -159,6 +174,11 @@ impl CqConfig {
         }) {
             out.push(format!(
                 "{prefix}.id_prefix: must be non-empty ASCII letters, digits, '-' or '_'"
+            ));
+        }
+        if self.cache_ttl_ms > MAX_CACHE_TTL_MS {
+            out.push(format!(
+                "{prefix}.cache_ttl_ms: at most {MAX_CACHE_TTL_MS} (0 turns the cache off)"
             ));
         }
         if self.max_scan == 0 {
@@ -255,6 +275,7 @@ mod tests {
         assert_eq!(c.profile, Profile::Aem64To65);
         assert_eq!(c.mounts, vec!["/content".to_owned()]);
         assert_eq!(c.id_prefix, None);
+        assert_eq!(c.cache_ttl_ms, 3_000);
         assert!(c.validate("engines.cq").is_empty());
         assert!(!format!("{c:?}").contains("pw"));
     }
@@ -295,6 +316,16 @@ mod tests {
             "{errs:?}"
         );
         assert_eq!(c.http_settings().request_timeout_ms, 500);
+        c.cache_ttl_ms = MAX_CACHE_TTL_MS + 1;
+        assert!(c
+            .validate("engines.cq")
+            .iter()
+            .any(|e| e.starts_with("engines.cq.cache_ttl_ms")));
+        c.cache_ttl_ms = 0;
+        assert!(!c
+            .validate("engines.cq")
+            .iter()
+            .any(|e| e.starts_with("engines.cq.cache_ttl_ms")));
         c.auth = AuthConfig::Bearer {
             token: None,
             token_env: Some("FLOWGATE_CQ_TEST_SURELY_UNSET_VAR".into()),

@@ -19,6 +19,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use parking_lot::Mutex;
 use serde_json::{Map, Value};
 
+use crate::cache::{Actions, Cache, Scope};
 use crate::client::Client;
 use crate::config::CqConfig;
 use crate::convert::{self, ModelInfo, META_COMMENT, META_INITIATOR, META_START_ID, META_TITLE};
@@ -45,6 +46,10 @@ pub struct CqEngine {
     config: CqConfig,
     client: Client,
     models: Mutex<HashMap<String, Arc<ModelInfo>>>,
+    /// Instances and work item routes reused for `cache_ttl_ms` (see [`crate::cache`]).
+    cache: Cache,
+    /// The scope of the service account's entries (shared by all callers).
+    service_scope: Scope,
 }
 
 /// What a task needs from its work item.
@@ -55,6 +60,13 @@ struct ItemFacts {
     actions: Vec<TaskAction>,
     state: TaskState,
 }
+
+/// Work items read together with their instance, by path.
+type Prefetched = HashMap<String, Result<WorkItemDoc>>;
+
+/// A work item a task list considers: its path, its (fresh) instance and the item
+/// itself when it was already read.
+type Candidate = (String, Arc<InstanceDoc>, Option<Result<WorkItemDoc>>);
 
 /// What a task needs from its instance and model.
 struct TaskContext<'a> {
@@ -93,6 +105,8 @@ impl CqEngine {
                     document_store: true,
                 },
             },
+            cache: Cache::new(Duration::from_millis(config.cache_ttl_ms)),
+            service_scope: Arc::from(""),
             config,
             client,
             models: Mutex::new(HashMap::new()),
@@ -111,6 +125,33 @@ impl CqEngine {
     /// Whether the adapter must filter what the caller sees (service account, non-admin).
     fn restricted(&self, cx: &CallContext) -> bool {
         self.client.is_service_account() && !cx.admin
+    }
+
+    /// Whose cache entries a caller may use: the service account's, or with
+    /// pass-through only the caller's own (CQ's ACLs decided what they got).
+    fn scope(&self, cx: &CallContext) -> Scope {
+        if self.client.is_service_account() {
+            self.service_scope.clone()
+        } else {
+            Arc::from(format!("u:{}", cx.user).as_str())
+        }
+    }
+
+    /// Test and diagnostics view of the cache size.
+    #[doc(hidden)]
+    pub fn cached_entries(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Drops what a write may have changed: the instance (as addressed by `inst` and,
+    /// when it differs, by the item's own path) with all its work items' routes.
+    fn forget(&self, inst: &str, item: Option<&str>) {
+        self.cache.invalidate(inst);
+        if let Some((from_item, _)) = item.and_then(|i| i.split_once("/workItems/")) {
+            if from_item != inst {
+                self.cache.invalidate(from_item);
+            }
+        }
     }
 
     fn root(&self) -> &'static str {
@@ -188,8 +229,16 @@ impl CqEngine {
 
     // ----- instances ----------------------------------------------------------------
 
+    /// Reads an instance fresh (and offers it to the cache for later task reads).
     async fn instance_doc(&self, cx: &CallContext, path: &str) -> Result<InstanceDoc> {
-        self.client
+        Ok(self.instance_arc(cx, path).await?.as_ref().clone())
+    }
+
+    /// [`Self::instance_doc`] without the copy.
+    async fn instance_arc(&self, cx: &CallContext, path: &str) -> Result<Arc<InstanceDoc>> {
+        let g = self.cache.generation();
+        let doc: InstanceDoc = self
+            .client
             .get_json(cx, "get_workflow", path, ".json", &[])
             .await
             .map_err(|e| {
@@ -200,7 +249,11 @@ impl CqEngine {
                         ids::encode(path)
                     ),
                 )
-            })
+            })?;
+        let doc = Arc::new(doc);
+        self.cache
+            .put_instance(g, &self.scope(cx), path, doc.clone());
+        Ok(doc)
     }
 
     async fn instance_paths(
@@ -340,7 +393,10 @@ impl CqEngine {
                 format!("{op} by {}", cx.user),
             ));
         }
-        match self.client.post_form(cx, op, &path, &fields).await {
+        let outcome = self.client.post_form(cx, op, &path, &fields).await;
+        // Whatever the answer, the state may have changed.
+        self.forget(&path, None);
+        match outcome {
             Ok(posted) => {
                 if posted.status == 201 || posted.page.message.as_deref() == Some("Created") {
                     return Err(EngineError::upstream(
@@ -466,7 +522,23 @@ impl CqEngine {
         tc: &TaskContext<'_>,
     ) -> Result<Task> {
         let actions = self.actions(cx, &item.id).await?;
-        self.open_task_with(item, tc, actions)
+        self.open_task_with(item, tc, &actions)
+    }
+
+    /// Routes and back-routes of a work item from the cache, else read (and cached).
+    async fn cached_actions(
+        &self,
+        cx: &CallContext,
+        scope: &Scope,
+        item: &str,
+    ) -> Result<Arc<Actions>> {
+        if let Some(a) = self.cache.actions(scope, item) {
+            return Ok(a);
+        }
+        let g = self.cache.generation();
+        let a = Arc::new(self.actions(cx, item).await?);
+        self.cache.put_actions(g, scope, item, a.clone());
+        Ok(a)
     }
 
     /// An open task from its work item and its already read routes and back-routes.
@@ -474,7 +546,7 @@ impl CqEngine {
         &self,
         item: &WorkItemDoc,
         tc: &TaskContext<'_>,
-        (routes, back): (Vec<Choice>, Vec<Choice>),
+        (routes, back): &Actions,
     ) -> Result<Task> {
         let node_id = item
             .node
@@ -492,9 +564,9 @@ impl CqEngine {
             .iter()
             .map(|p| (p.key.clone(), p.value.clone()))
             .collect();
-        let actions = action_list(&routes, "")
+        let actions = action_list(routes, "")
             .into_iter()
-            .chain(action_list(&back, "back:"))
+            .chain(action_list(back, "back:"))
             .collect();
         let facts = ItemFacts {
             assignee: item.current_assignee.clone(),
@@ -625,41 +697,94 @@ impl CqEngine {
             || t.workflow_initiator.as_deref() == Some(cx.user.as_str())
     }
 
-    /// Open work item paths (with their instances) for a task query.
-    async fn candidate_items(
+    /// Reads instances concurrently, each together with the work items it is expected
+    /// to have (only while the cache is on and the breaker closed); instances that
+    /// vanished meanwhile are skipped. The fresh instance still decides which items are
+    /// open: a guessed item it no longer lists is dropped, one it newly lists is read
+    /// afterwards.
+    async fn instances_with_items(
         &self,
         cx: &CallContext,
-        q: &TaskQuery,
-    ) -> Result<Vec<(String, Arc<InstanceDoc>)>> {
-        let docs: Vec<InstanceDoc> = if let Some(wf) = &q.workflow_id {
+        paths: Vec<(String, Vec<String>)>,
+    ) -> Result<Vec<(Arc<InstanceDoc>, Prefetched)>> {
+        let prefetch = self.cache.enabled() && self.client.breaker_closed();
+        let docs: Vec<Option<(Arc<InstanceDoc>, Prefetched)>> = stream::iter(paths)
+            .map(|(p, guess)| async move {
+                if ids::check_path(&p).is_err() {
+                    return Ok(None);
+                }
+                let mine = format!("{p}/workItems/");
+                let guess: Vec<String> = if prefetch {
+                    guess.into_iter().filter(|i| i.starts_with(&mine)).collect()
+                } else {
+                    Vec::new()
+                };
+                let (doc, items) = futures::join!(
+                    self.instance_arc(cx, &p),
+                    futures::future::join_all(
+                        guess
+                            .into_iter()
+                            .map(|i| async move { (i.clone(), self.item_doc(cx, &i).await) })
+                    )
+                );
+                match doc {
+                    Ok(d) => Ok(Some((d, items.into_iter().collect()))),
+                    Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .buffer_unordered(self.config.scan_concurrency.max(1))
+            .try_collect()
+            .await?;
+        Ok(docs.into_iter().flatten().collect())
+    }
+
+    /// Open work item paths (with their instances, and the item itself when it was
+    /// read together with its instance) for a task query.
+    async fn candidate_items(&self, cx: &CallContext, q: &TaskQuery) -> Result<Vec<Candidate>> {
+        let scope = self.scope(cx);
+        let docs = if let Some(wf) = &q.workflow_id {
             let path = match ids::workflow_path(wf, self.root()) {
                 Ok(p) => p,
                 Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
                 Err(e) => return Err(e),
             };
-            match self.instance_doc(cx, &path).await {
-                Ok(d) => vec![d],
-                Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-                Err(e) => return Err(e),
-            }
+            let guess = self.cache.last_items(&scope, &path);
+            self.instances_with_items(cx, vec![(path, guess)]).await?
         } else if !self.client.is_service_account() {
-            // Pass-through: the caller's own inbox is exactly what CQ lets them act on.
+            // Pass-through: the caller's own inbox is exactly what CQ lets them act on;
+            // its rows name the items, which are read together with their instances.
             let rows: Vec<InboxRow> = self
                 .client
                 .get_json(cx, "list_tasks", "/bin/workflow/inbox", ".json", &[])
                 .await?;
-            let mut paths: Vec<String> = rows
+            let mut by_instance: std::collections::BTreeMap<String, Vec<String>> =
+                Default::default();
+            for r in rows
                 .into_iter()
                 .filter(|r| r.ty.as_deref().unwrap_or("WorkItem") == "WorkItem")
-                .filter_map(|r| r.uri.split_once("/workItems/").map(|(i, _)| i.to_owned()))
-                .collect();
-            paths.sort();
-            paths.dedup();
-            self.instance_docs(cx, paths).await?
+            {
+                if let Some((i, _)) = r.uri.split_once("/workItems/") {
+                    by_instance
+                        .entry(i.to_owned())
+                        .or_default()
+                        .push(r.uri.clone());
+                }
+            }
+            self.instances_with_items(cx, by_instance.into_iter().collect())
+                .await?
         } else {
-            // A service account's inbox holds only its own items: scan active instances.
+            // A service account's inbox holds only its own items: scan active instances,
+            // each with the items it had when last read.
             let paths = self.instance_paths(cx, Some(&ACTIVE_STATES)).await?;
-            self.instance_docs(cx, paths).await?
+            let paths = paths
+                .into_iter()
+                .map(|p| {
+                    let guess = self.cache.last_items(&scope, &p);
+                    (p, guess)
+                })
+                .collect();
+            self.instances_with_items(cx, paths).await?
         };
         let doc_filter = match &q.document {
             Some(d) => match ids::document_path(d) {
@@ -669,7 +794,7 @@ impl CqEngine {
             None => None,
         };
         let mut out = Vec::new();
-        for d in docs {
+        for (d, mut pre) in docs {
             if let Some(m) = &q.model_name {
                 if model_name_of(&d.model).as_deref() != Some(m.as_str()) {
                     continue;
@@ -678,9 +803,9 @@ impl CqEngine {
             if doc_filter.is_some() && d.payload != doc_filter {
                 continue;
             }
-            let d = Arc::new(d);
             for item in &d.work_items {
-                out.push((item.id.clone(), d.clone()));
+                let read = pre.remove(&item.id);
+                out.push((item.id.clone(), d.clone(), read));
             }
         }
         Ok(out)
@@ -900,11 +1025,13 @@ impl WorkflowEngine for CqEngine {
                 fields.push((k.clone(), s));
             }
         }
-        let posted = match self
+        let outcome = self
             .client
             .post_form(cx, "start_workflow", "/etc/workflow/instances", &fields)
-            .await
-        {
+            .await;
+        // Nothing cached can describe a new instance; reads in flight are refused anyway.
+        self.cache.bump();
+        let posted = match outcome {
             Ok(p) => p,
             Err(e) if ambiguous(&e) => {
                 // Never re-POST a start: look for the instance carrying our start id.
@@ -971,11 +1098,13 @@ impl WorkflowEngine for CqEngine {
         if !same_model || doc.payload.as_deref() != Some(payload.as_str()) {
             if doc.state == "RUNNING" {
                 let abort = vec![("state".to_owned(), "ABORTED".to_owned())];
-                if let Err(e) = self
+                let outcome = self
                     .client
                     .post_form(cx, "abort_unverified", &doc.id, &abort)
-                    .await
-                {
+                    .await;
+                self.forget(&path, None);
+                self.forget(&doc.id, None);
+                if let Err(e) = outcome {
                     tracing::warn!(engine = %self.name(), error = %e, "could not abort an unverified start");
                 }
             }
@@ -1071,32 +1200,67 @@ impl WorkflowEngine for CqEngine {
 
     async fn task(&self, cx: &CallContext, id: &str) -> Result<Task> {
         let (item_path, inst_path) = ids::task_path(id, self.root())?;
+        let scope = self.scope(cx);
+        // The work item is always read fresh: it decides whether the task is open, who
+        // holds it and at which node. Its instance (while the item exists, a running or
+        // suspended one) and its routes come from the cache when they are there.
+        let cached_inst = self
+            .cache
+            .instance(&scope, &inst_path)
+            .filter(|d| matches!(d.state.as_str(), "RUNNING" | "SUSPENDED"));
+        let cached_actions = self.cache.actions(&scope, &item_path);
         // Everything below is addressed by the id alone: one concurrent wave. The
         // instance's answer decides first, then the item's, then its actions'.
-        let inst = if self.client.breaker_closed() {
-            None
+        // While the breaker probes, the deciding request goes alone and the rest follow.
+        let probe = !self.client.breaker_closed();
+        let inst_first = if probe && cached_inst.is_none() {
+            Some(self.instance_arc(cx, &inst_path).await)
         } else {
-            // The breaker probes with one request; the rest follow its answer.
-            Some(self.instance_doc(cx, &inst_path).await)
+            None
+        };
+        let item_first = if probe && cached_inst.is_some() {
+            Some(self.item_doc(cx, &item_path).await)
+        } else {
+            None
         };
         let (inst, item, actions) = futures::join!(
             async {
-                match inst {
-                    Some(r) => r,
-                    None => self.instance_doc(cx, &inst_path).await,
+                match (&cached_inst, inst_first) {
+                    (Some(d), _) => Ok(d.clone()),
+                    (None, Some(r)) => r,
+                    (None, None) => self.instance_arc(cx, &inst_path).await,
                 }
             },
-            self.item_doc(cx, &item_path),
-            self.actions(cx, &item_path)
+            async {
+                match item_first {
+                    Some(r) => r,
+                    None => self.item_doc(cx, &item_path).await,
+                }
+            },
+            async {
+                match &cached_actions {
+                    Some(a) => Ok(a.clone()),
+                    None => self.cached_actions(cx, &scope, &item_path).await,
+                }
+            }
         );
         let inst = inst.map_err(|e| not_found_as(e, format!("Can not get task with id: {id}")))?;
         let task = match item {
             Ok(item) => {
                 let model = self.instance_model(cx, &inst).await?;
                 let tc = self.context(cx, &inst, &model).await;
-                self.open_task_with(&item, &tc, actions?)?
+                self.open_task_with(&item, &tc, actions?.as_ref())?
             }
             Err(e) if e.kind() == ErrorKind::NotFound => {
+                // An ended task is rebuilt from its instance's current state: a cached
+                // copy (taken while the item was open) is not good enough.
+                let inst = if cached_inst.is_some() {
+                    self.instance_arc(cx, &inst_path)
+                        .await
+                        .map_err(|e| not_found_as(e, format!("Can not get task with id: {id}")))?
+                } else {
+                    inst
+                };
                 self.past_task(cx, &item_path, &inst).await?
             }
             Err(e) => return Err(e),
@@ -1112,26 +1276,36 @@ impl WorkflowEngine for CqEngine {
 
     async fn tasks(&self, cx: &CallContext, q: TaskQuery) -> Result<Page<Task>> {
         let candidates = self.candidate_items(cx, &q).await?;
+        let scope = self.scope(cx);
         let tasks: Vec<Option<Task>> = stream::iter(candidates)
-            .map(|(item_path, inst)| async move {
-                // The item and its actions are independent reads: one wave per item.
-                let (item, actions, model) = futures::join!(
-                    self.item_doc(cx, &item_path),
-                    self.actions(cx, &item_path),
-                    self.instance_model(cx, &inst)
-                );
-                let item = match item {
-                    Ok(i) => i,
-                    Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-                    Err(e) => return Err(e),
-                };
-                let model = model?;
-                let tc = self.context(cx, &inst, &model).await;
-                match actions.and_then(|a| self.open_task_with(&item, &tc, a)) {
-                    Ok(t) => Ok(Some(t)),
-                    // Completed while the list was being read.
-                    Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-                    Err(e) => Err(e),
+            .map(|(item_path, inst, read)| {
+                let scope = scope.clone();
+                async move {
+                    // The item (unless read with its instance) and its actions (unless
+                    // cached) are independent reads: one wave per item.
+                    let (item, actions, model) = futures::join!(
+                        async {
+                            match read {
+                                Some(r) => r,
+                                None => self.item_doc(cx, &item_path).await,
+                            }
+                        },
+                        self.cached_actions(cx, &scope, &item_path),
+                        self.instance_model(cx, &inst)
+                    );
+                    let item = match item {
+                        Ok(i) => i,
+                        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+                        Err(e) => return Err(e),
+                    };
+                    let model = model?;
+                    let tc = self.context(cx, &inst, &model).await;
+                    match actions.and_then(|a| self.open_task_with(&item, &tc, &a)) {
+                        Ok(t) => Ok(Some(t)),
+                        // Completed while the list was being read.
+                        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+                        Err(e) => Err(e),
+                    }
                 }
             })
             .buffer_unordered(self.config.scan_concurrency.max(1))
@@ -1219,11 +1393,13 @@ impl WorkflowEngine for CqEngine {
                 fields.push((format!("comment-{}", item.id), text.clone()));
             }
         }
-        match self
+        let outcome = self
             .client
             .post_form(cx, "complete_task", "/bin/workflow/inbox", &fields)
-            .await
-        {
+            .await;
+        // Whatever the answer, the instance may have moved on.
+        self.forget(&inst.id, Some(&item.id));
+        match outcome {
             Ok(_) => {}
             Err(e) if ambiguous(&e) => {
                 if self
@@ -1344,9 +1520,12 @@ impl WorkflowEngine for CqEngine {
                 fields.push((format!("comment-{}", item.id), text));
             }
         }
-        self.client
+        let outcome = self
+            .client
             .post_form(cx, "delegate_task", "/bin/workflow/inbox", &fields)
-            .await?;
+            .await;
+        self.forget(&inst.id, Some(&item.id));
+        outcome?;
         if let Ok(after) = self.item_doc(cx, &item.id).await {
             if after
                 .current_assignee

@@ -34,6 +34,7 @@
 //! # let _ = models; Ok(()) }
 //! ```
 
+mod cache;
 mod client;
 mod config;
 mod convert;

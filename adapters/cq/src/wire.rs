@@ -67,7 +67,7 @@ pub(crate) struct TransitionDoc {
 }
 
 /// `GET {I}.json`.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 pub(crate) struct InstanceDoc {
     pub id: String,
     pub state: String,
@@ -86,7 +86,7 @@ pub(crate) struct InstanceDoc {
 }
 
 /// An active work item of an instance.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 pub(crate) struct ItemRef {
     pub id: String,
     pub node: Option<String>,

@@ -1,0 +1,334 @@
+//! The short-lived cache of what changes rarely while a work item exists: instance
+//! documents (payload, initiator, model, title, start) and the routes and back-routes
+//! of a work item (decided by its node, so fixed for a given work item id).
+//!
+//! What decides correctness is never taken from here: a work item (its existence,
+//! assignee, node, properties) is always read fresh, and so is every instance document
+//! whose work item list or state an operation depends on. Entries live `cache_ttl_ms`
+//! at most; every write of the adapter drops what it may have changed, and a read that
+//! was in flight while a write happened cannot put its (possibly older) answer back
+//! (a generation counter). A TTL of zero turns the cache off entirely.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use crate::wire::{Choice, InstanceDoc};
+
+/// Entries each map holds at most; a full map first drops expired entries, then
+/// arbitrary ones down to three quarters of this.
+pub(crate) const MAX_ENTRIES: usize = 10_000;
+
+/// Routes and back-routes of a work item.
+pub(crate) type Actions = (Vec<Choice>, Vec<Choice>);
+
+/// Whose view an entry holds: the service account's (shared by every caller, who are
+/// then filtered by the adapter) or one pass-through caller's (CQ's ACLs decided what
+/// that caller got, so nobody else may be served from it).
+pub(crate) type Scope = Arc<str>;
+
+type Key = (Scope, String);
+
+/// A map whose entries expire.
+#[derive(Debug)]
+struct Timed<V> {
+    map: HashMap<Key, (V, Instant)>,
+}
+
+impl<V: Clone> Timed<V> {
+    fn new() -> Self {
+        Timed {
+            map: HashMap::new(),
+        }
+    }
+
+    fn get(&self, key: &Key, ttl: Duration) -> Option<V> {
+        self.map
+            .get(key)
+            .filter(|(_, at)| at.elapsed() < ttl)
+            .map(|(v, _)| v.clone())
+    }
+
+    fn put(&mut self, key: Key, v: V, ttl: Duration, cap: usize) {
+        if self.map.len() >= cap && !self.map.contains_key(&key) {
+            self.map.retain(|_, (_, at)| at.elapsed() < ttl);
+            if self.map.len() >= cap {
+                let excess = self.map.len() - cap * 3 / 4;
+                let victims: Vec<Key> = self.map.keys().take(excess).cloned().collect();
+                for k in victims {
+                    self.map.remove(&k);
+                }
+            }
+        }
+        self.map.insert(key, (v, Instant::now()));
+    }
+
+    fn remove_where(&mut self, f: impl Fn(&str) -> bool) {
+        self.map.retain(|(_, path), _| !f(path));
+    }
+}
+
+#[derive(Debug)]
+struct Maps {
+    instances: Timed<Arc<InstanceDoc>>,
+    actions: Timed<Arc<Actions>>,
+    /// Work items an instance had when last read: which items a list may fetch
+    /// together with the instance. Only a guess: the fresh instance decides.
+    items: Timed<Arc<Vec<String>>>,
+}
+
+/// The per-engine cache. See the module documentation for what it may hold.
+#[derive(Debug)]
+pub(crate) struct Cache {
+    ttl: Duration,
+    cap: usize,
+    maps: Mutex<Maps>,
+    generation: AtomicU64,
+}
+
+/// The generation a read started in; its answer is cached only if no write happened
+/// meanwhile.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Generation(u64);
+
+impl Cache {
+    /// A cache whose entries live `ttl` (zero: nothing is ever cached).
+    pub fn new(ttl: Duration) -> Cache {
+        Cache::with_capacity(ttl, MAX_ENTRIES)
+    }
+
+    /// The same with another bound (tests).
+    pub fn with_capacity(ttl: Duration, cap: usize) -> Cache {
+        Cache {
+            ttl,
+            cap: cap.max(4),
+            maps: Mutex::new(Maps {
+                instances: Timed::new(),
+                actions: Timed::new(),
+                items: Timed::new(),
+            }),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether anything is cached at all.
+    pub fn enabled(&self) -> bool {
+        !self.ttl.is_zero()
+    }
+
+    /// To be taken before sending the read whose answer will be offered to the cache.
+    pub fn generation(&self) -> Generation {
+        Generation(self.generation.load(Ordering::Acquire))
+    }
+
+    fn current(&self, g: Generation) -> bool {
+        self.enabled() && self.generation.load(Ordering::Acquire) == g.0
+    }
+
+    fn key(scope: &Scope, path: &str) -> Key {
+        (scope.clone(), path.to_owned())
+    }
+
+    /// A cached instance document, if fresh.
+    pub fn instance(&self, scope: &Scope, path: &str) -> Option<Arc<InstanceDoc>> {
+        if !self.enabled() {
+            return None;
+        }
+        self.maps
+            .lock()
+            .instances
+            .get(&Self::key(scope, path), self.ttl)
+    }
+
+    /// Offers the document of the instance at `path`, read in generation `g` (also
+    /// remembers its work items).
+    pub fn put_instance(&self, g: Generation, scope: &Scope, path: &str, doc: Arc<InstanceDoc>) {
+        if !self.enabled() {
+            return;
+        }
+        let items = Arc::new(doc.work_items.iter().map(|w| w.id.clone()).collect());
+        let key = Self::key(scope, path);
+        // Checked under the lock: an invalidation takes it too, so no write can slip
+        // between the check and the insert.
+        let mut maps = self.maps.lock();
+        maps.items.put(key.clone(), items, LONG, self.cap);
+        if self.current(g) {
+            maps.instances.put(key, doc, self.ttl, self.cap);
+        }
+    }
+
+    /// Cached routes and back-routes of a work item, if fresh.
+    pub fn actions(&self, scope: &Scope, item: &str) -> Option<Arc<Actions>> {
+        if !self.enabled() {
+            return None;
+        }
+        self.maps
+            .lock()
+            .actions
+            .get(&Self::key(scope, item), self.ttl)
+    }
+
+    /// Offers the routes and back-routes of a work item read in generation `g`.
+    pub fn put_actions(&self, g: Generation, scope: &Scope, item: &str, a: Arc<Actions>) {
+        let mut maps = self.maps.lock();
+        if self.current(g) {
+            maps.actions
+                .put(Self::key(scope, item), a, self.ttl, self.cap);
+        }
+    }
+
+    /// The work items an instance had when it was last read (a prefetch guess).
+    pub fn last_items(&self, scope: &Scope, inst: &str) -> Vec<String> {
+        if !self.enabled() {
+            return Vec::new();
+        }
+        self.maps
+            .lock()
+            .items
+            .get(&Self::key(scope, inst), LONG)
+            .map(|v| v.as_ref().clone())
+            .unwrap_or_default()
+    }
+
+    /// Forgets everything about an instance and its work items, for every scope, and
+    /// refuses the answers of reads that are still in flight.
+    pub fn invalidate(&self, inst: &str) {
+        let prefix = format!("{inst}/workItems/");
+        let mut maps = self.maps.lock();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        maps.instances.remove_where(|p| p == inst);
+        maps.items.remove_where(|p| p == inst);
+        maps.actions.remove_where(|p| p.starts_with(&prefix));
+    }
+
+    /// Refuses the answers of reads in flight without forgetting anything (a write
+    /// whose target is not known, such as an unconfirmed start).
+    pub fn bump(&self) {
+        let _maps = self.maps.lock();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Entries held (tests and diagnostics).
+    pub fn len(&self) -> usize {
+        let m = self.maps.lock();
+        m.instances.map.len() + m.actions.map.len() + m.items.map.len()
+    }
+}
+
+/// How long a prefetch guess is kept: guessing wrong costs one request, never a wrong
+/// answer, so it may outlive the TTL (it is still bounded in number).
+const LONG: Duration = Duration::from_secs(600);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(path: &str, items: &[&str]) -> Arc<InstanceDoc> {
+        let items: Vec<serde_json::Value> = items
+            .iter()
+            .map(|i| serde_json::json!({"id": i, "node": "node1"}))
+            .collect();
+        Arc::new(
+            serde_json::from_value(serde_json::json!({
+                "id": path, "state": "RUNNING", "model": "/var/workflow/models/m",
+                "workItems": items,
+            }))
+            .unwrap(),
+        )
+    }
+
+    fn svc() -> Scope {
+        Arc::from("")
+    }
+
+    #[test]
+    fn a_zero_ttl_caches_nothing() {
+        let c = Cache::new(Duration::ZERO);
+        let g = c.generation();
+        c.put_instance(g, &svc(), "/i/1", doc("/i/1", &["/i/1/workItems/a"]));
+        c.put_actions(g, &svc(), "/i/1/workItems/a", Arc::new((vec![], vec![])));
+        assert!(c.instance(&svc(), "/i/1").is_none());
+        assert!(c.actions(&svc(), "/i/1/workItems/a").is_none());
+        assert!(c.last_items(&svc(), "/i/1").is_empty());
+    }
+
+    #[test]
+    fn entries_expire_after_the_ttl() {
+        let c = Cache::new(Duration::from_millis(30));
+        c.put_instance(c.generation(), &svc(), "/i/1", doc("/i/1", &[]));
+        assert!(c.instance(&svc(), "/i/1").is_some());
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(c.instance(&svc(), "/i/1").is_none());
+    }
+
+    #[test]
+    fn scopes_do_not_share_entries() {
+        let c = Cache::new(Duration::from_secs(5));
+        let jdoe: Scope = Arc::from("u:jdoe");
+        c.put_instance(c.generation(), &jdoe, "/i/1", doc("/i/1", &[]));
+        assert!(c.instance(&jdoe, "/i/1").is_some());
+        assert!(c.instance(&Arc::from("u:editor1"), "/i/1").is_none());
+        assert!(c.instance(&svc(), "/i/1").is_none());
+    }
+
+    #[test]
+    fn invalidation_drops_the_instance_and_its_items_in_every_scope() {
+        let c = Cache::new(Duration::from_secs(5));
+        let jdoe: Scope = Arc::from("u:jdoe");
+        for s in [svc(), jdoe.clone()] {
+            let g = c.generation();
+            c.put_instance(g, &s, "/i/1", doc("/i/1", &["/i/1/workItems/a"]));
+            c.put_instance(g, &s, "/i/10", doc("/i/10", &[]));
+            c.put_actions(g, &s, "/i/1/workItems/a", Arc::new((vec![], vec![])));
+            c.put_actions(g, &s, "/i/10/workItems/b", Arc::new((vec![], vec![])));
+        }
+        c.invalidate("/i/1");
+        for s in [svc(), jdoe] {
+            assert!(c.instance(&s, "/i/1").is_none());
+            assert!(c.actions(&s, "/i/1/workItems/a").is_none());
+            assert!(c.last_items(&s, "/i/1").is_empty());
+            // A sibling whose path merely starts the same way is kept.
+            assert!(c.instance(&s, "/i/10").is_some());
+            assert!(c.actions(&s, "/i/10/workItems/b").is_some());
+        }
+    }
+
+    #[test]
+    fn a_read_in_flight_during_a_write_is_not_cached() {
+        let c = Cache::new(Duration::from_secs(5));
+        let before = c.generation();
+        c.invalidate("/i/1");
+        c.put_instance(before, &svc(), "/i/1", doc("/i/1", &[]));
+        c.put_actions(
+            before,
+            &svc(),
+            "/i/1/workItems/a",
+            Arc::new((vec![], vec![])),
+        );
+        assert!(c.instance(&svc(), "/i/1").is_none());
+        assert!(c.actions(&svc(), "/i/1/workItems/a").is_none());
+        c.put_instance(c.generation(), &svc(), "/i/1", doc("/i/1", &[]));
+        assert!(c.instance(&svc(), "/i/1").is_some());
+    }
+
+    #[test]
+    fn the_cache_stays_bounded() {
+        let c = Cache::with_capacity(Duration::from_secs(60), 100);
+        for i in 0..1_000 {
+            let g = c.generation();
+            c.put_instance(g, &svc(), &format!("/i/{i}"), doc(&format!("/i/{i}"), &[]));
+            c.put_actions(
+                g,
+                &svc(),
+                &format!("/i/{i}/workItems/a"),
+                Arc::new((vec![], vec![])),
+            );
+        }
+        assert!(c.len() <= 3 * 100, "entries: {}", c.len());
+        // The newest entry is always there.
+        assert!(c.instance(&svc(), "/i/999").is_some());
+    }
+}
