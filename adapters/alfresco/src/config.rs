@@ -74,6 +74,14 @@ pub struct AlfrescoConfig {
     /// Upper bound on items read from one Alfresco list before giving up with an error.
     #[serde(default = "default_max_scan")]
     pub max_scan: usize,
+    /// How long (milliseconds) the parts of a task that rarely change while it is open
+    /// (its process's package items, its variables, the runtime list's "not delegated"
+    /// verdict) are reused without asking Alfresco again. The task itself (state,
+    /// assignee, owner, due date, name, ended or not) is always read fresh; every write
+    /// made through this engine drops the parts of the process it touched. Not used in
+    /// pass-through mode. 0 disables the cache (every read asks Alfresco for everything).
+    #[serde(default = "default_cache_ttl_ms")]
+    pub cache_ttl_ms: u64,
 }
 
 fn default_page_size() -> u32 {
@@ -83,6 +91,13 @@ fn default_page_size() -> u32 {
 fn default_max_scan() -> usize {
     5000
 }
+
+fn default_cache_ttl_ms() -> u64 {
+    2000
+}
+
+/// Longest `cache_ttl_ms` accepted: staleness beyond a minute is not a cache any more.
+const MAX_CACHE_TTL_MS: u64 = 60_000;
 
 impl AlfrescoConfig {
     /// A configuration with defaults for everything but the base URL and auth.
@@ -95,6 +110,7 @@ impl AlfrescoConfig {
             mounts: Vec::new(),
             page_size: default_page_size(),
             max_scan: default_max_scan(),
+            cache_ttl_ms: default_cache_ttl_ms(),
         }
     }
 
@@ -109,6 +125,11 @@ impl AlfrescoConfig {
         }
         if !(1..=1000).contains(&self.page_size) {
             out.push(format!("{prefix}.page_size: must be between 1 and 1000"));
+        }
+        if self.cache_ttl_ms > MAX_CACHE_TTL_MS {
+            out.push(format!(
+                "{prefix}.cache_ttl_ms: must be between 0 (off) and {MAX_CACHE_TTL_MS}"
+            ));
         }
         let a = &self.auth;
         match a.mode {
@@ -168,6 +189,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.auth.mode, AuthMode::Ticket);
         assert_eq!(c.page_size, 100);
+        assert_eq!(c.cache_ttl_ms, 2000);
         assert!(c.validate("engines.alfresco").is_empty());
         assert!(toml_like(r#"{"http":{"base_url":"http://x/"},"bogus":1}"#).is_err());
     }
@@ -179,8 +201,12 @@ mod tests {
             AuthConfig::default(),
         );
         c.page_size = 0;
+        c.cache_ttl_ms = 3_600_000;
         let errs = c.validate("engines.alf");
         assert!(errs.iter().any(|e| e.starts_with("engines.alf.page_size")));
+        assert!(errs
+            .iter()
+            .any(|e| e.starts_with("engines.alf.cache_ttl_ms")));
         assert!(errs.iter().any(|e| e.starts_with("engines.alf.auth.user")));
         assert!(errs
             .iter()

@@ -15,6 +15,7 @@ use parking_lot::Mutex;
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use crate::cache::{self, PartsCache};
 use crate::client::{Auth, Client, Query};
 use crate::config::{AlfrescoConfig, AuthMode};
 use crate::convert::{self, ProcessInfo, TaskParts};
@@ -41,6 +42,9 @@ struct Inner {
     /// initiator and start time never change; an ended process never changes at all.
     /// Used only where the ask's answer cannot depend on who asks (service modes).
     processes: Mutex<HashMap<String, wire::Process>>,
+    /// Items, variables and delegation verdicts of tasks, kept `cache_ttl_ms` (see
+    /// `cache.rs` for the staleness bound). Disabled in pass-through mode.
+    parts: PartsCache,
 }
 
 /// Entries kept in the process cache before it is emptied (bounds memory).
@@ -92,6 +96,11 @@ impl AlfrescoEngine {
                 )))
             }
         };
+        // In pass-through mode what a caller may read depends on the caller.
+        let ttl = match auth {
+            Auth::Passthrough => 0,
+            _ => cfg.cache_ttl_ms,
+        };
         let up = Upstream::new(name, cfg.http.clone())?;
         Ok(Self {
             info: EngineInfo {
@@ -117,6 +126,7 @@ impl AlfrescoEngine {
                 defs: Mutex::new(HashMap::new()),
                 forms: Mutex::new(HashMap::new()),
                 processes: Mutex::new(HashMap::new()),
+                parts: PartsCache::new(std::time::Duration::from_millis(ttl), cache::MAX_ENTRIES),
             }),
         })
     }
@@ -372,16 +382,31 @@ impl AlfrescoEngine {
         }
     }
 
-    /// Package items of a task (none for a task outside any process).
+    /// Package items of a task (none for a task outside any process): the items of its
+    /// process, which the parts cache keeps per process.
     async fn items_of(&self, cx: &CallContext, t: &wire::Task) -> Result<Vec<wire::Item>> {
         match &t.process_id {
-            Some(_) => {
+            Some(pid) => {
+                let cache = &self.inner.parts;
+                cache.put_task_pid(&t.id, pid);
+                if let Some(items) = cache.items(pid) {
+                    return Ok(items);
+                }
+                let ticket = cache.ticket();
                 let c = self.c();
-                c.sub_list(cx, "task_items", c.wf(&["tasks", &t.id, "items"])?)
-                    .await
+                let items: Vec<wire::Item> = c
+                    .sub_list(cx, "task_items", c.wf(&["tasks", &t.id, "items"])?)
+                    .await?;
+                cache.put_items(ticket, pid, &items);
+                Ok(items)
             }
             None => Ok(Vec::new()),
         }
+    }
+
+    /// Drops what the caches hold about process `pid` after a write on it.
+    fn invalidate(&self, pid: &str) {
+        self.inner.parts.invalidate_process(pid);
     }
 
     /// What a raw task needs besides its process, fetched concurrently.
@@ -448,49 +473,108 @@ impl AlfrescoEngine {
     /// runtime list of its process when only that list can tell a pending delegation —
     /// with its candidates, process and form (the last two usually cached). A third
     /// request only for a delegated task that had no candidates read yet.
-    async fn load_task(&self, cx: &CallContext, native: &str) -> Result<(wire::Task, Task)> {
+    ///
+    /// Unless `fresh`, items, variables and a "not delegated" verdict come from the
+    /// parts cache when it has them: a warm read of an assigned task is the task's own
+    /// `GET` alone. `fresh` (used before writes) reads everything from Alfresco.
+    async fn load_task(
+        &self,
+        cx: &CallContext,
+        native: &str,
+        fresh: bool,
+    ) -> Result<(wire::Task, Task)> {
         let c = self.c();
+        let cache = &self.inner.parts;
+        let use_cache = !fresh && cache.enabled();
+        // Taken before any request: what is read from here on may be stored.
+        let ticket = cache.ticket();
         let no_query: Query = Vec::new();
         let task_url = c.wf(&["tasks", native])?;
-        let items_url = c.wf(&["tasks", native, "items"])?;
-        let (raw, items) = if self.breaker_closed() {
-            futures::join!(
-                c.entry::<wire::Task>(cx, "task", task_url, &no_query),
-                c.sub_list::<wire::Item>(cx, "task_items", items_url),
-            )
+        let cached_items = if use_cache {
+            cache.task_pid(native).and_then(|pid| cache.items(&pid))
         } else {
-            // A half-open breaker lets one probe through: the rest follow its answer.
-            let raw = c.entry::<wire::Task>(cx, "task", task_url, &no_query).await;
-            (
-                raw,
-                c.sub_list::<wire::Item>(cx, "task_items", items_url).await,
-            )
+            None
+        };
+        let items_fetched = cached_items.is_none();
+        let (raw, items) = match cached_items {
+            Some(items) => (
+                c.entry::<wire::Task>(cx, "task", task_url, &no_query).await,
+                Ok(items),
+            ),
+            None => {
+                let items_url = c.wf(&["tasks", native, "items"])?;
+                if self.breaker_closed() {
+                    futures::join!(
+                        c.entry::<wire::Task>(cx, "task", task_url, &no_query),
+                        c.sub_list::<wire::Item>(cx, "task_items", items_url),
+                    )
+                } else {
+                    // A half-open breaker lets one probe through: the rest follow its answer.
+                    let raw = c.entry::<wire::Task>(cx, "task", task_url, &no_query).await;
+                    (
+                        raw,
+                        c.sub_list::<wire::Item>(cx, "task_items", items_url).await,
+                    )
+                }
+            }
         };
         // The task's own answer decides (e.g. its 404 or 403), before its parts'.
         let raw = raw?;
-        let items = if raw.process_id.is_some() {
-            items?
-        } else {
-            Vec::new()
+        let items = match &raw.process_id {
+            Some(pid) => {
+                let items = items?;
+                if use_cache && items_fetched {
+                    cache.put_task_pid(native, pid);
+                    cache.put_items(ticket, pid, &items);
+                }
+                items
+            }
+            None => Vec::new(),
         };
         let open = raw.ended_at.is_none();
         let runtime_and_vars = async {
-            let runtime = match &raw.process_id {
-                Some(pid) if self.may_be_delegated(&raw) => self
-                    .tasks_where(cx, format!("(processId='{}')", sq(pid)))
-                    .await?
-                    .into_iter()
-                    .find(|r| r.id == raw.id),
-                _ => None,
+            let pid = match &raw.process_id {
+                Some(pid) => pid,
+                None => return Ok((None, self.task_vars(cx, native).await?)),
             };
-            match runtime {
-                Some(mut rt) => {
-                    let vars = rt.variables.take();
-                    match vars {
-                        Some(v) => Ok((Some(rt), v)),
-                        None => Ok((Some(rt), self.task_vars(cx, native).await?)),
+            if !self.may_be_delegated(&raw) {
+                if let Some(vars) = cache.vars(native, !open).filter(|_| use_cache) {
+                    return Ok((None, vars));
+                }
+                let vars = self.task_vars(cx, native).await?;
+                if use_cache {
+                    cache.put_vars(ticket, native, pid, !open, &vars);
+                }
+                return Ok((None, vars));
+            }
+            if use_cache {
+                // Same owner and assignee as when the runtime list said "not delegated".
+                let verdict = cache.verdict(native, raw.owner.as_deref(), raw.assignee.as_deref());
+                if let (Some(state), Some(vars)) = (verdict, cache.vars(native, false)) {
+                    let mut rt = raw.clone();
+                    rt.state = state;
+                    return Ok((Some(rt), vars));
+                }
+            }
+            let list = self
+                .tasks_where(cx, format!("(processId='{}')", sq(pid)))
+                .await?;
+            if use_cache {
+                // The runtime list shows every open task of the process: keep them all.
+                for r in &list {
+                    if let Some(v) = &r.variables {
+                        cache.put_vars(ticket, &r.id, pid, false, v);
+                    }
+                    if !convert::is_delegated(r) {
+                        cache.put_verdict(ticket, pid, r);
                     }
                 }
+            }
+            match list.into_iter().find(|r| r.id == raw.id) {
+                Some(mut rt) => match rt.variables.take() {
+                    Some(v) => Ok((Some(rt), v)),
+                    None => Ok((Some(rt), self.task_vars(cx, native).await?)),
+                },
                 None => Ok((None, self.task_vars(cx, native).await?)),
             }
         };
@@ -563,15 +647,18 @@ impl AlfrescoEngine {
             .await
     }
 
+    /// Updates task `native` of process `pid`; whatever the outcome, the parts cached
+    /// for that process are dropped (a failed or timed-out write may still have landed).
     async fn put_task(
         &self,
         cx: &CallContext,
         op: &'static str,
-        native: &str,
+        (native, pid): (&str, Option<&str>),
         select: &str,
         body: &Value,
     ) -> Result<reqwest::Response> {
-        self.c()
+        let res = self
+            .c()
             .call(
                 cx,
                 op,
@@ -581,13 +668,23 @@ impl AlfrescoEngine {
                 &vec![("select", select.to_owned())],
                 Some(body),
             )
-            .await
+            .await;
+        if let Some(pid) = pid {
+            self.invalidate(pid);
+        }
+        res
     }
 
-    /// Loads a task the caller may see, or fails with NotFound/Forbidden.
-    async fn visible_task(&self, cx: &CallContext, id: &str) -> Result<(wire::Task, Task)> {
+    /// Loads a task the caller may see, or fails with NotFound/Forbidden. `fresh`
+    /// bypasses the parts cache (before a write, everything is read from Alfresco).
+    async fn visible_task(
+        &self,
+        cx: &CallContext,
+        id: &str,
+        fresh: bool,
+    ) -> Result<(wire::Task, Task)> {
         let native = convert::to_native_id(id)?;
-        let (raw, task) = self.load_task(cx, &native).await?;
+        let (raw, task) = self.load_task(cx, &native, fresh).await?;
         if !self.may_see_task(cx, &task) {
             return Err(EngineError::forbidden(format!(
                 "User with id '{}' cannot see task {id}",
@@ -862,6 +959,7 @@ impl WorkflowEngine for AlfrescoEngine {
             )
             .await?;
         let p: wire::Entry<wire::Process> = self.c().up.read_json(resp).await?;
+        self.invalidate(&p.entry.id);
         self.instance_of(cx, &p.entry).await
     }
 
@@ -987,6 +1085,10 @@ impl WorkflowEngine for AlfrescoEngine {
                 None,
             )
             .await;
+        // Whatever the outcome (a timed-out DELETE may have landed), nothing cached about
+        // the process is trusted any more.
+        self.invalidate(&native);
+        self.inner.processes.lock().remove(&native);
         match res {
             Ok(_) => Ok(()),
             Err(e) if e.kind() == ErrorKind::Timeout => {
@@ -1039,7 +1141,7 @@ impl WorkflowEngine for AlfrescoEngine {
     }
 
     async fn task(&self, cx: &CallContext, id: &str) -> Result<Task> {
-        Ok(self.visible_task(cx, id).await?.1)
+        Ok(self.visible_task(cx, id, false).await?.1)
     }
 
     async fn tasks(&self, cx: &CallContext, q: TaskQuery) -> Result<Page<Task>> {
@@ -1149,7 +1251,7 @@ impl WorkflowEngine for AlfrescoEngine {
     }
 
     async fn complete(&self, cx: &CallContext, id: &str, c: Completion) -> Result<Task> {
-        let (raw, task) = self.visible_task(cx, id).await?;
+        let (raw, task) = self.visible_task(cx, id, true).await?;
         if !cx.admin && !self.is_actor(cx, &task) && self.c().mode() != AuthMode::Passthrough {
             return Err(EngineError::forbidden(format!(
                 "User with id '{}' cannot end this task",
@@ -1227,7 +1329,7 @@ impl WorkflowEngine for AlfrescoEngine {
             self.put_task(
                 cx,
                 "resolve",
-                &native,
+                (&native, raw.process_id.as_deref()),
                 "state",
                 &json!({"state": "resolved"}),
             )
@@ -1240,11 +1342,24 @@ impl WorkflowEngine for AlfrescoEngine {
                 AuthMode::Passthrough => ("state", json!({"state": "claimed"})),
                 _ => ("assignee", json!({"assignee": cx.user})),
             };
-            self.put_task(cx, "claim", &native, select, &body).await?;
+            self.put_task(
+                cx,
+                "claim",
+                (&native, raw.process_id.as_deref()),
+                select,
+                &body,
+            )
+            .await?;
         }
         let body = json!({"state": "completed", "variables": variables});
         let res = self
-            .put_task(cx, "complete", &native, "state,variables", &body)
+            .put_task(
+                cx,
+                "complete",
+                (&native, raw.process_id.as_deref()),
+                "state,variables",
+                &body,
+            )
             .await;
         let done = match res {
             Ok(resp) => {
@@ -1273,7 +1388,7 @@ impl WorkflowEngine for AlfrescoEngine {
         actors: Vec<String>,
         comment: Option<String>,
     ) -> Result<()> {
-        let (raw, task) = self.visible_task(cx, id).await?;
+        let (raw, task) = self.visible_task(cx, id, true).await?;
         let user = single_user(&actors, "reassign")?;
         if !cx.admin
             && !self.is_actor(cx, &task)
@@ -1295,8 +1410,14 @@ impl WorkflowEngine for AlfrescoEngine {
         let log =
             convert::comment_log_with(&vars, &cx.user, comment.filter(|c| !c.trim().is_empty()));
         let body = json!({"assignee": user, "variables": [log]});
-        self.put_task(cx, "reassign", &raw.id, "assignee,variables", &body)
-            .await?;
+        self.put_task(
+            cx,
+            "reassign",
+            (&raw.id, raw.process_id.as_deref()),
+            "assignee,variables",
+            &body,
+        )
+        .await?;
         Ok(())
     }
 
@@ -1307,7 +1428,7 @@ impl WorkflowEngine for AlfrescoEngine {
         actors: Vec<String>,
         comment: Option<String>,
     ) -> Result<()> {
-        let (raw, task) = self.visible_task(cx, id).await?;
+        let (raw, task) = self.visible_task(cx, id, true).await?;
         let user = single_user(&actors, "delegate")?;
         if !cx.admin
             && !self.is_actor(cx, &task)
@@ -1327,7 +1448,7 @@ impl WorkflowEngine for AlfrescoEngine {
             self.put_task(
                 cx,
                 "delegate",
-                &raw.id,
+                (&raw.id, raw.process_id.as_deref()),
                 "variables",
                 &json!({"variables": [log]}),
             )
@@ -1340,8 +1461,14 @@ impl WorkflowEngine for AlfrescoEngine {
             )));
         }
         let body = json!({"state": "delegated", "assignee": user, "variables": [log]});
-        self.put_task(cx, "delegate", &raw.id, "state,assignee,variables", &body)
-            .await?;
+        self.put_task(
+            cx,
+            "delegate",
+            (&raw.id, raw.process_id.as_deref()),
+            "state,assignee,variables",
+            &body,
+        )
+        .await?;
         Ok(())
     }
 

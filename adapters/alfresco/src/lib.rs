@@ -26,6 +26,7 @@
 //! # let _ = engine; Ok(()) }
 //! ```
 
+mod cache;
 mod client;
 mod config;
 mod convert;
