@@ -17,15 +17,18 @@
 //! An evaluation error is returned as a message, never a panic.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 
 use cel::common::ast::{operators, Expr as Ast, IdedExpr, LiteralValue};
+use cel::common::types::CelString;
+use cel::common::value::{CowVal, Val};
+use cel::context::VariableResolver;
 use cel::{Context, Env, Program, Value as Cel};
 use chrono::{DateTime, Utc};
 use flowgate_core::VarType;
 use serde_json::Value;
 
-use crate::state::VarValues;
+use crate::state::{TaskInfoRecord, VarValues};
 use crate::vars::{format_date, parse_date};
 
 /// The names an expression may use at its top level.
@@ -89,7 +92,9 @@ impl Expr {
 
     /// Evaluates against a scope.
     pub fn eval(&self, scope: &Scope<'_>) -> Result<Cel, String> {
-        let cx = scope.context();
+        let names = Names::new(scope);
+        let mut cx = Context::with_env(ENV.clone());
+        cx.set_variable_resolver(&names);
         self.program
             .execute(&cx)
             .map_err(|e| format!("expression '{}' failed: {e}", self.source))
@@ -200,14 +205,6 @@ fn string_lit(e: &IdedExpr) -> Option<String> {
     }
 }
 
-/// One ended task of the current node, as `tasks` shows it.
-#[derive(Debug, Clone)]
-pub(crate) struct TaskSummary {
-    pub actor: String,
-    pub status: String,
-    pub comment: Option<String>,
-}
-
 /// Everything an expression can read.
 pub(crate) struct Scope<'a> {
     pub workflow_vars: &'a VarValues,
@@ -218,42 +215,106 @@ pub(crate) struct Scope<'a> {
     pub initiator: &'a str,
     pub now: DateTime<Utc>,
     pub documents: &'a [String],
-    pub tasks: &'a [TaskSummary],
+    /// The node's ended tasks of the current visit.
+    pub tasks: &'a [TaskInfoRecord],
     pub node_id: &'a str,
 }
 
-impl Scope<'_> {
-    fn context(&self) -> Context<'static, 'static> {
-        let mut cx = Context::with_env(ENV.clone());
-        cx.add_variable_from_value(
-            "WorkflowVariables",
-            vars_to_cel(self.workflow_vars, self.workflow_types, None),
-        );
-        // Nuxeo models read the pressed button as NodeVariables["button"] too.
-        let node = vars_to_cel(self.node_vars, self.node_types, Some(self.button));
-        cx.add_variable_from_value("NodeVariables", node);
-        cx.add_variable_from_value("button", self.button.to_owned());
-        cx.add_variable_from_value("initiator", self.initiator.to_owned());
-        cx.add_variable_from_value("workflowInitiator", self.initiator.to_owned());
-        cx.add_variable_from_value("now", Cel::Timestamp(self.now.fixed_offset()));
-        cx.add_variable_from_value("documents", self.documents.to_vec());
-        let tasks: Vec<Cel> = self
-            .tasks
-            .iter()
-            .map(|t| {
-                let mut m: HashMap<String, Cel> = HashMap::new();
-                m.insert("actor".into(), t.actor.clone().into());
-                m.insert("status".into(), t.status.clone().into());
-                m.insert(
-                    "comment".into(),
-                    t.comment.clone().map(Cel::from).unwrap_or(Cel::Null),
-                );
-                Cel::from(m)
-            })
-            .collect();
-        cx.add_variable_from_value("tasks", tasks);
-        cx.add_variable_from_value("nodeId", self.node_id.to_owned());
-        cx
+/// The names of a [`Scope`], converted into CEL values only when an evaluation looks
+/// them up: most conditions read one or two names (`button == 'x'`), and building
+/// every variable map for each of them would cost far more than evaluating it.
+struct Names<'s, 'a> {
+    scope: &'s Scope<'a>,
+    /// `WorkflowVariables` and `NodeVariables` as whole maps, built at most once per
+    /// evaluation (`WorkflowVariables["x"]`, `size(NodeVariables)`, `has(...)`).
+    workflow: OnceLock<Option<Box<dyn Val>>>,
+    node: OnceLock<Option<Box<dyn Val>>>,
+}
+
+impl<'s, 'a> Names<'s, 'a> {
+    fn new(scope: &'s Scope<'a>) -> Self {
+        Self {
+            scope,
+            workflow: OnceLock::new(),
+            node: OnceLock::new(),
+        }
+    }
+}
+
+fn owned<'b>(v: Cel) -> Option<CowVal<'b, 'b>> {
+    let v: Box<dyn Val> = v.try_into().ok()?;
+    Some(CowVal::Owned(v))
+}
+
+fn borrowed<'b>(
+    v: &'b OnceLock<Option<Box<dyn Val>>>,
+    init: impl FnOnce() -> Cel,
+) -> Option<CowVal<'b, 'b>> {
+    let v = v.get_or_init(|| init().try_into().ok()).as_deref()?;
+    Some(CowVal::Borrowed(v))
+}
+
+impl VariableResolver for Names<'_, '_> {
+    fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
+        let s = self.scope;
+        match variable {
+            "WorkflowVariables" => borrowed(&self.workflow, || {
+                vars_to_cel(s.workflow_vars, s.workflow_types, None)
+            }),
+            // Nuxeo models read the pressed button as NodeVariables["button"] too.
+            "NodeVariables" => borrowed(&self.node, || {
+                vars_to_cel(s.node_vars, s.node_types, Some(s.button))
+            }),
+            "button" => Some(CowVal::owned(CelString::from(s.button))),
+            "initiator" | "workflowInitiator" => Some(CowVal::owned(CelString::from(s.initiator))),
+            "now" => owned(Cel::Timestamp(s.now.fixed_offset())),
+            "documents" => owned(s.documents.to_vec().into()),
+            "tasks" => owned(tasks_to_cel(s.tasks)),
+            "nodeId" => Some(CowVal::owned(CelString::from(s.node_id))),
+            _ => {
+                // `WorkflowVariables.x` is looked up whole before `WorkflowVariables`:
+                // answering with the one value spares building the map. A name that is
+                // not a variable falls through to the map (and its "no such key").
+                if let Some(name) = variable.strip_prefix("WorkflowVariables.") {
+                    let v = s.workflow_vars.get(name)?;
+                    return owned(var_to_cel(s.workflow_types, name, v));
+                }
+                let name = variable.strip_prefix("NodeVariables.")?;
+                match s.node_vars.get(name) {
+                    Some(v) => owned(var_to_cel(s.node_types, name, v)),
+                    None if name == "button" => Some(CowVal::owned(CelString::from(s.button))),
+                    None => None,
+                }
+            }
+        }
+    }
+}
+
+fn tasks_to_cel(tasks: &[TaskInfoRecord]) -> Cel {
+    let tasks: Vec<Cel> = tasks
+        .iter()
+        .map(|t| {
+            let mut m: HashMap<String, Cel> = HashMap::new();
+            m.insert("actor".into(), t.actor.clone().into());
+            m.insert("status".into(), t.status.clone().into());
+            m.insert(
+                "comment".into(),
+                t.comment.clone().map(Cel::from).unwrap_or(Cel::Null),
+            );
+            Cel::from(m)
+        })
+        .collect();
+    tasks.into()
+}
+
+/// One variable as expressions see it: dates as timestamps.
+fn var_to_cel(types: &HashMap<String, VarType>, name: &str, v: &Value) -> Cel {
+    match (types.get(name), v) {
+        (Some(VarType::Date), Value::String(s)) => match parse_date(s) {
+            Some(d) => Cel::Timestamp(d.fixed_offset()),
+            None => Cel::Null,
+        },
+        _ => json_to_cel(v),
     }
 }
 
@@ -263,14 +324,7 @@ fn vars_to_cel(vars: &VarValues, types: &HashMap<String, VarType>, button: Optio
         m.insert("button".to_owned(), b.to_owned().into());
     }
     for (k, v) in vars.iter() {
-        let cel = match (types.get(k), v) {
-            (Some(VarType::Date), Value::String(s)) => match parse_date(s) {
-                Some(d) => Cel::Timestamp(d.fixed_offset()),
-                None => Cel::Null,
-            },
-            _ => json_to_cel(v),
-        };
-        m.insert(k.to_owned(), cel);
+        m.insert(k.to_owned(), var_to_cel(types, k, v));
     }
     Cel::from(m)
 }
@@ -422,6 +476,44 @@ mod tests {
         assert_eq!(r, Ok(Cel::Bool(true)));
         let r = scope_eval("button == 'reject'", wv, "validate");
         assert_eq!(r, Ok(Cel::Bool(false)));
+    }
+
+    #[test]
+    fn lazily_resolved_names_behave_like_whole_maps() {
+        let wv = vars(
+            json!({"index": 1, "participants": ["a", "b"], "end_date": "2024-06-01T12:00:00.000Z"}),
+        );
+        for (src, want) in [
+            (
+                "WorkflowVariables.index == WorkflowVariables[\"index\"]",
+                Cel::Bool(true),
+            ),
+            (
+                "WorkflowVariables.participants[WorkflowVariables.index]",
+                Cel::from("b".to_owned()),
+            ),
+            (
+                "has(WorkflowVariables.index) && !has(WorkflowVariables.nope)",
+                Cel::Bool(true),
+            ),
+            ("size(WorkflowVariables) == 3", Cel::Bool(true)),
+            ("WorkflowVariables.end_date < now", Cel::Bool(true)),
+            (
+                "NodeVariables.button == button && NodeVariables[\"button\"] == 'ok'",
+                Cel::Bool(true),
+            ),
+            (
+                "initiator == workflowInitiator && nodeId == 'n' && size(tasks) == 0",
+                Cel::Bool(true),
+            ),
+            ("[1, 2].exists(button, button == 2)", Cel::Bool(true)),
+        ] {
+            assert_eq!(scope_eval(src, wv.clone(), "ok"), Ok(want), "{src}");
+        }
+        let missing = scope_eval("WorkflowVariables.nope == 1", wv.clone(), "ok");
+        assert!(missing.is_err(), "{missing:?}");
+        let unknown = scope_eval("somethingElse == 1", wv, "ok");
+        assert!(unknown.is_err(), "{unknown:?}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use flowgate_core::{Comment, EngineError, TaskState, Variables, WorkflowState};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::expr::{cel_to_actors, cel_to_date, cel_to_var, Expr, Scope, TaskSummary, VarScope};
+use crate::expr::{cel_to_actors, cel_to_date, cel_to_var, Expr, Scope, VarScope};
 use crate::model::{Action, ActionKind, Builtin, Model, Node, VarTarget};
 use crate::state::{Change, NodeRecord, NodeRun, TaskInfoRecord, TaskRecord, WorkflowRecord};
 use crate::store::Store;
@@ -143,15 +143,6 @@ impl<'a> Txn<'a> {
             .iter()
             .find(|r| r.id == node.id)
             .ok_or_else(|| model_error(node, "node state missing"))?;
-        let tasks: Vec<TaskSummary> = rec
-            .tasks_info
-            .iter()
-            .map(|t| TaskSummary {
-                actor: t.actor.clone(),
-                status: t.status.clone(),
-                comment: t.comment.clone(),
-            })
-            .collect();
         let scope = Scope {
             workflow_vars: &self.wf.variables,
             workflow_types: &self.model.var_types,
@@ -161,7 +152,7 @@ impl<'a> Txn<'a> {
             initiator: &self.wf.initiator,
             now: self.now,
             documents: &self.wf.documents,
-            tasks: &tasks,
+            tasks: &rec.tasks_info,
             node_id: &node.id,
         };
         expr.eval(&scope).map_err(|e| model_error(node, e))
