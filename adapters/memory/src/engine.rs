@@ -142,9 +142,10 @@ pub fn validate_dir(dir: &Path) -> std::result::Result<Vec<String>, ModelError> 
 
 fn parse_id(id: &str) -> Option<Uuid> {
     // Only the canonical spelling the engine hands out is accepted.
+    let mut buf = Uuid::encode_buffer();
     Uuid::parse_str(id)
         .ok()
-        .filter(|u| u.hyphenated().to_string() == id)
+        .filter(|u| u.hyphenated().encode_lower(&mut buf) == id)
 }
 
 fn strip_prefix(actor: &str) -> String {
@@ -465,29 +466,42 @@ impl MemoryEngine {
         check: impl FnOnce(&TaskRecord, &WorkflowRecord, &Model) -> Result<C>,
         act: impl FnOnce(&mut Txn<'_>, Uuid, C) -> Result<R>,
     ) -> Result<R> {
-        let (t, _, _) = self.load_task(id)?;
-        let slot = self
-            .store
-            .slot(&t.workflow_id)
-            .ok_or_else(|| EngineError::not_found(id.to_owned()))?;
+        let step = self.step_task(cx, id, check, act).await?;
+        self.commit(step.changes, Some(step.guard)).await?;
+        Ok(step.result)
+    }
+
+    /// [`MemoryEngine::with_task`] without the commit: the caller commits
+    /// `changes` with `guard` (and may read them first, e.g. to answer with the task as
+    /// the step left it).
+    async fn step_task<C, R>(
+        &self,
+        cx: &CallContext,
+        id: &str,
+        check: impl FnOnce(&TaskRecord, &WorkflowRecord, &Model) -> Result<C>,
+        act: impl FnOnce(&mut Txn<'_>, Uuid, C) -> Result<R>,
+    ) -> Result<Step<R>> {
+        let nf = || EngineError::not_found(id.to_owned());
+        let tid = parse_id(id).ok_or_else(nf)?;
+        let wid = self.store.task_workflow(&tid).ok_or_else(nf)?;
+        let slot = self.store.slot(&wid).ok_or_else(nf)?;
         let guard = slot.lock().await;
         // Re-read under the lock: a concurrent step may have changed the task.
         let (t, wf, model) = self.load_task(id)?;
         let checked = check(&t, &wf, &model)?;
-        let (r, changes) = {
+        let (result, changes) = {
             let mut txn = Txn::new(&model, (*wf).clone(), &self.store, &cx.user);
-            let r = act(&mut txn, t.id, checked)?;
+            // The record just read is the working copy: no second read of the store.
+            txn.adopt(t);
+            let r = act(&mut txn, tid, checked)?;
             (r, txn.into_changes())
         };
-        self.commit(changes, Some(guard)).await?;
-        Ok(r)
-    }
-
-    fn task_view(&self, id: &Uuid) -> Option<Task> {
-        let t = self.store.task(id)?;
-        let wf = self.store.workflow(&t.workflow_id)?;
-        let model = self.models.get(&*wf.model)?;
-        Some(view::task(model, &wf, &t))
+        Ok(Step {
+            result,
+            changes,
+            guard,
+            model,
+        })
     }
 
     fn model_matches(instance_name: &str, model: &str) -> bool {
@@ -536,6 +550,30 @@ impl MemoryEngine {
             }
         }
         Ok((nv, wv))
+    }
+}
+
+/// One task step run under its instance's lock, not committed yet.
+struct Step<R> {
+    result: R,
+    changes: Vec<Change>,
+    guard: Guard,
+    model: Arc<Model>,
+}
+
+impl<R> Step<R> {
+    /// The task `id` as the step's changes leave it.
+    fn view_of(&self, id: Uuid) -> Option<Task> {
+        let mut task = None;
+        let mut wf = None;
+        for c in &self.changes {
+            match c {
+                Change::Task(t) if t.id == id => task = Some(t),
+                Change::Workflow(w) => wf = Some(w),
+                _ => {}
+            }
+        }
+        Some(view::task(&self.model, wf?, task?))
     }
 }
 
@@ -864,41 +902,49 @@ impl WorkflowEngine for MemoryEngine {
                 Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
                 _ => None,
             });
-        self.with_task(
-            cx,
-            id,
-            |t, _wf, model| {
-                if !view::can_end_task(cx, t) {
-                    return Err(EngineError::forbidden(format!(
-                        "User with id '{}' cannot end this task",
-                        cx.user
-                    )));
-                }
-                let node = model.node(&t.node_id);
-                let name = node.map(|n| n.title.as_str()).unwrap_or(t.node_id.as_str());
-                if t.state != TaskState::Opened {
-                    return Err(not_active(name));
-                }
-                let buttons = node
-                    .and_then(|n| n.task.as_ref())
-                    .map(|d| d.buttons.as_slice())
-                    .unwrap_or(&[]);
-                if !buttons.iter().any(|b| b.name == c.action) {
-                    let names: Vec<&str> = buttons.iter().map(|b| b.name.as_str()).collect();
-                    return Err(EngineError::bad_request(format!(
-                        "Unknown action '{}' for task '{name}'; expected one of: {}",
-                        c.action,
-                        names.join(", ")
-                    )));
-                }
-                Self::type_completion_vars(model, &t.node_id, &c.variables)
-            },
-            |txn, tid, (nv, wv)| txn.complete(tid, &c.action, comment, nv, wv),
-        )
-        .await?;
-        let tid = parse_id(id).ok_or_else(|| EngineError::not_found(id.to_owned()))?;
-        self.task_view(&tid)
-            .ok_or_else(|| EngineError::not_found(id.to_owned()))
+        let step = self
+            .step_task(
+                cx,
+                id,
+                |t, _wf, model| {
+                    if !view::can_end_task(cx, t) {
+                        return Err(EngineError::forbidden(format!(
+                            "User with id '{}' cannot end this task",
+                            cx.user
+                        )));
+                    }
+                    let node = model.node(&t.node_id);
+                    let name = node.map(|n| n.title.as_str()).unwrap_or(t.node_id.as_str());
+                    if t.state != TaskState::Opened {
+                        return Err(not_active(name));
+                    }
+                    let buttons = node
+                        .and_then(|n| n.task.as_ref())
+                        .map(|d| d.buttons.as_slice())
+                        .unwrap_or(&[]);
+                    if !buttons.iter().any(|b| b.name == c.action) {
+                        let names: Vec<&str> = buttons.iter().map(|b| b.name.as_str()).collect();
+                        return Err(EngineError::bad_request(format!(
+                            "Unknown action '{}' for task '{name}'; expected one of: {}",
+                            c.action,
+                            names.join(", ")
+                        )));
+                    }
+                    Self::type_completion_vars(model, &t.node_id, &c.variables)
+                },
+                |txn, tid, (nv, wv)| {
+                    txn.complete(tid, &c.action, comment, nv, wv)?;
+                    Ok(tid)
+                },
+            )
+            .await?;
+        // The answer is the task as this step left it, built from the records about to
+        // be committed rather than read back from the store afterwards.
+        let answer = step
+            .view_of(step.result)
+            .ok_or_else(|| EngineError::not_found(id.to_owned()))?;
+        self.commit(step.changes, Some(step.guard)).await?;
+        Ok(answer)
     }
 
     async fn reassign(

@@ -83,6 +83,14 @@ impl<'a> Txn<'a> {
         self.tasks.get_mut(i)
     }
 
+    /// Makes `t` (just read from the store) the working copy of its task.
+    pub fn adopt(&mut self, t: TaskRecord) {
+        if !self.touched.contains_key(&t.id) {
+            self.touched.insert(t.id, self.tasks.len());
+            self.tasks.push(t);
+        }
+    }
+
     fn add_task(&mut self, t: TaskRecord) {
         self.wf.tasks.push(t.id);
         self.touched.insert(t.id, self.tasks.len());

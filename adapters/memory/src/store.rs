@@ -178,12 +178,21 @@ impl Store {
 
     fn put_task(&self, rec: TaskRecord) {
         let id = rec.id;
-        let new: HashSet<String> = rec.principals().cloned().collect();
         if rec.state == TaskState::Opened {
             self.open_tasks.insert(id);
         } else {
             self.open_tasks.remove(&id);
         }
+        // Most updates (a completion) keep the actors: the index stays as it is.
+        let same_principals = self
+            .tasks
+            .get(&id)
+            .is_some_and(|o| o.actors == rec.actors && o.delegated == rec.delegated);
+        if same_principals {
+            self.tasks.insert(id, rec);
+            return;
+        }
+        let new: HashSet<String> = rec.principals().cloned().collect();
         let old = self.tasks.insert(id, rec);
         let old: HashSet<String> = old
             .map(|o| o.principals().cloned().collect())
@@ -202,6 +211,11 @@ impl Store {
 
     pub fn workflow(&self, id: &Uuid) -> Option<Arc<WorkflowRecord>> {
         self.workflows.get(id).map(|s| s.get())
+    }
+
+    /// The instance owning a task, without copying the task.
+    pub fn task_workflow(&self, id: &Uuid) -> Option<Uuid> {
+        self.tasks.get(id).map(|t| t.workflow_id)
     }
 
     pub fn task(&self, id: &Uuid) -> Option<TaskRecord> {
