@@ -444,15 +444,24 @@ impl MemoryEngine {
 
     fn instance_name(&self, model: &str) -> String {
         // Seeded from the index so that names keep counting after a rebuild of the state.
-        let mut n = self
-            .started
-            .entry(model.to_owned())
-            .or_insert_with(|| self.store.workflows_of_model(model).len() as u64);
-        *n += 1;
-        if *n == 1 {
+        let n = match self.started.get_mut(model) {
+            Some(mut n) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                let mut n = self
+                    .started
+                    .entry(model.to_owned())
+                    .or_insert_with(|| self.store.workflows_of_model(model).len() as u64);
+                *n += 1;
+                *n
+            }
+        };
+        if n == 1 {
             model.to_owned()
         } else {
-            format!("{model}.{}", *n)
+            format!("{model}.{n}")
         }
     }
 
@@ -793,14 +802,22 @@ impl WorkflowEngine for MemoryEngine {
     }
 
     async fn task(&self, cx: &CallContext, id: &str) -> Result<Task> {
-        let (t, wf, model) = self.load_task(id)?;
-        if !view::can_see_task(cx, &wf, &t) {
-            return Err(EngineError::forbidden(format!(
-                "Privilege 'READ' is not granted to '{}'",
-                cx.user
-            )));
-        }
-        Ok(view::task(&model, &wf, &t))
+        let nf = || EngineError::not_found(id.to_owned());
+        let tid = parse_id(id).ok_or_else(nf)?;
+        // Built from the stored record in place: a read copies only what it answers.
+        self.store
+            .with_task(&tid, |t| {
+                let wf = self.store.workflow(&t.workflow_id).ok_or_else(nf)?;
+                let model = self.models.get(&*wf.model).ok_or_else(nf)?;
+                if !view::can_see_task(cx, &wf, t) {
+                    return Err(EngineError::forbidden(format!(
+                        "Privilege 'READ' is not granted to '{}'",
+                        cx.user
+                    )));
+                }
+                Ok(view::task(model, &wf, t))
+            })
+            .ok_or_else(nf)?
     }
 
     async fn tasks(&self, cx: &CallContext, q: TaskQuery) -> Result<Page<Task>> {

@@ -2,7 +2,6 @@
 //! query costs in proportion to its result, never to the number of instances.
 
 use std::collections::HashSet;
-use std::hash::Hash;
 use std::sync::Arc;
 
 use dashmap::{DashMap, DashSet};
@@ -115,8 +114,13 @@ impl IdSet {
     }
 }
 
-fn index_add<K: Eq + Hash>(map: &DashMap<K, IdSet>, key: K, id: Uuid) {
-    map.entry(key).or_default().insert(id);
+fn index_add(map: &DashMap<String, IdSet>, key: &str, id: Uuid) {
+    // Most keys (a user, a model) are there already: no key string to allocate then.
+    if let Some(mut set) = map.get_mut(key) {
+        set.insert(id);
+        return;
+    }
+    map.entry(key.to_owned()).or_default().insert(id);
 }
 
 fn index_remove(map: &DashMap<String, IdSet>, key: &str, id: &Uuid) {
@@ -161,10 +165,10 @@ impl Store {
             }
             None => {
                 for d in &rec.documents {
-                    index_add(&self.by_document, d.clone(), id);
+                    index_add(&self.by_document, d, id);
                 }
-                index_add(&self.by_initiator, rec.initiator.clone(), id);
-                index_add(&self.by_model, rec.model.to_string(), id);
+                index_add(&self.by_initiator, &rec.initiator, id);
+                index_add(&self.by_model, &rec.model, id);
                 self.workflows.insert(
                     id,
                     Arc::new(Slot {
@@ -194,14 +198,18 @@ impl Store {
         }
         let new: HashSet<String> = rec.principals().cloned().collect();
         let old = self.tasks.insert(id, rec);
-        let old: HashSet<String> = old
-            .map(|o| o.principals().cloned().collect())
-            .unwrap_or_default();
+        let Some(old) = old else {
+            for added in &new {
+                index_add(&self.by_actor, added, id);
+            }
+            return;
+        };
+        let old: HashSet<String> = old.principals().cloned().collect();
         for gone in old.difference(&new) {
             index_remove(&self.by_actor, gone, &id);
         }
         for added in new.difference(&old) {
-            index_add(&self.by_actor, added.clone(), id);
+            index_add(&self.by_actor, added, id);
         }
     }
 
@@ -216,6 +224,11 @@ impl Store {
     /// The instance owning a task, without copying the task.
     pub fn task_workflow(&self, id: &Uuid) -> Option<Uuid> {
         self.tasks.get(id).map(|t| t.workflow_id)
+    }
+
+    /// Runs `f` on a task in place (no copy); `f` must not write to the task map.
+    pub fn with_task<R>(&self, id: &Uuid, f: impl FnOnce(&TaskRecord) -> R) -> Option<R> {
+        self.tasks.get(id).map(|t| f(&t))
     }
 
     pub fn task(&self, id: &Uuid) -> Option<TaskRecord> {
