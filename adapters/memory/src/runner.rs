@@ -4,7 +4,7 @@
 //! hands back the [`Change`]s to apply. An error at any point (an expression that fails,
 //! a node without assignee, no true transition) leaves the stored state untouched.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use chrono::{DateTime, Utc};
 use flowgate_core::{Comment, EngineError, TaskState, Variables, WorkflowState};
@@ -24,9 +24,9 @@ pub(crate) struct Txn<'a> {
     pub model: &'a Model,
     pub wf: WorkflowRecord,
     store: &'a Store,
-    /// Working copies of touched tasks, in first-touch order.
+    /// Working copies of touched tasks, in first-touch order (a step touches a few
+    /// tasks, so a linear search beats a hash map).
     tasks: Vec<TaskRecord>,
-    touched: HashMap<Uuid, usize>,
     pub now: DateTime<Utc>,
     /// The user whose request drives this step.
     pub actor: String,
@@ -44,7 +44,6 @@ impl<'a> Txn<'a> {
             wf,
             store,
             tasks: Vec::new(),
-            touched: HashMap::new(),
             now: Utc::now(),
             actor: actor.to_owned(),
             steps: 0,
@@ -74,38 +73,43 @@ impl<'a> Txn<'a> {
 
     /// A task by id, from the working copies or the store.
     pub fn task(&mut self, id: Uuid) -> Option<&mut TaskRecord> {
-        if !self.touched.contains_key(&id) {
-            let t = self.store.task(&id)?;
-            self.touched.insert(id, self.tasks.len());
-            self.tasks.push(t);
-        }
-        let i = self.touched[&id];
+        let i = match self.tasks.iter().position(|t| t.id == id) {
+            Some(i) => i,
+            None => {
+                let t = self.store.task(&id)?;
+                self.tasks.push(t);
+                self.tasks.len() - 1
+            }
+        };
         self.tasks.get_mut(i)
     }
 
     /// Makes `t` (just read from the store) the working copy of its task.
     pub fn adopt(&mut self, t: TaskRecord) {
-        if !self.touched.contains_key(&t.id) {
-            self.touched.insert(t.id, self.tasks.len());
+        if !self.tasks.iter().any(|w| w.id == t.id) {
             self.tasks.push(t);
         }
     }
 
     fn add_task(&mut self, t: TaskRecord) {
         self.wf.tasks.push(t.id);
-        self.touched.insert(t.id, self.tasks.len());
         self.tasks.push(t);
     }
 
-    /// Ids of the open tasks of the instance, optionally of one node.
-    pub fn open_tasks(&mut self, node: Option<&str>) -> Vec<Uuid> {
-        let ids = self.wf.tasks.clone();
+    /// Ids of the open tasks of the instance, optionally of one node. Tasks the step
+    /// has not touched are looked at in the store without copying them into the step
+    /// (and so into its changes).
+    pub fn open_tasks(&self, node: Option<&str>) -> Vec<Uuid> {
+        let open =
+            |t: &TaskRecord| t.state == TaskState::Opened && node.is_none_or(|n| t.node_id == n);
         let mut out = Vec::new();
-        for id in ids {
-            if let Some(t) = self.task(id) {
-                if t.state == TaskState::Opened && node.is_none_or(|n| t.node_id == n) {
-                    out.push(id);
-                }
+        for &id in &self.wf.tasks {
+            let is_open = match self.tasks.iter().find(|t| t.id == id) {
+                Some(t) => open(t),
+                None => self.store.with_task(&id, open).unwrap_or(false),
+            };
+            if is_open {
+                out.push(id);
             }
         }
         out
