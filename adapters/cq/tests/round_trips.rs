@@ -496,3 +496,45 @@ async fn open_task_id_as(e: &CqEngine, cx: &CallContext, wf: &str) -> String {
     assert_eq!(open.items.len(), 1, "{open:?}");
     open.items[0].id.clone()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warm_pass_through_inbox_list_takes_two_waves() {
+    let sim = flowgate_cq::sim::spawn(Profile::Aem64To65)
+        .await
+        .expect("sim");
+    let mut c = config_for(&sim, AuthConfig::Passthrough);
+    c.cache_ttl_ms = 60_000;
+    let e = CqEngine::new("cq", c).expect("engine");
+    let with_password = |mut cx: CallContext| {
+        cx.credentials = Some(Credentials::Basic {
+            user: cx.user.clone(),
+            password: Secret::new(cx.user.clone()),
+        });
+        cx
+    };
+    let (jdoe, editor1) = (with_password(jdoe()), with_password(editor1()));
+    bounded(async {
+        for _ in 0..2 {
+            let req = StartWorkflow {
+                model: "flowgate/review".into(),
+                documents: vec![PAGE.to_owned()],
+                variables: Default::default(),
+            };
+            e.start(&editor1, req).await.expect("start");
+        }
+        let q = || TaskQuery::for_actor("jdoe", ["authors", "workflow-users"]);
+        let first = e.tasks(&jdoe, q()).await.expect("first list");
+        assert_eq!(first.total, 2);
+        sim.clear_requests();
+        let again = e.tasks(&jdoe, q()).await.expect("warm list");
+        assert_eq!(first.items, again.items);
+        // The inbox, then each instance together with its inbox item.
+        assert_eq!(sim.requests().len(), 1 + 2 + 2, "{:?}", seen(&sim));
+        let w = waves(&sim, async {
+            e.tasks(&jdoe, q()).await.expect("list with delay");
+        })
+        .await;
+        assert_eq!(w, 2, "sequential waves for a warm inbox list");
+    })
+    .await;
+}
