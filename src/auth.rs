@@ -276,8 +276,8 @@ fn parse_basic(req: &HttpRequest) -> Option<(String, String)> {
 /// The repository a request addresses: `repo/{name}` in the path wins over the
 /// `X-NXRepository` header; `default` otherwise.
 pub fn repository_of(req: &HttpRequest) -> String {
-    if let Some(r) = req.match_info().get("repo") {
-        return r.to_owned();
+    if let Some(r) = req.extensions().get::<crate::normalize::RepoSegment>() {
+        return r.0.clone();
     }
     req.headers()
         .get("x-nxrepository")

@@ -24,6 +24,7 @@ pub mod auth;
 pub mod cors;
 pub mod error;
 pub mod metrics;
+pub mod normalize;
 pub mod nuxeo;
 pub mod openapi;
 pub mod registry;
@@ -37,7 +38,7 @@ use std::time::Instant;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::middleware::{from_fn, Condition, Next, NormalizePath};
+use actix_web::middleware::{from_fn, Condition, Next};
 use actix_web::{web, App, HttpMessage, HttpServer};
 use tracing::Instrument;
 
@@ -121,7 +122,7 @@ pub fn app(
     }
     let limit = s.max_body_bytes;
     let dev_errors = state.settings.errors.stacktrace;
-    let prefixes = api_prefixes(&s.context_path);
+    let mounts = std::rc::Rc::new(normalize::Mounts::new(api_prefixes(&s.context_path)));
     let contexts = context_roots(&s.context_path);
     let mut app = App::new()
         .app_data(state.clone())
@@ -146,7 +147,9 @@ pub fn app(
         .wrap(Condition::new(dev_errors, from_fn(dev_error_fields)))
         .wrap(Condition::new(enable_cors, cors))
         .wrap(from_fn(move |req, next| body_limit(limit, req, next)))
-        .wrap(NormalizePath::trim())
+        .wrap(from_fn(move |req, next| {
+            normalize::middleware(mounts.clone(), req, next)
+        }))
         .wrap(Condition::new(metrics_on, from_fn(metrics::track)))
         .wrap(from_fn(request_log));
     // Before the API scopes: their fallback would answer /api/v1/doc with 404.
@@ -160,11 +163,9 @@ pub fn app(
         app = app.configure(|cfg| routes::bootstrap::configure_root(cfg, &ctx));
         app = app.configure(|cfg| routes::ops::configure(cfg, &ctx));
     }
-    for p in prefixes {
-        app = app
-            .service(web::scope(&format!("{p}/repo/{{repo}}")).configure(routes::configure_api))
-            .service(web::scope(&p).configure(routes::configure_api));
-    }
+    // Every API mount (`/nuxeo/site/api/v1`, `.../repo/{name}`, ...) reaches this one
+    // scope: the normalize middleware rewrites them before routing.
+    app = app.service(web::scope(normalize::API_ROOT).configure(routes::configure_api));
     app.default_service(web::to(routes::not_found))
 }
 
@@ -252,6 +253,12 @@ async fn request_log(
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
+    if !tracing::enabled!(tracing::Level::INFO) {
+        // No request line and no span to open: skip copying what they would show.
+        let mut res = next.call(req).await?;
+        set_request_id(&mut res, &id);
+        return Ok(res.map_into_left_body());
+    }
     let method = req.method().to_string();
     let path = req.path().to_owned();
     let span = tracing::info_span!("http.request", request_id = %id, %method, %path);
@@ -266,10 +273,6 @@ async fn request_log(
         }
     };
     let status = res.status().as_u16();
-    if !tracing::enabled!(tracing::Level::INFO) {
-        set_request_id(&mut res, &id);
-        return Ok(res);
-    }
     let user = res
         .request()
         .extensions()
@@ -287,11 +290,10 @@ async fn request_log(
         .extensions()
         .get::<RouteTemplate>()
         .map(|r| r.0.clone())
-        .or_else(|| res.request().match_pattern())
-        .unwrap_or_default();
+        .unwrap_or_else(|| metrics::route_of(res.request()));
     tracing::info!(parent: &span, %method, %path, %route, status, duration_ms = elapsed_ms, user = %user, error_code = code, "request");
     set_request_id(&mut res, &id);
-    Ok(res)
+    Ok(res.map_into_right_body())
 }
 
 /// Echoes the request id to the client.
@@ -305,7 +307,7 @@ fn set_request_id<B>(res: &mut ServiceResponse<B>, id: &str) {
 /// The matched route template of a request, computed once by the metrics middleware and
 /// reused by the request log (matching it again walks the whole route table).
 #[derive(Clone, Debug)]
-pub(crate) struct RouteTemplate(pub(crate) String);
+pub(crate) struct RouteTemplate(pub(crate) std::rc::Rc<str>);
 
 /// A server started on a background task.
 pub struct Running {

@@ -16,7 +16,9 @@
 //! dozens). The embedded-engine counts are not global: each scrape reads the engines of the
 //! application that answers it.
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
+use std::rc::Rc;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -253,19 +255,83 @@ fn method_label(m: &Method) -> &'static str {
 }
 
 /// Counts a request in `flowgate_http_requests_in_flight` while it lives.
-struct InFlight;
+struct InFlight(metrics::Gauge);
 
 impl InFlight {
     fn enter() -> Self {
-        metrics::gauge!("flowgate_http_requests_in_flight").increment(1.0);
-        InFlight
+        let g = HANDLES.with(|h| {
+            h.borrow_mut()
+                .in_flight
+                .get_or_insert_with(|| metrics::gauge!("flowgate_http_requests_in_flight"))
+                .clone()
+        });
+        g.increment(1.0);
+        InFlight(g)
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
         // Runs on completion, error and cancellation (client gone) alike.
-        metrics::gauge!("flowgate_http_requests_in_flight").decrement(1.0);
+        self.0.decrement(1.0);
+    }
+}
+
+/// The series of one (method, route, status) combination.
+#[derive(Clone)]
+struct RequestSeries {
+    count: metrics::Counter,
+    duration: metrics::Histogram,
+}
+
+/// Metric handles already registered by this worker thread. Looking a series up in the
+/// recorder hashes and compares its name and labels; a worker answers the same few
+/// combinations over and over, so it keeps their handles (bounded by the route table
+/// size × methods × statuses seen).
+#[derive(Default)]
+struct Handles {
+    in_flight: Option<metrics::Gauge>,
+    series: std::collections::HashMap<(&'static str, Rc<str>, u16), RequestSeries>,
+}
+
+thread_local! {
+    static HANDLES: RefCell<Handles> = RefCell::new(Handles::default());
+}
+
+fn series(method: &'static str, route: Rc<str>, status: u16) -> RequestSeries {
+    HANDLES.with(|h| {
+        let mut h = h.borrow_mut();
+        let key = (method, route, status);
+        if let Some(s) = h.series.get(&key) {
+            return s.clone();
+        }
+        let labels = [
+            ("method", method.to_owned()),
+            ("route", key.1.to_string()),
+            ("status", status.to_string()),
+        ];
+        let s = RequestSeries {
+            count: metrics::counter!("flowgate_http_requests_total", &labels),
+            duration: metrics::histogram!("flowgate_http_request_duration_seconds", &labels),
+        };
+        h.series.insert(key, s.clone());
+        s
+    })
+}
+
+thread_local! {
+    static UNMATCHED: Rc<str> = Rc::from("unmatched");
+}
+
+/// The route template a response was produced by: learned once per resource (see
+/// [`crate::routes::RouteSlot`]), `unmatched` when no resource answered.
+pub(crate) fn route_of(req: &HttpRequest) -> Rc<str> {
+    match req.app_data::<crate::routes::RouteSlot>() {
+        Some(slot) => slot.template(req),
+        None => match req.match_pattern() {
+            Some(p) => Rc::from(p),
+            None => UNMATCHED.with(Rc::clone),
+        },
     }
 }
 
@@ -281,11 +347,8 @@ pub async fn track(
     let res = next.call(req).await;
     let (status, route) = match &res {
         Ok(r) => {
-            let route = r
-                .request()
-                .match_pattern()
-                .unwrap_or_else(|| "unmatched".to_owned());
-            // Matching the route template again is costly; the request log reuses it.
+            let route = route_of(r.request());
+            // The request log reuses it.
             r.request()
                 .extensions_mut()
                 .insert(crate::RouteTemplate(route.clone()));
@@ -294,17 +357,12 @@ pub async fn track(
         // Refused by a middleware before routing (413, CORS).
         Err(e) => (
             e.as_response_error().status_code().as_u16(),
-            "unmatched".to_owned(),
+            UNMATCHED.with(Rc::clone),
         ),
     };
-    let labels = [
-        ("method", method.to_owned()),
-        ("route", route),
-        ("status", status.to_string()),
-    ];
-    metrics::counter!("flowgate_http_requests_total", &labels).increment(1);
-    metrics::histogram!("flowgate_http_request_duration_seconds", &labels)
-        .record(started.elapsed().as_secs_f64());
+    let s = series(method, route, status);
+    s.count.increment(1);
+    s.duration.record(started.elapsed().as_secs_f64());
     res
 }
 

@@ -115,9 +115,10 @@ pub fn spec_pretty() -> Result<String, String> {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(crate::routes::resource(SPEC_PATH).route(web::get().to(openapi_json)))
         .service(crate::routes::resource(DOC_PATH).route(web::get().to(explorer)))
+        // A static scope, so that API requests do not try the asset pattern.
         .service(
-            crate::routes::resource(&format!("{DOC_PATH}/{{file}}"))
-                .route(web::get().to(explorer_asset)),
+            web::scope(DOC_PATH)
+                .service(crate::routes::resource("/{file}").route(web::get().to(explorer_asset))),
         );
 }
 

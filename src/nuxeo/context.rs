@@ -80,27 +80,45 @@ pub struct RenderCtx {
 impl RenderCtx {
     /// Builds the context of a request.
     pub fn from_request(req: &HttpRequest, server: &ServerSettings, repository: &str) -> Self {
+        Self::with_params(req, server, repository, &Params::of(req))
+    }
+
+    /// Builds the context of a request whose query string is already parsed.
+    pub fn with_params(
+        req: &HttpRequest,
+        server: &ServerSettings,
+        repository: &str,
+        params: &Params,
+    ) -> Self {
         let base = base_url(req, server);
         let mut fetch: HashMap<String, HashSet<String>> = HashMap::new();
-        let headers = req.headers().iter().filter_map(|(k, v)| {
-            v.to_str()
-                .ok()
-                .map(|v| (k.as_str().to_ascii_lowercase(), v.to_owned()))
-        });
-        let params = Params::of(req)
-            .pairs
-            .into_iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), v));
-        for (name, value) in headers.chain(params) {
-            if let Some(entity) = fetch_entity(&name) {
-                let set = fetch.entry(entity.to_owned()).or_default();
-                set.extend(
-                    value
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|t| !t.is_empty())
-                        .map(str::to_owned),
-                );
+        let mut add = |entity: &str, value: &str| {
+            let set = fetch.entry(entity.to_owned()).or_default();
+            set.extend(
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned),
+            );
+        };
+        // Header names are already lower case; most requests carry no fetch header, so
+        // names are checked before anything is copied.
+        for (name, value) in req.headers() {
+            if let Some(entity) = fetch_entity(name.as_str()) {
+                if let Ok(v) = value.to_str() {
+                    add(entity, v);
+                }
+            }
+        }
+        for (name, value) in params.pairs() {
+            let entity = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+                fetch_entity(&name.to_ascii_lowercase()).map(str::to_owned)
+            } else {
+                fetch_entity(name).map(str::to_owned)
+            };
+            if let Some(entity) = entity {
+                add(&entity, value);
             }
         }
         Self {
@@ -115,9 +133,16 @@ impl RenderCtx {
         self.fetch.get(entity).is_some_and(|s| s.contains(token))
     }
 
-    /// `BASE + "api/v1/" + rest`.
-    pub fn api_url(&self, rest: &str) -> String {
-        format!("{}api/v1/{rest}", self.base)
+    /// `BASE + "api/v1/" + rest`, `rest` given in parts (joined without a separator).
+    pub fn api_url(&self, rest: &[&str]) -> String {
+        let len = self.base.len() + "api/v1/".len() + rest.iter().map(|p| p.len()).sum::<usize>();
+        let mut s = String::with_capacity(len);
+        s.push_str(&self.base);
+        s.push_str("api/v1/");
+        for p in rest {
+            s.push_str(p);
+        }
+        s
     }
 }
 
@@ -149,6 +174,28 @@ pub fn base_url(req: &HttpRequest, server: &ServerSettings) -> String {
             .filter(|v| !v.is_empty())
             .map(str::to_owned)
     };
+    if !server.trust_forwarded_headers {
+        if let Some(h) = req
+            .headers()
+            .get(actix_web::http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+        {
+            // The common case, without building the connection info (which parses
+            // Forwarded headers this branch ignores anyway).
+            let scheme = if req.app_config().secure() {
+                "https://"
+            } else {
+                "http://"
+            };
+            let mut b =
+                String::with_capacity(scheme.len() + h.len() + server.context_path.len() + 1);
+            b.push_str(scheme);
+            b.push_str(h);
+            b.push_str(&server.context_path);
+            b.push('/');
+            return b;
+        }
+    }
     let info = req.connection_info();
     let (mut scheme, mut host) = (info.scheme().to_owned(), info.host().to_owned());
     if server.trust_forwarded_headers {

@@ -17,7 +17,47 @@ use crate::auth::Directory;
 
 /// W3C date in UTC with exactly three fraction digits and `Z`.
 pub fn w3c(d: &DateTime<Utc>) -> String {
-    d.to_rfc3339_opts(SecondsFormat::Millis, true)
+    use chrono::{Datelike as _, Timelike as _};
+    let year = d.year();
+    if !(0..=9999).contains(&year) {
+        return d.to_rfc3339_opts(SecondsFormat::Millis, true);
+    }
+    // `YYYY-MM-DDThh:mm:ss.mmmZ`, written digit by digit: every entity carries one or
+    // two dates and the general formatter costs more than the rest of a small entity.
+    let mut b = [0u8; 24];
+    let put = |b: &mut [u8; 24], at: usize, width: usize, mut v: u32| {
+        for i in (0..width).rev() {
+            b[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(&mut b, 0, 4, year.unsigned_abs());
+    b[4] = b'-';
+    put(&mut b, 5, 2, d.month());
+    b[7] = b'-';
+    put(&mut b, 8, 2, d.day());
+    b[10] = b'T';
+    put(&mut b, 11, 2, d.hour());
+    b[13] = b':';
+    put(&mut b, 14, 2, d.minute());
+    b[16] = b':';
+    // A leap second is carried in the nanoseconds (>= 1e9); shown as second 60 like
+    // chrono does.
+    let nanos = d.nanosecond();
+    put(&mut b, 17, 2, d.second() + nanos / 1_000_000_000);
+    b[19] = b'.';
+    put(&mut b, 20, 3, (nanos % 1_000_000_000) / 1_000_000);
+    b[23] = b'Z';
+    b.iter().map(|&c| c as char).collect()
+}
+
+/// The parts joined into one string allocated at its final size.
+pub(crate) fn concat(parts: &[&str]) -> String {
+    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        s.push_str(p);
+    }
+    s
 }
 
 /// Everything needed to turn neutral values into entities: the request context, the
@@ -47,7 +87,7 @@ pub struct WorkflowEntity<'a> {
     initiator: Value,
     #[serde(rename = "attachedDocumentIds")]
     #[schema(value_type = Vec<crate::openapi::DocumentRef>)]
-    attached_document_ids: Vec<Value>,
+    attached_document_ids: Vec<RefOr<'a>>,
     /// Workflow variables (a model's defaults for a model).
     #[schema(value_type = Object)]
     variables: VarsRef<'a>,
@@ -95,12 +135,12 @@ pub struct TaskEntity<'a> {
     node_name: &'a str,
     #[serde(rename = "targetDocumentIds")]
     #[schema(value_type = Vec<crate::openapi::DocumentRef>)]
-    target_document_ids: Vec<Value>,
+    target_document_ids: Vec<RefOr<'a>>,
     #[schema(value_type = Vec<crate::openapi::PrincipalRef>)]
-    actors: Vec<Value>,
+    actors: Vec<RefOr<'a>>,
     #[serde(rename = "delegatedActors")]
     #[schema(value_type = Vec<crate::openapi::PrincipalRef>)]
-    delegated_actors: Vec<Value>,
+    delegated_actors: Vec<RefOr<'a>>,
     comments: Vec<CommentEntity<'a>>,
     /// Task and workflow variables.
     #[schema(value_type = Object)]
@@ -308,8 +348,23 @@ impl<'a> GraphEntity<'a> {
     }
 }
 
-fn id_obj(id: &str) -> Value {
-    json!({ "id": id })
+/// `{"id": …}` for an unfetched (or unknown) principal or document, else the fetched
+/// entity. The plain reference borrows the id: lists of them are the common case and
+/// need no JSON tree.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum RefOr<'a> {
+    /// `{"id": …}`
+    Id {
+        /// The id.
+        id: &'a str,
+    },
+    /// A fetched entity.
+    Entity(Value),
+}
+
+fn id_obj(id: &str) -> RefOr<'_> {
+    RefOr::Id { id }
 }
 
 impl<'a> Renderer<'a> {
@@ -335,7 +390,7 @@ impl<'a> Renderer<'a> {
                 .map(|d| self.document_ref(d, fetch_docs))
                 .collect(),
             variables: VarsRef::Borrowed(&w.variables),
-            graph_resource: self.ctx.api_url(&format!("workflow/{}/graph", w.id)),
+            graph_resource: self.ctx.api_url(&["workflow/", &w.id, "/graph"]),
         }
     }
 
@@ -351,7 +406,7 @@ impl<'a> Renderer<'a> {
             initiator: Value::Null,
             attached_document_ids: Vec::new(),
             variables: VarsRef::Owned(m.default_variables()),
-            graph_resource: self.ctx.api_url(&format!("workflowModel/{}/graph", m.name)),
+            graph_resource: self.ctx.api_url(&["workflowModel/", &m.name, "/graph"]),
         }
     }
 
@@ -360,7 +415,7 @@ impl<'a> Renderer<'a> {
         let in_wf = t.workflow_id.is_some();
         let fetch_actors = self.ctx.fetches("task", "actors");
         let fetch_docs = self.ctx.fetches("task", "targetDocumentIds");
-        let actor = |a: &String| {
+        let actor = |a: &'a String| {
             if fetch_actors {
                 self.principal(a)
             } else {
@@ -402,7 +457,7 @@ impl<'a> Renderer<'a> {
             graph_resource: t
                 .workflow_id
                 .as_ref()
-                .map(|w| self.ctx.api_url(&format!("workflow/{w}/graph"))),
+                .map(|w| self.ctx.api_url(&["workflow/", w, "/graph"])),
             state: t.state.as_str(),
             directive: t.directive.as_deref(),
             created: w3c(&t.created),
@@ -433,17 +488,19 @@ impl<'a> Renderer<'a> {
                     .iter()
                     .map(|a| TaskActionEntity {
                         name: &a.name,
-                        url: self.ctx.api_url(&format!("task/{}/{}", t.id, a.name)),
+                        url: self.ctx.api_url(&["task/", &t.id, "/", &a.name]),
                         label: &a.label,
                         validate: a.validate,
                     })
                     .collect(),
                 layout_resource: NamedUrl {
-                    name: format!("{}@taskLayout", t.node_id),
-                    url: format!(
-                        "{}site/layout-manager/layouts/?layoutName={}@taskLayout",
-                        self.ctx.base, t.node_id
-                    ),
+                    name: concat(&[&t.node_id, "@taskLayout"]),
+                    url: concat(&[
+                        &self.ctx.base,
+                        "site/layout-manager/layouts/?layoutName=",
+                        &t.node_id,
+                        "@taskLayout",
+                    ]),
                 },
                 schemas: t
                     .info
@@ -451,7 +508,7 @@ impl<'a> Renderer<'a> {
                     .iter()
                     .map(|s| NamedUrl {
                         name: s.clone(),
-                        url: self.ctx.api_url(&format!("config/schemas/{s}")),
+                        url: self.ctx.api_url(&["config/schemas/", s]),
                     })
                     .collect(),
             },
@@ -463,7 +520,7 @@ impl<'a> Renderer<'a> {
         tasks.iter().map(|t| self.task(t)).collect()
     }
 
-    fn document_ref(&self, id: &str, fetch: bool) -> Value {
+    fn document_ref<'b>(&self, id: &'b str, fetch: bool) -> RefOr<'b> {
         if !fetch {
             return id_obj(id);
         }
@@ -472,7 +529,7 @@ impl<'a> Renderer<'a> {
             ..Document::default()
         };
         let doc = self.documents.get(id).unwrap_or(&stub);
-        document_entity(doc, &self.ctx.repository)
+        RefOr::Entity(document_entity(doc, &self.ctx.repository))
     }
 
     /// A user entity for `name`, or the plain string when the user is unknown.
@@ -486,25 +543,25 @@ impl<'a> Renderer<'a> {
 
     /// Resolves an actor: `user:X` → user, `group:Y` → group, bare → user, else group,
     /// else `{"id": …}`.
-    fn principal(&self, actor: &str) -> Value {
+    fn principal<'b>(&self, actor: &'b str) -> RefOr<'b> {
         let d = self.directory;
         if let Some(u) = actor.strip_prefix("user:") {
             return d
                 .user(u)
-                .map(|u| user_entity(u, d, self.ctx))
+                .map(|u| RefOr::Entity(user_entity(u, d, self.ctx)))
                 .unwrap_or_else(|| id_obj(actor));
         }
         if let Some(g) = actor.strip_prefix("group:") {
             return d
                 .group(g)
-                .map(group_entity)
+                .map(|g| RefOr::Entity(group_entity(g)))
                 .unwrap_or_else(|| id_obj(actor));
         }
         if let Some(u) = d.user(actor) {
-            return user_entity(u, d, self.ctx);
+            return RefOr::Entity(user_entity(u, d, self.ctx));
         }
         d.group(actor)
-            .map(group_entity)
+            .map(|g| RefOr::Entity(group_entity(g)))
             .unwrap_or_else(|| id_obj(actor))
     }
 }
@@ -516,7 +573,7 @@ pub fn user_entity(u: &crate::auth::User, d: &Directory, ctx: &RenderCtx) -> Val
         .iter()
         .map(|g| {
             let label = d.group(g).map(|x| x.label.as_str()).unwrap_or(g);
-            json!({"name": g, "label": label, "url": ctx.api_url(&format!("group/{g}"))})
+            json!({"name": g, "label": label, "url": ctx.api_url(&["group/", g])})
         })
         .collect();
     json!({
@@ -598,6 +655,31 @@ pub fn pagination_of<T>(p: &Page<T>, offset: usize, size: usize) -> Pagination {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn w3c_dates_match_the_general_formatter() {
+        use chrono::{Duration, NaiveDate};
+        let mut d = Utc.with_ymd_and_hms(1999, 12, 31, 23, 59, 58).unwrap();
+        for step in 0..2000 {
+            assert_eq!(
+                w3c(&d),
+                d.to_rfc3339_opts(SecondsFormat::Millis, true),
+                "{d:?}"
+            );
+            d += Duration::milliseconds(1_234_567 + step * 977_003_331);
+        }
+        let leap = NaiveDate::from_ymd_opt(2016, 12, 31)
+            .unwrap()
+            .and_hms_milli_opt(23, 59, 59, 1_500)
+            .unwrap()
+            .and_utc();
+        assert_eq!(
+            w3c(&leap),
+            leap.to_rfc3339_opts(SecondsFormat::Millis, true)
+        );
+        let far = Utc.with_ymd_and_hms(12345, 1, 2, 3, 4, 5).unwrap();
+        assert_eq!(w3c(&far), far.to_rfc3339_opts(SecondsFormat::Millis, true));
+    }
     use chrono::TimeZone;
     use flowgate_core::{
         Comment, GraphNode, GraphPoint, GraphTransition, NodeState, TaskAction, TaskInfo,

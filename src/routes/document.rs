@@ -12,22 +12,30 @@ use crate::nuxeo::parse_start;
 /// Registers the routes for both addressing styles.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        resource("/id/{doc}/@workflow")
-            .route(web::get().to(workflows_by_id))
-            .route(web::post().to(start_by_id)),
+        web::scope("/id")
+            .service(
+                resource("/{doc}/@workflow")
+                    .route(web::get().to(workflows_by_id))
+                    .route(web::post().to(start_by_id)),
+            )
+            .service(resource("/{doc}/@workflow/{wf}/task").route(web::get().to(wf_tasks_by_id)))
+            .service(resource("/{doc}/@task").route(web::get().to(tasks_by_id)))
+            .service(resource("/{doc}/@task/{task}/{action}").route(web::put().to(complete_by_id))),
     )
-    .service(resource("/id/{doc}/@workflow/{wf}/task").route(web::get().to(wf_tasks_by_id)))
-    .service(resource("/id/{doc}/@task").route(web::get().to(tasks_by_id)))
-    .service(resource("/id/{doc}/@task/{task}/{action}").route(web::put().to(complete_by_id)))
     .service(
-        resource("/path/{doc:.*}/@workflow")
-            .route(web::get().to(workflows_by_path))
-            .route(web::post().to(start_by_path)),
-    )
-    .service(resource("/path/{doc:.*}/@workflow/{wf}/task").route(web::get().to(wf_tasks_by_path)))
-    .service(resource("/path/{doc:.*}/@task").route(web::get().to(tasks_by_path)))
-    .service(
-        resource("/path/{doc:.*}/@task/{task}/{action}").route(web::put().to(complete_by_path)),
+        web::scope("/path")
+            .service(
+                resource("/{doc:.*}/@workflow")
+                    .route(web::get().to(workflows_by_path))
+                    .route(web::post().to(start_by_path)),
+            )
+            .service(
+                resource("/{doc:.*}/@workflow/{wf}/task").route(web::get().to(wf_tasks_by_path)),
+            )
+            .service(resource("/{doc:.*}/@task").route(web::get().to(tasks_by_path)))
+            .service(
+                resource("/{doc:.*}/@task/{task}/{action}").route(web::put().to(complete_by_path)),
+            ),
     );
 }
 

@@ -14,12 +14,12 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
-use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpMessage as _, HttpRequest, HttpResponse};
 use flowgate_core::{CallContext, DocLocator, Document, Task, WorkflowInstance};
 use futures::StreamExt;
 use serde::Serialize;
 
-use crate::auth::{authenticate, repository_of, Caller};
+use crate::auth::{authenticate, Caller};
 use crate::error::ApiError;
 use crate::nuxeo::{Params, RenderCtx, Renderer};
 use crate::router::Router;
@@ -61,15 +61,35 @@ pub(crate) struct Seg {
 
 /// A resource whose unlisted methods answer 405 with an exception body.
 pub(crate) fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
+    web::resource(path)
+        .app_data(RouteSlot::default())
+        .default_service(web::to(method_not_allowed))
+}
+
+/// The full route template of a resource (`/api/v1/task/{id}`), for metrics and logs.
+///
+/// actix only offers `HttpRequest::match_pattern`, which walks the route table again
+/// and allocates; every resource instead carries this slot, filled from the first
+/// request it serves (all its requests share the template) and read by reference after.
+#[derive(Debug, Default)]
+pub struct RouteSlot(std::cell::OnceCell<std::rc::Rc<str>>);
+
+impl RouteSlot {
+    /// The template, computed from `req` the first time.
+    pub fn template(&self, req: &HttpRequest) -> std::rc::Rc<str> {
+        self.0
+            .get_or_init(|| std::rc::Rc::from(req.match_pattern().unwrap_or_default()))
+            .clone()
+    }
 }
 
 /// 404 for paths no route knows.
 pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::not_found(format!(
-        "No resource at {}",
-        req.path()
-    )))
+    let path = match req.extensions().get::<crate::normalize::OriginalPath>() {
+        Some(p) => p.0.clone(),
+        None => req.path().to_owned(),
+    };
+    Err(ApiError::not_found(format!("No resource at {path}")))
 }
 
 async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -108,10 +128,15 @@ impl FromRequest for Api {
                     .and_then(|v| v.to_str().ok())
                     .and_then(crate::router::basic_credentials);
             }
-            let render =
-                RenderCtx::from_request(&req, &state.settings.server, &repository_of(&req));
+            let params = Params::of(&req);
+            let render = RenderCtx::with_params(
+                &req,
+                &state.settings.server,
+                &caller.cx.repository,
+                &params,
+            );
             Ok(Api {
-                params: Params::of(&req),
+                params,
                 state,
                 caller,
                 render,
@@ -122,7 +147,10 @@ impl FromRequest for Api {
 
 /// 200 with a compact JSON body.
 pub(crate) fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<HttpResponse, ApiError> {
-    let bytes = serde_json::to_vec(body).map_err(ApiError::internal)?;
+    // Sized for one task entity (~1.5 KB) so that a single entity is written without
+    // growing the buffer; lists grow it a few times.
+    let mut bytes = Vec::with_capacity(2048);
+    serde_json::to_writer(&mut bytes, body).map_err(ApiError::internal)?;
     Ok(HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, "application/json"))
         .body(bytes))

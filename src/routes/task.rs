@@ -8,13 +8,18 @@ use super::{empty, json_fanned, read_body, resource, Api, Seg};
 use crate::error::ApiError;
 use crate::nuxeo::{page_of, pagination_of, parse_completion, ListEntity, Params};
 
-/// Registers the routes. `reassign` and `delegate` come before the generic action.
+/// Registers the routes. A static scope keeps other resources' requests from trying
+/// these patterns; the single-segment read comes first (the most frequent request, and
+/// it cannot shadow the others), `reassign` and `delegate` before the generic action.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/task").route(web::get().to(list)))
-        .service(resource("/task/{id}/reassign").route(web::put().to(reassign)))
-        .service(resource("/task/{id}/delegate").route(web::put().to(delegate)))
-        .service(resource("/task/{id}/{action}").route(web::put().to(complete)))
-        .service(resource("/task/{id}").route(web::get().to(get)));
+        .service(
+            web::scope("/task")
+                .service(resource("/{id}").route(web::get().to(get)))
+                .service(resource("/{id}/reassign").route(web::put().to(reassign)))
+                .service(resource("/{id}/delegate").route(web::put().to(delegate)))
+                .service(resource("/{id}/{action}").route(web::put().to(complete))),
+        );
 }
 
 /// The filters shared by `GET /task` and `GET /{doc}/@task`.

@@ -8,19 +8,22 @@ use super::{empty, json, read_body, resource, Api, Seg};
 use crate::error::ApiError;
 use crate::nuxeo::{parse_start, GraphEntity};
 
-/// Registers the routes.
+/// Registers the routes (under a static scope, like `/task`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         resource("/workflow")
             .route(web::get().to(list))
             .route(web::post().to(start)),
     )
-    .service(resource("/workflow/{id}/graph").route(web::get().to(graph)))
-    .service(resource("/workflow/{id}/task").route(web::get().to(tasks)))
     .service(
-        resource("/workflow/{id}")
-            .route(web::get().to(get))
-            .route(web::delete().to(cancel)),
+        web::scope("/workflow")
+            .service(
+                resource("/{id}")
+                    .route(web::get().to(get))
+                    .route(web::delete().to(cancel)),
+            )
+            .service(resource("/{id}/graph").route(web::get().to(graph)))
+            .service(resource("/{id}/task").route(web::get().to(tasks))),
     );
 }
 

@@ -10,8 +10,11 @@ use crate::nuxeo::{GraphEntity, ListEntity};
 /// Registers the routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/workflowModel").route(web::get().to(list)))
-        .service(resource("/workflowModel/{name}/graph").route(web::get().to(graph)))
-        .service(resource("/workflowModel/{name}").route(web::get().to(get)));
+        .service(
+            web::scope("/workflowModel")
+                .service(resource("/{name}").route(web::get().to(get)))
+                .service(resource("/{name}/graph").route(web::get().to(graph))),
+        );
 }
 
 /// `GET /workflowModel`: every model, sorted by name.

@@ -25,6 +25,42 @@ async fn api_answers_under_every_mount_point_and_repo_variant() {
 }
 
 #[actix_web::test]
+async fn rewritten_mounts_keep_their_repository_slashes_and_original_path() {
+    let gw = TestGateway::new().await;
+    // Repeated slashes anywhere, trailing slash, any mount.
+    for p in [
+        "/nuxeo//site/api/v1//workflowModel",
+        "//api/v1/repo/default//workflowModel/",
+    ] {
+        gw.get(p, "jdoe").await.expect(200);
+    }
+    // The repository of a `/repo/{name}` segment wins over the header, under every mount.
+    for p in [
+        "/nuxeo/site/api/v1/repo/other/workflowModel",
+        "/nuxeo/api/v1/repo/other/workflowModel",
+    ] {
+        gw.send(
+            TestRequest::get()
+                .uri(p)
+                .insert_header(("authorization", basic("jdoe")))
+                .insert_header(("x-nxrepository", "default")),
+        )
+        .await
+        .expect_exception(404);
+    }
+    // A path no resource knows is quoted as the client sent it.
+    let v = gw
+        .get("/nuxeo/site/api/v1/repo/default/nothing/here", "jdoe")
+        .await
+        .expect_exception(404)
+        .json();
+    assert_eq!(
+        v["message"], "No resource at /nuxeo/site/api/v1/repo/default/nothing/here",
+        "{v}"
+    );
+}
+
+#[actix_web::test]
 async fn json_is_compact_with_entity_type_then_id_and_a_json_content_type() {
     let gw = TestGateway::new().await;
     let r = gw

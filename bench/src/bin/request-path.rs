@@ -1,0 +1,143 @@
+//! In-process cost of the gateway's request path, without sockets: the real application
+//! (`flowgate::app`, every middleware, auth, routing, the embedded engine, rendering)
+//! against a bare actix handler answering a fixed task body, both driven through the
+//! same actix service interface. Prints microseconds per request for each, so that a
+//! change to the request path can be measured without the noise of a load generator
+//! sharing the machine.
+//!
+//! `cargo run --release -p flowgate-bench --bin request-path -- --requests 200000`
+
+use std::time::Instant;
+
+use actix_web::dev::Service;
+use actix_web::test::{self, TestRequest};
+use actix_web::{web, App, HttpRequest, HttpResponse};
+use base64::Engine as _;
+use clap::Parser;
+use flowgate::settings::{Settings, Sources};
+use flowgate::AppState;
+
+// The gateway binary's allocator, so that allocation costs what it costs in production.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+struct Args {
+    /// Requests per measurement.
+    #[arg(long, default_value_t = 200_000)]
+    requests: u32,
+    /// Measurements; the fastest is reported.
+    #[arg(long, default_value_t = 5)]
+    rounds: u32,
+    /// Path prefix of the API (`/api/v1`, `/nuxeo/api/v1`, ...).
+    #[arg(long, default_value = "/api/v1")]
+    prefix: String,
+    /// Stored workflows (each with one open task) before measuring.
+    #[arg(long, default_value_t = 1000)]
+    stored: u32,
+    /// Measure only the gateway (for instruction counts with `perf stat`).
+    #[arg(long)]
+    gateway_only: bool,
+}
+
+async fn baseline(req: HttpRequest) -> HttpResponse {
+    if req.headers().get("authorization").is_none() {
+        return HttpResponse::Unauthorized().finish();
+    }
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(flowgate_bench::TASK_BODY)
+}
+
+fn config(password_hash: &str) -> String {
+    format!(
+        "[log]\nlevel = \"warn\"\n[engines.local]\nkind = \"memory\"\nmodels_dir = \"{}/../config/models\"\ndefault = true\n[[auth.users]]\nname = \"user0001\"\npassword_hash = \"{password_hash}\"\ngroups = [\"members\"]\n",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+/// Times `n` calls of `uri` on `svc`, the fastest of `rounds`, in microseconds per call.
+async fn measure<S, B>(svc: &S, uri: &str, auth: &str, n: u32, rounds: u32) -> f64
+where
+    S: Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let mut best = f64::MAX;
+    for _ in 0..rounds {
+        let started = Instant::now();
+        for _ in 0..n {
+            let req = TestRequest::get()
+                .uri(uri)
+                .insert_header(("authorization", auth))
+                .to_request();
+            match svc.call(req).await {
+                Ok(res) => {
+                    assert!(res.status().is_success(), "{uri}: {}", res.status());
+                    let _ = test::read_body(res).await;
+                }
+                Err(e) => panic!("{uri}: {e}"),
+            }
+        }
+        best = best.min(started.elapsed().as_secs_f64() * 1e6 / f64::from(n));
+    }
+    best
+}
+
+#[actix_web::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    let hash = flowgate::auth::hash_password("bench").map_err(|e| format!("hash: {e}"))?;
+    let settings = Settings::load(&Sources::from_toml(config(&hash)))?;
+    let state = web::Data::new(AppState::new(settings)?);
+    let app = test::init_service(flowgate::app(state)).await;
+    let auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("user0001:bench")
+    );
+    let mut task_id = String::new();
+    for _ in 0..args.stored.max(1) {
+        let req = TestRequest::post()
+            .uri(&format!("{}/workflow", args.prefix))
+            .insert_header(("authorization", auth.as_str()))
+            .insert_header(("content-type", "application/json"))
+            .set_payload(r#"{"entity-type":"workflow","workflowModelName":"SerialDocumentReview"}"#)
+            .to_request();
+        let res = app.call(req).await.map_err(|e| e.to_string())?;
+        let body: serde_json::Value = serde_json::from_slice(&test::read_body(res).await)?;
+        let wf = body["id"].as_str().unwrap_or_default().to_owned();
+        if task_id.is_empty() {
+            let req = TestRequest::get()
+                .uri(&format!("{}/task?workflowInstanceId={wf}", args.prefix))
+                .insert_header(("authorization", auth.as_str()))
+                .to_request();
+            let res = app.call(req).await.map_err(|e| e.to_string())?;
+            let body: serde_json::Value = serde_json::from_slice(&test::read_body(res).await)?;
+            task_id = body["entries"][0]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+        }
+    }
+    if task_id.is_empty() {
+        return Err("no task was created".into());
+    }
+    let bare = test::init_service(App::new().default_service(web::to(baseline))).await;
+    let uri = format!("{}/task/{task_id}", args.prefix);
+    let g = measure(&app, &uri, &auth, args.requests, args.rounds).await;
+    if args.gateway_only {
+        println!("GET {}/task/{{id}} {g:8.2} us/request", args.prefix);
+        return Ok(());
+    }
+    let b = measure(&bare, &uri, &auth, args.requests, args.rounds).await;
+    println!("bare actix handler   {b:8.2} us/request");
+    println!(
+        "GET {}/task/{{id}} {g:8.2} us/request ({:.1}x)",
+        args.prefix,
+        g / b
+    );
+    Ok(())
+}
