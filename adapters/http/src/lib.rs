@@ -15,6 +15,10 @@
 //!    retried (a slow upstream would only be hit again): a read reports it, and a start,
 //!    completion or cancel whose outcome is unknown fails with `Timeout` (504).
 //!
+//! Connections are pooled per Tokio runtime: in a thread-per-core server (one
+//! current-thread runtime per worker) each worker sends over connections its own runtime
+//! drives, instead of waking another worker for every call (and waiting when it is busy).
+//!
 //! [`breaker_state`] lets readiness checks read an engine's breaker without a handle on
 //! its client.
 //!

@@ -32,10 +32,59 @@ pub struct Upstream {
 #[derive(Debug)]
 struct Inner {
     engine: String,
+    /// The engine name as a metric label (cloned per call without allocating).
+    label: metrics::SharedString,
     settings: HttpSettings,
+    /// Builds requests, and sends them outside any Tokio runtime.
     client: reqwest::Client,
+    /// One pooled client per Tokio runtime that sent through this upstream (see
+    /// [`Inner::client_here`]).
+    per_runtime: parking_lot::Mutex<Vec<(tokio::runtime::Id, reqwest::Client)>>,
     breaker: Breaker,
     limit: Semaphore,
+}
+
+/// Runtimes remembered per upstream before the list is started afresh (bounds memory
+/// when runtimes come and go, as in tests).
+const MAX_RUNTIMES: usize = 64;
+
+fn build_client(engine: &str, settings: &HttpSettings) -> Result<reqwest::Client, EngineError> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("flowgate/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| {
+            EngineError::Unavailable(format!("engine '{engine}': cannot build HTTP client: {e}"))
+        })
+}
+
+impl Inner {
+    /// The client whose connections belong to the calling runtime. A pooled connection
+    /// is driven by a task on the runtime that opened it; a thread-per-core server (one
+    /// current-thread runtime per worker) sharing one pool would hand a worker's request
+    /// to a connection driven by another worker, costing two cross-thread wake-ups per
+    /// call and waiting on that worker when it is busy. A pool per runtime keeps every
+    /// call on the thread that made it.
+    fn client_here(&self) -> reqwest::Client {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return self.client.clone();
+        };
+        let id = handle.id();
+        let mut pools = self.per_runtime.lock();
+        if let Some((_, c)) = pools.iter().find(|(i, _)| *i == id) {
+            return c.clone();
+        }
+        let Ok(c) = build_client(&self.engine, &self.settings) else {
+            return self.client.clone();
+        };
+        if pools.len() >= MAX_RUNTIMES {
+            pools.clear();
+        }
+        pools.push((id, c.clone()));
+        c
+    }
 }
 
 /// Cuts an upstream body for logs: the first 200 characters on one line. Never put
@@ -59,19 +108,10 @@ enum Failure {
 impl Upstream {
     /// Builds the client. Fails only when the TLS/HTTP stack cannot be initialised.
     pub fn new(engine: &str, settings: HttpSettings) -> Result<Self, EngineError> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("flowgate/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| {
-                EngineError::Unavailable(format!(
-                    "engine '{engine}': cannot build HTTP client: {e}"
-                ))
-            })?;
+        let client = build_client(engine, &settings)?;
         let inner = Arc::new(Inner {
             engine: engine.to_owned(),
+            label: metrics::SharedString::from(std::sync::Arc::<str>::from(engine)),
             breaker: Breaker::new(
                 settings.breaker_failures,
                 Duration::from_millis(settings.breaker_cooldown_ms),
@@ -79,6 +119,7 @@ impl Upstream {
             limit: Semaphore::new(settings.max_concurrency.max(1)),
             settings,
             client,
+            per_runtime: parking_lot::Mutex::new(Vec::new()),
         });
         register(&inner);
         Ok(Self { inner })
@@ -139,7 +180,7 @@ impl Upstream {
             Ok(_) => "ok",
             Err(e) => e.kind().code(),
         };
-        let engine = self.inner.engine.clone();
+        let engine = self.inner.label.clone();
         metrics::counter!("flowgate_engine_calls_total", "engine" => engine.clone(), "op" => op, "outcome" => outcome)
             .increment(1);
         metrics::histogram!("flowgate_engine_call_duration_seconds", "engine" => engine.clone(), "op" => op)
@@ -190,6 +231,7 @@ impl Upstream {
             .with_jitter()
             .build();
 
+        let client = inner.client_here();
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
@@ -216,7 +258,7 @@ impl Upstream {
                 ));
             };
 
-            let failure = match tokio::time::timeout(budget, inner.client.execute(this_try)).await {
+            let failure = match tokio::time::timeout(budget, client.execute(this_try)).await {
                 Ok(Ok(resp)) => {
                     let status = resp.status();
                     if status.is_server_error() {

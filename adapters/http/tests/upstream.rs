@@ -306,3 +306,104 @@ async fn breaker_state_is_observable_by_engine_and_base_url() {
     drop(up);
     assert_eq!(flowgate_http::breaker_state("observed", &base), None);
 }
+
+/// A keep-alive server on a thread of its own: answers every request on a connection
+/// with `200 {}` and counts the connections it accepted.
+fn keep_alive_server() -> (url::Url, Arc<AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = TcpListener::from_std(listener).unwrap();
+            // Bounded: the test process ends long before, but never serve forever.
+            let deadline = tokio::time::sleep(Duration::from_secs(30));
+            tokio::pin!(deadline);
+            loop {
+                let (mut sock, _) = tokio::select! {
+                    r = listener.accept() => match r { Ok(c) => c, Err(_) => return },
+                    _ = &mut deadline => return,
+                };
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let mut got = Vec::new();
+                    loop {
+                        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match sock.read(&mut buf).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => got.extend_from_slice(&buf[..n]),
+                            }
+                        }
+                        got.clear();
+                        let resp = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+                        if sock.write_all(resp.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+    });
+    (format!("http://{addr}/").parse().unwrap(), accepted)
+}
+
+/// One GET through `up` on a fresh current-thread runtime kept alive by the caller.
+fn get_on(rt: &tokio::runtime::Runtime, up: &Upstream) -> u16 {
+    rt.block_on(async {
+        let cx = CallContext::admin("admin").with_timeout(Duration::from_secs(10));
+        let url = up.url(&["x"]).unwrap();
+        let resp = up
+            .send(
+                &cx,
+                "get",
+                Idempotency::Idempotent,
+                up.request(Method::GET, url),
+            )
+            .await
+            .expect("answer");
+        let status = resp.status().as_u16();
+        let _ = up.read_text(resp).await;
+        status
+    })
+}
+
+/// A pooled connection is driven by the runtime that opened it. Shared across runtimes,
+/// b would pick a's idle connection and wait for a to be polled (here: forever, as a is
+/// not running; in a thread-per-core server: until a's worker is free).
+#[test]
+fn each_runtime_sends_over_connections_of_its_own() {
+    let (base, accepted) = keep_alive_server();
+    let up = Upstream::new("e", HttpSettings::new(base)).unwrap();
+    let rt = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (rt(), rt());
+    assert_eq!(get_on(&a, &up), 200);
+    assert_eq!(get_on(&a, &up), 200);
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "a reuses its connection"
+    );
+    // b does not borrow a's idle connection, which a's runtime drives.
+    assert_eq!(get_on(&b, &up), 200);
+    assert_eq!(get_on(&b, &up), 200);
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        2,
+        "b has a connection of its own"
+    );
+    // Once a is gone, b still answers.
+    drop(a);
+    assert_eq!(get_on(&b, &up), 200);
+}
