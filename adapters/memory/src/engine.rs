@@ -425,15 +425,6 @@ impl MemoryEngine {
             .ok_or_else(|| EngineError::not_found(format!("No route found for id: {name}")))
     }
 
-    fn load_task(&self, id: &str) -> Result<(TaskRecord, Arc<WorkflowRecord>, Arc<Model>)> {
-        let nf = || EngineError::not_found(id.to_owned());
-        let tid = parse_id(id).ok_or_else(nf)?;
-        let t = self.store.task(&tid).ok_or_else(nf)?;
-        let wf = self.store.workflow(&t.workflow_id).ok_or_else(nf)?;
-        let model = self.models.get(&*wf.model).cloned().ok_or_else(nf)?;
-        Ok((t, wf, model))
-    }
-
     fn load_workflow(&self, id: &str) -> Result<(Arc<WorkflowRecord>, Arc<Model>)> {
         let nf = || EngineError::not_found(id.to_owned());
         let wid = parse_id(id).ok_or_else(nf)?;
@@ -495,8 +486,11 @@ impl MemoryEngine {
         let wid = self.store.task_workflow(&tid).ok_or_else(nf)?;
         let slot = self.store.slot(&wid).ok_or_else(nf)?;
         let guard = slot.lock().await;
-        // Re-read under the lock: a concurrent step may have changed the task.
-        let (t, wf, model) = self.load_task(id)?;
+        // Re-read under the lock: a concurrent step may have changed the task. The
+        // instance comes from the slot already at hand (a task never changes instance).
+        let t = self.store.task(&tid).ok_or_else(nf)?;
+        let wf = slot.get();
+        let model = self.models.get(&*wf.model).cloned().ok_or_else(nf)?;
         let checked = check(&t, &wf, &model)?;
         let (result, changes) = {
             let mut txn = Txn::new(&model, (*wf).clone(), &self.store, &cx.user);

@@ -187,15 +187,15 @@ impl Store {
         } else {
             self.open_tasks.remove(&id);
         }
-        // Most updates (a completion) keep the actors: the index stays as it is.
-        let same_principals = self
-            .tasks
-            .get(&id)
-            .is_some_and(|o| o.actors == rec.actors && o.delegated == rec.delegated);
-        if same_principals {
-            self.tasks.insert(id, rec);
-            return;
-        }
+        // Most updates (a completion) keep the actors: the record is replaced in place
+        // and the index stays as it is.
+        let rec = match self.tasks.get_mut(&id) {
+            Some(mut old) if old.actors == rec.actors && old.delegated == rec.delegated => {
+                *old = rec;
+                return;
+            }
+            _ => rec,
+        };
         let new: HashSet<String> = rec.principals().cloned().collect();
         let old = self.tasks.insert(id, rec);
         let Some(old) = old else {
