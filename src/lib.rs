@@ -152,20 +152,22 @@ pub fn app(
         }))
         .wrap(Condition::new(metrics_on, from_fn(metrics::track)))
         .wrap(from_fn(request_log));
-    // Before the API scopes: their fallback would answer /api/v1/doc with 404.
-    app = app.configure(|cfg| {
-        openapi::configure(cfg);
-        metrics::configure(cfg, &state.settings.metrics);
-    });
+    // Every API mount (`/nuxeo/site/api/v1`, `.../repo/{name}`, ...) reaches this one
+    // scope: the normalize middleware rewrites them before routing. It comes first, as
+    // nearly every request is for it and actix tries services in registration order;
+    // the API explorer lives inside it.
+    app = app.service(
+        web::scope(normalize::API_ROOT)
+            .configure(routes::configure_api)
+            .configure(openapi::configure),
+    );
+    app = app.configure(|cfg| metrics::configure(cfg, &state.settings.metrics));
     for ctx in contexts {
         // Plain resources, not a scope: a scope on the context path would swallow the
         // API mounted below it.
         app = app.configure(|cfg| routes::bootstrap::configure_root(cfg, &ctx));
         app = app.configure(|cfg| routes::ops::configure(cfg, &ctx));
     }
-    // Every API mount (`/nuxeo/site/api/v1`, `.../repo/{name}`, ...) reaches this one
-    // scope: the normalize middleware rewrites them before routing.
-    app = app.service(web::scope(normalize::API_ROOT).configure(routes::configure_api));
     app.default_service(web::to(routes::not_found))
 }
 

@@ -110,14 +110,20 @@ pub fn spec_pretty() -> Result<String, String> {
         .map_err(|e| format!("cannot render the OpenAPI description: {e}"))
 }
 
-/// Registers the JSON description and the explorer. Must come before the `/api/v1`
-/// scopes, whose fallback would answer these paths with 404.
+/// Registers the JSON description and the explorer inside the `/api/v1` scope.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(crate::routes::resource(SPEC_PATH).route(web::get().to(openapi_json)))
-        .service(crate::routes::resource(DOC_PATH).route(web::get().to(explorer)))
+    // Registered inside the `/api/v1` scope, so paths are relative to it.
+    let spec = SPEC_PATH
+        .strip_prefix(crate::normalize::API_ROOT)
+        .unwrap_or(SPEC_PATH);
+    let doc = DOC_PATH
+        .strip_prefix(crate::normalize::API_ROOT)
+        .unwrap_or(DOC_PATH);
+    cfg.service(crate::routes::resource(spec).route(web::get().to(openapi_json)))
+        .service(crate::routes::resource(doc).route(web::get().to(explorer)))
         // A static scope, so that API requests do not try the asset pattern.
         .service(
-            web::scope(DOC_PATH)
+            web::scope(doc)
                 .service(crate::routes::resource("/{file}").route(web::get().to(explorer_asset))),
         );
 }

@@ -174,14 +174,20 @@ pub fn base_url(req: &HttpRequest, server: &ServerSettings) -> String {
             .filter(|v| !v.is_empty())
             .map(str::to_owned)
     };
-    if !server.trust_forwarded_headers {
+    let headers = req.headers();
+    let forwarded = server.trust_forwarded_headers
+        && (headers.contains_key(actix_web::http::header::FORWARDED)
+            || headers.contains_key("x-forwarded-proto")
+            || headers.contains_key("x-forwarded-host"));
+    if !forwarded {
         if let Some(h) = req
             .headers()
             .get(actix_web::http::header::HOST)
             .and_then(|v| v.to_str().ok())
         {
-            // The common case, without building the connection info (which parses
-            // Forwarded headers this branch ignores anyway).
+            // The common case: no forwarding headers (or untrusted ones), so the Host
+            // header and the listener's scheme say it all, without building the
+            // connection info.
             let scheme = if req.app_config().secure() {
                 "https://"
             } else {

@@ -18,9 +18,10 @@ use crate::auth::Directory;
 /// W3C date in UTC with exactly three fraction digits and `Z`.
 pub fn w3c(d: &DateTime<Utc>) -> String {
     use chrono::{Datelike as _, Timelike as _};
+    let d = d.naive_utc();
     let year = d.year();
     if !(0..=9999).contains(&year) {
-        return d.to_rfc3339_opts(SecondsFormat::Millis, true);
+        return d.and_utc().to_rfc3339_opts(SecondsFormat::Millis, true);
     }
     // `YYYY-MM-DDThh:mm:ss.mmmZ`, written digit by digit: every entity carries one or
     // two dates and the general formatter costs more than the rest of a small entity.
@@ -48,7 +49,8 @@ pub fn w3c(d: &DateTime<Utc>) -> String {
     b[19] = b'.';
     put(&mut b, 20, 3, (nanos % 1_000_000_000) / 1_000_000);
     b[23] = b'Z';
-    b.iter().map(|&c| c as char).collect()
+    // Only ASCII digits and separators were written.
+    std::str::from_utf8(&b).unwrap_or_default().to_owned()
 }
 
 /// The parts joined into one string allocated at its final size.

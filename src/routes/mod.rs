@@ -150,7 +150,7 @@ pub(crate) fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<HttpRes
     // Sized for one task entity (~1.5 KB) so that a single entity is written without
     // growing the buffer; lists grow it a few times.
     let mut bytes = Vec::with_capacity(2048);
-    serde_json::to_writer(&mut bytes, body).map_err(ApiError::internal)?;
+    sonic_rs::to_writer(&mut bytes, body).map_err(ApiError::internal)?;
     Ok(HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, "application/json"))
         .body(bytes))

@@ -38,6 +38,10 @@ struct Args {
     /// Measure only the gateway (for instruction counts with `perf stat`).
     #[arg(long)]
     gateway_only: bool,
+    /// Measure task completions (`PUT /task/{id}/cancel`, a different stored task each
+    /// time; needs `--stored` ≥ requests × rounds) instead of reads.
+    #[arg(long)]
+    complete: bool,
 }
 
 async fn baseline(req: HttpRequest) -> HttpResponse {
@@ -70,8 +74,10 @@ where
     for _ in 0..rounds {
         let started = Instant::now();
         for _ in 0..n {
+            // What a load generator sends: a Host header and the credentials.
             let req = TestRequest::get()
                 .uri(uri)
+                .insert_header(("host", "127.0.0.1:8080"))
                 .insert_header(("authorization", auth))
                 .to_request();
             match svc.call(req).await {
@@ -98,7 +104,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode("user0001:bench")
     );
-    let mut task_id = String::new();
+    let mut task_ids = Vec::new();
     for _ in 0..args.stored.max(1) {
         let req = TestRequest::post()
             .uri(&format!("{}/workflow", args.prefix))
@@ -109,21 +115,51 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let res = app.call(req).await.map_err(|e| e.to_string())?;
         let body: serde_json::Value = serde_json::from_slice(&test::read_body(res).await)?;
         let wf = body["id"].as_str().unwrap_or_default().to_owned();
-        if task_id.is_empty() {
+        if task_ids.is_empty() || args.complete {
             let req = TestRequest::get()
                 .uri(&format!("{}/task?workflowInstanceId={wf}", args.prefix))
                 .insert_header(("authorization", auth.as_str()))
                 .to_request();
             let res = app.call(req).await.map_err(|e| e.to_string())?;
             let body: serde_json::Value = serde_json::from_slice(&test::read_body(res).await)?;
-            task_id = body["entries"][0]["id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
+            if let Some(id) = body["entries"][0]["id"].as_str() {
+                task_ids.push(id.to_owned());
+            }
         }
     }
-    if task_id.is_empty() {
+    let Some(task_id) = task_ids.first().cloned() else {
         return Err("no task was created".into());
+    };
+    if args.complete {
+        let n = args.requests as usize;
+        let rounds = (args.rounds as usize).min(task_ids.len() / n.max(1));
+        if rounds == 0 {
+            return Err("--complete needs --stored >= --requests".into());
+        }
+        let mut best = f64::MAX;
+        for r in 0..rounds {
+            let started = Instant::now();
+            for id in &task_ids[r * n..(r + 1) * n] {
+                let req = TestRequest::put()
+                    .uri(&format!("{}/task/{id}/cancel", args.prefix))
+                    .insert_header(("host", "127.0.0.1:8080"))
+                    .insert_header(("authorization", auth.as_str()))
+                    .insert_header(("content-type", "application/json"))
+                    .set_payload(r#"{"entity-type":"task","comment":"bench"}"#)
+                    .to_request();
+                let res = app.call(req).await.map_err(|e| e.to_string())?;
+                if !res.status().is_success() {
+                    return Err(format!("completion answered {}", res.status()).into());
+                }
+                let _ = test::read_body(res).await;
+            }
+            best = best.min(started.elapsed().as_secs_f64() * 1e6 / n as f64);
+        }
+        println!(
+            "PUT {}/task/{{id}}/cancel {best:8.2} us/request",
+            args.prefix
+        );
+        return Ok(());
     }
     let bare = test::init_service(App::new().default_service(web::to(baseline))).await;
     let uri = format!("{}/task/{task_id}", args.prefix);
