@@ -21,6 +21,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -43,7 +44,7 @@ struct Verdict {
 struct Vars {
     pid: String,
     ended: bool,
-    vars: Vec<wire::Variable>,
+    vars: Arc<Vec<wire::Variable>>,
 }
 
 #[derive(Debug, Clone)]
@@ -174,7 +175,7 @@ impl PartsCache {
     }
 
     /// Variables of a task, when cached, fresh and read in the same ended/open state.
-    pub(crate) fn vars(&self, tid: &str, ended: bool) -> Option<Vec<wire::Variable>> {
+    pub(crate) fn vars(&self, tid: &str, ended: bool) -> Option<Arc<Vec<wire::Variable>>> {
         if !self.enabled() {
             return None;
         }
@@ -192,7 +193,7 @@ impl PartsCache {
         tid: &str,
         pid: &str,
         ended: bool,
-        vars: &[wire::Variable],
+        vars: &Arc<Vec<wire::Variable>>,
     ) {
         if !self.enabled() {
             return;
@@ -206,7 +207,7 @@ impl PartsCache {
             value: Vars {
                 pid: pid.to_owned(),
                 ended,
-                vars: vars.to_vec(),
+                vars: vars.clone(),
             },
         };
         bounded_insert(&mut m.vars, tid.to_owned(), v, self.ttl, self.max);
@@ -318,7 +319,7 @@ mod tests {
     #[test]
     fn variables_read_while_open_are_not_used_once_ended() {
         let c = PartsCache::new(Duration::from_secs(5), 10);
-        c.put_vars(c.ticket(), "t1", "p1", false, &[]);
+        c.put_vars(c.ticket(), "t1", "p1", false, &Arc::default());
         assert!(c.vars("t1", false).is_some());
         assert!(c.vars("t1", true).is_none());
     }
@@ -329,7 +330,13 @@ mod tests {
         for i in 0..10 {
             let t = c.ticket();
             c.put_items(t, &format!("p{i}"), &[item("a")]);
-            c.put_vars(t, &format!("t{i}"), &format!("p{i}"), false, &[]);
+            c.put_vars(
+                t,
+                &format!("t{i}"),
+                &format!("p{i}"),
+                false,
+                &Arc::default(),
+            );
             c.put_task_pid(&format!("t{i}"), &format!("p{i}"));
         }
         assert!(c.sizes().iter().all(|n| *n <= 3), "{:?}", c.sizes());

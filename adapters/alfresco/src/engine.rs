@@ -37,7 +37,8 @@ struct Inner {
     /// Process definitions by id (immutable once deployed).
     defs: Mutex<HashMap<String, wire::ProcessDefinition>>,
     /// Task form models by `formResourceKey` (change only on redeploy of the model).
-    forms: Mutex<HashMap<String, Vec<wire::FormElement>>>,
+    /// Shared, not copied, on every read.
+    forms: Mutex<HashMap<String, Arc<Vec<wire::FormElement>>>>,
     /// Processes as the service account read them, by process id. Identity, model,
     /// initiator and start time never change; an ended process never changes at all.
     /// Used only where the ask's answer cannot depend on who asks (service modes).
@@ -52,7 +53,7 @@ const PROCESS_CACHE_MAX: usize = 10_000;
 
 /// The upstream parts of one task besides its process.
 struct Parts {
-    form: Vec<wire::FormElement>,
+    form: Arc<Vec<wire::FormElement>>,
     vars: Vec<wire::Variable>,
     items: Vec<wire::Item>,
     candidates: Vec<wire::Candidate>,
@@ -199,7 +200,11 @@ impl AlfrescoEngine {
             .await
     }
 
-    async fn task_form(&self, cx: &CallContext, t: &wire::Task) -> Result<Vec<wire::FormElement>> {
+    async fn task_form(
+        &self,
+        cx: &CallContext,
+        t: &wire::Task,
+    ) -> Result<Arc<Vec<wire::FormElement>>> {
         let key = t.form_resource_key.clone().unwrap_or_default();
         if !key.is_empty() {
             if let Some(f) = self.inner.forms.lock().get(&key) {
@@ -214,6 +219,7 @@ impl AlfrescoEngine {
                 self.c().wf(&["tasks", &t.id, "task-form-model"])?,
             )
             .await?;
+        let f = Arc::new(f);
         if !key.is_empty() {
             self.inner.forms.lock().insert(key, f.clone());
         }
@@ -535,13 +541,13 @@ impl AlfrescoEngine {
         let runtime_and_vars = async {
             let pid = match &raw.process_id {
                 Some(pid) => pid,
-                None => return Ok((None, self.task_vars(cx, native).await?)),
+                None => return Ok((None, Arc::new(self.task_vars(cx, native).await?))),
             };
             if !self.may_be_delegated(&raw) {
                 if let Some(vars) = cache.vars(native, !open).filter(|_| use_cache) {
                     return Ok((None, vars));
                 }
-                let vars = self.task_vars(cx, native).await?;
+                let vars = Arc::new(self.task_vars(cx, native).await?);
                 if use_cache {
                     cache.put_vars(ticket, native, pid, !open, &vars);
                 }
@@ -563,7 +569,7 @@ impl AlfrescoEngine {
                 // The runtime list shows every open task of the process: keep them all.
                 for r in &list {
                     if let Some(v) = &r.variables {
-                        cache.put_vars(ticket, &r.id, pid, false, v);
+                        cache.put_vars(ticket, &r.id, pid, false, &Arc::new(v.clone()));
                     }
                     if !convert::is_delegated(r) {
                         cache.put_verdict(ticket, pid, r);
@@ -572,10 +578,10 @@ impl AlfrescoEngine {
             }
             match list.into_iter().find(|r| r.id == raw.id) {
                 Some(mut rt) => match rt.variables.take() {
-                    Some(v) => Ok((Some(rt), v)),
-                    None => Ok((Some(rt), self.task_vars(cx, native).await?)),
+                    Some(v) => Ok((Some(rt), Arc::new(v))),
+                    None => Ok((Some(rt), Arc::new(self.task_vars(cx, native).await?))),
                 },
-                None => Ok((None, self.task_vars(cx, native).await?)),
+                None => Ok((None, Arc::new(self.task_vars(cx, native).await?))),
             }
         };
         let process = async {
