@@ -1,6 +1,8 @@
 //! Upstream round trips per adapter call, pinned so that they cannot creep back: how
 //! many requests reach Alfresco for one task read and for one actor task list, and in
-//! how many sequential waves (measured with a fixed delay on every request).
+//! how many sequential waves (measured with a fixed delay on every request), with the
+//! parts cache (`cache_ttl_ms`) warm, cold and off; and the cache's staleness bound:
+//! what is always read fresh, what a write drops, what the TTL ends.
 
 mod common;
 
