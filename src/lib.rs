@@ -122,7 +122,11 @@ pub fn app(
     }
     let limit = s.max_body_bytes;
     let dev_errors = state.settings.errors.stacktrace;
-    let mounts = std::rc::Rc::new(normalize::Mounts::new(api_prefixes(&s.context_path)));
+    let edge_cfg = std::rc::Rc::new(Edge {
+        mounts: normalize::Mounts::new(api_prefixes(&s.context_path)),
+        body_limit: limit,
+        metrics: metrics_on,
+    });
     let contexts = context_roots(&s.context_path);
     let mut app = App::new()
         .app_data(state.clone())
@@ -146,12 +150,7 @@ pub fn app(
         )
         .wrap(Condition::new(dev_errors, from_fn(dev_error_fields)))
         .wrap(Condition::new(enable_cors, cors))
-        .wrap(from_fn(move |req, next| body_limit(limit, req, next)))
-        .wrap(from_fn(move |req, next| {
-            normalize::middleware(mounts.clone(), req, next)
-        }))
-        .wrap(Condition::new(metrics_on, from_fn(metrics::track)))
-        .wrap(from_fn(request_log));
+        .wrap(from_fn(move |req, next| edge(edge_cfg.clone(), req, next)));
     // Every API mount (`/nuxeo/site/api/v1`, `.../repo/{name}`, ...) reaches this one
     // scope: the normalize middleware rewrites them before routing. It comes first, as
     // nearly every request is for it and actix tries services in registration order;
@@ -192,23 +191,6 @@ fn context_roots(context_path: &str) -> Vec<String> {
     v
 }
 
-/// Answers 413 from `Content-Length` before anything reads the body.
-async fn body_limit(
-    limit: usize,
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(ApiError::payload_too_large(limit).into());
-    }
-    next.call(req).await
-}
-
 /// Development mode: rewrites exception bodies with `stacktrace` and `exception`.
 async fn dev_error_fields(
     req: ServiceRequest,
@@ -239,10 +221,24 @@ fn valid_request_id(v: &str) -> bool {
     !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic())
 }
 
-/// Assigns the request id, opens the request span and writes one log line per request.
-/// Logs the path without its query string and never any header value.
-async fn request_log(
-    req: ServiceRequest,
+/// What the edge middleware needs to know.
+struct Edge {
+    mounts: normalize::Mounts,
+    body_limit: usize,
+    metrics: bool,
+}
+
+/// The one middleware every request passes first. In order: assigns the request id,
+/// counts the request in flight, rewrites the path to its canonical mount
+/// ([`normalize`]), answers 413 from `Content-Length` before anything reads the body,
+/// then records the request's metrics and writes its log line (with the path as the
+/// client sent it, without the query string, never a header value).
+///
+/// One middleware rather than one per duty: each actix middleware layer boxes the rest
+/// of the request's future and dispatches through it, a cost every request pays.
+async fn edge(
+    cfg: std::rc::Rc<Edge>,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
@@ -255,47 +251,67 @@ async fn request_log(
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
-    if !tracing::enabled!(tracing::Level::INFO) {
-        // No request line and no span to open: skip copying what they would show.
-        let mut res = next.call(req).await?;
-        set_request_id(&mut res, &id);
-        return Ok(res.map_into_left_body());
-    }
-    let method = req.method().to_string();
-    let path = req.path().to_owned();
-    let span = tracing::info_span!("http.request", request_id = %id, %method, %path);
-    let res = next.call(req).instrument(span.clone()).await;
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let _in_flight = cfg.metrics.then(metrics::in_flight);
+    let method = req.method().clone();
+    // Only copied when a request line will be written.
+    let logged_path = tracing::enabled!(tracing::Level::INFO).then(|| req.path().to_owned());
+    normalize::rewrite(&cfg.mounts, &mut req);
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let res = if declared.is_some_and(|n| n > cfg.body_limit as u64) {
+        Err(ApiError::payload_too_large(cfg.body_limit).into())
+    } else {
+        match &logged_path {
+            Some(path) => {
+                let span = tracing::info_span!("http.request", request_id = %id, %method, %path);
+                next.call(req).instrument(span).await
+            }
+            None => next.call(req).await,
+        }
+    };
+    let elapsed = started.elapsed();
     let mut res = match res {
         Ok(r) => r,
         Err(e) => {
-            // Errors raised by middleware (413, CORS) still get an id and a log line.
-            tracing::info!(parent: &span, %method, %path, status = e.as_response_error().status_code().as_u16(), duration_ms = elapsed_ms, "request");
+            // Refused before a handler ran (413, CORS): still counted, logged and given
+            // its id.
+            let status = e.as_response_error().status_code().as_u16();
+            if cfg.metrics {
+                metrics::record_request(&method, metrics::unmatched(), status, elapsed);
+            }
+            if let Some(path) = &logged_path {
+                tracing::info!(request_id = %id, %method, %path, status, duration_ms = elapsed.as_secs_f64() * 1000.0, "request");
+            }
             return Err(e);
         }
     };
     let status = res.status().as_u16();
-    let user = res
-        .request()
-        .extensions()
-        .get::<AuthenticatedUser>()
-        .map(|u| u.0.clone())
-        .unwrap_or_default();
-    let code = res
-        .response()
-        .extensions()
-        .get::<ErrorDetail>()
-        .map(|c| c.code)
-        .unwrap_or("");
-    let route = res
-        .request()
-        .extensions()
-        .get::<RouteTemplate>()
-        .map(|r| r.0.clone())
-        .unwrap_or_else(|| metrics::route_of(res.request()));
-    tracing::info!(parent: &span, %method, %path, %route, status, duration_ms = elapsed_ms, user = %user, error_code = code, "request");
+    if cfg.metrics || logged_path.is_some() {
+        let route = metrics::route_of(res.request());
+        if cfg.metrics {
+            metrics::record_request(&method, route.clone(), status, elapsed);
+        }
+        if let Some(path) = &logged_path {
+            let user = res
+                .request()
+                .extensions()
+                .get::<AuthenticatedUser>()
+                .map(|u| u.0.clone())
+                .unwrap_or_default();
+            let code = res
+                .response()
+                .extensions()
+                .get::<ErrorDetail>()
+                .map(|c| c.code)
+                .unwrap_or("");
+            tracing::info!(request_id = %id, %method, %path, %route, status, duration_ms = elapsed.as_secs_f64() * 1000.0, user = %user, error_code = code, "request");
+        }
+    }
     set_request_id(&mut res, &id);
-    Ok(res.map_into_right_body())
+    Ok(res)
 }
 
 /// Echoes the request id to the client.
@@ -305,11 +321,6 @@ fn set_request_id<B>(res: &mut ServiceResponse<B>, id: &str) {
             .insert(header::HeaderName::from_static("x-request-id"), v);
     }
 }
-
-/// The matched route template of a request, computed once by the metrics middleware and
-/// reused by the request log (matching it again walks the whole route table).
-#[derive(Clone, Debug)]
-pub(crate) struct RouteTemplate(pub(crate) std::rc::Rc<str>);
 
 /// A server started on a background task.
 pub struct Running {

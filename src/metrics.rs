@@ -3,7 +3,8 @@
 //!
 //! Series:
 //! - `flowgate_http_requests_total{method,route,status}`, `flowgate_http_request_duration_seconds`
-//!   (histogram, same labels) and `flowgate_http_requests_in_flight`, recorded by [`track`].
+//!   (histogram, same labels) and `flowgate_http_requests_in_flight`, recorded by the
+//!   gateway's edge middleware through [`record_request`] and [`in_flight`].
 //!   `route` is the matched route template (`/api/v1/task/{id}`), `unmatched` for paths no
 //!   route knows: never a raw path, so ids cannot blow up the label space.
 //! - `flowgate_engine_calls_total{engine,op,outcome}`, `flowgate_engine_call_duration_seconds`
@@ -20,13 +21,10 @@ use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::rc::Rc;
 use std::sync::{Arc, OnceLock, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method, StatusCode};
-use actix_web::middleware::Next;
-use actix_web::{web, HttpMessage as _, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use flowgate_core::WorkflowEngine;
 use flowgate_memory::{EngineStats, MemoryEngine};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -330,40 +328,28 @@ pub(crate) fn route_of(req: &HttpRequest) -> Rc<str> {
         Some(slot) => slot.template(req),
         None => match req.match_pattern() {
             Some(p) => Rc::from(p),
-            None => UNMATCHED.with(Rc::clone),
+            None => unmatched(),
         },
     }
 }
 
-/// Middleware: request count, latency and in-flight gauge, labelled with the route
-/// template the request matched.
-pub async fn track(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let started = Instant::now();
-    let method = method_label(req.method());
-    let _in_flight = InFlight::enter();
-    let res = next.call(req).await;
-    let (status, route) = match &res {
-        Ok(r) => {
-            let route = route_of(r.request());
-            // The request log reuses it.
-            r.request()
-                .extensions_mut()
-                .insert(crate::RouteTemplate(route.clone()));
-            (r.status().as_u16(), route)
-        }
-        // Refused by a middleware before routing (413, CORS).
-        Err(e) => (
-            e.as_response_error().status_code().as_u16(),
-            UNMATCHED.with(Rc::clone),
-        ),
-    };
-    let s = series(method, route, status);
+/// Counts one answered request: `flowgate_http_requests_total` and its latency, labelled
+/// with the method, the route template the request matched ([`route_of`], `unmatched`
+/// when refused before routing) and the status.
+pub(crate) fn record_request(method: &Method, route: Rc<str>, status: u16, elapsed: Duration) {
+    let s = series(method_label(method), route, status);
     s.count.increment(1);
-    s.duration.record(started.elapsed().as_secs_f64());
-    res
+    s.duration.record(elapsed.as_secs_f64());
+}
+
+/// The route label of requests refused before routing (413, CORS).
+pub(crate) fn unmatched() -> Rc<str> {
+    UNMATCHED.with(Rc::clone)
+}
+
+/// Counts a request in `flowgate_http_requests_in_flight` until the guard is dropped.
+pub(crate) fn in_flight() -> impl Drop {
+    InFlight::enter()
 }
 
 #[cfg(test)]

@@ -2,16 +2,14 @@
 //!
 //! The API answers under several mounts (`/nuxeo/site/api/v1`, `/nuxeo/api/v1`, `/api/v1`,
 //! each optionally followed by `/repo/{name}`). Rather than registering the resource tree
-//! six times, which makes every request walk six scopes' patterns, this middleware
+//! six times, which makes every request walk six scopes' patterns, the gateway's edge middleware
 //! rewrites every mount to the canonical `/api/v1`, keeps the repository named by a
 //! `/repo/{name}` segment in the request's extensions ([`RepoSegment`]), and merges
 //! repeated slashes and trims a trailing one, as Nuxeo tolerates both. Paths that need
 //! no change are not touched (no allocation).
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::ServiceRequest;
 use actix_web::http::uri::{PathAndQuery, Uri};
-use actix_web::middleware::Next;
 use actix_web::HttpMessage;
 
 /// The canonical API mount every other mount is rewritten to.
@@ -97,36 +95,33 @@ fn tidy_slashes(path: &str) -> Option<String> {
     Some(out)
 }
 
-/// Middleware: rewrites the request path to its canonical form before routing.
-pub async fn middleware(
-    mounts: std::rc::Rc<Mounts>,
-    mut req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    if let Some((path, repo)) = mounts.canonical(req.path()) {
-        let head = req.head();
-        let mut parts = head.uri.clone().into_parts();
-        let with_query = match parts.path_and_query.as_ref().and_then(|pq| pq.query()) {
-            Some(q) => format!("{path}?{q}"),
-            None => path,
-        };
-        // The rewritten path is made of the original's characters, so it parses; if it
-        // somehow does not, the request is routed as sent.
-        if let Ok(pq) = PathAndQuery::try_from(with_query) {
-            parts.path_and_query = Some(pq);
-            if let Ok(uri) = Uri::from_parts(parts) {
-                let original = req.path().to_owned();
-                req.match_info_mut().get_mut().update(&uri);
-                req.head_mut().uri = uri;
-                let mut ext = req.extensions_mut();
-                ext.insert(OriginalPath(original));
-                if let Some(r) = repo {
-                    ext.insert(RepoSegment(r));
-                }
-            }
-        }
+/// Rewrites the request path to its canonical form (before routing).
+pub fn rewrite(mounts: &Mounts, req: &mut ServiceRequest) {
+    let Some((path, repo)) = mounts.canonical(req.path()) else {
+        return;
+    };
+    let mut parts = req.head().uri.clone().into_parts();
+    let with_query = match parts.path_and_query.as_ref().and_then(|pq| pq.query()) {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
+    };
+    // The rewritten path is made of the original's characters, so it parses; if it
+    // somehow does not, the request is routed as sent.
+    let Ok(pq) = PathAndQuery::try_from(with_query) else {
+        return;
+    };
+    parts.path_and_query = Some(pq);
+    let Ok(uri) = Uri::from_parts(parts) else {
+        return;
+    };
+    let original = req.path().to_owned();
+    req.match_info_mut().get_mut().update(&uri);
+    req.head_mut().uri = uri;
+    let mut ext = req.extensions_mut();
+    ext.insert(OriginalPath(original));
+    if let Some(r) = repo {
+        ext.insert(RepoSegment(r));
     }
-    next.call(req).await
 }
 
 #[cfg(test)]
