@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use super::context::RenderCtx;
+use super::jsonw;
 use crate::auth::Directory;
 
 /// W3C date in UTC with exactly three fraction digits and `Z`.
@@ -181,6 +182,119 @@ struct TaskActionEntity<'a> {
 struct NamedUrl {
     name: String,
     url: String,
+}
+
+impl RefOr<'_> {
+    fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        match self {
+            RefOr::Id { id } => {
+                out.extend_from_slice(b"{\"id\":");
+                jsonw::string(out, id);
+                out.push(b'}');
+                Ok(())
+            }
+            RefOr::Entity(v) => jsonw::value(out, v),
+        }
+    }
+}
+
+impl TaskEntity<'_> {
+    /// Appends the entity as JSON, byte for byte what its `Serialize` implementation
+    /// gives, faster (see [`jsonw`]).
+    pub fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        out.extend_from_slice(b"{\"entity-type\":");
+        jsonw::string(out, self.entity_type);
+        out.extend_from_slice(b",\"id\":");
+        jsonw::string(out, self.id);
+        out.extend_from_slice(b",\"name\":");
+        jsonw::string(out, self.name);
+        out.extend_from_slice(b",\"workflowInstanceId\":");
+        jsonw::opt_string(out, self.workflow_instance_id);
+        if let Some(m) = self.workflow_model_name {
+            out.extend_from_slice(b",\"workflowModelName\":");
+            jsonw::string(out, m);
+        }
+        if let Some(i) = &self.workflow_initiator {
+            out.extend_from_slice(b",\"workflowInitiator\":");
+            jsonw::value(out, i)?;
+        }
+        if let Some(t) = self.workflow_title {
+            out.extend_from_slice(b",\"workflowTitle\":");
+            jsonw::string(out, t);
+        }
+        if let Some(st) = self.workflow_life_cycle_state {
+            out.extend_from_slice(b",\"workflowLifeCycleState\":");
+            jsonw::string(out, st);
+        }
+        if let Some(g) = &self.graph_resource {
+            out.extend_from_slice(b",\"graphResource\":");
+            jsonw::string(out, g);
+        }
+        out.extend_from_slice(b",\"state\":");
+        jsonw::string(out, self.state);
+        out.extend_from_slice(b",\"directive\":");
+        jsonw::opt_string(out, self.directive);
+        out.extend_from_slice(b",\"created\":");
+        jsonw::string(out, &self.created);
+        out.extend_from_slice(b",\"dueDate\":");
+        jsonw::opt_string(out, self.due_date.as_deref());
+        out.extend_from_slice(b",\"nodeName\":");
+        jsonw::string(out, self.node_name);
+        out.extend_from_slice(b",\"targetDocumentIds\":");
+        jsonw::array(out, &self.target_document_ids, |o, r| r.write_json(o))?;
+        out.extend_from_slice(b",\"actors\":");
+        jsonw::array(out, &self.actors, |o, r| r.write_json(o))?;
+        out.extend_from_slice(b",\"delegatedActors\":");
+        jsonw::array(out, &self.delegated_actors, |o, r| r.write_json(o))?;
+        out.extend_from_slice(b",\"comments\":");
+        jsonw::array(out, &self.comments, |o, c| {
+            o.extend_from_slice(b"{\"author\":");
+            jsonw::string(o, c.author);
+            o.extend_from_slice(b",\"text\":");
+            jsonw::opt_string(o, c.text);
+            o.extend_from_slice(b",\"date\":");
+            jsonw::string(o, &c.date);
+            o.push(b'}');
+            Ok::<(), serde_json::Error>(())
+        })?;
+        out.extend_from_slice(b",\"variables\":");
+        jsonw::value(out, self.variables)?;
+        let info = &self.task_info;
+        out.extend_from_slice(b",\"taskInfo\":{\"allowTaskReassignment\":");
+        jsonw::boolean(out, info.allow_task_reassignment);
+        out.extend_from_slice(b",\"taskActions\":");
+        jsonw::array(out, &info.task_actions, |o, a| {
+            o.extend_from_slice(b"{\"name\":");
+            jsonw::string(o, a.name);
+            o.extend_from_slice(b",\"url\":");
+            jsonw::string(o, &a.url);
+            o.extend_from_slice(b",\"label\":");
+            jsonw::string(o, a.label);
+            o.extend_from_slice(b",\"validate\":");
+            jsonw::boolean(o, a.validate);
+            o.push(b'}');
+            Ok::<(), serde_json::Error>(())
+        })?;
+        out.extend_from_slice(b",\"layoutResource\":");
+        info.layout_resource.write_json(out);
+        out.extend_from_slice(b",\"schemas\":");
+        jsonw::array(out, &info.schemas, |o, n| {
+            n.write_json(o);
+            Ok::<(), serde_json::Error>(())
+        })?;
+        out.extend_from_slice(b"}}");
+        Ok(())
+    }
+}
+
+impl NamedUrl {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"name\":");
+        jsonw::string(out, &self.name);
+        out.extend_from_slice(b",\"url\":");
+        jsonw::string(out, &self.url);
+        out.push(b'}');
+    }
 }
 
 /// `{"entity-type":"workflows"|"tasks", [pagination], "entries":[…]}`
@@ -741,6 +855,66 @@ mod tests {
                 schemas: vec!["var_Task38e".into()],
             },
             initiator: Some("Administrator".into()),
+        }
+    }
+
+    #[test]
+    fn task_writer_matches_serde_byte_for_byte() {
+        let s = crate::settings::Settings::load(&crate::settings::Sources::from_toml(
+            "[[auth.users]]\nname = \"Administrator\"\npassword_hash = \"$argon2id$v=19$m=19456,t=2,p=1$RkWvW/mhjhUJqm14SNAm0g$TvgCkEX90TvTSavFt8+dl59lPJ9uNbn1MduQj2SPV3w\"\ngroups = [\"members\"]\n\
+             [[auth.groups]]\nname = \"members\"\nlabel = \"Members \\\"group\\\"\"\n",
+        ))
+        .unwrap();
+        let d = Directory::new(&s.auth);
+        let plain = ctx();
+        let mut fetching = ctx();
+        fetching.fetch.insert(
+            "task".to_owned(),
+            ["actors", "targetDocumentIds", "workflowInitiator"]
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+        );
+        let mut docs = HashMap::new();
+        docs.insert(
+            "d1".to_owned(),
+            Document {
+                id: "d1".into(),
+                path: Some("/default-domain/ws/n\u{f6}te \"1\"".into()),
+                ..Document::default()
+            },
+        );
+        let base = task();
+        let mut odd = task();
+        odd.id = "t\"2\\".into();
+        odd.workflow_id = None;
+        odd.directive = None;
+        odd.due_date = Some(Utc.with_ymd_and_hms(2030, 1, 2, 3, 4, 5).unwrap());
+        odd.actors = vec!["group:members".into(), "user:nobody".into(), "x\ty".into()];
+        odd.delegated_actors = vec!["Administrator".into()];
+        odd.comments[0].text = Some("line\nbreak \u{1} \u{2713}".into());
+        odd.variables.insert(
+            "nested".into(),
+            json!({"a": [1, 2.5, null, "s\"q"], "b": true}),
+        );
+        odd.info.actions.clear();
+        odd.info.schemas.clear();
+        odd.target_documents.push("d2".into());
+        for c in [&plain, &fetching] {
+            let r = Renderer {
+                ctx: c,
+                directory: &d,
+                documents: &docs,
+            };
+            for t in [&base, &odd] {
+                let e = r.task(t);
+                let mut fast = Vec::new();
+                e.write_json(&mut fast).unwrap();
+                assert_eq!(
+                    String::from_utf8(fast).unwrap(),
+                    serde_json::to_string(&e).unwrap()
+                );
+            }
         }
     }
 

@@ -4,6 +4,7 @@
 
 mod context;
 mod entities;
+mod jsonw;
 mod requests;
 
 pub use context::{base_url, Params, RenderCtx};

@@ -151,9 +151,17 @@ pub(crate) fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<HttpRes
     // growing the buffer; lists grow it a few times.
     let mut bytes = Vec::with_capacity(2048);
     sonic_rs::to_writer(&mut bytes, body).map_err(ApiError::internal)?;
-    Ok(HttpResponse::build(status)
-        .insert_header((header::CONTENT_TYPE, "application/json"))
-        .body(bytes))
+    Ok(json_bytes(status, bytes))
+}
+
+/// A response with an already written JSON body.
+pub(crate) fn json_bytes(status: StatusCode, bytes: Vec<u8>) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/json"),
+        ))
+        .body(bytes)
 }
 
 /// Response header naming the engines that failed during a fan-out, as
@@ -291,7 +299,12 @@ impl Api {
         t: &Task,
     ) -> Result<HttpResponse, ApiError> {
         let docs = self.task_docs(std::slice::from_ref(t)).await;
-        json(status, &self.renderer(&docs).task(t))
+        let mut bytes = Vec::with_capacity(2048);
+        self.renderer(&docs)
+            .task(t)
+            .write_json(&mut bytes)
+            .map_err(ApiError::internal)?;
+        Ok(json_bytes(status, bytes))
     }
 
     /// A non-paginated task list as a response.

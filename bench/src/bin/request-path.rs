@@ -38,6 +38,9 @@ struct Args {
     /// Measure only the gateway (for instruction counts with `perf stat`).
     #[arg(long)]
     gateway_only: bool,
+    /// Measure only the bare handler (the other side of `--gateway-only`).
+    #[arg(long)]
+    bare_only: bool,
     /// Measure task completions (`PUT /task/{id}/cancel`, a different stored task each
     /// time; needs `--stored` ≥ requests × rounds) instead of reads.
     #[arg(long)]
@@ -163,6 +166,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let bare = test::init_service(App::new().default_service(web::to(baseline))).await;
     let uri = format!("{}/task/{task_id}", args.prefix);
+    if args.bare_only {
+        let b = measure(&bare, &uri, &auth, args.requests, args.rounds).await;
+        println!("bare actix handler   {b:8.2} us/request");
+        return Ok(());
+    }
     let g = measure(&app, &uri, &auth, args.requests, args.rounds).await;
     if args.gateway_only {
         println!("GET {}/task/{{id}} {g:8.2} us/request", args.prefix);
