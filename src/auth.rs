@@ -259,6 +259,13 @@ pub struct RequestId(pub String);
 #[derive(Clone, Debug)]
 pub struct AuthenticatedUser(pub String);
 
+/// `X-NXRepository`, as a ready header name (looking a header up by a `&str` parses
+/// the name on every request).
+const X_NXREPOSITORY: header::HeaderName = header::HeaderName::from_static("x-nxrepository");
+/// `X-Authentication-Token`.
+const X_AUTHENTICATION_TOKEN: header::HeaderName =
+    header::HeaderName::from_static("x-authentication-token");
+
 fn parse_basic(req: &HttpRequest) -> Option<(String, String)> {
     let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, rest) = v.trim().split_once(' ')?;
@@ -268,9 +275,11 @@ fn parse_basic(req: &HttpRequest) -> Option<(String, String)> {
     let raw = base64::engine::general_purpose::STANDARD
         .decode(rest.trim())
         .ok()?;
-    let s = String::from_utf8(raw).ok()?;
-    let (u, p) = s.split_once(':')?;
-    Some((u.to_owned(), p.to_owned()))
+    let mut s = String::from_utf8(raw).ok()?;
+    let colon = s.find(':')?;
+    let p = s[colon + 1..].to_owned();
+    s.truncate(colon);
+    Some((s, p))
 }
 
 /// The repository a request addresses: `repo/{name}` in the path wins over the
@@ -280,7 +289,7 @@ pub fn repository_of(req: &HttpRequest) -> String {
         return r.0.clone();
     }
     req.headers()
-        .get("x-nxrepository")
+        .get(X_NXREPOSITORY)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|v| !v.is_empty())
@@ -293,7 +302,7 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Caller,
     let dir = &state.directory;
     let user = if let Some(token) = req
         .headers()
-        .get("x-authentication-token")
+        .get(X_AUTHENTICATION_TOKEN)
         .and_then(|v| v.to_str().ok())
     {
         dir.user_of_token(token.trim())

@@ -244,7 +244,7 @@ async fn edge(
     let started = Instant::now();
     let id = req
         .headers()
-        .get("x-request-id")
+        .get(X_REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|v| valid_request_id(v))
@@ -314,11 +314,14 @@ async fn edge(
     Ok(res)
 }
 
+/// `X-Request-Id`, as a ready header name.
+const X_REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-request-id");
+
 /// Echoes the request id to the client.
 fn set_request_id<B>(res: &mut ServiceResponse<B>, id: &str) {
     if let Ok(v) = HeaderValue::from_str(id) {
         res.headers_mut()
-            .insert(header::HeaderName::from_static("x-request-id"), v);
+            .insert(X_REQUEST_ID, v);
     }
 }
 

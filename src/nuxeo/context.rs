@@ -155,6 +155,11 @@ fn fetch_entity(name: &str) -> Option<&str> {
     (!e.is_empty()).then_some(e)
 }
 
+const X_FORWARDED_PROTO: actix_web::http::header::HeaderName =
+    actix_web::http::header::HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: actix_web::http::header::HeaderName =
+    actix_web::http::header::HeaderName::from_static("x-forwarded-host");
+
 /// The public base URL: configured, or derived from the request's Host (and
 /// X-Forwarded-* when trusted), always ending with the context path and `/`.
 pub fn base_url(req: &HttpRequest, server: &ServerSettings) -> String {
@@ -177,8 +182,8 @@ pub fn base_url(req: &HttpRequest, server: &ServerSettings) -> String {
     let headers = req.headers();
     let forwarded = server.trust_forwarded_headers
         && (headers.contains_key(actix_web::http::header::FORWARDED)
-            || headers.contains_key("x-forwarded-proto")
-            || headers.contains_key("x-forwarded-host"));
+            || headers.contains_key(X_FORWARDED_PROTO)
+            || headers.contains_key(X_FORWARDED_HOST));
     if !forwarded {
         if let Some(h) = req
             .headers()
