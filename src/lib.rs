@@ -77,6 +77,11 @@ pub enum StartError {
 impl AppState {
     /// Builds engines and the user directory from settings.
     pub fn new(settings: Settings) -> Result<Self, StartError> {
+        if settings.metrics.enabled {
+            // Before the engines exist: remote engines keep their metric handles from
+            // their first call, which must already reach this recorder.
+            metrics::recorder();
+        }
         let (router, jobs) = registry::build(&settings)?;
         let directory = Directory::new(&settings.auth);
         Ok(Self {
@@ -320,8 +325,7 @@ const X_REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-requ
 /// Echoes the request id to the client.
 fn set_request_id<B>(res: &mut ServiceResponse<B>, id: &str) {
     if let Ok(v) = HeaderValue::from_str(id) {
-        res.headers_mut()
-            .insert(X_REQUEST_ID, v);
+        res.headers_mut().insert(X_REQUEST_ID, v);
     }
 }
 

@@ -42,6 +42,25 @@ struct Inner {
     per_runtime: parking_lot::Mutex<Vec<(tokio::runtime::Id, reqwest::Client)>>,
     breaker: Breaker,
     limit: Semaphore,
+    /// Metric handles, registered on first use (looking a labelled series up in the
+    /// recorder on every call costs more than the rest of the bookkeeping).
+    metrics: parking_lot::Mutex<CallMetrics>,
+}
+
+/// The metric handles of one engine.
+#[derive(Default)]
+struct CallMetrics {
+    calls: std::collections::HashMap<(&'static str, &'static str), metrics::Counter>,
+    durations: std::collections::HashMap<&'static str, metrics::Histogram>,
+    breaker_open: Option<metrics::Gauge>,
+}
+
+impl std::fmt::Debug for CallMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallMetrics")
+            .field("series", &(self.calls.len() + self.durations.len()))
+            .finish()
+    }
 }
 
 /// Runtimes remembered per upstream before the list is started afresh (bounds memory
@@ -120,6 +139,7 @@ impl Upstream {
             settings,
             client,
             per_runtime: parking_lot::Mutex::new(Vec::new()),
+            metrics: parking_lot::Mutex::new(CallMetrics::default()),
         });
         register(&inner);
         Ok(Self { inner })
@@ -180,17 +200,28 @@ impl Upstream {
             Ok(_) => "ok",
             Err(e) => e.kind().code(),
         };
-        let engine = self.inner.label.clone();
-        metrics::counter!("flowgate_engine_calls_total", "engine" => engine.clone(), "op" => op, "outcome" => outcome)
-            .increment(1);
-        metrics::histogram!("flowgate_engine_call_duration_seconds", "engine" => engine.clone(), "op" => op)
-            .record(started.elapsed().as_secs_f64());
         let open = matches!(self.breaker_state(), BreakerState::Open);
-        metrics::gauge!("flowgate_breaker_open", "engine" => engine).set(if open {
-            1.0
-        } else {
-            0.0
-        });
+        let elapsed = started.elapsed().as_secs_f64();
+        let engine = &self.inner.label;
+        let mut m = self.inner.metrics.lock();
+        m.calls
+            .entry((op, outcome))
+            .or_insert_with(|| {
+                metrics::counter!("flowgate_engine_calls_total", "engine" => engine.clone(), "op" => op, "outcome" => outcome)
+            })
+            .increment(1);
+        m.durations
+            .entry(op)
+            .or_insert_with(|| {
+                metrics::histogram!("flowgate_engine_call_duration_seconds", "engine" => engine.clone(), "op" => op)
+            })
+            .record(elapsed);
+        m.breaker_open
+            .get_or_insert_with(
+                || metrics::gauge!("flowgate_breaker_open", "engine" => engine.clone()),
+            )
+            .set(if open { 1.0 } else { 0.0 });
+        drop(m);
         result
     }
 

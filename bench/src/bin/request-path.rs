@@ -41,6 +41,10 @@ struct Args {
     /// Measure only the bare handler (the other side of `--gateway-only`).
     #[arg(long)]
     bare_only: bool,
+    /// Read a task of an Alfresco simulator (started in this process) through the
+    /// gateway's Alfresco adapter instead of an embedded task.
+    #[arg(long)]
+    alfresco: bool,
     /// Measure task completions (`PUT /task/{id}/cancel`, a different stored task each
     /// time; needs `--stored` ≥ requests × rounds) instead of reads.
     #[arg(long)]
@@ -56,11 +60,43 @@ async fn baseline(req: HttpRequest) -> HttpResponse {
         .body(flowgate_bench::TASK_BODY)
 }
 
-fn config(password_hash: &str) -> String {
+fn config(password_hash: &str, user: &str) -> String {
     format!(
-        "[log]\nlevel = \"warn\"\n[engines.local]\nkind = \"memory\"\nmodels_dir = \"{}/../config/models\"\ndefault = true\n[[auth.users]]\nname = \"user0001\"\npassword_hash = \"{password_hash}\"\ngroups = [\"members\"]\n",
+        "[log]\nlevel = \"warn\"\n[engines.local]\nkind = \"memory\"\nmodels_dir = \"{}/../config/models\"\ndefault = true\n[[auth.users]]\nname = \"{user}\"\npassword_hash = \"{password_hash}\"\ngroups = [\"members\"]\n",
         env!("CARGO_MANIFEST_DIR")
     )
+}
+
+/// Starts an Alfresco simulator, an activitiReview process assigned to `jdoe` on it, and
+/// answers the engine settings and the task's gateway id.
+async fn alfresco(
+) -> Result<(flowgate_alfresco::sim::SimHandle, String, String), Box<dyn std::error::Error>> {
+    let sim = flowgate_alfresco::sim::Sim::spawn(flowgate_alfresco::sim::SimOptions::default())?;
+    let wf = format!("{}api/-default-/public/workflow/versions/1", sim.base_url);
+    let http = reqwest::Client::new();
+    http.post(format!("{wf}/processes"))
+        .basic_auth("dave", Some("dave"))
+        .json(&serde_json::json!({"processDefinitionKey": "activitiReview", "variables": {"bpm_assignee": "jdoe"}}))
+        .send()
+        .await?
+        .error_for_status()?;
+    let list: serde_json::Value = http
+        .get(format!("{wf}/tasks"))
+        .basic_auth("jdoe", Some("jdoe"))
+        .query(&[("where", "(status='active' AND assignee='jdoe')")])
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = list["list"]["entries"][0]["entry"]["id"]
+        .as_str()
+        .ok_or("the simulator listed no task")?
+        .to_owned();
+    let engine = format!(
+        "[engines.alf]\nkind = \"alfresco\"\nid_prefix = \"alf\"\n[engines.alf.http]\nbase_url = \"{}\"\n[engines.alf.auth]\nmode = \"basic\"\nuser = \"admin\"\npassword = \"admin\"\n",
+        sim.base_url
+    );
+    Ok((sim, engine, format!("alf~{id}")))
 }
 
 /// Times `n` calls of `uri` on `svc`, the fastest of `rounds`, in microseconds per call.
@@ -100,12 +136,22 @@ where
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let hash = flowgate::auth::hash_password("bench").map_err(|e| format!("hash: {e}"))?;
-    let settings = Settings::load(&Sources::from_toml(config(&hash)))?;
+    let (user, remote) = if args.alfresco {
+        let (sim, engine, id) = alfresco().await?;
+        ("jdoe", Some((sim, engine, id)))
+    } else {
+        ("user0001", None)
+    };
+    let mut toml = config(&hash, user);
+    if let Some((_, engine, _)) = &remote {
+        toml.push_str(engine);
+    }
+    let settings = Settings::load(&Sources::from_toml(toml))?;
     let state = web::Data::new(AppState::new(settings)?);
     let app = test::init_service(flowgate::app(state)).await;
     let auth = format!(
         "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode("user0001:bench")
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:bench"))
     );
     let mut task_ids = Vec::new();
     for _ in 0..args.stored.max(1) {
@@ -129,6 +175,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 task_ids.push(id.to_owned());
             }
         }
+    }
+    if let Some((_, _, id)) = &remote {
+        task_ids.insert(0, id.clone());
     }
     let Some(task_id) = task_ids.first().cloned() else {
         return Err("no task was created".into());
@@ -171,7 +220,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("bare actix handler   {b:8.2} us/request");
         return Ok(());
     }
+    if let Some((sim, _, _)) = &remote {
+        sim.clear_requests();
+    }
     let g = measure(&app, &uri, &auth, args.requests, args.rounds).await;
+    if let Some((sim, _, _)) = &remote {
+        // What one read cost the simulator, by request.
+        let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+        for r in sim.requests() {
+            *counts
+                .entry(format!("{} {}", r.method, r.path))
+                .or_default() += 1;
+        }
+        let reads = u64::from(args.requests) * u64::from(args.rounds);
+        for (k, n) in counts {
+            println!("upstream per read: {:.2} x {k}", n as f64 / reads as f64);
+        }
+    }
     if args.gateway_only {
         println!("GET {}/task/{{id}} {g:8.2} us/request", args.prefix);
         return Ok(());
