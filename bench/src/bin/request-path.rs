@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use actix_web::dev::Service;
 use actix_web::test::{self, TestRequest};
-use actix_web::{web, App, HttpRequest, HttpResponse};
+use actix_web::{web, App};
 use base64::Engine as _;
 use clap::Parser;
 use flowgate::settings::{Settings, Sources};
@@ -49,15 +49,6 @@ struct Args {
     /// time; needs `--stored` ≥ requests × rounds) instead of reads.
     #[arg(long)]
     complete: bool,
-}
-
-async fn baseline(req: HttpRequest) -> HttpResponse {
-    if req.headers().get("authorization").is_none() {
-        return HttpResponse::Unauthorized().finish();
-    }
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(flowgate_bench::TASK_BODY)
 }
 
 fn config(password_hash: &str, user: &str) -> String {
@@ -213,7 +204,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         return Ok(());
     }
-    let bare = test::init_service(App::new().default_service(web::to(baseline))).await;
+    let bare =
+        test::init_service(App::new().default_service(web::to(flowgate_bench::bare_task))).await;
     let uri = format!("{}/task/{task_id}", args.prefix);
     if args.bare_only {
         let b = measure(&bare, &uri, &auth, args.requests, args.rounds).await;

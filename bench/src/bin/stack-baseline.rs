@@ -2,7 +2,7 @@
 //! task-sized JSON body after checking a Basic `Authorization` header is present, the
 //! least work any gateway request does.
 
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpServer};
 use clap::Parser;
 
 #[derive(Parser)]
@@ -15,19 +15,11 @@ struct Args {
     workers: usize,
 }
 
-async fn task(req: HttpRequest) -> HttpResponse {
-    if req.headers().get("authorization").is_none() {
-        return HttpResponse::Unauthorized().finish();
-    }
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(flowgate_bench::TASK_BODY)
-}
-
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     let args = Args::parse();
-    let mut server = HttpServer::new(|| App::new().default_service(web::to(task)));
+    let mut server =
+        HttpServer::new(|| App::new().default_service(web::to(flowgate_bench::bare_task)));
     if args.workers > 0 {
         server = server.workers(args.workers);
     }
