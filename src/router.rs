@@ -157,6 +157,9 @@ pub struct Router {
     keeps_credentials: bool,
 }
 
+/// How long after the caller's deadline an engine call is cut off (see [`call`]).
+const DEADLINE_GRACE: Duration = Duration::from_millis(25);
+
 /// Runs one engine call under the caller's deadline, in an `engine.call` span.
 async fn call<T>(
     e: &EngineEntry,
@@ -168,12 +171,18 @@ async fn call<T>(
     let fut = fut.instrument(span);
     match cx.remaining() {
         None => fut.await,
-        Some(left) => tokio::time::timeout(left, fut).await.unwrap_or_else(|_| {
-            Err(EngineError::Timeout(format!(
-                "engine '{}' did not answer '{op}' in time",
-                e.name
-            )))
-        }),
+        // A little after the deadline: remote engines honour it themselves and report
+        // their own timeout (which their circuit breaker counts); cutting them off at
+        // the same instant would sometimes drop that report. This timer only catches
+        // engines that overrun.
+        Some(left) => tokio::time::timeout(left + DEADLINE_GRACE, fut)
+            .await
+            .unwrap_or_else(|_| {
+                Err(EngineError::Timeout(format!(
+                    "engine '{}' did not answer '{op}' in time",
+                    e.name
+                )))
+            }),
     }
 }
 
