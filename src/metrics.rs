@@ -294,6 +294,7 @@ struct Handles {
 
 thread_local! {
     static HANDLES: RefCell<Handles> = RefCell::new(Handles::default());
+    static UNMATCHED: Rc<str> = Rc::from("unmatched");
 }
 
 fn series(method: &'static str, route: Rc<str>, status: u16) -> RequestSeries {
@@ -315,10 +316,6 @@ fn series(method: &'static str, route: Rc<str>, status: u16) -> RequestSeries {
         h.series.insert(key, s.clone());
         s
     })
-}
-
-thread_local! {
-    static UNMATCHED: Rc<str> = Rc::from("unmatched");
 }
 
 /// The route template a response was produced by: learned once per resource (see

@@ -78,12 +78,7 @@ pub struct RenderCtx {
 }
 
 impl RenderCtx {
-    /// Builds the context of a request.
-    pub fn from_request(req: &HttpRequest, server: &ServerSettings, repository: &str) -> Self {
-        Self::with_params(req, server, repository, &Params::of(req))
-    }
-
-    /// Builds the context of a request whose query string is already parsed.
+    /// Builds the context of a request from its already parsed query string.
     pub fn with_params(
         req: &HttpRequest,
         server: &ServerSettings,
