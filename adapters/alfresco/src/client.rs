@@ -129,10 +129,10 @@ impl Client {
             ));
         }
         if !resp.status().is_success() {
-            let text = self.up.read_text(resp).await.unwrap_or_default();
+            let text = self.up.read_text(resp);
             return Err(upstream_error(status, &text));
         }
-        let t: wire::Entry<wire::Ticket> = self.up.read_json(resp).await?;
+        let t: wire::Entry<wire::Ticket> = self.up.read_json(resp)?;
         Ok(Secret::new(t.entry.id))
     }
 
@@ -181,7 +181,7 @@ impl Client {
         url: url::Url,
         query: &Query,
         body: Option<&Value>,
-    ) -> Result<reqwest::Response, EngineError> {
+    ) -> Result<flowgate_http::Response, EngineError> {
         let mut renewed = false;
         loop {
             let auth = self.auth_header(cx, renewed).await?;
@@ -221,7 +221,7 @@ impl Client {
                     _ => {}
                 }
             }
-            let text = self.up.read_text(resp).await.unwrap_or_default();
+            let text = self.up.read_text(resp);
             tracing::debug!(engine = self.up.engine(), op, status, body = %flowgate_http::snippet(&text), "alfresco error");
             return Err(upstream_error(status, &text));
         }
@@ -246,7 +246,7 @@ impl Client {
                 None,
             )
             .await?;
-        self.up.read_json(resp).await
+        self.up.read_json(resp)
     }
 
     /// GET of a single entity.

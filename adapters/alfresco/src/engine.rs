@@ -662,7 +662,7 @@ impl AlfrescoEngine {
         (native, pid): (&str, Option<&str>),
         select: &str,
         body: &Value,
-    ) -> Result<reqwest::Response> {
+    ) -> Result<flowgate_http::Response> {
         let res = self
             .c()
             .call(
@@ -964,7 +964,7 @@ impl WorkflowEngine for AlfrescoEngine {
                 Some(&body),
             )
             .await?;
-        let p: wire::Entry<wire::Process> = self.c().up.read_json(resp).await?;
+        let p: wire::Entry<wire::Process> = self.c().up.read_json(resp)?;
         self.invalidate(&p.entry.id);
         self.instance_of(cx, &p.entry).await
     }
@@ -1371,8 +1371,7 @@ impl WorkflowEngine for AlfrescoEngine {
             Ok(resp) => {
                 self.c()
                     .up
-                    .read_json::<wire::Entry<wire::Task>>(resp)
-                    .await?
+                    .read_json::<wire::Entry<wire::Task>>(resp)?
                     .entry
             }
             Err(e) if e.kind() == ErrorKind::Timeout => {

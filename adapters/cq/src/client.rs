@@ -165,7 +165,7 @@ impl Client {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.starts_with("text/html"));
-        let body = self.up.read_text(resp).await?;
+        let body = self.up.read_text(resp);
         if !(200..300).contains(&status) {
             return Err(self.error(status, &body, op));
         }
@@ -265,7 +265,7 @@ impl Client {
             .get(reqwest::header::LOCATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let text = self.up.read_text(resp).await?;
+        let text = self.up.read_text(resp);
         Ok((status, location, text))
     }
 

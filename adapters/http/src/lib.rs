@@ -1,7 +1,7 @@
 //! # flowgate-http
 //!
 //! The upstream HTTP layer shared by flowgate's remote adapters (Alfresco, CQ). One
-//! [`Upstream`] per engine wraps a pooled `reqwest` client with, from the outside in:
+//! [`Upstream`] per engine wraps pooled keep-alive connections with, from the outside in:
 //!
 //! 1. a concurrency limit (calls beyond it wait, within the caller's deadline);
 //! 2. a circuit breaker (opens after N consecutive failures; while open, calls fail in
@@ -14,6 +14,13 @@
 //!    `Retry-After`; so is a connection dropped before any answer. A timeout is never
 //!    retried (a slow upstream would only be hit again): a read reports it, and a start,
 //!    completion or cancel whose outcome is unknown fails with `Timeout` (504).
+//!
+//! Plain-`http` base URLs are served by a small built-in HTTP/1.1 client (module `h1`):
+//! the request is written and its answer read in the calling task, with no connection
+//! task, channel or per-request URL parsing in between. `https` base URLs (and requests
+//! with streamed bodies) go through `reqwest` with rustls. Either way an answer is read in
+//! full, bounded by `max_body_bytes`, within the attempt's timeout, and handed over as a
+//! [`Response`].
 //!
 //! Connections are pooled per Tokio runtime: in a thread-per-core server (one
 //! current-thread runtime per worker) each worker sends over connections its own runtime
@@ -33,15 +40,16 @@
 //! let cx = flowgate_core::CallContext::admin("admin");
 //! let url = up.url(&["api", "-default-", "public", "workflow", "versions", "1", "tasks", "42"])?;
 //! let resp = up.send(&cx, "get_task", Idempotency::Idempotent, up.request(reqwest::Method::GET, url)).await?;
-//! let body: serde_json::Value = up.read_json(resp).await?;
+//! let body: serde_json::Value = up.read_json(resp)?;
 //! # let _ = body; Ok(()) }
 //! ```
 
 mod breaker;
+mod h1;
 mod settings;
 mod upstream;
 mod urls;
 
 pub use breaker::BreakerState;
 pub use settings::HttpSettings;
-pub use upstream::{breaker_state, snippet, Idempotency, Upstream};
+pub use upstream::{breaker_state, snippet, Idempotency, Response, Upstream};

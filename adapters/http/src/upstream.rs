@@ -4,14 +4,47 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
+use bytes::Bytes;
 use flowgate_core::{CallContext, EngineError};
-use reqwest::{Response, StatusCode};
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 
 use crate::breaker::{Breaker, BreakerState};
+use crate::h1;
 use crate::settings::HttpSettings;
 use crate::urls;
+
+const USER_AGENT: &str = concat!("flowgate/", env!("CARGO_PKG_VERSION"));
+
+/// How long an idle pooled connection is kept.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// An upstream's answer, read in full (its body bounded by `max_body_bytes`).
+#[derive(Debug)]
+pub struct Response {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Response {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The header fields.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The body.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+}
 
 /// Whether repeating a call is harmless.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,11 +68,14 @@ struct Inner {
     /// The engine name as a metric label (cloned per call without allocating).
     label: metrics::SharedString,
     settings: HttpSettings,
+    /// The base URL's origin when it is plain `http`: requests to it go through the
+    /// built-in HTTP/1.1 client ([`h1`]); others (`https`) through reqwest.
+    origin: Option<h1::Origin>,
     /// Builds requests, and sends them outside any Tokio runtime.
     client: reqwest::Client,
-    /// One pooled client per Tokio runtime that sent through this upstream (see
-    /// [`Inner::client_here`]).
-    per_runtime: parking_lot::Mutex<Vec<(tokio::runtime::Id, reqwest::Client)>>,
+    /// One connection pool per Tokio runtime that sent through this upstream (see
+    /// [`Inner::local`]).
+    per_runtime: parking_lot::Mutex<Vec<(tokio::runtime::Id, Local)>>,
     breaker: Breaker,
     limit: Semaphore,
     /// Metric handles, registered on first use (looking a labelled series up in the
@@ -67,12 +103,21 @@ impl std::fmt::Debug for CallMetrics {
 /// when runtimes come and go, as in tests).
 const MAX_RUNTIMES: usize = 64;
 
+/// The connections of one runtime.
+#[derive(Clone, Debug)]
+struct Local {
+    /// Plain-`http` connections to the base URL's origin.
+    plain: Option<Arc<h1::Pool>>,
+    /// Everything else: built on first use.
+    other: Option<reqwest::Client>,
+}
+
 fn build_client(engine: &str, settings: &HttpSettings) -> Result<reqwest::Client, EngineError> {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
-        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_idle_timeout(IDLE_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("flowgate/", env!("CARGO_PKG_VERSION")))
+        .user_agent(USER_AGENT)
         .build()
         .map_err(|e| {
             EngineError::Unavailable(format!("engine '{engine}': cannot build HTTP client: {e}"))
@@ -80,30 +125,104 @@ fn build_client(engine: &str, settings: &HttpSettings) -> Result<reqwest::Client
 }
 
 impl Inner {
-    /// The client whose connections belong to the calling runtime. A pooled connection
-    /// is driven by a task on the runtime that opened it; a thread-per-core server (one
+    /// The connections that belong to the calling runtime. A socket is driven by the
+    /// reactor of the runtime that opened it; a thread-per-core server (one
     /// current-thread runtime per worker) sharing one pool would hand a worker's request
-    /// to a connection driven by another worker, costing two cross-thread wake-ups per
-    /// call and waiting on that worker when it is busy. A pool per runtime keeps every
-    /// call on the thread that made it.
-    fn client_here(&self) -> reqwest::Client {
+    /// to a connection another worker drives, costing cross-thread wake-ups per call and
+    /// waiting on that worker when it is busy. A pool per runtime keeps every call on the
+    /// thread that made it.
+    fn local(&self) -> Option<Local> {
+        let id = tokio::runtime::Handle::try_current().ok()?.id();
+        let mut pools = self.per_runtime.lock();
+        if let Some((_, local)) = pools.iter().find(|(i, _)| *i == id) {
+            return Some(local.clone());
+        }
+        let local = Local {
+            plain: self.origin.clone().map(|origin| {
+                Arc::new(h1::Pool::new(
+                    origin,
+                    self.settings.max_concurrency,
+                    IDLE_TIMEOUT,
+                    Duration::from_millis(self.settings.connect_timeout_ms),
+                ))
+            }),
+            other: None,
+        };
+        if pools.len() >= MAX_RUNTIMES {
+            pools.clear();
+        }
+        pools.push((id, local.clone()));
+        Some(local)
+    }
+
+    /// The reqwest client of the calling runtime (of the process outside a runtime).
+    fn reqwest_here(&self) -> reqwest::Client {
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
             return self.client.clone();
         };
         let id = handle.id();
         let mut pools = self.per_runtime.lock();
-        if let Some((_, c)) = pools.iter().find(|(i, _)| *i == id) {
-            return c.clone();
-        }
-        let Ok(c) = build_client(&self.engine, &self.settings) else {
+        let Some((_, local)) = pools.iter_mut().find(|(i, _)| *i == id) else {
             return self.client.clone();
         };
-        if pools.len() >= MAX_RUNTIMES {
-            pools.clear();
+        if let Some(c) = &local.other {
+            return c.clone();
         }
-        pools.push((id, c.clone()));
+        let c = build_client(&self.engine, &self.settings).unwrap_or_else(|_| self.client.clone());
+        local.other = Some(c.clone());
         c
     }
+}
+
+/// One call's request, ready for every attempt.
+enum Prepared {
+    /// Written once by the built-in client; each attempt sends the same bytes.
+    Plain {
+        pool: Arc<h1::Pool>,
+        bytes: Vec<u8>,
+        head_only: bool,
+    },
+    /// Sent by reqwest (https, streamed bodies): cloned per attempt.
+    Other {
+        client: reqwest::Client,
+        request: Box<reqwest::Request>,
+    },
+}
+
+/// Sends one attempt through reqwest and reads the whole answer.
+async fn fetch(
+    client: &reqwest::Client,
+    request: reqwest::Request,
+    limit: usize,
+) -> Result<Response, Failure> {
+    let mut resp = client.execute(request).await.map_err(|e| {
+        let e = e.without_url();
+        tracing::debug!(error = %e, "upstream call failed");
+        if e.is_connect() {
+            Failure::Connect
+        } else if e.is_timeout() {
+            Failure::Timeout
+        } else {
+            Failure::Broken("the connection failed")
+        }
+    })?;
+    let status = resp.status();
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|_| Failure::Broken("the connection failed while reading the answer"))?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(Failure::TooLarge(status));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Response {
+        status,
+        headers: std::mem::take(resp.headers_mut()),
+        body: body.into(),
+    })
 }
 
 /// Cuts an upstream body for logs: the first 200 characters on one line. Never put
@@ -121,13 +240,29 @@ enum Failure {
     /// No complete answer in time.
     Timeout,
     /// The connection broke or the answer was not HTTP.
-    Broken,
+    Broken(&'static str),
+    /// The answer's body is over the size limit.
+    TooLarge(StatusCode),
+}
+
+impl From<h1::Failure> for Failure {
+    fn from(f: h1::Failure) -> Self {
+        match f {
+            h1::Failure::Connect(e) => {
+                tracing::debug!(error = %e, "upstream connection failed");
+                Failure::Connect
+            }
+            h1::Failure::Broken(why) => Failure::Broken(why),
+            h1::Failure::TooLarge(status) => Failure::TooLarge(status),
+        }
+    }
 }
 
 impl Upstream {
     /// Builds the client. Fails only when the TLS/HTTP stack cannot be initialised.
     pub fn new(engine: &str, settings: HttpSettings) -> Result<Self, EngineError> {
         let client = build_client(engine, &settings)?;
+        let origin = h1::Origin::of(&settings.base_url);
         let inner = Arc::new(Inner {
             engine: engine.to_owned(),
             label: metrics::SharedString::from(std::sync::Arc::<str>::from(engine)),
@@ -137,6 +272,7 @@ impl Upstream {
             ),
             limit: Semaphore::new(settings.max_concurrency.max(1)),
             settings,
+            origin,
             client,
             per_runtime: parking_lot::Mutex::new(Vec::new()),
             metrics: parking_lot::Mutex::new(CallMetrics::default()),
@@ -178,7 +314,7 @@ impl Upstream {
         urls::join(&self.inner.settings.base_url, segments, Some(abs_path))
     }
 
-    /// A request from the shared pooled client.
+    /// A request to fill in and pass to [`Upstream::send`].
     pub fn request(&self, method: reqwest::Method, url: url::Url) -> reqwest::RequestBuilder {
         self.inner.client.request(method, url)
     }
@@ -255,14 +391,29 @@ impl Upstream {
         .map_err(|_| EngineError::Unavailable(format!("engine '{engine}' is shutting down")))?;
 
         let settings = &inner.settings;
-        let mut delays = ExponentialBuilder::default()
-            .with_min_delay(Duration::from_millis(settings.retry_min_delay_ms))
-            .with_max_delay(Duration::from_millis(settings.retry_max_delay_ms))
-            .with_max_times(settings.max_attempts.saturating_sub(1) as usize)
-            .with_jitter()
-            .build();
+        let limit = settings.max_body_bytes;
+        let prepared = match inner.local().and_then(|l| l.plain) {
+            Some(pool) if pool.origin().serves(request.url()) => {
+                match h1::encode(pool.origin(), &request, USER_AGENT) {
+                    Some(bytes) => Prepared::Plain {
+                        head_only: request.method() == reqwest::Method::HEAD,
+                        pool,
+                        bytes,
+                    },
+                    None => Prepared::Other {
+                        client: inner.reqwest_here(),
+                        request: Box::new(request),
+                    },
+                }
+            }
+            _ => Prepared::Other {
+                client: inner.reqwest_here(),
+                request: Box::new(request),
+            },
+        };
 
-        let client = inner.client_here();
+        // Built on the first retry only: most calls succeed at once.
+        let mut delays = None;
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
@@ -281,15 +432,28 @@ impl Upstream {
                 Some(left) => left.min(settings.request_timeout()),
                 None => settings.request_timeout(),
             };
-            let Some(this_try) = request.try_clone() else {
-                inner.breaker.success(permit);
-                return Err(EngineError::upstream(
-                    None,
-                    format!("engine '{engine}': {op} request body cannot be replayed"),
-                ));
+            let exchange = async {
+                match &prepared {
+                    Prepared::Plain {
+                        pool,
+                        bytes,
+                        head_only,
+                    } => pool
+                        .exchange(bytes, idem == Idempotency::Idempotent, *head_only, limit)
+                        .await
+                        .map(|a| Response {
+                            status: a.status,
+                            headers: a.headers,
+                            body: a.body,
+                        })
+                        .map_err(Failure::from),
+                    Prepared::Other { client, request } => match request.try_clone() {
+                        Some(r) => fetch(client, r, limit).await,
+                        None => Err(Failure::Broken("the request body cannot be replayed")),
+                    },
+                }
             };
-
-            let failure = match tokio::time::timeout(budget, client.execute(this_try)).await {
+            let failure = match tokio::time::timeout(budget, exchange).await {
                 Ok(Ok(resp)) => {
                     let status = resp.status();
                     if status.is_server_error() {
@@ -298,8 +462,8 @@ impl Upstream {
                         inner.breaker.success(permit);
                     }
                     if idem == Idempotency::Idempotent && retryable_status(status) {
-                        if let Some(delay) = next_delay(&mut delays, retry_after(&resp), cx, budget)
-                        {
+                        let delays = delays.get_or_insert_with(|| backoff(settings));
+                        if let Some(delay) = next_delay(delays, retry_after(&resp), cx, budget) {
                             tracing::debug!(engine = %engine, op, attempt, %status, ?delay, "retrying upstream call");
                             tokio::time::sleep(delay).await;
                             continue;
@@ -307,17 +471,23 @@ impl Upstream {
                     }
                     return Ok(resp);
                 }
-                Ok(Err(e)) => {
+                Ok(Err(Failure::TooLarge(status))) => {
+                    // The upstream answered; the answer is just not one to hold.
+                    inner.breaker.success(permit);
+                    return Err(EngineError::upstream(
+                        Some(status.as_u16()),
+                        format!("engine '{engine}' sent an answer larger than {limit} bytes"),
+                    ));
+                }
+                Ok(Err(failure)) => {
                     inner.breaker.failure(permit);
-                    let e = e.without_url();
-                    tracing::warn!(engine = %engine, op, attempt, error = %e, "upstream call failed");
-                    if e.is_connect() {
-                        Failure::Connect
-                    } else if e.is_timeout() {
-                        Failure::Timeout
-                    } else {
-                        Failure::Broken
-                    }
+                    let why = match failure {
+                        Failure::Connect => "connection refused or failed",
+                        Failure::Broken(why) => why,
+                        _ => "timed out",
+                    };
+                    tracing::warn!(engine = %engine, op, attempt, error = why, "upstream call failed");
+                    failure
                 }
                 Err(_) => {
                     inner.breaker.failure(permit);
@@ -327,16 +497,17 @@ impl Upstream {
             };
 
             // A refused connection is retried for every call: the request was never sent.
-            // A connection dropped without an answer is retried for reads only (a stale
-            // pooled connection looks the same). A timeout is never retried: a slow upstream
-            // would only be hit again, and a write may have taken effect.
+            // A connection dropped without an answer is retried for reads only. A timeout
+            // is never retried: a slow upstream would only be hit again, and a write may
+            // have taken effect.
             let may_retry = match failure {
                 Failure::Connect => true,
-                Failure::Broken => idem == Idempotency::Idempotent,
-                Failure::Timeout => false,
+                Failure::Broken(_) => idem == Idempotency::Idempotent,
+                Failure::Timeout | Failure::TooLarge(_) => false,
             };
             if may_retry {
-                if let Some(delay) = next_delay(&mut delays, None, cx, budget) {
+                let delays = delays.get_or_insert_with(|| backoff(settings));
+                if let Some(delay) = next_delay(delays, None, cx, budget) {
                     tokio::time::sleep(delay).await;
                     continue;
                 }
@@ -353,7 +524,7 @@ impl Upstream {
                 Failure::Timeout => {
                     EngineError::Timeout(format!("engine '{engine}' did not answer {op} in time"))
                 }
-                Failure::Broken => EngineError::upstream(
+                Failure::Broken(_) | Failure::TooLarge(_) => EngineError::upstream(
                     None,
                     format!("engine '{engine}' dropped the connection during {op}"),
                 ),
@@ -361,13 +532,12 @@ impl Upstream {
         }
     }
 
-    /// Reads the body (bounded in size and time) and parses it as JSON.
-    pub async fn read_json<T: DeserializeOwned>(&self, resp: Response) -> Result<T, EngineError> {
-        let status = resp.status().as_u16();
-        let bytes = self.read_bytes(resp).await?;
-        serde_json::from_slice(&bytes).map_err(|e| {
+    /// Parses the body as JSON.
+    pub fn read_json<T: DeserializeOwned>(&self, resp: Response) -> Result<T, EngineError> {
+        let status = resp.status.as_u16();
+        serde_json::from_slice(&resp.body).map_err(|e| {
             tracing::warn!(engine = %self.inner.engine, status, error = %e,
-                body = %snippet(&String::from_utf8_lossy(&bytes)), "malformed upstream JSON");
+                body = %snippet(&String::from_utf8_lossy(&resp.body)), "malformed upstream JSON");
             EngineError::upstream(
                 Some(status),
                 format!("engine '{}' returned malformed JSON", self.inner.engine),
@@ -375,42 +545,19 @@ impl Upstream {
         })
     }
 
-    /// Reads the body as text (bounded in size and time), e.g. an HTML status page.
-    pub async fn read_text(&self, resp: Response) -> Result<String, EngineError> {
-        let bytes = self.read_bytes(resp).await?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    /// The body as text, e.g. an HTML status page.
+    pub fn read_text(&self, resp: Response) -> String {
+        String::from_utf8_lossy(&resp.body).into_owned()
     }
+}
 
-    async fn read_bytes(&self, mut resp: Response) -> Result<Vec<u8>, EngineError> {
-        let engine = &self.inner.engine;
-        let limit = self.inner.settings.max_body_bytes;
-        let status = resp.status().as_u16();
-        let read = async {
-            let mut buf = Vec::new();
-            while let Some(chunk) = resp.chunk().await.map_err(|_| {
-                EngineError::upstream(
-                    Some(status),
-                    format!("engine '{engine}' dropped the connection while sending its answer"),
-                )
-            })? {
-                if buf.len() + chunk.len() > limit {
-                    return Err(EngineError::upstream(
-                        Some(status),
-                        format!("engine '{engine}' sent an answer larger than {limit} bytes"),
-                    ));
-                }
-                buf.extend_from_slice(&chunk);
-            }
-            Ok(buf)
-        };
-        tokio::time::timeout(self.inner.settings.request_timeout(), read)
-            .await
-            .map_err(|_| {
-                EngineError::Timeout(format!(
-                    "engine '{engine}' did not finish its answer in time"
-                ))
-            })?
-    }
+fn backoff(settings: &HttpSettings) -> impl Iterator<Item = Duration> {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(settings.retry_min_delay_ms))
+        .with_max_delay(Duration::from_millis(settings.retry_max_delay_ms))
+        .with_max_times(settings.max_attempts.saturating_sub(1) as usize)
+        .with_jitter()
+        .build()
 }
 
 /// Every live upstream client of the process, so that health checks can read breaker
@@ -460,7 +607,7 @@ fn retryable_status(s: StatusCode) -> bool {
 
 fn retry_after(resp: &Response) -> Option<Duration> {
     let v = resp
-        .headers()
+        .headers
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()
         .ok()?;

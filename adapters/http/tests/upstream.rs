@@ -101,7 +101,7 @@ fn cx() -> CallContext {
 async fn get(
     up: &Upstream,
     idem: Idempotency,
-) -> Result<reqwest::Response, flowgate_core::EngineError> {
+) -> Result<flowgate_http::Response, flowgate_core::EngineError> {
     let url = up.url(&["things", "1"]).unwrap();
     let method = if idem == Idempotency::Idempotent {
         Method::GET
@@ -121,7 +121,7 @@ async fn idempotent_call_is_retried_on_503_then_succeeds() {
     let up = Upstream::new("t", settings(base)).unwrap();
     let resp = get(&up, Idempotency::Idempotent).await.unwrap();
     assert_eq!(resp.status(), 200);
-    let v: serde_json::Value = up.read_json(resp).await.unwrap();
+    let v: serde_json::Value = up.read_json(resp).unwrap();
     assert_eq!(v["ok"], true);
     assert_eq!(script.hits.load(Ordering::SeqCst), 3);
 }
@@ -198,7 +198,7 @@ async fn malformed_json_maps_to_upstream_error() {
     let (base, _script) = serve(vec![], Step::Reply(200, "", "{not json")).await;
     let up = Upstream::new("t", settings(base)).unwrap();
     let resp = get(&up, Idempotency::Idempotent).await.unwrap();
-    let err = up.read_json::<serde_json::Value>(resp).await.unwrap_err();
+    let err = up.read_json::<serde_json::Value>(resp).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Upstream);
     assert!(
         !err.message().contains("not json"),
@@ -369,7 +369,7 @@ fn get_on(rt: &tokio::runtime::Runtime, up: &Upstream) -> u16 {
             .await
             .expect("answer");
         let status = resp.status().as_u16();
-        let _ = up.read_text(resp).await;
+        let _ = up.read_text(resp);
         status
     })
 }
