@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 use flowgate_core::{CallContext, Credentials, EngineError, Secret};
-use flowgate_http::{Idempotency, Upstream};
+use flowgate_http::{Idempotency, Target, Upstream};
 use parking_lot::Mutex;
 use reqwest::header::{HeaderValue, ACCEPT, ACCEPT_LANGUAGE, AUTHORIZATION};
 use reqwest::Method;
@@ -28,8 +28,8 @@ const AUTH: &[&str] = &[
 /// How requests are authenticated.
 #[derive(Debug)]
 pub(crate) enum Auth {
-    /// Service account, Basic on every call.
-    Basic { user: String, password: Secret },
+    /// Service account, Basic on every call (the header is encoded once).
+    Basic { user: String, header: HeaderValue },
     /// Service account, ticket obtained by login and renewed on 401.
     Ticket {
         user: String,
@@ -52,12 +52,22 @@ pub(crate) struct Client {
 /// Query parameters of one call.
 pub(crate) type Query = Vec<(&'static str, String)>;
 
-fn basic(user: &str, password: &str) -> String {
-    let raw = format!("{user}:{password}");
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(raw)
-    )
+/// A Basic `Authorization` value, marked sensitive (kept out of debug output).
+fn basic(credentials: &str) -> Result<HeaderValue, EngineError> {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+    let mut v = HeaderValue::from_str(&format!("Basic {encoded}"))
+        .map_err(|_| EngineError::bad_request("credentials cannot be sent in a header"))?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+impl Auth {
+    pub fn basic(user: String, password: &Secret) -> Self {
+        // Base64 output is always a valid header value.
+        let header = basic(&format!("{user}:{}", password.expose()))
+            .unwrap_or_else(|_| HeaderValue::from_static(""));
+        Auth::Basic { user, header }
+    }
 }
 
 impl Client {
@@ -78,19 +88,19 @@ impl Client {
     }
 
     /// A URL under the v1 workflow API; every segment is encoded as one segment.
-    pub fn wf(&self, segs: &[&str]) -> Result<url::Url, EngineError> {
+    pub fn wf(&self, segs: &[&str]) -> Result<Target, EngineError> {
         let all: Vec<&str> = WF.iter().chain(segs.iter()).copied().collect();
         self.up.url(&all)
     }
 
     /// A URL under the v1 core API.
-    pub fn core(&self, segs: &[&str]) -> Result<url::Url, EngineError> {
+    pub fn core(&self, segs: &[&str]) -> Result<Target, EngineError> {
         let all: Vec<&str> = CORE.iter().chain(segs.iter()).copied().collect();
         self.up.url(&all)
     }
 
     /// The legacy "workflows of a node" web script.
-    pub fn legacy_node_workflows(&self, uuid: &str) -> Result<url::Url, EngineError> {
+    pub fn legacy_node_workflows(&self, uuid: &str) -> Result<Target, EngineError> {
         self.up.url(&[
             "service",
             "api",
@@ -136,9 +146,9 @@ impl Client {
         Ok(Secret::new(t.entry.id))
     }
 
-    async fn auth_header(&self, cx: &CallContext, renew: bool) -> Result<String, EngineError> {
+    async fn auth_header(&self, cx: &CallContext, renew: bool) -> Result<HeaderValue, EngineError> {
         match &self.auth {
-            Auth::Basic { user, password } => Ok(basic(user, password.expose())),
+            Auth::Basic { header, .. } => Ok(header.clone()),
             Auth::Ticket {
                 user,
                 password,
@@ -148,19 +158,19 @@ impl Client {
                 let t = match cached {
                     Some(t) => t,
                     None => {
-                        let t = self.login(cx, user, password).await?;
+                        // Boxed: a login is rare, and every call's future would carry it.
+                        let t = Box::pin(self.login(cx, user, password)).await?;
                         *ticket.lock() = Some(t.clone());
                         t
                     }
                 };
                 // The ticket alone, no colon: `basic_auth(ticket, None)` would add one.
-                Ok(format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(t.expose())
-                ))
+                basic(t.expose())
             }
             Auth::Passthrough => match &cx.credentials {
-                Some(Credentials::Basic { user, password }) => Ok(basic(user, password.expose())),
+                Some(Credentials::Basic { user, password }) => {
+                    basic(&format!("{user}:{}", password.expose()))
+                }
                 _ => Err(EngineError::forbidden(
                     "this Alfresco engine needs the caller's Basic credentials",
                 )),
@@ -178,7 +188,23 @@ impl Client {
         op: &'static str,
         idem: Idempotency,
         method: Method,
-        url: url::Url,
+        url: Target,
+        query: &Query,
+        body: Option<&Value>,
+    ) -> Result<flowgate_http::Response, EngineError> {
+        // Boxed: the engine joins many calls at once, and a future holding each of them
+        // inline is large enough for moving it to cost more than the allocation.
+        Box::pin(self.call_inline(cx, op, idem, method, url, query, body)).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn call_inline(
+        &self,
+        cx: &CallContext,
+        op: &'static str,
+        idem: Idempotency,
+        method: Method,
+        url: Target,
         query: &Query,
         body: Option<&Value>,
     ) -> Result<flowgate_http::Response, EngineError> {
@@ -189,10 +215,8 @@ impl Client {
                 .up
                 .request(method.clone(), url.clone())
                 .header(ACCEPT, "application/json")
-                .header(ACCEPT_LANGUAGE, "en");
-            if let Ok(v) = HeaderValue::from_str(&auth) {
-                req = req.header(AUTHORIZATION, v);
-            }
+                .header(ACCEPT_LANGUAGE, "en")
+                .header(AUTHORIZATION, auth);
             if !query.is_empty() {
                 req = req.query(query);
             }
@@ -232,7 +256,7 @@ impl Client {
         &self,
         cx: &CallContext,
         op: &'static str,
-        url: url::Url,
+        url: Target,
         query: &Query,
     ) -> Result<T, EngineError> {
         let resp = self
@@ -254,7 +278,7 @@ impl Client {
         &self,
         cx: &CallContext,
         op: &'static str,
-        url: url::Url,
+        url: Target,
         query: &Query,
     ) -> Result<T, EngineError> {
         Ok(self.get::<wire::Entry<T>>(cx, op, url, query).await?.entry)
@@ -265,7 +289,7 @@ impl Client {
         &self,
         cx: &CallContext,
         op: &'static str,
-        url: url::Url,
+        url: Target,
         query: &Query,
     ) -> Result<Vec<T>, EngineError> {
         let mut out = Vec::new();
@@ -299,7 +323,7 @@ impl Client {
         &self,
         cx: &CallContext,
         op: &'static str,
-        url: url::Url,
+        url: Target,
     ) -> Result<Vec<T>, EngineError> {
         let page: wire::List<T> = self.get(cx, op, url, &Vec::new()).await?;
         Ok(page.list.entries.into_iter().map(|e| e.entry).collect())

@@ -85,7 +85,7 @@ impl AlfrescoEngine {
         let user = cfg.auth.user.clone().unwrap_or_default();
         let auth = match (cfg.auth.mode, password) {
             (AuthMode::Passthrough, _) => Auth::Passthrough,
-            (AuthMode::Basic, Some(password)) => Auth::Basic { user, password },
+            (AuthMode::Basic, Some(password)) => Auth::basic(user, &password),
             (AuthMode::Ticket, Some(password)) => Auth::Ticket {
                 user,
                 password,

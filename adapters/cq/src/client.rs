@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use flowgate_core::{CallContext, Credentials, EngineError};
-use flowgate_http::{snippet, Idempotency, Upstream};
+use flowgate_http::{snippet, Idempotency, RequestBuilder, Target, Upstream};
 use parking_lot::Mutex;
 use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
-use reqwest::{Method, RequestBuilder, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::config::Auth;
@@ -133,7 +133,7 @@ impl Client {
     }
 
     /// URL of `path` + `suffix` (e.g. `.json`, `.routes.json`) after checking the path.
-    fn url(&self, path: &str, suffix: &str) -> Result<url::Url, EngineError> {
+    fn url(&self, path: &str, suffix: &str) -> Result<Target, EngineError> {
         ids::check_path(path)?;
         self.up.url_with_path(&[], &format!("{path}{suffix}"))
     }
@@ -150,7 +150,7 @@ impl Client {
     ) -> Result<T, EngineError> {
         let mut url = self.url(path, suffix)?;
         if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
+            url.append_query(query);
         }
         let rb = self
             .up
@@ -234,7 +234,7 @@ impl Client {
         &self,
         cx: &CallContext,
         op: &'static str,
-        url: &url::Url,
+        url: &Target,
         body: &str,
         token: Option<&str>,
     ) -> Result<(u16, Option<String>, String), EngineError> {

@@ -46,10 +46,12 @@
 
 mod breaker;
 mod h1;
+mod request;
 mod settings;
 mod upstream;
 mod urls;
 
 pub use breaker::BreakerState;
+pub use request::{RequestBuilder, Target};
 pub use settings::HttpSettings;
 pub use upstream::{breaker_state, snippet, Idempotency, Response, Upstream};

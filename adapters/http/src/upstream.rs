@@ -13,6 +13,7 @@ use tokio::sync::Semaphore;
 
 use crate::breaker::{Breaker, BreakerState};
 use crate::h1;
+use crate::request::{RequestBuilder, Target};
 use crate::settings::HttpSettings;
 use crate::urls;
 
@@ -182,7 +183,7 @@ enum Prepared {
         bytes: Vec<u8>,
         head_only: bool,
     },
-    /// Sent by reqwest (https, streamed bodies): cloned per attempt.
+    /// Sent by reqwest (https): cloned per attempt.
     Other {
         client: reqwest::Client,
         request: Box<reqwest::Request>,
@@ -299,24 +300,20 @@ impl Upstream {
     /// The base URL joined with `segments`, each percent-encoded as exactly one path
     /// segment. Empty, `.`/`..`, control-character and over-long segments are refused
     /// with `BadRequest` before anything is sent.
-    pub fn url(&self, segments: &[&str]) -> Result<url::Url, EngineError> {
+    pub fn url(&self, segments: &[&str]) -> Result<Target, EngineError> {
         urls::join(&self.inner.settings.base_url, segments, None)
     }
 
     /// Like [`Upstream::url`], followed by an absolute repository path whose pieces are
     /// encoded one by one (slashes kept). Relative, `..`, `//` and control-character paths
     /// are refused.
-    pub fn url_with_path(
-        &self,
-        segments: &[&str],
-        abs_path: &str,
-    ) -> Result<url::Url, EngineError> {
+    pub fn url_with_path(&self, segments: &[&str], abs_path: &str) -> Result<Target, EngineError> {
         urls::join(&self.inner.settings.base_url, segments, Some(abs_path))
     }
 
     /// A request to fill in and pass to [`Upstream::send`].
-    pub fn request(&self, method: reqwest::Method, url: url::Url) -> reqwest::RequestBuilder {
-        self.inner.client.request(method, url)
+    pub fn request(&self, method: reqwest::Method, target: Target) -> RequestBuilder {
+        RequestBuilder::new(method, target)
     }
 
     /// Sends a request through the concurrency limit, the breaker, per-attempt timeouts
@@ -327,10 +324,12 @@ impl Upstream {
         cx: &CallContext,
         op: &'static str,
         idem: Idempotency,
-        req: reqwest::RequestBuilder,
+        req: RequestBuilder,
     ) -> Result<Response, EngineError> {
         let started = Instant::now();
-        let result = self.send_inner(cx, op, idem, req).await;
+        // Boxed: callers join several calls, and every future holding this one inline
+        // would grow by its whole state (and be copied when it is boxed in turn).
+        let result = Box::pin(self.send_inner(cx, op, idem, req)).await;
         let outcome = match &result {
             Ok(r) if r.status().is_server_error() => "upstream_error",
             Ok(_) => "ok",
@@ -366,17 +365,17 @@ impl Upstream {
         cx: &CallContext,
         op: &'static str,
         idem: Idempotency,
-        req: reqwest::RequestBuilder,
+        req: RequestBuilder,
     ) -> Result<Response, EngineError> {
         let inner = &*self.inner;
         let engine = &inner.engine;
-        let request = req.build().map_err(|e| {
+        if let Some(e) = &req.error {
             tracing::warn!(engine = %engine, op, error = %e, "could not build upstream request");
-            EngineError::upstream(
+            return Err(EngineError::upstream(
                 None,
                 format!("engine '{engine}': could not build the {op} request"),
-            )
-        })?;
+            ));
+        }
 
         let _slot = match cx.remaining() {
             Some(left) => tokio::time::timeout(left, inner.limit.acquire())
@@ -393,23 +392,27 @@ impl Upstream {
         let settings = &inner.settings;
         let limit = settings.max_body_bytes;
         let prepared = match inner.local().and_then(|l| l.plain) {
-            Some(pool) if pool.origin().serves(request.url()) => {
-                match h1::encode(pool.origin(), &request, USER_AGENT) {
-                    Some(bytes) => Prepared::Plain {
-                        head_only: request.method() == reqwest::Method::HEAD,
-                        pool,
-                        bytes,
-                    },
-                    None => Prepared::Other {
-                        client: inner.reqwest_here(),
-                        request: Box::new(request),
-                    },
+            Some(pool) => Prepared::Plain {
+                bytes: h1::encode(pool.origin(), &req, USER_AGENT),
+                head_only: req.method == reqwest::Method::HEAD,
+                pool,
+            },
+            None => {
+                let client = inner.reqwest_here();
+                let request = req
+                    .to_reqwest(&client, &settings.base_url)
+                    .map_err(|e| {
+                        tracing::warn!(engine = %engine, op, error = %e, "could not build upstream request");
+                        EngineError::upstream(
+                            None,
+                            format!("engine '{engine}': could not build the {op} request"),
+                        )
+                    })?;
+                Prepared::Other {
+                    client,
+                    request: Box::new(request),
                 }
             }
-            _ => Prepared::Other {
-                client: inner.reqwest_here(),
-                request: Box::new(request),
-            },
         };
 
         // Built on the first retry only: most calls succeed at once.
@@ -448,7 +451,7 @@ impl Upstream {
                         })
                         .map_err(Failure::from),
                     Prepared::Other { client, request } => match request.try_clone() {
-                        Some(r) => fetch(client, r, limit).await,
+                        Some(r) => Box::pin(fetch(client, r, limit)).await,
                         None => Err(Failure::Broken("the request body cannot be replayed")),
                     },
                 }

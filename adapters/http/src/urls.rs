@@ -3,6 +3,8 @@
 use flowgate_core::EngineError;
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
+use crate::request::Target;
+
 /// Characters encoded inside one path segment: everything that could end the segment,
 /// start a query or fragment, or be read as an escape (`%`).
 const SEGMENT: &AsciiSet = &CONTROLS
@@ -48,8 +50,11 @@ fn check_piece(piece: &str, what: &str) -> Result<(), EngineError> {
     Ok(())
 }
 
-pub(crate) fn encode_segment(piece: &str) -> String {
-    utf8_percent_encode(piece, SEGMENT).to_string()
+fn push_segment(path: &mut String, piece: &str) {
+    path.push('/');
+    for part in utf8_percent_encode(piece, SEGMENT) {
+        path.push_str(part);
+    }
 }
 
 /// Appends encoded `segments` (each one path segment) and optionally an absolute path
@@ -58,12 +63,12 @@ pub(crate) fn join(
     base: &url::Url,
     segments: &[&str],
     abs_path: Option<&str>,
-) -> Result<url::Url, EngineError> {
-    let mut path = base.path().trim_end_matches('/').to_owned();
+) -> Result<Target, EngineError> {
+    let mut path = String::with_capacity(128);
+    path.push_str(base.path().trim_end_matches('/'));
     for s in segments {
         check_piece(s, "id")?;
-        path.push('/');
-        path.push_str(&encode_segment(s));
+        push_segment(&mut path, s);
     }
     if let Some(p) = abs_path {
         if p.len() > MAX_PATH {
@@ -77,16 +82,14 @@ pub(crate) fn join(
         if !rest.is_empty() {
             for piece in rest.split('/') {
                 check_piece(piece, "path segment")?;
-                path.push('/');
-                path.push_str(&encode_segment(piece));
+                push_segment(&mut path, piece);
             }
         }
     }
-    let mut url = base.clone();
-    url.set_path(&path);
-    url.set_query(None);
-    url.set_fragment(None);
-    Ok(url)
+    if path.is_empty() {
+        path.push('/');
+    }
+    Ok(Target::from_encoded_path(path))
 }
 
 #[cfg(test)]
@@ -101,8 +104,11 @@ mod tests {
     fn segments_are_encoded_and_stay_under_the_base() {
         let u = join(&base(), &["tasks", "a/b?c#d%2F"], None).unwrap();
         assert_eq!(u.path(), "/alfresco/tasks/a%2Fb%3Fc%23d%252F");
-        assert_eq!(u.host_str(), Some("127.0.0.1"));
         assert_eq!(u.query(), None);
+        let root = join(&"http://127.0.0.1:9".parse().unwrap(), &[], None).unwrap();
+        assert_eq!(root.as_str(), "/");
+        let u = join(&base(), &["é ü", "a b"], None).unwrap();
+        assert_eq!(u.path(), "/alfresco/%C3%A9%20%C3%BC/a%20b");
     }
 
     #[test]
@@ -117,8 +123,7 @@ mod tests {
     #[test]
     fn absolute_urls_cannot_change_the_host() {
         let u = join(&base(), &["http://evil.example/x"], None).unwrap();
-        assert_eq!(u.host_str(), Some("127.0.0.1"));
-        assert!(u.path().starts_with("/alfresco/http:"));
+        assert_eq!(u.path(), "/alfresco/http:%2F%2Fevil.example%2Fx");
     }
 
     #[test]
