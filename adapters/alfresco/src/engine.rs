@@ -42,7 +42,7 @@ struct Inner {
     /// Processes as the service account read them, by process id. Identity, model,
     /// initiator and start time never change; an ended process never changes at all.
     /// Used only where the ask's answer cannot depend on who asks (service modes).
-    processes: Mutex<HashMap<String, wire::Process>>,
+    processes: Mutex<HashMap<String, Arc<ProcessInfo>>>,
     /// Items, variables and delegation verdicts of tasks, kept `cache_ttl_ms` (see
     /// `cache.rs` for the staleness bound). Disabled in pass-through mode.
     parts: PartsCache,
@@ -335,38 +335,43 @@ impl AlfrescoEngine {
         cx: &CallContext,
         pid: &str,
         task_open: bool,
-    ) -> Result<Option<ProcessInfo>> {
+    ) -> Result<Option<Arc<ProcessInfo>>> {
         let cacheable = self.c().mode() != AuthMode::Passthrough;
-        let cached = if cacheable {
-            self.inner
+        if cacheable {
+            // While a task of the process is open the process runs; once the task has
+            // ended, only a process known to have ended is still known right.
+            let cached = self
+                .inner
                 .processes
                 .lock()
                 .get(pid)
-                .filter(|p| task_open || p.ended_at.is_some())
-                .cloned()
-        } else {
-            None
+                .filter(|p| task_open || p.ended.is_some())
+                .cloned();
+            if cached.is_some() {
+                return Ok(cached);
+            }
+        }
+        let p = match self.get_process(cx, pid).await {
+            Ok(p) => p,
+            Err(e) if matches!(e.kind(), ErrorKind::Forbidden | ErrorKind::NotFound) => {
+                return Ok(None)
+            }
+            Err(e) => return Err(e),
         };
-        let p = match cached {
-            Some(p) => p,
-            None => match self.get_process(cx, pid).await {
-                Ok(p) => {
-                    if cacheable {
-                        let mut cache = self.inner.processes.lock();
-                        if cache.len() >= PROCESS_CACHE_MAX {
-                            cache.clear();
-                        }
-                        cache.insert(pid.to_owned(), p.clone());
-                    }
-                    p
-                }
-                Err(e) if matches!(e.kind(), ErrorKind::Forbidden | ErrorKind::NotFound) => {
-                    return Ok(None)
-                }
-                Err(e) => return Err(e),
-            },
+        let (title, settled) = match self.definition(cx, &p.process_definition_id).await {
+            Ok(d) => (d.title.or(d.name), true),
+            Err(_) => (None, false),
         };
-        Ok(Some(self.process_info(cx, &p).await?))
+        let info = Arc::new(ProcessInfo::new(&p, title)?);
+        // Kept only with its definition's title: a fallback title is not remembered.
+        if cacheable && settled {
+            let mut cache = self.inner.processes.lock();
+            if cache.len() >= PROCESS_CACHE_MAX {
+                cache.clear();
+            }
+            cache.insert(pid.to_owned(), info.clone());
+        }
+        Ok(Some(info))
     }
 
     /// Candidates of a task when its actors come from them (pooled or delegated).
@@ -463,13 +468,14 @@ impl AlfrescoEngine {
             }
         };
         let (p, owned) = futures::try_join!(self.task_parts(cx, &t, fetch_vars), own_process)?;
+        let owned = owned.as_deref();
         convert::task(TaskParts {
             task: &t,
             vars: &p.vars,
             items: &p.items,
             candidates: &p.candidates,
             form: &p.form,
-            process: process.or(owned.as_ref()),
+            process: process.or(owned),
             service_user: self.c().service_user(),
         })
     }
@@ -610,7 +616,7 @@ impl AlfrescoEngine {
             items: &items,
             candidates: &candidates,
             form: &form,
-            process: process.as_ref(),
+            process: process.as_deref(),
             service_user: c.service_user(),
         })?;
         Ok((t, task))
@@ -716,13 +722,13 @@ impl AlfrescoEngine {
                 Ok::<_, EngineError>((pid, info))
             })
             .buffer_unordered(FAN_OUT)
-            .try_collect::<Vec<(String, Option<ProcessInfo>)>>();
+            .try_collect::<Vec<(String, Option<Arc<ProcessInfo>>)>>();
         let parts = stream::iter(0..raws.len())
             .map(|i| self.task_parts(cx, &raws[i], true))
             .buffered(FAN_OUT)
             .try_collect::<Vec<Parts>>();
         let (infos, parts) = futures::try_join!(infos, parts)?;
-        let infos: HashMap<String, Option<ProcessInfo>> = infos.into_iter().collect();
+        let infos: HashMap<String, Option<Arc<ProcessInfo>>> = infos.into_iter().collect();
         raws.iter()
             .zip(parts)
             .map(|(t, p)| {
@@ -737,7 +743,7 @@ impl AlfrescoEngine {
                     items: &p.items,
                     candidates: &p.candidates,
                     form: &p.form,
-                    process: info,
+                    process: info.map(|v| &**v),
                     service_user: self.c().service_user(),
                 })
             })

@@ -161,9 +161,7 @@ impl Client {
         let resp = self.up.send(cx, op, Idempotency::Idempotent, rb).await?;
         let status = resp.status().as_u16();
         let html = resp
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
+            .header("content-type")
             .is_some_and(|ct| ct.starts_with("text/html"));
         let body = self.up.read_text(resp);
         if !(200..300).contains(&status) {
@@ -260,11 +258,7 @@ impl Client {
         let rb = self.authorize(cx, rb)?;
         let resp = self.up.send(cx, op, Idempotency::NonIdempotent, rb).await?;
         let status = resp.status().as_u16();
-        let location = resp
-            .headers()
-            .get(reqwest::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let location = resp.header("location").map(str::to_owned);
         let text = self.up.read_text(resp);
         Ok((status, location, text))
     }

@@ -19,7 +19,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
@@ -51,8 +51,44 @@ pub(crate) enum Failure {
 #[derive(Debug)]
 pub(crate) struct Answer {
     pub status: StatusCode,
-    pub headers: HeaderMap,
+    pub fields: Fields,
     pub body: Bytes,
+}
+
+/// An answer's header fields, kept as the bytes they arrived in: callers look up one or
+/// two of them, which costs less than building a map of all.
+#[derive(Debug, Default)]
+pub(crate) struct Fields {
+    bytes: Bytes,
+    /// (name, value) byte ranges in `bytes`.
+    spans: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
+}
+
+impl Fields {
+    /// The first field named `name` (case-insensitive), if its value is text.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.spans
+            .iter()
+            .find(|(n, _)| self.bytes[n.clone()].eq_ignore_ascii_case(name.as_bytes()))
+            .and_then(|(_, v)| std::str::from_utf8(&self.bytes[v.clone()]).ok())
+    }
+
+    /// The fields of an answer read by reqwest.
+    pub fn from_map(map: &HeaderMap) -> Self {
+        let mut bytes = Vec::new();
+        let mut spans = Vec::with_capacity(map.len());
+        for (name, value) in map {
+            let n = bytes.len()..bytes.len() + name.as_str().len();
+            bytes.extend_from_slice(name.as_str().as_bytes());
+            let v = bytes.len()..bytes.len() + value.len();
+            bytes.extend_from_slice(value.as_bytes());
+            spans.push((n, v));
+        }
+        Self {
+            bytes: bytes.into(),
+            spans,
+        }
+    }
 }
 
 /// The server every request of a pool goes to.
@@ -282,7 +318,8 @@ enum Framing {
 
 struct Head {
     status: StatusCode,
-    headers: HeaderMap,
+    /// Byte ranges of the header fields within the head.
+    spans: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
     framing: Framing,
     keep_alive: bool,
 }
@@ -336,11 +373,12 @@ impl Conn {
         let head = loop {
             match parse_head(&self.buf, head_only)? {
                 Some((head, used)) => {
-                    self.buf.advance(used);
                     if head.status.is_informational() {
+                        self.buf.advance(used);
                         continue;
                     }
-                    break head;
+                    let bytes = self.buf.split_to(used).freeze();
+                    break (head, bytes);
                 }
                 None if self.buf.len() > MAX_HEAD => {
                     return Err(Failure::Broken("the answer head is too large"))
@@ -352,6 +390,7 @@ impl Conn {
                 }
             }
         };
+        let (head, head_bytes) = head;
         let mut keep_alive = head.keep_alive;
         let body = match head.framing {
             Framing::Empty => Bytes::new(),
@@ -385,7 +424,10 @@ impl Conn {
         Ok((
             Answer {
                 status: head.status,
-                headers: head.headers,
+                fields: Fields {
+                    bytes: head_bytes,
+                    spans: head.spans,
+                },
                 body,
             },
             reusable,
@@ -523,16 +565,15 @@ fn parse_head(buf: &[u8], head_only: bool) -> Result<Option<(Head, usize)>, Fail
     if code == 101 {
         return Err(Failure::Broken("the server switched protocols unasked"));
     }
-    let mut headers = HeaderMap::with_capacity(resp.headers.len());
+    let mut spans = Vec::with_capacity(resp.headers.len());
     let mut length: Option<usize> = None;
     let mut chunked = None::<bool>;
     let mut close = resp.version != Some(1);
+    let start = buf.as_ptr() as usize;
     for h in resp.headers.iter() {
-        let name = HeaderName::from_bytes(h.name.as_bytes())
-            .map_err(|_| Failure::Broken("the answer has an invalid header name"))?;
-        let value = HeaderValue::from_bytes(h.value)
-            .map_err(|_| Failure::Broken("the answer has an invalid header value"))?;
-        if name == reqwest::header::CONTENT_LENGTH {
+        // httparse has checked the name is a token and the value has no line breaks.
+        let name = h.name.as_bytes();
+        if name.eq_ignore_ascii_case(b"content-length") {
             for part in h.value.split(|&b| b == b',') {
                 let n = std::str::from_utf8(part.trim_ascii())
                     .ok()
@@ -546,18 +587,21 @@ fn parse_head(buf: &[u8], head_only: bool) -> Result<Option<(Head, usize)>, Fail
                 }
                 length = Some(n);
             }
-        } else if name == reqwest::header::TRANSFER_ENCODING {
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             // The last coding applied decides; only `chunked` delimits the body.
             let last = h.value.rsplit(|&b| b == b',').next().unwrap_or_default();
             chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-        } else if name == reqwest::header::CONNECTION
+        } else if name.eq_ignore_ascii_case(b"connection")
             && h.value
                 .split(|&b| b == b',')
                 .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
         {
             close = true;
         }
-        headers.append(name, value);
+        // Both slices point into `buf`.
+        let n = name.as_ptr() as usize - start;
+        let v = h.value.as_ptr() as usize - start;
+        spans.push((n..n + name.len(), v..v + h.value.len()));
     }
     let framing = if head_only
         || status.is_informational()
@@ -584,7 +628,7 @@ fn parse_head(buf: &[u8], head_only: bool) -> Result<Option<(Head, usize)>, Fail
     Ok(Some((
         Head {
             status,
-            headers,
+            spans,
             framing,
             keep_alive: !close,
         },
@@ -723,6 +767,24 @@ mod tests {
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
         assert_eq!(p.idle_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn header_fields_are_found_by_name_in_any_case() {
+        let (url, _, _) = server(vec![vec![
+            b"HTTP/1.1 201 Created\r\nLocation: /x/1\r\nX-Twice: first\r\nx-twice: second\r\nContent-Length: 0\r\n\r\n",
+        ]])
+        .await;
+        let p = pool(&url);
+        let a = exchange(&p, &get(&url, "x")).await.unwrap();
+        assert_eq!(a.status.as_u16(), 201);
+        assert_eq!(a.fields.get("location"), Some("/x/1"));
+        assert_eq!(a.fields.get("X-TWICE"), Some("first"));
+        assert_eq!(a.fields.get("content-length"), Some("0"));
+        assert_eq!(a.fields.get("missing"), None);
+        let mut map = HeaderMap::new();
+        map.insert("retry-after", "3".parse().unwrap());
+        assert_eq!(Fields::from_map(&map).get("Retry-After"), Some("3"));
     }
 
     #[tokio::test]

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use bytes::Bytes;
 use flowgate_core::{CallContext, EngineError};
-use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
@@ -26,7 +25,7 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug)]
 pub struct Response {
     status: StatusCode,
-    headers: HeaderMap,
+    fields: h1::Fields,
     body: Bytes,
 }
 
@@ -36,9 +35,10 @@ impl Response {
         self.status
     }
 
-    /// The header fields.
-    pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+    /// The value of header field `name` (case-insensitive; the first if repeated), when
+    /// it is text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.fields.get(name)
     }
 
     /// The body.
@@ -221,7 +221,7 @@ async fn fetch(
     }
     Ok(Response {
         status,
-        headers: std::mem::take(resp.headers_mut()),
+        fields: h1::Fields::from_map(resp.headers()),
         body: body.into(),
     })
 }
@@ -446,7 +446,7 @@ impl Upstream {
                         .await
                         .map(|a| Response {
                             status: a.status,
-                            headers: a.headers,
+                            fields: a.fields,
                             body: a.body,
                         })
                         .map_err(Failure::from),
@@ -535,10 +535,12 @@ impl Upstream {
         }
     }
 
-    /// Parses the body as JSON.
+    /// Parses the body as JSON (with sonic-rs: upstream answers are the largest
+    /// documents the gateway reads; a task entity parses in about a fifth less work
+    /// than with serde_json).
     pub fn read_json<T: DeserializeOwned>(&self, resp: Response) -> Result<T, EngineError> {
         let status = resp.status.as_u16();
-        serde_json::from_slice(&resp.body).map_err(|e| {
+        sonic_rs::from_slice(&resp.body).map_err(|e| {
             tracing::warn!(engine = %self.inner.engine, status, error = %e,
                 body = %snippet(&String::from_utf8_lossy(&resp.body)), "malformed upstream JSON");
             EngineError::upstream(
@@ -609,11 +611,7 @@ fn retryable_status(s: StatusCode) -> bool {
 }
 
 fn retry_after(resp: &Response) -> Option<Duration> {
-    let v = resp
-        .headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?;
+    let v = resp.header("retry-after")?;
     if let Ok(secs) = v.trim().parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
