@@ -39,6 +39,8 @@ pub(crate) struct Posted {
 pub(crate) struct Client {
     up: Upstream,
     auth: Auth,
+    /// The service account's `Authorization` value, encoded once.
+    service_authorization: Option<HeaderValue>,
     csrf_ttl: Duration,
     /// CSRF tokens per credential (tokens are bound to the authenticated user).
     tokens: Mutex<HashMap<String, (String, Instant)>>,
@@ -48,9 +50,17 @@ pub(crate) struct Client {
 
 impl Client {
     pub fn new(up: Upstream, profile: Profile, auth: Auth, csrf_ttl: Duration) -> Client {
+        let service_authorization = match &auth {
+            Auth::Basic { user, password } => {
+                flowgate_http::basic_auth_value(user, Some(password.expose()))
+            }
+            Auth::Bearer(token) => flowgate_http::bearer_auth_value(token.expose()),
+            Auth::Passthrough => None,
+        };
         Client {
             up,
             auth,
+            service_authorization,
             csrf_ttl,
             tokens: Mutex::new(HashMap::new()),
             no_csrf: AtomicBool::new(!profile.may_have_csrf()),
@@ -87,8 +97,9 @@ impl Client {
         rb: RequestBuilder,
     ) -> Result<RequestBuilder, EngineError> {
         Ok(match &self.auth {
-            Auth::Basic { user, password } => rb.basic_auth(user, Some(password.expose())),
-            Auth::Bearer(token) => rb.bearer_auth(token.expose()),
+            Auth::Basic { .. } | Auth::Bearer(_) => {
+                rb.authorization(self.service_authorization.clone())
+            }
             Auth::Passthrough => match &cx.credentials {
                 Some(Credentials::Basic { user, password }) => {
                     rb.basic_auth(user, Some(password.expose()))

@@ -52,6 +52,6 @@ mod upstream;
 mod urls;
 
 pub use breaker::BreakerState;
-pub use request::{RequestBuilder, Target};
+pub use request::{basic_auth_value, bearer_auth_value, RequestBuilder, Target};
 pub use settings::HttpSettings;
 pub use upstream::{breaker_state, snippet, Idempotency, Response, Upstream};

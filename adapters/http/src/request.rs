@@ -6,6 +6,25 @@ use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::Method;
 use serde::Serialize;
 
+/// An `Authorization: Basic` value, marked sensitive; `None` when the credentials
+/// cannot be sent in a header.
+pub fn basic_auth_value(user: &str, password: Option<&str>) -> Option<HeaderValue> {
+    let raw = format!("{user}:{}", password.unwrap_or_default());
+    let encoded = base64::engine::general_purpose::STANDARD.encode(raw);
+    sensitive(format!("Basic {encoded}"))
+}
+
+/// An `Authorization: Bearer` value, marked sensitive.
+pub fn bearer_auth_value(token: &str) -> Option<HeaderValue> {
+    sensitive(format!("Bearer {token}"))
+}
+
+fn sensitive(value: String) -> Option<HeaderValue> {
+    let mut v = HeaderValue::try_from(value).ok()?;
+    v.set_sensitive(true);
+    Some(v)
+}
+
 /// A request target under an upstream's base URL: an absolute path whose pieces are
 /// already percent-encoded, and an optional query. Built by
 /// [`Upstream::url`](crate::Upstream::url); the scheme, host and port are always the
@@ -131,26 +150,19 @@ impl RequestBuilder {
 
     /// `Authorization: Basic …`, marked sensitive.
     pub fn basic_auth(self, user: &str, password: Option<&str>) -> Self {
-        let raw = match password {
-            Some(p) => format!("{user}:{p}"),
-            None => format!("{user}:"),
-        };
-        let encoded = base64::engine::general_purpose::STANDARD.encode(raw);
-        self.sensitive(format!("Basic {encoded}"))
+        self.authorization(basic_auth_value(user, password))
     }
 
     /// `Authorization: Bearer …`, marked sensitive.
     pub fn bearer_auth(self, token: &str) -> Self {
-        self.sensitive(format!("Bearer {token}"))
+        self.authorization(bearer_auth_value(token))
     }
 
-    fn sensitive(mut self, value: String) -> Self {
-        match HeaderValue::try_from(value) {
-            Ok(mut v) => {
-                v.set_sensitive(true);
-                self.headers.push((AUTHORIZATION, v));
-            }
-            Err(_) => {
+    /// `Authorization` from a value made once (see [`basic_auth_value`]).
+    pub fn authorization(mut self, value: Option<HeaderValue>) -> Self {
+        match value {
+            Some(v) => self.headers.push((AUTHORIZATION, v)),
+            None => {
                 self.error
                     .get_or_insert_with(|| "credentials cannot be sent in a header".to_owned());
             }

@@ -84,11 +84,11 @@ struct Inner {
     metrics: parking_lot::Mutex<CallMetrics>,
 }
 
-/// The metric handles of one engine.
+/// The metric handles of one engine (a few dozen at most: looked up by a scan).
 #[derive(Default)]
 struct CallMetrics {
-    calls: std::collections::HashMap<(&'static str, &'static str), metrics::Counter>,
-    durations: std::collections::HashMap<&'static str, metrics::Histogram>,
+    calls: Vec<(&'static str, &'static str, metrics::Counter)>,
+    durations: Vec<(&'static str, metrics::Histogram)>,
     breaker_open: Option<metrics::Gauge>,
 }
 
@@ -339,18 +339,22 @@ impl Upstream {
         let elapsed = started.elapsed().as_secs_f64();
         let engine = &self.inner.label;
         let mut m = self.inner.metrics.lock();
-        m.calls
-            .entry((op, outcome))
-            .or_insert_with(|| {
-                metrics::counter!("flowgate_engine_calls_total", "engine" => engine.clone(), "op" => op, "outcome" => outcome)
-            })
-            .increment(1);
-        m.durations
-            .entry(op)
-            .or_insert_with(|| {
-                metrics::histogram!("flowgate_engine_call_duration_seconds", "engine" => engine.clone(), "op" => op)
-            })
-            .record(elapsed);
+        match m.calls.iter().find(|(o, c, _)| *o == op && *c == outcome) {
+            Some((_, _, counter)) => counter.increment(1),
+            None => {
+                let counter = metrics::counter!("flowgate_engine_calls_total", "engine" => engine.clone(), "op" => op, "outcome" => outcome);
+                counter.increment(1);
+                m.calls.push((op, outcome, counter));
+            }
+        }
+        match m.durations.iter().find(|(o, _)| *o == op) {
+            Some((_, histogram)) => histogram.record(elapsed),
+            None => {
+                let histogram = metrics::histogram!("flowgate_engine_call_duration_seconds", "engine" => engine.clone(), "op" => op);
+                histogram.record(elapsed);
+                m.durations.push((op, histogram));
+            }
+        }
         m.breaker_open
             .get_or_insert_with(
                 || metrics::gauge!("flowgate_breaker_open", "engine" => engine.clone()),
