@@ -174,6 +174,18 @@ impl Client {
         let html = resp
             .header("content-type")
             .is_some_and(|ct| ct.starts_with("text/html"));
+        let bytes = resp.body();
+        let trimmed = bytes
+            .strip_prefix("\u{feff}".as_bytes())
+            .unwrap_or(bytes)
+            .trim_ascii_start();
+        let json = matches!(trimmed.first(), Some(b'{' | b'['));
+        if (200..300).contains(&status) && !html && json {
+            // The common case: parsed straight from the bytes received.
+            if let Ok(v) = sonic_rs::from_slice(trimmed) {
+                return Ok(v);
+            }
+        }
         let body = self.up.read_text(resp);
         if !(200..300).contains(&status) {
             return Err(self.error(status, &body, op));

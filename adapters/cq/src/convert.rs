@@ -29,14 +29,23 @@ fn malformed(what: &str) -> EngineError {
 /// abbreviations are ambiguous; a small table covers the common ones and anything else
 /// is read as UTC.
 pub(crate) fn parse_java_date(s: &str) -> Option<DateTime<Utc>> {
-    let parts: Vec<&str> = s.split_whitespace().collect();
-    let [_dow, mon, day, time, zone, year] = parts.as_slice() else {
+    let mut parts = s.split_whitespace();
+    let (Some(_dow), Some(mon), Some(day), Some(time), Some(zone), Some(year), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
         return None;
     };
-    let naive =
+    let naive = java_date_time(mon, day, time, year).or_else(|| {
         NaiveDateTime::parse_from_str(&format!("{mon} {day} {time} {year}"), "%b %d %H:%M:%S %Y")
-            .ok()?;
-    let offset_minutes = match *zone {
+            .ok()
+    })?;
+    let offset_minutes = match zone {
         "UTC" | "GMT" | "Z" | "WET" => 0,
         "CET" | "WEST" | "BST" => 60,
         "CEST" | "EET" => 120,
@@ -55,6 +64,31 @@ pub(crate) fn parse_java_date(s: &str) -> Option<DateTime<Utc>> {
     };
     let utc = naive - chrono::Duration::minutes(offset_minutes);
     Some(Utc.from_utc_datetime(&utc))
+}
+
+/// The usual shape (`May 02 09:12:44 2024`) read directly; chrono's format parser is
+/// the fallback for anything else.
+fn java_date_time(mon: &str, day: &str, time: &str, year: &str) -> Option<NaiveDateTime> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|m| *m == mon)? as u32 + 1;
+    let digits = |s: &str| {
+        (!s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u32>().ok())
+            .flatten()
+    };
+    let t = time.as_bytes();
+    if t.len() != 8 || t[2] != b':' || t[5] != b':' {
+        return None;
+    }
+    let date =
+        chrono::NaiveDate::from_ymd_opt(i32::try_from(digits(year)?).ok()?, month, digits(day)?)?;
+    date.and_hms_opt(
+        digits(&time[0..2])?,
+        digits(&time[3..5])?,
+        digits(&time[6..8])?,
+    )
 }
 
 /// `+02:00` / `-0500` → minutes.
@@ -333,6 +367,44 @@ pub(crate) fn instance(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_direct_java_date_reader_agrees_with_chrono() {
+        for (mon, day, time, year) in [
+            ("May", "02", "09:12:44", "2024"),
+            ("Feb", "29", "23:59:59", "2024"),
+            ("Dec", "31", "00:00:00", "1999"),
+            ("Jan", "1", "10:00:00", "2025"),
+        ] {
+            let chrono_read = NaiveDateTime::parse_from_str(
+                &format!("{mon} {day} {time} {year}"),
+                "%b %d %H:%M:%S %Y",
+            )
+            .ok();
+            assert!(chrono_read.is_some());
+            assert_eq!(
+                java_date_time(mon, day, time, year),
+                chrono_read,
+                "{mon} {day}"
+            );
+        }
+        for (mon, day, time, year) in [
+            ("Feb", "29", "10:00:00", "2023"),
+            ("Foo", "01", "10:00:00", "2024"),
+            ("May", "02", "25:00:00", "2024"),
+            ("May", "02", "9:12:44", "2024"),
+            ("May", "x", "09:12:44", "2024"),
+        ] {
+            assert_eq!(
+                java_date_time(mon, day, time, year),
+                None,
+                "{mon} {day} {time}"
+            );
+        }
+        // Shapes the direct reader leaves to chrono still parse.
+        assert!(parse_java_date("Thu May 02 9:12:44 CEST 2024").is_some());
+        assert!(parse_java_date("Thu May 02 09:12:44 CEST 2024 extra").is_none());
+    }
 
     #[test]
     fn java_dates_are_read_with_their_zone() {
