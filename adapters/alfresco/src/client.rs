@@ -52,9 +52,10 @@ pub(crate) struct Client {
 /// Query parameters of one call.
 pub(crate) type Query = Vec<(&'static str, String)>;
 
-/// A Basic `Authorization` value, marked sensitive (kept out of debug output).
-fn basic(credentials: &str) -> Result<HeaderValue, EngineError> {
-    let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+/// A Basic `Authorization` value of a ticket alone (no colon, unlike user and
+/// password), marked sensitive.
+fn ticket_header(ticket: &str) -> Result<HeaderValue, EngineError> {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(ticket);
     let mut v = HeaderValue::from_str(&format!("Basic {encoded}"))
         .map_err(|_| EngineError::bad_request("credentials cannot be sent in a header"))?;
     v.set_sensitive(true);
@@ -64,8 +65,8 @@ fn basic(credentials: &str) -> Result<HeaderValue, EngineError> {
 impl Auth {
     pub fn basic(user: String, password: &Secret) -> Self {
         // Base64 output is always a valid header value.
-        let header = basic(&format!("{user}:{}", password.expose()))
-            .unwrap_or_else(|_| HeaderValue::from_static(""));
+        let header = flowgate_http::basic_auth_value(&user, Some(password.expose()))
+            .unwrap_or_else(|| HeaderValue::from_static(""));
         Auth::Basic { user, header }
     }
 }
@@ -165,11 +166,13 @@ impl Client {
                     }
                 };
                 // The ticket alone, no colon: `basic_auth(ticket, None)` would add one.
-                basic(t.expose())
+                ticket_header(t.expose())
             }
             Auth::Passthrough => match &cx.credentials {
                 Some(Credentials::Basic { user, password }) => {
-                    basic(&format!("{user}:{}", password.expose()))
+                    flowgate_http::basic_auth_value(user, Some(password.expose())).ok_or_else(
+                        || EngineError::bad_request("credentials cannot be sent in a header"),
+                    )
                 }
                 _ => Err(EngineError::forbidden(
                     "this Alfresco engine needs the caller's Basic credentials",
