@@ -208,10 +208,10 @@ async fn dev_error_fields(
     };
     let status = res.status();
     let method = res.request().method().to_string();
-    let route = res
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| res.request().path().to_owned());
+    let route = match res.request().match_pattern() {
+        Some(_) => metrics::route_of(res.request()).to_string(),
+        None => res.request().path().to_owned(),
+    };
     let rid = res
         .request()
         .extensions()

@@ -3,6 +3,7 @@
 
 pub mod bootstrap;
 pub mod document;
+mod ids;
 pub mod ops;
 pub mod task;
 pub mod workflow;
@@ -75,6 +76,11 @@ pub(crate) fn resource(path: &str) -> actix_web::Resource {
 pub struct RouteSlot(std::cell::OnceCell<std::rc::Rc<str>>);
 
 impl RouteSlot {
+    /// A slot holding `template` from the start.
+    pub(crate) fn fixed(template: &str) -> Self {
+        Self(std::cell::OnceCell::from(std::rc::Rc::from(template)))
+    }
+
     /// The template, computed from `req` the first time.
     pub fn template(&self, req: &HttpRequest) -> std::rc::Rc<str> {
         self.0

@@ -221,6 +221,50 @@ async fn unsupported_methods_are_405() {
 }
 
 #[actix_web::test]
+async fn id_routes_match_whole_segments_and_decode_captures() {
+    let gw = TestGateway::new().await;
+    // One segment per capture: more segments, or an empty one, is no resource.
+    for path in [
+        "/api/v1/task/x/approve/extra",
+        "/api/v1/workflow/x/graph/more",
+        "/api/v1/workflowModel/SerialDocumentReview/graph/x",
+        "/api/v1/id/doc/@task/t/approve/x",
+        "/api/v1/id/doc/@tasks",
+    ] {
+        let r = gw.get(path, "Administrator").await.expect_exception(404);
+        assert_eq!(r.json()["message"], format!("No resource at {path}"));
+    }
+    // Captures reach the handler percent-decoded, as with actix's own patterns.
+    let r = gw
+        .get("/api/v1/task/a%20b", "Administrator")
+        .await
+        .expect_exception(404);
+    assert_eq!(r.json()["message"], "Can not get task with id: a b, a b");
+    let r = gw
+        .get("/api/v1/workflowModel/No%20Such", "Administrator")
+        .await
+        .expect_exception(404);
+    assert!(r.json()["message"].as_str().unwrap().contains("No Such"));
+    // Literal segments are matched exactly, before captures registered after them.
+    gw.call(Method::GET, "/api/v1/task/x/reassign", Some("jdoe"), None)
+        .await
+        .expect_exception(405);
+    gw.call(Method::POST, "/api/v1/id/doc/@task", Some("jdoe"), None)
+        .await
+        .expect_exception(405);
+    gw.call(Method::PUT, "/api/v1/workflow/x/task", Some("jdoe"), None)
+        .await
+        .expect_exception(405);
+    // A real model by name, under another mount and with a trailing slash.
+    gw.get(
+        "/nuxeo/site/api/v1/workflowModel/SerialDocumentReview/",
+        "jdoe",
+    )
+    .await
+    .expect(200);
+}
+
+#[actix_web::test]
 async fn completing_twice_is_409() {
     let gw = TestGateway::new().await;
     let (_, t) = first_task(&gw).await;
