@@ -3,7 +3,8 @@
 //!
 //! Basic credentials are verified with argon2, which is deliberately slow; successful
 //! verifications are remembered in a bounded cache keyed by a salted BLAKE2 digest of
-//! user and password, so a client repeating the same credentials pays for argon2 once.
+//! the credentials as sent (the base64 part of the `Basic` value), so a client repeating
+//! the same credentials pays for argon2 once and later requests do not even decode them.
 //! Tokens issued by `authentication/token` live in memory and end with the process.
 
 use std::collections::{BTreeMap, HashMap};
@@ -18,7 +19,7 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Argon2, PasswordHash};
 use base64::Engine as _;
-use blake2::{Blake2s256, Digest};
+use blake2::{Blake2s256, Digest as _};
 use dashmap::DashMap;
 use flowgate_core::CallContext;
 
@@ -75,6 +76,19 @@ struct TokenGrant {
 }
 
 /// Users, groups, caches and tokens.
+/// A cache key: a BLAKE2s digest, uniformly distributed, so its first eight bytes are
+/// all a hash table needs.
+#[derive(Debug, PartialEq, Eq)]
+struct CacheKey([u8; 32]);
+
+impl std::hash::Hash for CacheKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let mut head = [0u8; 8];
+        head.copy_from_slice(&self.0[..8]);
+        state.write_u64(u64::from_le_bytes(head));
+    }
+}
+
 #[derive(Debug)]
 pub struct Directory {
     users: HashMap<String, Arc<User>>,
@@ -83,7 +97,7 @@ pub struct Directory {
     poweruser_group: String,
     cache_size: usize,
     cache_salt: [u8; 32],
-    verified: DashMap<[u8; 32], String>,
+    verified: DashMap<CacheKey, Arc<User>>,
     tokens: DashMap<String, TokenGrant>,
 }
 
@@ -165,28 +179,32 @@ impl Directory {
         &self.poweruser_group
     }
 
-    fn cache_key(&self, user: &str, password: &str) -> [u8; 32] {
+    fn cache_key(&self, encoded: &str) -> CacheKey {
         let mut h = Blake2s256::new();
         h.update(self.cache_salt);
-        h.update((user.len() as u64).to_le_bytes());
-        h.update(user.as_bytes());
-        h.update(password.as_bytes());
-        h.finalize().into()
+        h.update(encoded.as_bytes());
+        CacheKey(h.finalize().into())
     }
 
-    /// Checks a user name and password. Runs argon2 on a blocking thread unless the same
-    /// pair was verified before.
-    pub async fn verify_password(&self, user: &str, password: &str) -> Option<Arc<User>> {
-        let u = self.users.get(user)?.clone();
-        let key = self.cache_key(user, password);
-        if self.cache_size > 0 && self.verified.get(&key).is_some_and(|v| *v == user) {
-            return Some(u);
+    /// Checks `Basic` credentials, given as their base64 part (`dXNlcjpwYXNzd29yZA==`).
+    /// Runs argon2 on a blocking thread unless the same credentials were verified before.
+    pub async fn verify_basic(&self, encoded: &str) -> Option<Arc<User>> {
+        let key = self.cache_key(encoded);
+        if self.cache_size > 0 {
+            if let Some(u) = self.verified.get(&key) {
+                return Some(Arc::clone(&u));
+            }
         }
+        let (user, password) = decode_basic(encoded)?;
+        let u = self.users.get(&user)?.clone();
         let hash = u.password_hash.clone();
-        let pw = password.to_owned();
         let ok = web::block(move || {
             PasswordHash::new(&hash)
-                .map(|h| Argon2::default().verify_password(pw.as_bytes(), &h).is_ok())
+                .map(|h| {
+                    Argon2::default()
+                        .verify_password(password.as_bytes(), &h)
+                        .is_ok()
+                })
                 .unwrap_or(false)
         })
         .await
@@ -200,7 +218,7 @@ impl Directory {
                 // per active user.
                 self.verified.clear();
             }
-            self.verified.insert(key, user.to_owned());
+            self.verified.insert(key, Arc::clone(&u));
         }
         Some(u)
     }
@@ -266,14 +284,17 @@ const X_NXREPOSITORY: header::HeaderName = header::HeaderName::from_static("x-nx
 const X_AUTHENTICATION_TOKEN: header::HeaderName =
     header::HeaderName::from_static("x-authentication-token");
 
-fn parse_basic(req: &HttpRequest) -> Option<(String, String)> {
+/// The base64 part of a `Basic` Authorization header.
+fn basic_credentials(req: &HttpRequest) -> Option<&str> {
     let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, rest) = v.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
+    scheme.eq_ignore_ascii_case("basic").then(|| rest.trim())
+}
+
+/// User and password of `Basic` credentials' base64 part.
+fn decode_basic(encoded: &str) -> Option<(String, String)> {
     let raw = base64::engine::general_purpose::STANDARD
-        .decode(rest.trim())
+        .decode(encoded)
         .ok()?;
     let mut s = String::from_utf8(raw).ok()?;
     let colon = s.find(':')?;
@@ -306,8 +327,8 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Caller,
         .and_then(|v| v.to_str().ok())
     {
         dir.user_of_token(token.trim())
-    } else if let Some((u, p)) = parse_basic(req) {
-        dir.verify_password(&u, &p).await
+    } else if let Some(encoded) = basic_credentials(req) {
+        dir.verify_basic(encoded).await
     } else {
         None
     };
@@ -394,23 +415,43 @@ mod tests {
         Directory::new(&s.auth)
     }
 
+    fn b64(user: &str, password: &str) -> String {
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    }
+
     #[actix_web::test]
     async fn right_password_verifies_and_is_cached() {
         let d = dir();
-        assert!(d.verify_password("jdoe", "secret").await.is_some());
+        let name = |u: Option<Arc<User>>| u.map(|u| u.name.clone());
+        assert_eq!(
+            name(d.verify_basic(&b64("jdoe", "secret")).await).as_deref(),
+            Some("jdoe")
+        );
         assert_eq!(d.verified.len(), 1);
-        assert!(d.verify_password("jdoe", "secret").await.is_some());
-        assert!(d.verify_password("jdoe", "wrong").await.is_none());
-        assert!(d.verify_password("nobody", "secret").await.is_none());
+        assert_eq!(
+            name(d.verify_basic(&b64("jdoe", "secret")).await).as_deref(),
+            Some("jdoe")
+        );
+        assert!(d.verify_basic(&b64("jdoe", "wrong")).await.is_none());
+        assert!(d.verify_basic(&b64("nobody", "secret")).await.is_none());
+        assert!(d.verify_basic("not base64!").await.is_none());
+        assert!(d
+            .verify_basic(&base64::engine::general_purpose::STANDARD.encode("jdoe"))
+            .await
+            .is_none());
         assert_eq!(d.verified.len(), 1);
     }
 
     #[actix_web::test]
     async fn cache_entry_of_one_user_does_not_admit_another() {
         let d = dir();
-        assert!(d.verify_password("jdoe", "secret").await.is_some());
+        assert!(d.verify_basic(&b64("jdoe", "secret")).await.is_some());
         // Same password, different user: a separate entry, verified on its own.
-        assert!(d.verify_password("Administrator", "secret").await.is_some());
+        let admin = d.verify_basic(&b64("Administrator", "secret")).await;
+        assert_eq!(
+            admin.map(|u| u.name.clone()).as_deref(),
+            Some("Administrator")
+        );
         assert_eq!(d.verified.len(), 2);
     }
 
