@@ -254,7 +254,13 @@ async fn edge(
         .map(str::trim)
         .filter(|v| valid_request_id(v))
         .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        .unwrap_or_else(|| {
+            let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+            uuid::Uuid::now_v7()
+                .hyphenated()
+                .encode_lower(&mut buf)
+                .to_owned()
+        });
     req.extensions_mut().insert(RequestId(id.clone()));
     let _in_flight = cfg.metrics.then(metrics::in_flight);
     let method = req.method().clone();

@@ -399,7 +399,7 @@ impl<'a> Txn<'a> {
     /// Variables a task of this node shows: node variables, then the whitelisted
     /// workflow variables.
     pub fn task_variables(model: &Model, node: &Node, wf: &WorkflowRecord) -> Variables {
-        let mut out = Variables::new();
+        let mut out = Variables::with_capacity(node.variables.len() + node.workflow_vars.len());
         let rec = wf.nodes.iter().find(|r| r.id == node.id);
         for v in &node.variables {
             let val = rec
