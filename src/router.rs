@@ -405,12 +405,19 @@ impl Router {
     }
 
     fn out_workflow(e: &EngineEntry, mut w: WorkflowInstance) -> WorkflowInstance {
+        if e.prefix.is_none() {
+            // The default engine's ids go out as they are.
+            return w;
+        }
         w.id = Self::outward(e, &w.id);
         w.attached_documents = Self::out_docs(e, std::mem::take(&mut w.attached_documents));
         w
     }
 
     fn out_task(e: &EngineEntry, mut t: Task) -> Task {
+        if e.prefix.is_none() {
+            return t;
+        }
         t.id = Self::outward(e, &t.id);
         t.workflow_id = t.workflow_id.map(|w| Self::outward(e, &w));
         t.target_documents = Self::out_docs(e, std::mem::take(&mut t.target_documents));

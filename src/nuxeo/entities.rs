@@ -54,13 +54,41 @@ pub fn w3c(d: &DateTime<Utc>) -> String {
     std::str::from_utf8(&b).unwrap_or_default().to_owned()
 }
 
-/// The parts joined into one string allocated at its final size.
-pub(crate) fn concat(parts: &[&str]) -> String {
-    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
-    for p in parts {
-        s.push_str(p);
+/// A string written from its parts where it is written: a task carries five or six
+/// links and names made of the base URL, ids and fixed pieces, and building each as a
+/// `String` only to copy it into the body cost an allocation apiece. Serialises as the
+/// joined string.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Joined<'a>([&'a str; JOINED_PARTS]);
+
+/// Most parts a [`Joined`] holds (base URL, `api/v1/`, four pieces).
+const JOINED_PARTS: usize = 6;
+
+impl<'a> Joined<'a> {
+    /// `parts`, in order (at most [`JOINED_PARTS`], checked when compiled).
+    pub(crate) fn of<const N: usize>(parts: [&'a str; N]) -> Self {
+        const { assert!(N <= JOINED_PARTS) };
+        let mut all = [""; JOINED_PARTS];
+        all[..N].copy_from_slice(&parts);
+        Self(all)
     }
-    s
+
+    /// Appends the joined string as a JSON string.
+    fn write_json(&self, out: &mut Vec<u8>) {
+        jsonw::joined(out, &self.0);
+    }
+}
+
+impl std::fmt::Display for Joined<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.iter().try_for_each(|p| f.write_str(p))
+    }
+}
+
+impl Serialize for Joined<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// Everything needed to turn neutral values into entities: the request context, the
@@ -128,7 +156,8 @@ pub struct TaskEntity<'a> {
     )]
     workflow_life_cycle_state: Option<&'static str>,
     #[serde(rename = "graphResource", skip_serializing_if = "Option::is_none")]
-    graph_resource: Option<String>,
+    #[schema(value_type = Option<String>)]
+    graph_resource: Option<Joined<'a>>,
     state: &'static str,
     directive: Option<&'a str>,
     created: String,
@@ -166,22 +195,25 @@ struct TaskInfoEntity<'a> {
     #[serde(rename = "taskActions")]
     task_actions: Vec<TaskActionEntity<'a>>,
     #[serde(rename = "layoutResource")]
-    layout_resource: NamedUrl,
-    schemas: Vec<NamedUrl>,
+    layout_resource: NamedUrl<'a>,
+    schemas: Vec<NamedUrl<'a>>,
 }
 
 #[derive(Serialize, ToSchema)]
 struct TaskActionEntity<'a> {
     name: &'a str,
-    url: String,
+    #[schema(value_type = String)]
+    url: Joined<'a>,
     label: &'a str,
     validate: bool,
 }
 
 #[derive(Serialize, ToSchema)]
-struct NamedUrl {
-    name: String,
-    url: String,
+struct NamedUrl<'a> {
+    #[schema(value_type = String)]
+    name: Joined<'a>,
+    #[schema(value_type = String)]
+    url: Joined<'a>,
 }
 
 impl RefOr<'_> {
@@ -228,7 +260,7 @@ impl TaskEntity<'_> {
         }
         if let Some(g) = &self.graph_resource {
             out.extend_from_slice(b",\"graphResource\":");
-            jsonw::string(out, g);
+            g.write_json(out);
         }
         out.extend_from_slice(b",\"state\":");
         jsonw::string(out, self.state);
@@ -267,7 +299,7 @@ impl TaskEntity<'_> {
             o.extend_from_slice(b"{\"name\":");
             jsonw::string(o, a.name);
             o.extend_from_slice(b",\"url\":");
-            jsonw::string(o, &a.url);
+            a.url.write_json(o);
             o.extend_from_slice(b",\"label\":");
             jsonw::string(o, a.label);
             o.extend_from_slice(b",\"validate\":");
@@ -287,12 +319,12 @@ impl TaskEntity<'_> {
     }
 }
 
-impl NamedUrl {
+impl NamedUrl<'_> {
     fn write_json(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"name\":");
-        jsonw::string(out, &self.name);
+        self.name.write_json(out);
         out.extend_from_slice(b",\"url\":");
-        jsonw::string(out, &self.url);
+        self.url.write_json(out);
         out.push(b'}');
     }
 }
@@ -573,7 +605,7 @@ impl<'a> Renderer<'a> {
             graph_resource: t
                 .workflow_id
                 .as_ref()
-                .map(|w| self.ctx.api_url(&["workflow/", w, "/graph"])),
+                .map(|w| Joined::of([&self.ctx.base, "api/v1/", "workflow/", w, "/graph"])),
             state: t.state.as_str(),
             directive: t.directive.as_deref(),
             created: w3c(&t.created),
@@ -604,14 +636,14 @@ impl<'a> Renderer<'a> {
                     .iter()
                     .map(|a| TaskActionEntity {
                         name: &a.name,
-                        url: self.ctx.api_url(&["task/", &t.id, "/", &a.name]),
+                        url: Joined::of([&self.ctx.base, "api/v1/", "task/", &t.id, "/", &a.name]),
                         label: &a.label,
                         validate: a.validate,
                     })
                     .collect(),
                 layout_resource: NamedUrl {
-                    name: concat(&[&t.node_id, "@taskLayout"]),
-                    url: concat(&[
+                    name: Joined::of([&t.node_id, "@taskLayout"]),
+                    url: Joined::of([
                         &self.ctx.base,
                         "site/layout-manager/layouts/?layoutName=",
                         &t.node_id,
@@ -623,8 +655,8 @@ impl<'a> Renderer<'a> {
                     .schemas
                     .iter()
                     .map(|s| NamedUrl {
-                        name: s.clone(),
-                        url: self.ctx.api_url(&["config/schemas/", s]),
+                        name: Joined::of([s]),
+                        url: Joined::of([&self.ctx.base, "api/v1/", "config/schemas/", s]),
                     })
                     .collect(),
             },

@@ -19,6 +19,12 @@ use serde::Serialize;
 pub fn string(out: &mut Vec<u8>, s: &str) {
     out.reserve(s.len() + 2);
     out.push(b'"');
+    contents(out, s);
+    out.push(b'"');
+}
+
+/// Appends `s` escaped, without the quotes.
+fn contents(out: &mut Vec<u8>, s: &str) {
     let mut rest = s.as_bytes();
     loop {
         let clean = clean_prefix(rest);
@@ -28,6 +34,26 @@ pub fn string(out: &mut Vec<u8>, s: &str) {
         };
         escape(out, b);
         rest = tail;
+    }
+}
+
+/// Appends the concatenation of `parts` as one JSON string.
+///
+/// The parts are copied as they are and the copy is checked once; in the rare case it
+/// holds a byte to escape, it is written again, escaped.
+pub fn joined(out: &mut Vec<u8>, parts: &[&str]) {
+    out.reserve(parts.iter().map(|p| p.len()).sum::<usize>() + 2);
+    let start = out.len();
+    out.push(b'"');
+    for p in parts {
+        out.extend_from_slice(p.as_bytes());
+    }
+    let body = &out[start + 1..];
+    if clean_prefix(body) != body.len() {
+        out.truncate(start + 1);
+        for p in parts {
+            contents(out, p);
+        }
     }
     out.push(b'"');
 }
@@ -151,6 +177,17 @@ mod tests {
                 "{s:?}"
             );
         }
+    }
+
+    #[test]
+    fn joined_parts_are_one_string() {
+        let parts = ["http://h/\"q\"/", "", "a\\b", "\n0123456789abcdef0123"];
+        let mut out = Vec::new();
+        joined(&mut out, &parts);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            serde_json::to_string(&parts.concat()).unwrap()
+        );
     }
 
     #[test]
