@@ -97,7 +97,9 @@ pub struct Directory {
     poweruser_group: String,
     cache_size: usize,
     cache_salt: [u8; 32],
-    verified: DashMap<CacheKey, Arc<User>>,
+    /// Verified credentials → user name. Names, not `Arc<User>` handles: cloning a
+    /// shared handle per request would make every worker write its reference count.
+    verified: DashMap<CacheKey, String>,
     tokens: DashMap<String, TokenGrant>,
 }
 
@@ -188,15 +190,19 @@ impl Directory {
 
     /// Checks `Basic` credentials, given as their base64 part (`dXNlcjpwYXNzd29yZA==`).
     /// Runs argon2 on a blocking thread unless the same credentials were verified before.
-    pub async fn verify_basic(&self, encoded: &str) -> Option<Arc<User>> {
+    pub async fn verify_basic(&self, encoded: &str) -> Option<&Arc<User>> {
         let key = self.cache_key(encoded);
         if self.cache_size > 0 {
-            if let Some(u) = self.verified.get(&key) {
-                return Some(Arc::clone(&u));
+            if let Some(u) = self
+                .verified
+                .get(&key)
+                .and_then(|n| self.users.get(n.as_str()))
+            {
+                return Some(u);
             }
         }
         let (user, password) = decode_basic(encoded)?;
-        let u = self.users.get(&user)?.clone();
+        let u = self.users.get(&user)?;
         let hash = u.password_hash.clone();
         let ok = web::block(move || {
             PasswordHash::new(&hash)
@@ -218,7 +224,7 @@ impl Directory {
                 // per active user.
                 self.verified.clear();
             }
-            self.verified.insert(key, Arc::clone(&u));
+            self.verified.insert(key, user);
         }
         Some(u)
     }
@@ -254,19 +260,25 @@ impl Directory {
         self.tokens.len() != before
     }
 
-    fn user_of_token(&self, token: &str) -> Option<Arc<User>> {
+    fn user_of_token(&self, token: &str) -> Option<&Arc<User>> {
         let name = self.tokens.get(token)?.user.clone();
-        self.users.get(&name).cloned()
+        self.users.get(&name)
     }
 }
 
 /// The authenticated caller of a request.
 #[derive(Clone, Debug)]
 pub struct Caller {
-    /// The user record.
-    pub user: Arc<User>,
-    /// What engines get.
+    /// What engines get (user name, groups, admin flag, ...).
     pub cx: CallContext,
+}
+
+impl Caller {
+    /// The caller's user record.
+    pub fn user<'d>(&self, dir: &'d Directory) -> Result<&'d Arc<User>, ApiError> {
+        dir.user(&self.cx.user)
+            .ok_or_else(|| ApiError::internal("the authenticated user is not in the directory"))
+    }
 }
 
 /// Request id assigned by the logging middleware.
@@ -360,7 +372,7 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Caller,
         repository,
         credentials: None,
     };
-    Ok(Caller { user, cx })
+    Ok(Caller { cx })
 }
 
 impl FromRequest for Caller {
@@ -422,7 +434,7 @@ mod tests {
     #[actix_web::test]
     async fn right_password_verifies_and_is_cached() {
         let d = dir();
-        let name = |u: Option<Arc<User>>| u.map(|u| u.name.clone());
+        let name = |u: Option<&Arc<User>>| u.map(|u| u.name.clone());
         assert_eq!(
             name(d.verify_basic(&b64("jdoe", "secret")).await).as_deref(),
             Some("jdoe")

@@ -104,6 +104,23 @@ impl AppState {
     }
 }
 
+/// The application state as one worker holds it.
+///
+/// Handlers used to clone the shared `web::Data` (an `Arc`) for every request, so the
+/// workers, each on its own core, kept writing one reference count and passing its
+/// cache line back and forth. Each worker's application keeps one clone in an `Rc`
+/// instead; a request clones that, which stays on the worker's core.
+#[derive(Clone)]
+pub struct WorkerState(std::rc::Rc<web::Data<AppState>>);
+
+impl std::ops::Deref for WorkerState {
+    type Target = AppState;
+
+    fn deref(&self) -> &AppState {
+        &self.0
+    }
+}
+
 /// Builds the actix application over `state`.
 pub fn app(
     state: web::Data<AppState>,
@@ -135,6 +152,7 @@ pub fn app(
     let contexts = context_roots(&s.context_path);
     let mut app = App::new()
         .app_data(state.clone())
+        .app_data(WorkerState(std::rc::Rc::new(state.clone())))
         .app_data(web::QueryConfig::default().error_handler(|e, _| {
             ApiError::bad_request(format!("Invalid query parameters: {e}")).into()
         }))

@@ -124,7 +124,7 @@ async fn token(req: HttpRequest, caller: Caller) -> Result<HttpResponse, ApiErro
             "Query parameters applicationName and deviceId are required",
         ));
     };
-    let user = &caller.user.name;
+    let user = &caller.cx.user;
     let text = if p.flag("revoke") {
         let existed = state.directory.revoke_token(user, app, device);
         if existed {
@@ -162,7 +162,7 @@ async fn token(req: HttpRequest, caller: Caller) -> Result<HttpResponse, ApiErro
     )
 )]
 async fn login(api: Api) -> Result<HttpResponse, ApiError> {
-    let u = &api.caller.user;
+    let u = api.caller.user(&api.state.directory)?;
     json(
         StatusCode::OK,
         &json!({
@@ -210,6 +210,10 @@ async fn user(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
 async fn me(api: Api) -> Result<HttpResponse, ApiError> {
     json(
         StatusCode::OK,
-        &user_entity(&api.caller.user, &api.state.directory, &api.render),
+        &user_entity(
+            api.caller.user(&api.state.directory)?,
+            &api.state.directory,
+            &api.render,
+        ),
     )
 }

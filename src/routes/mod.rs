@@ -24,7 +24,6 @@ use crate::auth::{authenticate, Caller};
 use crate::error::ApiError;
 use crate::nuxeo::{Params, RenderCtx, Renderer};
 use crate::router::Router;
-use crate::AppState;
 
 /// Registers the `/api/v1` resource tree (mounted under several prefixes by `lib.rs`).
 pub fn configure_api(cfg: &mut web::ServiceConfig) {
@@ -105,7 +104,7 @@ async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> 
 /// What a handler gets: state, authenticated caller, rendering context, query params.
 pub struct Api {
     /// Application state.
-    pub state: web::Data<AppState>,
+    pub state: crate::WorkerState,
     /// The caller.
     pub caller: Caller,
     /// Rendering context of the request.
@@ -122,7 +121,7 @@ impl FromRequest for Api {
         let req = req.clone();
         Box::pin(async move {
             let state = req
-                .app_data::<web::Data<AppState>>()
+                .app_data::<crate::WorkerState>()
                 .cloned()
                 .ok_or_else(|| ApiError::internal("application state is missing"))?;
             let mut caller = authenticate(&state, &req).await?;

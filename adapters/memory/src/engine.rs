@@ -801,15 +801,18 @@ impl WorkflowEngine for MemoryEngine {
         // Built from the stored record in place: a read copies only what it answers.
         self.store
             .with_task(&tid, |t| {
-                let wf = self.store.workflow(&t.workflow_id).ok_or_else(nf)?;
-                let model = self.models.get(&*wf.model).ok_or_else(nf)?;
-                if !view::can_see_task(cx, &wf, t) {
-                    return Err(EngineError::forbidden(format!(
-                        "Privilege 'READ' is not granted to '{}'",
-                        cx.user
-                    )));
-                }
-                Ok(view::task(model, &wf, t))
+                self.store
+                    .with_workflow(&t.workflow_id, |wf| {
+                        let model = self.models.get(&*wf.model).ok_or_else(nf)?;
+                        if !view::can_see_task(cx, wf, t) {
+                            return Err(EngineError::forbidden(format!(
+                                "Privilege 'READ' is not granted to '{}'",
+                                cx.user
+                            )));
+                        }
+                        Ok(view::task(model, wf, t))
+                    })
+                    .ok_or_else(nf)?
             })
             .ok_or_else(nf)?
     }

@@ -221,6 +221,12 @@ impl Store {
         self.workflows.get(id).map(|s| s.get())
     }
 
+    /// Runs `f` on an instance in place, without taking a reference to it (the count
+    /// of a shared record is written by every worker that clones it).
+    pub fn with_workflow<R>(&self, id: &Uuid, f: impl FnOnce(&WorkflowRecord) -> R) -> Option<R> {
+        self.workflows.get(id).map(|s| f(&s.record.read()))
+    }
+
     /// The instance owning a task, without copying the task.
     pub fn task_workflow(&self, id: &Uuid) -> Option<Uuid> {
         self.tasks.get(id).map(|t| t.workflow_id)
