@@ -145,6 +145,7 @@ async fn scrape(req: HttpRequest) -> Result<HttpResponse, ApiError> {
             "Metrics are not available: another metrics recorder is installed",
         )
     })?;
+    metrics::gauge!("flowgate_http_requests_in_flight").set(in_flight_total() as f64);
     let mut body = handle.render();
     if let Some(state) = req.app_data::<web::Data<AppState>>() {
         render_engine_stats(
@@ -252,31 +253,46 @@ fn method_label(m: &Method) -> &'static str {
     }
 }
 
-/// Counts a request in `flowgate_http_requests_in_flight` while it lives.
-struct InFlight(metrics::Gauge);
+/// One thread's count of requests in flight, on a cache line of its own.
+#[repr(align(128))]
+#[derive(Debug, Default)]
+struct InFlightSlot(std::sync::atomic::AtomicI64);
+
+/// Every thread's slot; a scrape publishes their sum as
+/// `flowgate_http_requests_in_flight`. One shared gauge had every request on every
+/// worker write the same cache line (handle clone, increment, decrement, release), and
+/// the workers run on different cores.
+static IN_FLIGHT_SLOTS: std::sync::Mutex<Vec<std::sync::Arc<InFlightSlot>>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Requests in flight now, over every thread.
+fn in_flight_total() -> i64 {
+    let slots = IN_FLIGHT_SLOTS.lock().unwrap_or_else(|e| e.into_inner());
+    slots
+        .iter()
+        .map(|s| s.0.load(std::sync::atomic::Ordering::Relaxed))
+        .sum()
+}
+
+/// Counts a request in this thread's slot while it lives.
+struct InFlight(std::sync::Arc<InFlightSlot>);
 
 impl InFlight {
     fn enter() -> Self {
-        let g = HANDLES.with(|h| {
-            h.borrow_mut()
-                .in_flight
-                .get_or_insert_with(|| metrics::gauge!("flowgate_http_requests_in_flight"))
-                .clone()
-        });
-        g.increment(1.0);
-        InFlight(g)
+        let slot = IN_FLIGHT.with(std::sync::Arc::clone);
+        slot.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        InFlight(slot)
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
         // Runs on completion, error and cancellation (client gone) alike.
-        self.0.decrement(1.0);
+        self.0 .0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
 /// The series of one (method, route, status) combination.
-#[derive(Clone)]
 struct RequestSeries {
     count: metrics::Counter,
     duration: metrics::Histogram,
@@ -288,33 +304,45 @@ struct RequestSeries {
 /// size × methods × statuses seen).
 #[derive(Default)]
 struct Handles {
-    in_flight: Option<metrics::Gauge>,
     series: std::collections::HashMap<(&'static str, Rc<str>, u16), RequestSeries>,
 }
 
 thread_local! {
     static HANDLES: RefCell<Handles> = RefCell::new(Handles::default());
     static UNMATCHED: Rc<str> = Rc::from("unmatched");
+    static IN_FLIGHT: std::sync::Arc<InFlightSlot> = {
+        let slot = std::sync::Arc::new(InFlightSlot::default());
+        IN_FLIGHT_SLOTS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(std::sync::Arc::clone(&slot));
+        slot
+    };
 }
 
-fn series(method: &'static str, route: Rc<str>, status: u16) -> RequestSeries {
+/// Runs `f` on the handles of a series (used in place: cloning a handle would write its
+/// shared reference count).
+fn with_series(method: &'static str, route: Rc<str>, status: u16, f: impl FnOnce(&RequestSeries)) {
     HANDLES.with(|h| {
         let mut h = h.borrow_mut();
-        let key = (method, route, status);
-        if let Some(s) = h.series.get(&key) {
-            return s.clone();
-        }
-        let labels = [
-            ("method", method.to_owned()),
-            ("route", key.1.to_string()),
-            ("status", status.to_string()),
-        ];
-        let s = RequestSeries {
-            count: metrics::counter!("flowgate_http_requests_total", &labels),
-            duration: metrics::histogram!("flowgate_http_request_duration_seconds", &labels),
-        };
-        h.series.insert(key, s.clone());
-        s
+        let s = h
+            .series
+            .entry((method, route, status))
+            .or_insert_with_key(|key| {
+                let labels = [
+                    ("method", method.to_owned()),
+                    ("route", key.1.to_string()),
+                    ("status", status.to_string()),
+                ];
+                RequestSeries {
+                    count: metrics::counter!("flowgate_http_requests_total", &labels),
+                    duration: metrics::histogram!(
+                        "flowgate_http_request_duration_seconds",
+                        &labels
+                    ),
+                }
+            });
+        f(s);
     })
 }
 
@@ -334,9 +362,10 @@ pub(crate) fn route_of(req: &HttpRequest) -> Rc<str> {
 /// with the method, the route template the request matched ([`route_of`], `unmatched`
 /// when refused before routing) and the status.
 pub(crate) fn record_request(method: &Method, route: Rc<str>, status: u16, elapsed: Duration) {
-    let s = series(method_label(method), route, status);
-    s.count.increment(1);
-    s.duration.record(elapsed.as_secs_f64());
+    with_series(method_label(method), route, status, |s| {
+        s.count.increment(1);
+        s.duration.record(elapsed.as_secs_f64());
+    });
 }
 
 /// The route label of requests refused before routing (413, CORS).
