@@ -339,15 +339,18 @@ fn shown_value(alf_name: &str, v: &Value) -> Value {
 }
 
 /// Shown variables from Alfresco ones (internal ones dropped, names mapped).
-pub(crate) fn shown_variables<'a>(vars: impl IntoIterator<Item = &'a wire::Variable>) -> Variables {
-    let mut out = Variables::new();
+pub(crate) fn shown_variables<'a>(
+    vars: impl IntoIterator<Item = &'a wire::Variable, IntoIter: ExactSizeIterator>,
+) -> Variables {
+    let vars = vars.into_iter();
+    let mut out = Variables::with_capacity(vars.len());
     for v in vars {
         if INTERNAL.contains(&v.name.as_str()) {
             continue;
         }
-        let name = nuxeo_name(&v.name).to_owned();
-        if !out.contains_key(&name) {
-            out.insert(name, shown_value(&v.name, &v.value));
+        // The first of a name wins (locals come first); one lookup per variable.
+        if let serde_json::map::Entry::Vacant(slot) = out.entry(nuxeo_name(&v.name)) {
+            slot.insert(shown_value(&v.name, &v.value));
         }
     }
     out
