@@ -9,6 +9,7 @@
 //! concurrent upstream calls (a task list reads its items at once), and refusing all but
 //! one of them would fail the first request after every recovery.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -41,6 +42,11 @@ pub(crate) struct Breaker {
     threshold: u32,
     cooldown: Duration,
     inner: Mutex<Inner>,
+    /// Whether `inner` is `Closed` with no failure counted: the state of nearly every
+    /// call. Admitting a call and reporting its success then only read this flag, so
+    /// calls made by different workers do not keep taking the lock (a write to memory
+    /// every worker shares) when there is nothing to change.
+    healthy: AtomicBool,
 }
 
 /// Permission to make one call; report its outcome with `success`/`failure`.
@@ -55,10 +61,23 @@ impl Breaker {
             threshold,
             cooldown,
             inner: Mutex::new(Inner::Closed { failures: 0 }),
+            healthy: AtomicBool::new(true),
         }
     }
 
+    /// Sets `inner` and the flag that mirrors it (called with the lock held).
+    fn set(&self, inner: &mut Inner, to: Inner) {
+        self.healthy.store(
+            matches!(to, Inner::Closed { failures: 0 }),
+            Ordering::Release,
+        );
+        *inner = to;
+    }
+
     pub(crate) fn state(&self) -> BreakerState {
+        if self.healthy.load(Ordering::Acquire) {
+            return BreakerState::Closed;
+        }
         match *self.inner.lock() {
             Inner::Closed { .. } => BreakerState::Closed,
             Inner::Open { until } if Instant::now() >= until => BreakerState::HalfOpen,
@@ -69,7 +88,7 @@ impl Breaker {
 
     /// `None` when the call must fail fast.
     pub(crate) fn acquire(&self) -> Option<Permit> {
-        if self.threshold == 0 {
+        if self.threshold == 0 || self.healthy.load(Ordering::Acquire) {
             return Some(Permit::Normal);
         }
         let mut inner = self.inner.lock();
@@ -77,7 +96,7 @@ impl Breaker {
             Inner::Closed { .. } => Some(Permit::Normal),
             Inner::Open { until } => {
                 if Instant::now() >= until {
-                    *inner = Inner::HalfOpen;
+                    self.set(&mut inner, Inner::HalfOpen);
                     Some(Permit::Probe)
                 } else {
                     None
@@ -88,10 +107,12 @@ impl Breaker {
     }
 
     pub(crate) fn success(&self, _permit: Permit) {
-        if self.threshold == 0 {
+        if self.threshold == 0 || self.healthy.load(Ordering::Acquire) {
+            // Already closed with nothing counted.
             return;
         }
-        *self.inner.lock() = Inner::Closed { failures: 0 };
+        let mut inner = self.inner.lock();
+        self.set(&mut inner, Inner::Closed { failures: 0 });
     }
 
     /// Returns true when this failure opened the breaker.
@@ -109,11 +130,15 @@ impl Breaker {
             (Inner::Open { .. }, _) => return false,
         };
         if open {
-            *inner = Inner::Open {
-                until: Instant::now() + self.cooldown,
-            };
-        } else if let Inner::Closed { failures } = &mut *inner {
-            *failures += 1;
+            let until = Instant::now() + self.cooldown;
+            self.set(&mut inner, Inner::Open { until });
+        } else if let Inner::Closed { failures } = *inner {
+            self.set(
+                &mut inner,
+                Inner::Closed {
+                    failures: failures + 1,
+                },
+            );
         }
         open
     }

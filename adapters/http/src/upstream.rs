@@ -8,6 +8,10 @@ use bytes::Bytes;
 use flowgate_core::{CallContext, EngineError};
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use thread_local::ThreadLocal;
 use tokio::sync::Semaphore;
 
 use crate::breaker::{Breaker, BreakerState};
@@ -74,14 +78,25 @@ struct Inner {
     origin: Option<h1::Origin>,
     /// Builds requests, and sends them outside any Tokio runtime.
     client: reqwest::Client,
-    /// One connection pool per Tokio runtime that sent through this upstream (see
-    /// [`Inner::local`]).
-    per_runtime: parking_lot::Mutex<Vec<(tokio::runtime::Id, Local)>>,
+    /// What each thread that sent through this upstream keeps: the connection pool of
+    /// each of its Tokio runtimes (see [`Inner::local`]) and its metric handles. Per
+    /// thread, so that a call takes no lock and clones no handle that the server's
+    /// other workers, on other cores, also write.
+    here: ThreadLocal<RefCell<Here>>,
     breaker: Breaker,
     limit: Semaphore,
+    /// The value last written to `flowgate_breaker_open` (2: none yet); the gauge is
+    /// written when it changes, not on every call.
+    open_shown: AtomicU8,
+}
+
+/// One thread's share of an upstream.
+#[derive(Debug, Default)]
+struct Here {
+    runtimes: Vec<(tokio::runtime::Id, Local)>,
     /// Metric handles, registered on first use (looking a labelled series up in the
     /// recorder on every call costs more than the rest of the bookkeeping).
-    metrics: parking_lot::Mutex<CallMetrics>,
+    metrics: CallMetrics,
 }
 
 /// The metric handles of one engine (a few dozen at most: looked up by a scan).
@@ -134,7 +149,8 @@ impl Inner {
     /// thread that made it.
     fn local(&self) -> Option<Local> {
         let id = tokio::runtime::Handle::try_current().ok()?.id();
-        let mut pools = self.per_runtime.lock();
+        let mut here = self.here.get_or_default().borrow_mut();
+        let pools = &mut here.runtimes;
         if let Some((_, local)) = pools.iter().find(|(i, _)| *i == id) {
             return Some(local.clone());
         }
@@ -162,8 +178,8 @@ impl Inner {
             return self.client.clone();
         };
         let id = handle.id();
-        let mut pools = self.per_runtime.lock();
-        let Some((_, local)) = pools.iter_mut().find(|(i, _)| *i == id) else {
+        let mut here = self.here.get_or_default().borrow_mut();
+        let Some((_, local)) = here.runtimes.iter_mut().find(|(i, _)| *i == id) else {
             return self.client.clone();
         };
         if let Some(c) = &local.other {
@@ -275,8 +291,8 @@ impl Upstream {
             settings,
             origin,
             client,
-            per_runtime: parking_lot::Mutex::new(Vec::new()),
-            metrics: parking_lot::Mutex::new(CallMetrics::default()),
+            here: ThreadLocal::new(),
+            open_shown: AtomicU8::new(2),
         });
         register(&inner);
         Ok(Self { inner })
@@ -338,7 +354,8 @@ impl Upstream {
         let open = matches!(self.breaker_state(), BreakerState::Open);
         let elapsed = started.elapsed().as_secs_f64();
         let engine = &self.inner.label;
-        let mut m = self.inner.metrics.lock();
+        let mut here = self.inner.here.get_or_default().borrow_mut();
+        let m = &mut here.metrics;
         match m.calls.iter().find(|(o, c, _)| *o == op && *c == outcome) {
             Some((_, _, counter)) => counter.increment(1),
             None => {
@@ -355,12 +372,20 @@ impl Upstream {
                 m.durations.push((op, histogram));
             }
         }
-        m.breaker_open
-            .get_or_insert_with(
-                || metrics::gauge!("flowgate_breaker_open", "engine" => engine.clone()),
-            )
-            .set(if open { 1.0 } else { 0.0 });
-        drop(m);
+        // Written, then remembered: a call racing with another that saw the other state
+        // can leave the gauge stale, and the next call that differs from what is
+        // remembered writes it again.
+        if self.inner.open_shown.load(Ordering::Relaxed) != u8::from(open) {
+            m.breaker_open
+                .get_or_insert_with(
+                    || metrics::gauge!("flowgate_breaker_open", "engine" => engine.clone()),
+                )
+                .set(if open { 1.0 } else { 0.0 });
+            self.inner
+                .open_shown
+                .store(u8::from(open), Ordering::Relaxed);
+        }
+        drop(here);
         result
     }
 
