@@ -358,8 +358,11 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Caller,
         .get::<RequestId>()
         .map(|r| r.0.clone())
         .unwrap_or_default();
-    req.extensions_mut()
-        .insert(AuthenticatedUser(user.name.clone()));
+    if tracing::enabled!(tracing::Level::INFO) {
+        // Only the request log line reads it.
+        req.extensions_mut()
+            .insert(AuthenticatedUser(user.name.clone()));
+    }
     let cx = CallContext {
         user: user.name.clone(),
         groups: user.groups.clone(),

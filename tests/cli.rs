@@ -150,3 +150,78 @@ fn serve_on_port_zero_prints_the_bound_address_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn request_log_lines_name_the_request_route_status_and_user() {
+    let mut child = Command::new(BIN)
+        .current_dir(ROOT)
+        .args([
+            "serve",
+            "--config",
+            "config/dev.toml",
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .env("RUST_LOG", "info")
+        .env("FLOWGATE__LOG__FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("read");
+    let addr = line
+        .trim()
+        .strip_prefix("flowgate listening on http://")
+        .and_then(|u| u.strip_suffix("/nuxeo/"))
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+        .to_owned();
+    let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    // jdoe:jdoe (the dev config's users have their names as passwords).
+    s.write_all(
+        b"GET /nuxeo/api/v1/workflowModel/SerialDocumentReview HTTP/1.1\r\nHost: x\r\n\
+          Authorization: Basic amRvZTpqZG9l\r\nX-Request-Id: log-check-1\r\nConnection: close\r\n\r\n",
+    )
+    .expect("write");
+    let mut resp = String::new();
+    std::io::Read::read_to_string(&mut s, &mut resp).expect("read");
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    let pid = child.id().to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    let stderr = child.stderr.take().expect("stderr");
+    let started = Instant::now();
+    let mut found = None;
+    for l in BufReader::new(stderr).lines() {
+        let Ok(l) = l else { break };
+        if l.contains("log-check-1") && l.contains("\"status\"") {
+            found = Some(l);
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "no request line"
+        );
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let l = found.expect("a request line with the request id");
+    let v: serde_json::Value = serde_json::from_str(&l).expect("JSON log line");
+    let f = &v;
+    assert_eq!(f["user"], "jdoe", "{l}");
+    assert_eq!(f["status"], 200, "{l}");
+    assert_eq!(f["route"], "/api/v1/workflowModel/{name}", "{l}");
+    assert_eq!(
+        f["path"], "/nuxeo/api/v1/workflowModel/SerialDocumentReview",
+        "{l}"
+    );
+    assert!(
+        !l.contains("amRvZTpqZG9l"),
+        "credentials must not be logged: {l}"
+    );
+}
