@@ -134,9 +134,9 @@ print(f"{med(0):.0f} {med(1):.3f} {med(2):.3f} {med(4):.0f} {med(5):.3f} {med(6)
 }
 
 # The same at one connection: latency without queueing ("p50 p99").
-wrk_c1() { # name url
+wrk_c1() { # name url [auth]
   local c=$CONN t=$THREADS r
-  CONN=1; THREADS=1
+  CONN=1; THREADS=1; AUTH=${3:-$AUTH}
   r=$(wrk_run "$1" "$2")
   CONN=$c; THREADS=$t
   echo "$r"
@@ -247,10 +247,9 @@ curl -s -o /dev/null -H "$GW_AUTH" "http://127.0.0.1:$P5/api/v1/task/alf~$ALF_TA
 read -r AD_RPS AD_P50 AD_P99 AG_RPS AG_P50 AG_P99 AG_BAD AG_ROUNDS AG_PCT < <(paired \
   alfresco-direct "$WF/tasks/$ALF_TASK" "$DIRECT_AUTH" \
   alfresco-gateway "http://127.0.0.1:$P5/api/v1/task/alf~$ALF_TASK" "$GW_AUTH")
-AUTH=$DIRECT_AUTH
-read -r _ AD1_P50 AD1_P99 _ < <(wrk_c1 alfresco-direct-c1 "$WF/tasks/$ALF_TASK")
-AUTH=$GW_AUTH
-read -r _ AG1_P50 AG1_P99 _ < <(wrk_c1 alfresco-gateway-c1 "http://127.0.0.1:$P5/api/v1/task/alf~$ALF_TASK")
+read -r _ AD1_P50 AD1_P99 _ < <(wrk_c1 alfresco-direct-c1 "$WF/tasks/$ALF_TASK" "$DIRECT_AUTH")
+read -r _ AG1_P50 AG1_P99 _ < <(wrk_c1 alfresco-gateway-c1 \
+  "http://127.0.0.1:$P5/api/v1/task/alf~$ALF_TASK" "$GW_AUTH")
 kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
 
 echo "== fan-out: \"my tasks\" over three Alfresco simulators answering in 50 ms each"
@@ -268,6 +267,7 @@ start_gateway "$FAN_CFG" "$P6"
 FAN_TASKS=$(curl -s -u jdoe:bench "http://127.0.0.1:$P6/api/v1/task?userId=jdoe" |
   python3 -c 'import json,sys; print(len(json.load(sys.stdin)["entries"]))')
 SAVED_CONN=$CONN; SAVED_THREADS=$THREADS; CONN=1; THREADS=1
+AUTH=$GW_AUTH
 read -r F_RPS F_P50 F_P99 F_BAD < <(wrk_run fanout "http://127.0.0.1:$P6/api/v1/task?userId=jdoe")
 CONN=$SAVED_CONN; THREADS=$SAVED_THREADS; AUTH=$AUTH_SAVED
 kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
@@ -310,10 +310,8 @@ GW_AUTH="Authorization: Basic $(printf 'jdoe:bench' | base64)"
 read -r CD_RPS CD_P50 CD_P99 CG_RPS CG_P50 CG_P99 CG_BAD CG_ROUNDS CG_PCT < <(paired \
   cq-direct "http://127.0.0.1:$PC$CQ_ITEM.json" "$DIRECT_AUTH" \
   cq-gateway "http://127.0.0.1:$P7/api/v1/task/$CQ_TASK" "$GW_AUTH")
-AUTH=$DIRECT_AUTH
-read -r _ CD1_P50 CD1_P99 _ < <(wrk_c1 cq-direct-c1 "http://127.0.0.1:$PC$CQ_ITEM.json")
-AUTH=$GW_AUTH
-read -r _ CG1_P50 CG1_P99 _ < <(wrk_c1 cq-gateway-c1 "http://127.0.0.1:$P7/api/v1/task/$CQ_TASK")
+read -r _ CD1_P50 CD1_P99 _ < <(wrk_c1 cq-direct-c1 "http://127.0.0.1:$PC$CQ_ITEM.json" "$DIRECT_AUTH")
+read -r _ CG1_P50 CG1_P99 _ < <(wrk_c1 cq-gateway-c1 "http://127.0.0.1:$P7/api/v1/task/$CQ_TASK" "$GW_AUTH")
 AUTH=$AUTH_SAVED
 kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
 

@@ -1,7 +1,7 @@
 //! The `flowgate` binary: check-config, hash-password and serve on a free port.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_flowgate");
@@ -91,8 +91,9 @@ fn hash_password_prints_an_argon2_phc_string() {
     assert!(!hash.contains("s3cret"));
 }
 
-#[test]
-fn serve_on_port_zero_prints_the_bound_address_and_stops_on_sigterm() {
+/// Starts `flowgate serve` with the dev config on a free port, with `envs` and its
+/// standard error sent to `stderr`; answers the process and the base URL it printed.
+fn serve(envs: &[(&str, &str)], stderr: Stdio) -> (Child, String) {
     let mut child = Command::new(BIN)
         .current_dir(ROOT)
         .args([
@@ -102,9 +103,9 @@ fn serve_on_port_zero_prints_the_bound_address_and_stops_on_sigterm() {
             "--bind",
             "127.0.0.1:0",
         ])
-        .env("RUST_LOG", "warn")
+        .envs(envs.iter().copied())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("spawn");
     let stdout = child.stdout.take().expect("stdout");
@@ -115,28 +116,45 @@ fn serve_on_port_zero_prints_the_bound_address_and_stops_on_sigterm() {
         .strip_prefix("flowgate listening on ")
         .unwrap_or_else(|| panic!("unexpected first line: {line}"))
         .to_owned();
+    (child, url)
+}
+
+/// Sends one raw HTTP/1.1 request to the server at `url` and answers the raw response.
+fn exchange(url: &str, request: &[u8]) -> String {
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/nuxeo/");
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    s.write_all(request).expect("write");
+    let mut resp = String::new();
+    std::io::Read::read_to_string(&mut s, &mut resp).expect("read");
+    resp
+}
+
+/// Sends SIGTERM.
+fn terminate(child: &Child) {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+}
+
+#[test]
+fn serve_on_port_zero_prints_the_bound_address_and_stops_on_sigterm() {
+    let (mut child, url) = serve(&[("RUST_LOG", "warn")], Stdio::null());
     assert!(
         url.starts_with("http://127.0.0.1:") && url.ends_with("/nuxeo/"),
         "{url}"
     );
-    let addr = url
-        .trim_start_matches("http://")
-        .trim_end_matches("/nuxeo/")
-        .to_owned();
-    let mut s = std::net::TcpStream::connect(&addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    s.write_all(b"GET /nuxeo/runningstatus HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .expect("write");
-    let mut resp = String::new();
-    std::io::Read::read_to_string(&mut s, &mut resp).expect("read");
+    let resp = exchange(
+        &url,
+        b"GET /nuxeo/runningstatus HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
     // SIGTERM: graceful stop.
-    let pid = child.id().to_string();
-    Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill");
+    terminate(&child);
     let started = Instant::now();
     loop {
         if let Some(status) = child.try_wait().expect("wait") {
@@ -153,47 +171,18 @@ fn serve_on_port_zero_prints_the_bound_address_and_stops_on_sigterm() {
 
 #[test]
 fn request_log_lines_name_the_request_route_status_and_user() {
-    let mut child = Command::new(BIN)
-        .current_dir(ROOT)
-        .args([
-            "serve",
-            "--config",
-            "config/dev.toml",
-            "--bind",
-            "127.0.0.1:0",
-        ])
-        .env("RUST_LOG", "info")
-        .env("FLOWGATE__LOG__FORMAT", "json")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read");
-    let addr = line
-        .trim()
-        .strip_prefix("flowgate listening on http://")
-        .and_then(|u| u.strip_suffix("/nuxeo/"))
-        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-        .to_owned();
-    let mut s = std::net::TcpStream::connect(&addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
+    let (mut child, url) = serve(
+        &[("RUST_LOG", "info"), ("FLOWGATE__LOG__FORMAT", "json")],
+        Stdio::piped(),
+    );
     // jdoe:jdoe (the dev config's users have their names as passwords).
-    s.write_all(
+    let resp = exchange(
+        &url,
         b"GET /nuxeo/api/v1/workflowModel/SerialDocumentReview HTTP/1.1\r\nHost: x\r\n\
           Authorization: Basic amRvZTpqZG9l\r\nX-Request-Id: log-check-1\r\nConnection: close\r\n\r\n",
-    )
-    .expect("write");
-    let mut resp = String::new();
-    std::io::Read::read_to_string(&mut s, &mut resp).expect("read");
+    );
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
-    let pid = child.id().to_string();
-    Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill");
+    terminate(&child);
     let stderr = child.stderr.take().expect("stderr");
     let started = Instant::now();
     let mut found = None;
@@ -212,12 +201,11 @@ fn request_log_lines_name_the_request_route_status_and_user() {
     let _ = child.wait();
     let l = found.expect("a request line with the request id");
     let v: serde_json::Value = serde_json::from_str(&l).expect("JSON log line");
-    let f = &v;
-    assert_eq!(f["user"], "jdoe", "{l}");
-    assert_eq!(f["status"], 200, "{l}");
-    assert_eq!(f["route"], "/api/v1/workflowModel/{name}", "{l}");
+    assert_eq!(v["user"], "jdoe", "{l}");
+    assert_eq!(v["status"], 200, "{l}");
+    assert_eq!(v["route"], "/api/v1/workflowModel/{name}", "{l}");
     assert_eq!(
-        f["path"], "/nuxeo/api/v1/workflowModel/SerialDocumentReview",
+        v["path"], "/nuxeo/api/v1/workflowModel/SerialDocumentReview",
         "{l}"
     );
     assert!(
