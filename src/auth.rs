@@ -75,7 +75,6 @@ struct TokenGrant {
     device: String,
 }
 
-/// Users, groups, caches and tokens.
 /// A cache key: a BLAKE2s digest, uniformly distributed, so its first eight bytes are
 /// all a hash table needs.
 #[derive(Debug, PartialEq, Eq)]
@@ -89,6 +88,7 @@ impl std::hash::Hash for CacheKey {
     }
 }
 
+/// Users, groups, caches and tokens.
 #[derive(Debug)]
 pub struct Directory {
     users: HashMap<String, Arc<User>>,
