@@ -272,13 +272,7 @@ async fn edge(
         .map(str::trim)
         .filter(|v| valid_request_id(v))
         .map(str::to_owned)
-        .unwrap_or_else(|| {
-            let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-            uuid::Uuid::now_v7()
-                .hyphenated()
-                .encode_lower(&mut buf)
-                .to_owned()
-        });
+        .unwrap_or_else(new_request_id);
     req.extensions_mut().insert(RequestId(id.clone()));
     let _in_flight = cfg.metrics.then(metrics::in_flight);
     let method = req.method().clone();
@@ -341,6 +335,19 @@ async fn edge(
     }
     set_request_id(&mut res, &id);
     Ok(res)
+}
+
+thread_local! {
+    /// Each thread's own clock sequence for request ids: `Uuid::now_v7` locks one
+    /// process-wide context, which every request on every worker would write.
+    static REQUEST_ID_CONTEXT: uuid::ContextV7 = const { uuid::ContextV7::new() };
+}
+
+/// A fresh request id: a UUIDv7 (time-ordered within a thread, unique across them).
+fn new_request_id() -> String {
+    let id = REQUEST_ID_CONTEXT.with(|cx| uuid::Uuid::new_v7(uuid::Timestamp::now(cx)));
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    id.hyphenated().encode_lower(&mut buf).to_owned()
 }
 
 /// `X-Request-Id`, as a ready header name.
@@ -435,5 +442,23 @@ mod tests {
         assert!(!valid_request_id(""));
         assert!(!valid_request_id("a b"));
         assert!(!valid_request_id(&"x".repeat(200)));
+    }
+
+    #[test]
+    fn generated_request_ids_are_distinct_uuid_v7_across_threads() {
+        let make = || (0..2000).map(|_| new_request_id()).collect::<Vec<_>>();
+        let other = std::thread::spawn(make);
+        let mut all = make();
+        let mine = all.clone();
+        all.extend(other.join().expect("thread"));
+        let distinct: std::collections::HashSet<_> = all.iter().collect();
+        assert_eq!(distinct.len(), all.len());
+        for id in &all {
+            let u = uuid::Uuid::parse_str(id).expect("a UUID");
+            assert_eq!(u.get_version_num(), 7, "{id}");
+            assert!(valid_request_id(id));
+        }
+        // Time-ordered within one thread.
+        assert!(mine.windows(2).all(|w| w[0] < w[1]));
     }
 }
