@@ -805,6 +805,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn joined_strings_serialise_as_one_escaped_string_everywhere() {
+        let j = Joined::of(["http://h/\"x\"/", "api/v1/", "task/", "a\\b\n"]);
+        let want = serde_json::to_string("http://h/\"x\"/api/v1/task/a\\b\n").unwrap();
+        assert_eq!(serde_json::to_string(&j).unwrap(), want);
+        assert_eq!(sonic_rs::to_string(&j).unwrap(), want);
+        let mut out = Vec::new();
+        j.write_json(&mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), want);
+    }
+
+    #[test]
     fn w3c_dates_match_the_general_formatter() {
         use chrono::{Duration, NaiveDate};
         let mut d = Utc.with_ymd_and_hms(1999, 12, 31, 23, 59, 58).unwrap();
