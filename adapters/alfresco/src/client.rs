@@ -197,61 +197,50 @@ impl Client {
     ) -> Result<flowgate_http::Response, EngineError> {
         // Boxed: the engine joins many calls at once, and a future holding each of them
         // inline is large enough for moving it to cost more than the allocation.
-        Box::pin(self.call_inline(cx, op, idem, method, url, query, body)).await
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn call_inline(
-        &self,
-        cx: &CallContext,
-        op: &'static str,
-        idem: Idempotency,
-        method: Method,
-        url: Target,
-        query: &Query,
-        body: Option<&Value>,
-    ) -> Result<flowgate_http::Response, EngineError> {
-        let mut renewed = false;
-        loop {
-            let auth = self.auth_header(cx, renewed).await?;
-            let mut req = self
-                .up
-                .request(method.clone(), url.clone())
-                .header(ACCEPT, "application/json")
-                .header(ACCEPT_LANGUAGE, "en")
-                .header(AUTHORIZATION, auth);
-            if !query.is_empty() {
-                req = req.query(query);
-            }
-            if let Some(b) = body {
-                req = req.json(b);
-            }
-            let resp = self.up.send(cx, op, idem, req).await?;
-            let status = resp.status().as_u16();
-            if resp.status().is_success() {
-                return Ok(resp);
-            }
-            if status == 401 {
-                match &self.auth {
-                    // The authenticator rejected the request before it ran, so sending it
-                    // again with a fresh ticket cannot repeat a side effect.
-                    Auth::Ticket { ticket, .. } if !renewed => {
-                        *ticket.lock() = None;
-                        renewed = true;
-                        continue;
-                    }
-                    Auth::Passthrough => {
-                        return Err(EngineError::forbidden(
-                            "Alfresco rejected the caller's credentials",
-                        ))
-                    }
-                    _ => {}
+        Box::pin(async move {
+            let mut renewed = false;
+            loop {
+                let auth = self.auth_header(cx, renewed).await?;
+                let mut req = self
+                    .up
+                    .request(method.clone(), url.clone())
+                    .header(ACCEPT, "application/json")
+                    .header(ACCEPT_LANGUAGE, "en")
+                    .header(AUTHORIZATION, auth);
+                if !query.is_empty() {
+                    req = req.query(query);
                 }
+                if let Some(b) = body {
+                    req = req.json(b);
+                }
+                let resp = self.up.send(cx, op, idem, req).await?;
+                let status = resp.status().as_u16();
+                if resp.status().is_success() {
+                    return Ok(resp);
+                }
+                if status == 401 {
+                    match &self.auth {
+                        // The authenticator rejected the request before it ran, so sending it
+                        // again with a fresh ticket cannot repeat a side effect.
+                        Auth::Ticket { ticket, .. } if !renewed => {
+                            *ticket.lock() = None;
+                            renewed = true;
+                            continue;
+                        }
+                        Auth::Passthrough => {
+                            return Err(EngineError::forbidden(
+                                "Alfresco rejected the caller's credentials",
+                            ))
+                        }
+                        _ => {}
+                    }
+                }
+                let text = self.up.read_text(resp);
+                tracing::debug!(engine = self.up.engine(), op, status, body = %flowgate_http::snippet(&text), "alfresco error");
+                return Err(upstream_error(status, &text));
             }
-            let text = self.up.read_text(resp);
-            tracing::debug!(engine = self.up.engine(), op, status, body = %flowgate_http::snippet(&text), "alfresco error");
-            return Err(upstream_error(status, &text));
-        }
+        })
+        .await
     }
 
     /// GET returning JSON.
