@@ -226,9 +226,11 @@ async fn dev_error_fields(
     };
     let status = res.status();
     let method = res.request().method().to_string();
-    let route = match res.request().match_pattern() {
-        Some(_) => metrics::route_of(res.request()).to_string(),
-        None => res.request().path().to_owned(),
+    let route = metrics::route_of(res.request());
+    let route = if std::rc::Rc::ptr_eq(&route, &metrics::unmatched()) {
+        res.request().path().to_owned()
+    } else {
+        route.to_string()
     };
     let rid = res
         .request()
