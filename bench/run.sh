@@ -9,7 +9,9 @@
 # follows an unmeasured one of BENCH_WARMUP, default 2s), BENCH_ROUNDS (rounds of the
 # rows compared with a reference measured alongside, default 3), BENCH_CONNECTIONS
 # (default 64), BENCH_THREADS (wrk threads, default 2), BENCH_TASKS (stored tasks,
-# default 100000), BENCH_USERS (default 1000).
+# default 100000), BENCH_USERS (default 1000), BENCH_SCHED_POLICY (`batch`, the
+# default, runs every process of the benchmark as SCHED_BATCH; `normal` as ordinary
+# tasks: see below).
 # Results: a table on stdout and target/bench/results.md; raw outputs in target/bench/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +54,24 @@ if ! command -v wrk >/dev/null; then
   fi
 fi
 
+# Everything here shares two cores: wrk, the gateway, the simulators, the baseline. As
+# ordinary tasks, each response wakes a thread that then preempts whichever thread runs
+# on that core, in the middle of its batch of ready connections; separate machines never
+# do that to each other. It costs the heavier process of a pair far more (a server slower
+# than wrk crosses from "wrk waits" into "wrk preempts on every response"), which turns a
+# small difference in CPU per request into a large and erratic one in throughput.
+# SCHED_BATCH keeps each process's fair share of the CPU but lets it preempt only at the
+# scheduler tick. Every process of a run gets the same policy; docs/performance.md
+# compares both and checks the ratios against CPU time per request.
+POLICY=${BENCH_SCHED_POLICY:-batch}
+case "$POLICY" in
+  batch) if command -v chrt >/dev/null && chrt -b 0 true 2>/dev/null; then RUN=(chrt -b 0)
+         else echo "chrt cannot set SCHED_BATCH here; running as ordinary tasks" >&2; POLICY=normal; RUN=(); fi ;;
+  normal) RUN=() ;;
+  *) echo "BENCH_SCHED_POLICY must be batch or normal" >&2; exit 2 ;;
+esac
+WRK=("${RUN[@]}" wrk)
+
 echo "== building release binaries"
 cargo build --release -q -p flowgate -p flowgate-bench
 cargo build --release -q -p flowgate-alfresco --features sim --bin flowgate-alfresco-sim
@@ -89,7 +109,7 @@ gateway_config() { # users durability-extra -> path
 }
 
 start_gateway() { # config port -> sets GW_PID
-  "$BIN/flowgate" serve --config "$1" --bind "127.0.0.1:$2" > "$OUT/gateway-$2.log" 2>&1 &
+  "${RUN[@]}" "$BIN/flowgate" serve --config "$1" --bind "127.0.0.1:$2" > "$OUT/gateway-$2.log" 2>&1 &
   GW_PID=$!; PIDS+=("$GW_PID")
   wait_http "http://127.0.0.1:$2/api/v1/doc-not-there-but-any-answer"
 }
@@ -100,8 +120,8 @@ wrk_run() { # name url
   # A short unmeasured run first, with the same load: a server that has just been
   # seeded (or just started) spends its first moments returning memory, filling
   # caches and pools, which is not its steady state.
-  wrk -t"$THREADS" -c"$CONN" -d"$WARMUP" -H "$AUTH" "$url" > /dev/null 2>&1 || true
-  wrk -t"$THREADS" -c"$CONN" -d"$DUR" --latency -H "$AUTH" "$url" > "$OUT/$name.wrk" 2>&1
+  "${WRK[@]}" -t"$THREADS" -c"$CONN" -d"$WARMUP" -H "$AUTH" "$url" > /dev/null 2>&1 || true
+  "${WRK[@]}" -t"$THREADS" -c"$CONN" -d"$DUR" --latency -H "$AUTH" "$url" > "$OUT/$name.wrk" 2>&1
   awk '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
     /Requests\/sec/ { rps=$2 }
@@ -150,14 +170,14 @@ row() { printf '| %-44s | %12s | %9s | %9s | %s\n' "$1" "$2" "$3" "$4" "$5" | te
 if [ "$ADAPTERS_ONLY" = 0 ]; then
 echo "== stack baseline (bare actix-web, fixed ~1 KB task body)"
 BP=$(free_port)
-"$BIN/stack-baseline" --bind "127.0.0.1:$BP" > "$OUT/baseline.log" 2>&1 &
+"${RUN[@]}" "$BIN/stack-baseline" --bind "127.0.0.1:$BP" > "$OUT/baseline.log" 2>&1 &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$BP/"
 
 echo "== gateway with $((SMALL_USERS * PER_USER)) stored tasks ($SMALL_USERS users x $PER_USER)"
 P1=$(free_port)
 start_gateway "$(gateway_config "$SMALL_USERS")" "$P1"
-"$BIN/fg-load" --url "http://127.0.0.1:$P1/api/v1" --password bench --users "$SMALL_USERS" \
+"${RUN[@]}" "$BIN/fg-load" --url "http://127.0.0.1:$P1/api/v1" --password bench --users "$SMALL_USERS" \
   seed --per-user "$PER_USER" > "$OUT/seed-small.json"
 Q="task?userId=user0001&isPaginated=true&pageSize=20"
 read -r S_RPS S_P50 S_P99 S_BAD < <(wrk_run list-small "http://127.0.0.1:$P1/api/v1/$Q")
@@ -167,7 +187,7 @@ echo "== gateway with $TASKS stored tasks ($USERS users x $PER_USER)"
 P2=$(free_port)
 start_gateway "$(gateway_config "$USERS")" "$P2"
 RSS0=$(rss_mb "$GW_PID")
-"$BIN/fg-load" --url "http://127.0.0.1:$P2/api/v1" --password bench --users "$USERS" \
+"${RUN[@]}" "$BIN/fg-load" --url "http://127.0.0.1:$P2/api/v1" --password bench --users "$USERS" \
   seed --per-user "$PER_USER" > "$OUT/seed-large.json"
 RSS1=$(rss_mb "$GW_PID")
 TASK_ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sample_task"])' "$OUT/seed-large.json")
@@ -179,9 +199,9 @@ read -r B_RPS B_P50 B_P99 G_RPS G_P50 G_P99 G_BAD G_ROUNDS G_PCT < <(paired \
 read -r L_RPS L_P50 L_P99 L_BAD < <(wrk_run list-large "http://127.0.0.1:$P2/api/v1/$Q")
 echo "== task completions with wrk (cancel button of each stored first task), memory mode"
 complete_run() { # name port -> "completions_per_s p50 p99 exhausted"
-  "$BIN/fg-load" --url "http://127.0.0.1:$2/api/v1" --password bench --users "$USERS" \
+  "${RUN[@]}" "$BIN/fg-load" --url "http://127.0.0.1:$2/api/v1" --password bench --users "$USERS" \
     task-ids --out "$OUT/$1.tsv" > /dev/null
-  wrk -t"$THREADS" -c"$CONN" -d"$CDUR" --latency -s bench/complete.lua "http://127.0.0.1:$2" \
+  "${WRK[@]}" -t"$THREADS" -c"$CONN" -d"$CDUR" --latency -s bench/complete.lua "http://127.0.0.1:$2" \
     -- "$OUT/$1.tsv" "$THREADS" > "$OUT/$1.wrk" 2>&1
   awk '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
@@ -199,7 +219,7 @@ rm -rf "$OUT/durable-data"
 sed "s|^kind = \"memory\"$|kind = \"memory\"\ndata_dir = \"$OUT/durable-data\"\ndurability = \"fsync\"|" \
   "$(gateway_config "$USERS")" > "$DURABLE_CFG"
 start_gateway "$DURABLE_CFG" "$P4"
-"$BIN/fg-load" --url "http://127.0.0.1:$P4/api/v1" --password bench --users "$USERS" \
+"${RUN[@]}" "$BIN/fg-load" --url "http://127.0.0.1:$P4/api/v1" --password bench --users "$USERS" \
   --concurrency "$CONN" seed --per-user "$DURABLE_PER_USER" > "$OUT/seed-durable.json"
 D_SEED=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["per_second"]))' "$OUT/seed-durable.json")
 read -r D_RPS D_P50 D_P99 D_EX D_BAD < <(complete_run complete-durable "$P4")
@@ -208,7 +228,7 @@ kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
 echo "== full review runs (start, start_review, validate) from $CONN reqwest clients, memory mode"
 P3=$(free_port)
 start_gateway "$(gateway_config "$USERS")" "$P3"
-"$BIN/fg-load" --url "http://127.0.0.1:$P3/api/v1" --password bench --users "$USERS" \
+"${RUN[@]}" "$BIN/fg-load" --url "http://127.0.0.1:$P3/api/v1" --password bench --users "$USERS" \
   --concurrency "$CONN" drive --workflows "$DRIVE" > "$OUT/drive-memory.json"
 R_RATE=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["completions_per_second"]))' "$OUT/drive-memory.json")
 kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
@@ -217,7 +237,7 @@ fi
 
 echo "== adapter overhead: GET task through the Alfresco adapter vs the simulator directly"
 start_alf_sim() { # port delay_ms
-  "$BIN/flowgate-alfresco-sim" --port "$1" --delay-ms "$2" > "$OUT/alf-$1.log" 2>&1 &
+  "${RUN[@]}" "$BIN/flowgate-alfresco-sim" --port "$1" --delay-ms "$2" > "$OUT/alf-$1.log" 2>&1 &
   PIDS+=($!)
   wait_http "http://127.0.0.1:$1/alfresco/"
 }
@@ -274,7 +294,7 @@ kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
 
 echo "== adapter overhead: GET task through the CQ adapter vs the simulator directly"
 start_cq_sim() { # port delay_ms
-  "$BIN/flowgate-cq-sim" --port "$1" --profile aem64-65 --delay-ms "$2" > "$OUT/cq-$1.log" 2>&1 &
+  "${RUN[@]}" "$BIN/flowgate-cq-sim" --port "$1" --profile aem64-65 --delay-ms "$2" > "$OUT/cq-$1.log" 2>&1 &
   PIDS+=($!)
   wait_http "http://127.0.0.1:$1/etc/workflow/models.json"
 }
@@ -343,7 +363,7 @@ check() { python3 -c "import sys; print('ok' if eval(sys.argv[1]) else 'MISSED')
 : > "$OUT/results.md"
 {
   echo "flowgate benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
-  echo "wrk -t$THREADS -c$CONN -d$DUR; stored tasks: $TASKS over $USERS users; gateway log level warn"
+  echo "wrk -t$THREADS -c$CONN -d$DUR ($POLICY scheduling policy); stored tasks: $TASKS over $USERS users; gateway log level warn"
   echo
   echo "| measurement                                  | value        | p50 ms    | p99 ms    | target"
   echo "|----------------------------------------------|--------------|-----------|-----------|-------"
