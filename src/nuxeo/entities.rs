@@ -290,7 +290,7 @@ impl TaskEntity<'_> {
             Ok::<(), serde_json::Error>(())
         })?;
         out.extend_from_slice(b",\"variables\":");
-        jsonw::value(out, self.variables)?;
+        jsonw::object(out, self.variables);
         let info = &self.task_info;
         out.extend_from_slice(b",\"taskInfo\":{\"allowTaskReassignment\":");
         jsonw::boolean(out, info.allow_task_reassignment);

@@ -9,6 +9,8 @@
 //! output is byte for byte what
 //! `serde_json` writes for the same entity (tests in `entities.rs` compare them).
 
+use std::io::Write as _;
+
 use serde::Serialize;
 
 /// Appends `s` as a JSON string, escaped exactly as `serde_json` does: `"`, `\` and the
@@ -132,6 +134,46 @@ pub fn value<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) -> Result<(), serd
     serde_json::to_writer(&mut *out, v)
 }
 
+/// Appends a free-form JSON value, byte for byte as `serde_json` writes it: strings and
+/// keys through [`string`], numbers through `serde_json` itself (its integer and
+/// shortest-float forms).
+pub fn json(out: &mut Vec<u8>, v: &serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(b) => boolean(out, *b),
+        Value::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::String(s) => string(out, s),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, x) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                json(out, x);
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => object(out, map),
+    }
+}
+
+/// Appends a JSON object (see [`json`]).
+pub fn object(out: &mut Vec<u8>, map: &serde_json::Map<String, serde_json::Value>) {
+    out.push(b'{');
+    for (i, (k, v)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        string(out, k);
+        out.push(b':');
+        json(out, v);
+    }
+    out.push(b'}');
+}
+
 /// Appends `[a,b,…]`, each item written by `item`.
 pub fn array<T, E>(
     out: &mut Vec<u8>,
@@ -176,6 +218,40 @@ mod tests {
                 serde_json::to_string(s).unwrap(),
                 "{s:?}"
             );
+        }
+    }
+
+    #[test]
+    fn values_are_written_like_serde_json() {
+        let values = [
+            serde_json::json!(null),
+            serde_json::json!({}),
+            serde_json::json!([]),
+            serde_json::json!({
+                "comment": null,
+                "participants": ["user:jdoe", "group \"a\"\n"],
+                "validationOrReview": "validation",
+                "n": 42, "neg": -7, "big": u64::MAX, "f": 0.1, "e": 1.5e300, "tiny": -2.5e-8,
+                "yes": true, "no": false,
+                "nested": {"a": [1, {"b": [[], {}]}], "ünï\u{1}": "𝄞\t"},
+            }),
+            serde_json::json!([1.0, -0.0, 100.0, 1e21, 123456789.125]),
+        ];
+        for v in values {
+            let mut out = Vec::new();
+            json(&mut out, &v);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(&v).unwrap()
+            );
+            if let serde_json::Value::Object(map) = &v {
+                let mut out = Vec::new();
+                object(&mut out, map);
+                assert_eq!(
+                    String::from_utf8(out).unwrap(),
+                    serde_json::to_string(map).unwrap()
+                );
+            }
         }
     }
 
