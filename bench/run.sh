@@ -9,9 +9,8 @@
 # follows an unmeasured one of BENCH_WARMUP, default 2s), BENCH_ROUNDS (rounds of the
 # rows compared with a reference measured alongside, default 3), BENCH_CONNECTIONS
 # (default 64), BENCH_THREADS (wrk threads, default 2), BENCH_TASKS (stored tasks,
-# default 100000), BENCH_USERS (default 1000), BENCH_SCHED_POLICY (`batch`, the
-# default, runs every process of the benchmark as SCHED_BATCH; `normal` as ordinary
-# tasks: see below).
+# default 100000), BENCH_USERS (default 1000), BENCH_SCHED_POLICY (`normal`, the
+# default: ordinary tasks; `batch`: every process of the run as SCHED_BATCH, see below).
 # Results: a table on stdout and target/bench/results.md; raw outputs in target/bench/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,15 +54,14 @@ if ! command -v wrk >/dev/null; then
 fi
 
 # Everything here shares two cores: wrk, the gateway, the simulators, the baseline. As
-# ordinary tasks, each response wakes a thread that then preempts whichever thread runs
-# on that core, in the middle of its batch of ready connections; separate machines never
-# do that to each other. It costs the heavier process of a pair far more (a server slower
-# than wrk crosses from "wrk waits" into "wrk preempts on every response"), which turns a
-# small difference in CPU per request into a large and erratic one in throughput.
-# SCHED_BATCH keeps each process's fair share of the CPU but lets it preempt only at the
-# scheduler tick. Every process of a run gets the same policy; docs/performance.md
-# compares both and checks the ratios against CPU time per request.
-POLICY=${BENCH_SCHED_POLICY:-batch}
+# ordinary tasks (the default), each response wakes a thread that may preempt whichever
+# thread runs on that core, in the middle of its batch of ready connections; separate
+# machines never do that to each other, and it costs the heavier process of a pair more.
+# BENCH_SCHED_POLICY=batch runs every process of the run as SCHED_BATCH instead (fair
+# share of the CPU, preemption only at the scheduler tick), to see how much of a ratio
+# is that effect; docs/performance.md compares the two. The targets are read in the
+# default policy.
+POLICY=${BENCH_SCHED_POLICY:-normal}
 case "$POLICY" in
   batch) if command -v chrt >/dev/null && chrt -b 0 true 2>/dev/null; then RUN=(chrt -b 0)
          else echo "chrt cannot set SCHED_BATCH here; running as ordinary tasks" >&2; POLICY=normal; RUN=(); fi ;;

@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -100,7 +101,36 @@ pub struct Directory {
     /// Verified credentials → user name. Names, not `Arc<User>` handles: cloning a
     /// shared handle per request would make every worker write its reference count.
     verified: DashMap<CacheKey, String>,
+    /// One permit per password check allowed to run at once.
+    verify_slots: tokio::sync::Semaphore,
+    checks: Arc<CheckCount>,
     tokens: DashMap<String, TokenGrant>,
+}
+
+/// Counts of argon2 runs (each costs milliseconds, so counting is free by comparison).
+#[derive(Debug, Default)]
+struct CheckCount {
+    running: AtomicUsize,
+    peak: AtomicUsize,
+    total: AtomicUsize,
+}
+
+impl CheckCount {
+    fn start(&self) -> Running<'_> {
+        let now = self.running.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak.fetch_max(now, Ordering::Relaxed);
+        self.total.fetch_add(1, Ordering::Relaxed);
+        Running(self)
+    }
+}
+
+/// One password check in progress.
+struct Running<'a>(&'a CheckCount);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Directory {
@@ -157,6 +187,11 @@ impl Directory {
             cache_size: s.verify_cache_size,
             cache_salt,
             verified: DashMap::new(),
+            verify_slots: tokio::sync::Semaphore::new(match s.max_parallel_verifications {
+                0 => std::thread::available_parallelism().map_or(1, usize::from),
+                n => n,
+            }),
+            checks: Arc::default(),
             tokens: DashMap::new(),
         }
     }
@@ -189,22 +224,26 @@ impl Directory {
     }
 
     /// Checks `Basic` credentials, given as their base64 part (`dXNlcjpwYXNzd29yZA==`).
-    /// Runs argon2 on a blocking thread unless the same credentials were verified before.
+    /// Runs argon2 on a blocking thread unless the same credentials were verified before;
+    /// at most `max_parallel_verifications` checks run at once, the others wait.
     pub async fn verify_basic(&self, encoded: &str) -> Option<&Arc<User>> {
         let key = self.cache_key(encoded);
-        if self.cache_size > 0 {
-            if let Some(u) = self
-                .verified
-                .get(&key)
-                .and_then(|n| self.users.get(n.as_str()))
-            {
-                return Some(u);
-            }
+        if let Some(u) = self.cached(&key) {
+            return Some(u);
         }
         let (user, password) = decode_basic(encoded)?;
         let u = self.users.get(&user)?;
+        // The semaphore is never closed, so acquiring only fails if that changes.
+        let _slot = self.verify_slots.acquire().await.ok()?;
+        // Requests with the same credentials that waited behind the first check find
+        // its result here instead of running argon2 again.
+        if let Some(u) = self.cached(&key) {
+            return Some(u);
+        }
         let hash = u.password_hash.clone();
+        let checks = self.checks.clone();
         let ok = web::block(move || {
+            let _running = checks.start();
             PasswordHash::new(&hash)
                 .map(|h| {
                     Argon2::default()
@@ -227,6 +266,23 @@ impl Directory {
             self.verified.insert(key, user);
         }
         Some(u)
+    }
+
+    /// Password checks run so far, and the most that ran at once.
+    pub fn check_counts(&self) -> (usize, usize) {
+        (
+            self.checks.total.load(Ordering::Relaxed),
+            self.checks.peak.load(Ordering::Relaxed),
+        )
+    }
+
+    fn cached(&self, key: &CacheKey) -> Option<&Arc<User>> {
+        if self.cache_size == 0 {
+            return None;
+        }
+        self.verified
+            .get(key)
+            .and_then(|n| self.users.get(n.as_str()))
     }
 
     /// The token of (user, application, device), creating one when none exists.
@@ -455,6 +511,45 @@ mod tests {
             .await
             .is_none());
         assert_eq!(d.verified.len(), 1);
+    }
+
+    /// A directory of `users` users (`u0`, `u1`, …) with one password, checking at most
+    /// `slots` passwords at once. The hash costs a few milliseconds even in a debug
+    /// build, so that checks started together overlap unless something holds them back.
+    fn dir_with(users: usize, slots: usize) -> Directory {
+        let params = argon2::Params::new(2048, 1, 1, None).unwrap();
+        let a = Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        let salt = SaltString::encode_b64(b"unit-test-salt").unwrap();
+        let h = a.hash_password(b"secret", &salt).unwrap().to_string();
+        let mut toml = format!("[auth]\nmax_parallel_verifications = {slots}\n");
+        for i in 0..users {
+            toml.push_str(&format!(
+                "[[auth.users]]\nname = \"u{i}\"\npassword_hash = \"{h}\"\n"
+            ));
+        }
+        Directory::new(&Settings::load(&Sources::from_toml(toml)).unwrap().auth)
+    }
+
+    #[actix_web::test]
+    async fn password_checks_run_at_most_the_configured_number_at_once() {
+        let d = dir_with(6, 2);
+        let creds: Vec<String> = (0..6).map(|i| b64(&format!("u{i}"), "secret")).collect();
+        let wrong: Vec<String> = (0..6).map(|i| b64(&format!("u{i}"), "nope")).collect();
+        let all =
+            futures::future::join_all(creds.iter().chain(&wrong).map(|c| d.verify_basic(c))).await;
+        assert_eq!(all.iter().filter(|u| u.is_some()).count(), 6);
+        let (total, peak) = d.check_counts();
+        assert_eq!(total, 12, "every distinct credential is checked once");
+        assert!(peak <= 2, "{peak} checks ran at once, 2 allowed");
+    }
+
+    #[actix_web::test]
+    async fn logins_waiting_for_a_check_of_the_same_credentials_reuse_its_result() {
+        let d = dir_with(1, 1);
+        let c = b64("u0", "secret");
+        let all = futures::future::join_all((0..8).map(|_| d.verify_basic(&c))).await;
+        assert!(all.iter().all(Option::is_some));
+        assert_eq!(d.check_counts().0, 1, "argon2 ran once for eight logins");
     }
 
     #[actix_web::test]

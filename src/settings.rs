@@ -133,6 +133,9 @@ pub struct AuthSettings {
     pub poweruser_group: String,
     /// How many successful password checks are remembered (0 disables the cache).
     pub verify_cache_size: usize,
+    /// Password checks (argon2, about 19 MiB and tens of milliseconds each) run at once;
+    /// further ones wait their turn. 0 means one per CPU.
+    pub max_parallel_verifications: usize,
     /// Users allowed to log in.
     #[serde(default)]
     pub users: Vec<UserSettings>,
