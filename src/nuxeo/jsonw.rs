@@ -4,10 +4,10 @@
 //! strings). Written through serde, each field costs a trip through the serializer's
 //! state machine and each string an escaping pass; written here, field names are
 //! constant bytes and a string without characters to escape (nearly all of them: ids,
-//! URLs, labels) is checked sixteen bytes at a time and copied in one piece. Nested
-//! free-form values (variables, fetched entities) still go through `serde_json`. The
-//! output is byte for byte what
-//! `serde_json` writes for the same entity (tests in `entities.rs` compare them).
+//! URLs, labels) is checked sixteen bytes at a time and copied in one piece. Variables
+//! are written the same way ([`object`]); fetched entities still go through
+//! `serde_json`. The output is byte for byte what `serde_json` writes for the same
+//! entity (tests here and in `entities.rs` compare them).
 
 use std::io::Write as _;
 
