@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Argon2, PasswordHash};
@@ -223,22 +223,42 @@ impl Directory {
         CacheKey(h.finalize().into())
     }
 
-    /// Checks `Basic` credentials, given as their base64 part (`dXNlcjpwYXNzd29yZA==`).
-    /// Runs argon2 on a blocking thread unless the same credentials were verified before;
-    /// at most `max_parallel_verifications` checks run at once, the others wait.
-    pub async fn verify_basic(&self, encoded: &str) -> Option<&Arc<User>> {
+    /// Checks `Basic` credentials, given as their base64 part (`dXNlcjpwYXNzd29yZA==`):
+    /// the user, or `None` when they are wrong. Runs argon2 on a blocking thread unless
+    /// the same credentials were verified before; at most `max_parallel_verifications`
+    /// checks run at once, and a check that finds no free slot within `wait` is refused
+    /// with 503 (the caller may retry) rather than queued without end.
+    pub async fn verify_basic(
+        &self,
+        encoded: &str,
+        wait: Duration,
+    ) -> Result<Option<&Arc<User>>, ApiError> {
         let key = self.cache_key(encoded);
         if let Some(u) = self.cached(&key) {
-            return Some(u);
+            return Ok(Some(u));
         }
-        let (user, password) = decode_basic(encoded)?;
-        let u = self.users.get(&user)?;
-        // The semaphore is never closed, so acquiring only fails if that changes.
-        let _slot = self.verify_slots.acquire().await.ok()?;
+        let Some((user, password)) = decode_basic(encoded) else {
+            return Ok(None);
+        };
+        let Some(u) = self.users.get(&user) else {
+            return Ok(None);
+        };
+        let _slot = match tokio::time::timeout(wait, self.verify_slots.acquire()).await {
+            Ok(Ok(slot)) => slot,
+            // The semaphore is never closed.
+            Ok(Err(closed)) => return Err(ApiError::internal(closed)),
+            Err(_) => {
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "Too many password checks in progress; retry shortly",
+                ))
+            }
+        };
         // Requests with the same credentials that waited behind the first check find
         // its result here instead of running argon2 again.
         if let Some(u) = self.cached(&key) {
-            return Some(u);
+            return Ok(Some(u));
         }
         let hash = u.password_hash.clone();
         let checks = self.checks.clone();
@@ -255,7 +275,7 @@ impl Directory {
         .await
         .unwrap_or(false);
         if !ok {
-            return None;
+            return Ok(None);
         }
         if self.cache_size > 0 {
             if self.verified.len() >= self.cache_size {
@@ -265,7 +285,7 @@ impl Directory {
             }
             self.verified.insert(key, user);
         }
-        Some(u)
+        Ok(Some(u))
     }
 
     /// Password checks run so far, and the most that ran at once.
@@ -396,7 +416,8 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Caller,
     {
         dir.user_of_token(token.trim())
     } else if let Some(encoded) = basic_credentials(req) {
-        dir.verify_basic(encoded).await
+        let wait = Duration::from_millis(state.settings.server.request_timeout_ms);
+        dir.verify_basic(encoded, wait).await?
     } else {
         None
     };
@@ -486,6 +507,8 @@ mod tests {
         Directory::new(&s.auth)
     }
 
+    const WAIT: Duration = Duration::from_secs(10);
+
     fn b64(user: &str, password: &str) -> String {
         base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
     }
@@ -495,20 +518,32 @@ mod tests {
         let d = dir();
         let name = |u: Option<&Arc<User>>| u.map(|u| u.name.clone());
         assert_eq!(
-            name(d.verify_basic(&b64("jdoe", "secret")).await).as_deref(),
+            name(d.verify_basic(&b64("jdoe", "secret"), WAIT).await.unwrap()).as_deref(),
             Some("jdoe")
         );
         assert_eq!(d.verified.len(), 1);
         assert_eq!(
-            name(d.verify_basic(&b64("jdoe", "secret")).await).as_deref(),
+            name(d.verify_basic(&b64("jdoe", "secret"), WAIT).await.unwrap()).as_deref(),
             Some("jdoe")
         );
-        assert!(d.verify_basic(&b64("jdoe", "wrong")).await.is_none());
-        assert!(d.verify_basic(&b64("nobody", "secret")).await.is_none());
-        assert!(d.verify_basic("not base64!").await.is_none());
         assert!(d
-            .verify_basic(&base64::engine::general_purpose::STANDARD.encode("jdoe"))
+            .verify_basic(&b64("jdoe", "wrong"), WAIT)
             .await
+            .unwrap()
+            .is_none());
+        assert!(d
+            .verify_basic(&b64("nobody", "secret"), WAIT)
+            .await
+            .unwrap()
+            .is_none());
+        assert!(d.verify_basic("not base64!", WAIT).await.unwrap().is_none());
+        assert!(d
+            .verify_basic(
+                &base64::engine::general_purpose::STANDARD.encode("jdoe"),
+                WAIT
+            )
+            .await
+            .unwrap()
             .is_none());
         assert_eq!(d.verified.len(), 1);
     }
@@ -536,8 +571,9 @@ mod tests {
         let creds: Vec<String> = (0..6).map(|i| b64(&format!("u{i}"), "secret")).collect();
         let wrong: Vec<String> = (0..6).map(|i| b64(&format!("u{i}"), "nope")).collect();
         let all =
-            futures::future::join_all(creds.iter().chain(&wrong).map(|c| d.verify_basic(c))).await;
-        assert_eq!(all.iter().filter(|u| u.is_some()).count(), 6);
+            futures::future::join_all(creds.iter().chain(&wrong).map(|c| d.verify_basic(c, WAIT)))
+                .await;
+        assert_eq!(all.iter().filter(|u| matches!(u, Ok(Some(_)))).count(), 6);
         let (total, peak) = d.check_counts();
         assert_eq!(total, 12, "every distinct credential is checked once");
         assert!(peak <= 2, "{peak} checks ran at once, 2 allowed");
@@ -547,17 +583,55 @@ mod tests {
     async fn logins_waiting_for_a_check_of_the_same_credentials_reuse_its_result() {
         let d = dir_with(1, 1);
         let c = b64("u0", "secret");
-        let all = futures::future::join_all((0..8).map(|_| d.verify_basic(&c))).await;
-        assert!(all.iter().all(Option::is_some));
+        let all = futures::future::join_all((0..8).map(|_| d.verify_basic(&c, WAIT))).await;
+        assert!(all.iter().all(|u| matches!(u, Ok(Some(_)))));
         assert_eq!(d.check_counts().0, 1, "argon2 ran once for eight logins");
+    }
+
+    #[actix_web::test]
+    async fn a_check_that_finds_no_free_slot_in_time_is_refused_with_503() {
+        let d = dir_with(2, 1);
+        assert!(d
+            .verify_basic(&b64("u0", "secret"), WAIT)
+            .await
+            .unwrap()
+            .is_some());
+        let held = d.verify_slots.acquire().await.unwrap();
+        let short = Duration::from_millis(30);
+        // Bounded here too, so that a regression fails instead of hanging.
+        let err = tokio::time::timeout(WAIT, d.verify_basic(&b64("u1", "secret"), short))
+            .await
+            .expect("refused within the wait, not queued")
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(err.status(), StatusCode::SERVICE_UNAVAILABLE);
+        // Credentials already verified need no slot.
+        assert!(d
+            .verify_basic(&b64("u0", "secret"), short)
+            .await
+            .unwrap()
+            .is_some());
+        drop(held);
+        assert!(d
+            .verify_basic(&b64("u1", "secret"), short)
+            .await
+            .unwrap()
+            .is_some());
     }
 
     #[actix_web::test]
     async fn cache_entry_of_one_user_does_not_admit_another() {
         let d = dir();
-        assert!(d.verify_basic(&b64("jdoe", "secret")).await.is_some());
+        assert!(d
+            .verify_basic(&b64("jdoe", "secret"), WAIT)
+            .await
+            .unwrap()
+            .is_some());
         // Same password, different user: a separate entry, verified on its own.
-        let admin = d.verify_basic(&b64("Administrator", "secret")).await;
+        let admin = d
+            .verify_basic(&b64("Administrator", "secret"), WAIT)
+            .await
+            .unwrap();
         assert_eq!(
             admin.map(|u| u.name.clone()).as_deref(),
             Some("Administrator")
