@@ -26,7 +26,9 @@ pub(crate) fn server(
     })
     .workers(2)
     .disable_signals()
-    .shutdown_timeout(1)
+    // Stopping is always immediate (open connections are closed, not drained), and
+    // `SimHandle::stop` waits for the workers, so that nothing answers after it returns.
+    .shutdown_timeout(0)
     .listen(listener)?
     .run())
 }

@@ -291,7 +291,11 @@ impl SimHandle {
 
     fn shutdown(&mut self) {
         // The stop command is sent synchronously; the returned future only waits for it.
-        drop(self.server.stop(false));
+        // "Graceful" with a zero shutdown timeout: connections are closed at once, and the
+        // server only finishes (and its thread, joined below) once every worker has
+        // stopped; a forced stop would leave workers answering on open connections for a
+        // moment after this returns.
+        drop(self.server.stop(true));
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }

@@ -307,15 +307,17 @@ impl CqSim {
             .map(|w| w.assignee.clone())
     }
 
-    /// Stops the server and waits for it.
+    /// Stops the server and waits until every worker has stopped: "graceful" with a zero
+    /// shutdown timeout closes open connections at once but, unlike a forced stop, only
+    /// returns when no worker can answer any more.
     pub async fn stop(self) {
-        self.handle.stop(false).await;
+        self.handle.stop(true).await;
     }
 }
 
 impl Drop for CqSim {
     fn drop(&mut self) {
         // The stop command is sent when `stop` is called; the returned future only waits.
-        drop(self.handle.stop(false));
+        drop(self.handle.stop(true));
     }
 }

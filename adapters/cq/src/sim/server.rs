@@ -31,7 +31,8 @@ pub(crate) fn build(
     })
     .workers(1)
     .disable_signals()
-    .shutdown_timeout(1)
+    // Stopping is immediate (open connections are closed, not drained); see `CqSim::stop`.
+    .shutdown_timeout(0)
     .listen(listener)?
     .run())
 }
