@@ -77,6 +77,9 @@ pub struct RenderCtx {
     pub repository: String,
 }
 
+/// Where the REST API sits under the public base URL, in every link the gateway writes.
+pub const API_PATH: &str = "api/v1/";
+
 impl RenderCtx {
     /// Builds the context of a request from its already parsed query string.
     pub fn with_params(
@@ -128,12 +131,12 @@ impl RenderCtx {
         self.fetch.get(entity).is_some_and(|s| s.contains(token))
     }
 
-    /// `BASE + "api/v1/" + rest`, `rest` given in parts (joined without a separator).
+    /// `BASE + API_PATH + rest`, `rest` given in parts (joined without a separator).
     pub fn api_url(&self, rest: &[&str]) -> String {
-        let len = self.base.len() + "api/v1/".len() + rest.iter().map(|p| p.len()).sum::<usize>();
+        let len = self.base.len() + API_PATH.len() + rest.iter().map(|p| p.len()).sum::<usize>();
         let mut s = String::with_capacity(len);
         s.push_str(&self.base);
-        s.push_str("api/v1/");
+        s.push_str(API_PATH);
         for p in rest {
             s.push_str(p);
         }

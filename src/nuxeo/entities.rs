@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use super::context::RenderCtx;
+use super::context::{RenderCtx, API_PATH};
 use super::jsonw;
 use crate::auth::Directory;
 
@@ -605,7 +605,7 @@ impl<'a> Renderer<'a> {
             graph_resource: t
                 .workflow_id
                 .as_ref()
-                .map(|w| Joined::of([&self.ctx.base, "api/v1/", "workflow/", w, "/graph"])),
+                .map(|w| Joined::of([&self.ctx.base, API_PATH, "workflow/", w, "/graph"])),
             state: t.state.as_str(),
             directive: t.directive.as_deref(),
             created: w3c(&t.created),
@@ -636,7 +636,7 @@ impl<'a> Renderer<'a> {
                     .iter()
                     .map(|a| TaskActionEntity {
                         name: &a.name,
-                        url: Joined::of([&self.ctx.base, "api/v1/", "task/", &t.id, "/", &a.name]),
+                        url: Joined::of([&self.ctx.base, API_PATH, "task/", &t.id, "/", &a.name]),
                         label: &a.label,
                         validate: a.validate,
                     })
@@ -656,7 +656,7 @@ impl<'a> Renderer<'a> {
                     .iter()
                     .map(|s| NamedUrl {
                         name: Joined::of([s]),
-                        url: Joined::of([&self.ctx.base, "api/v1/", "config/schemas/", s]),
+                        url: Joined::of([&self.ctx.base, API_PATH, "config/schemas/", s]),
                     })
                     .collect(),
             },
