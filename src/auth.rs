@@ -20,9 +20,9 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Argon2, PasswordHash};
 use base64::Engine as _;
-use blake2::{Blake2s256, Digest as _};
 use dashmap::DashMap;
 use flowgate_core::CallContext;
+use siphasher::sip128::SipHasher13;
 
 use crate::error::ApiError;
 use crate::settings::AuthSettings;
@@ -76,18 +76,36 @@ struct TokenGrant {
     device: String,
 }
 
-/// A cache key: a BLAKE2s digest, uniformly distributed, so its first eight bytes are
-/// all a hash table needs.
-#[derive(Debug, PartialEq, Eq)]
-struct CacheKey([u8; 32]);
+/// A cache key: the 128-bit SipHash-1-3 of the credentials under a key drawn at start.
+/// A keyed pseudo-random function: without the key nobody can make two credentials
+/// meet on one entry, and the plain credentials are never stored. Uniformly
+/// distributed, so its low half is all a hash table needs ([`KeyHasher`]).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct CacheKey(u128);
 
-impl std::hash::Hash for CacheKey {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        let mut head = [0u8; 8];
-        head.copy_from_slice(&self.0[..8]);
-        state.write_u64(u64::from_le_bytes(head));
+/// Hashes a [`CacheKey`] to its low 64 bits: the key is already a keyed hash, so the
+/// table's usual second hash would only cost time.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only reached for keys other than `u128`; fold them so nothing is lost.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u128(&mut self, v: u128) {
+        self.0 = v as u64;
     }
 }
+
+type KeyHash = std::hash::BuildHasherDefault<KeyHasher>;
 
 /// Users, groups, caches and tokens.
 #[derive(Debug)]
@@ -97,10 +115,10 @@ pub struct Directory {
     realm: String,
     poweruser_group: String,
     cache_size: usize,
-    cache_salt: [u8; 32],
+    cache_salt: (u64, u64),
     /// Verified credentials → user name. Names, not `Arc<User>` handles: cloning a
     /// shared handle per request would make every worker write its reference count.
-    verified: DashMap<CacheKey, String>,
+    verified: DashMap<CacheKey, String, KeyHash>,
     /// One permit per password check allowed to run at once.
     verify_slots: tokio::sync::Semaphore,
     checks: Arc<CheckCount>,
@@ -177,8 +195,7 @@ impl Directory {
                 }),
             );
         }
-        let mut cache_salt = [0u8; 32];
-        rand::fill(&mut cache_salt);
+        let cache_salt = (rand::random(), rand::random());
         Self {
             users,
             groups,
@@ -186,7 +203,7 @@ impl Directory {
             poweruser_group: s.poweruser_group.clone(),
             cache_size: s.verify_cache_size,
             cache_salt,
-            verified: DashMap::new(),
+            verified: DashMap::default(),
             verify_slots: tokio::sync::Semaphore::new(match s.max_parallel_verifications {
                 0 => std::thread::available_parallelism().map_or(1, usize::from),
                 n => n,
@@ -217,10 +234,12 @@ impl Directory {
     }
 
     fn cache_key(&self, encoded: &str) -> CacheKey {
-        let mut h = Blake2s256::new();
-        h.update(self.cache_salt);
-        h.update(encoded.as_bytes());
-        CacheKey(h.finalize().into())
+        let (k0, k1) = self.cache_salt;
+        CacheKey(
+            SipHasher13::new_with_keys(k0, k1)
+                .hash(encoded.as_bytes())
+                .as_u128(),
+        )
     }
 
     /// Checks `Basic` credentials, given as their base64 part (`dXNlcjpwYXNzd29yZA==`):
