@@ -20,6 +20,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod alloc;
 pub mod auth;
 pub mod cors;
 pub mod error;

@@ -9,10 +9,9 @@ use clap::{Parser, Subcommand};
 use flowgate::settings::{Settings, Sources};
 use flowgate::AppState;
 
-// The gateway allocates many small, short-lived objects per request (headers, JSON);
-// mimalloc handles that pattern with far less contention than the system allocator.
+// mimalloc, see `flowgate::alloc`.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: flowgate::alloc::Allocator = flowgate::alloc::Allocator;
 
 #[derive(Parser)]
 #[command(name = "flowgate", version, about = "Nuxeo workflow REST API gateway")]

@@ -19,7 +19,7 @@ use flowgate::AppState;
 
 // The gateway binary's allocator, so that allocation costs what it costs in production.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: flowgate::alloc::Allocator = flowgate::alloc::Allocator;
 
 #[derive(Parser)]
 struct Args {
