@@ -393,7 +393,9 @@ const X_AUTHENTICATION_TOKEN: header::HeaderName =
 
 /// The base64 part of a `Basic` Authorization header.
 fn basic_credentials(req: &HttpRequest) -> Option<&str> {
-    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    // UTF-8 is enough here (a word at a time, where `to_str` checks byte by byte):
+    // anything but base64 fails the decode or misses the cache.
+    let v = std::str::from_utf8(req.headers().get(header::AUTHORIZATION)?.as_bytes()).ok()?;
     let (scheme, rest) = v.trim().split_once(' ')?;
     scheme.eq_ignore_ascii_case("basic").then(|| rest.trim())
 }

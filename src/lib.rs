@@ -336,7 +336,7 @@ async fn edge(
             tracing::info!(request_id = %id, %method, %path, %route, status, duration_ms = elapsed.as_secs_f64() * 1000.0, user = %user, error_code = code, "request");
         }
     }
-    set_request_id(&mut res, &id);
+    set_request_id(&mut res, id);
     Ok(res)
 }
 
@@ -357,8 +357,9 @@ fn new_request_id() -> String {
 const X_REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-request-id");
 
 /// Echoes the request id to the client.
-fn set_request_id<B>(res: &mut ServiceResponse<B>, id: &str) {
-    if let Ok(v) = HeaderValue::from_str(id) {
+/// The id's own bytes become the header value (checked, not copied).
+fn set_request_id<B>(res: &mut ServiceResponse<B>, id: String) {
+    if let Ok(v) = HeaderValue::from_maybe_shared(actix_web::web::Bytes::from(id.into_bytes())) {
         res.headers_mut().insert(X_REQUEST_ID, v);
     }
 }
