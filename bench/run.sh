@@ -10,7 +10,8 @@
 # rows compared with a reference measured alongside, default 3), BENCH_CONNECTIONS
 # (default 64), BENCH_THREADS (wrk threads, default 2), BENCH_TASKS (stored tasks,
 # default 100000), BENCH_USERS (default 1000), BENCH_SCHED_POLICY (`normal`, the
-# default: ordinary tasks; `batch`: every process of the run as SCHED_BATCH, see below).
+# default: ordinary tasks; `batch`: every process of the run as SCHED_BATCH; `clients`:
+# only wrk and fg-load as SCHED_BATCH; see below).
 # Results: a table on stdout and target/bench/results.md; raw outputs in target/bench/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,16 +60,23 @@ fi
 # machines never do that to each other, and it costs the heavier process of a pair more.
 # BENCH_SCHED_POLICY=batch runs every process of the run as SCHED_BATCH instead (fair
 # share of the CPU, preemption only at the scheduler tick), to see how much of a ratio
-# is that effect; docs/performance.md compares the two. The targets are read in the
-# default policy.
+# is that effect; BENCH_SCHED_POLICY=clients does so for the load generators only (wrk,
+# fg-load), so that they stop preempting the servers while every server (gateway,
+# baseline, simulators) stays an ordinary task. docs/performance.md compares the three.
+# The targets are read in the default policy.
 POLICY=${BENCH_SCHED_POLICY:-normal}
+BATCH=()
 case "$POLICY" in
-  batch) if command -v chrt >/dev/null && chrt -b 0 true 2>/dev/null; then RUN=(chrt -b 0)
-         else echo "chrt cannot set SCHED_BATCH here; running as ordinary tasks" >&2; POLICY=normal; RUN=(); fi ;;
-  normal) RUN=() ;;
-  *) echo "BENCH_SCHED_POLICY must be batch or normal" >&2; exit 2 ;;
+  batch|clients)
+    if command -v chrt >/dev/null && chrt -b 0 true 2>/dev/null; then BATCH=(chrt -b 0)
+    else echo "chrt cannot set SCHED_BATCH here; running as ordinary tasks" >&2; POLICY=normal; fi ;;
+  normal) ;;
+  *) echo "BENCH_SCHED_POLICY must be normal, batch or clients" >&2; exit 2 ;;
 esac
-WRK=("${RUN[@]}" wrk)
+# RUN wraps the servers, LOAD the load generators.
+RUN=(); LOAD=("${BATCH[@]}")
+[ "$POLICY" = batch ] && RUN=("${BATCH[@]}")
+WRK=("${LOAD[@]}" wrk)
 
 echo "== building release binaries"
 cargo build --release -q -p flowgate -p flowgate-bench
@@ -175,7 +183,7 @@ wait_http "http://127.0.0.1:$BP/"
 echo "== gateway with $((SMALL_USERS * PER_USER)) stored tasks ($SMALL_USERS users x $PER_USER)"
 P1=$(free_port)
 start_gateway "$(gateway_config "$SMALL_USERS")" "$P1"
-"${RUN[@]}" "$BIN/fg-load" --url "http://127.0.0.1:$P1/api/v1" --password bench --users "$SMALL_USERS" \
+"${LOAD[@]}" "$BIN/fg-load" --url "http://127.0.0.1:$P1/api/v1" --password bench --users "$SMALL_USERS" \
   seed --per-user "$PER_USER" > "$OUT/seed-small.json"
 Q="task?userId=user0001&isPaginated=true&pageSize=20"
 read -r S_RPS S_P50 S_P99 S_BAD < <(wrk_run list-small "http://127.0.0.1:$P1/api/v1/$Q")
@@ -185,7 +193,7 @@ echo "== gateway with $TASKS stored tasks ($USERS users x $PER_USER)"
 P2=$(free_port)
 start_gateway "$(gateway_config "$USERS")" "$P2"
 RSS0=$(rss_mb "$GW_PID")
-"${RUN[@]}" "$BIN/fg-load" --url "http://127.0.0.1:$P2/api/v1" --password bench --users "$USERS" \
+"${LOAD[@]}" "$BIN/fg-load" --url "http://127.0.0.1:$P2/api/v1" --password bench --users "$USERS" \
   seed --per-user "$PER_USER" > "$OUT/seed-large.json"
 RSS1=$(rss_mb "$GW_PID")
 TASK_ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sample_task"])' "$OUT/seed-large.json")
@@ -197,7 +205,7 @@ read -r B_RPS B_P50 B_P99 G_RPS G_P50 G_P99 G_BAD G_ROUNDS G_PCT < <(paired \
 read -r L_RPS L_P50 L_P99 L_BAD < <(wrk_run list-large "http://127.0.0.1:$P2/api/v1/$Q")
 echo "== task completions with wrk (cancel button of each stored first task), memory mode"
 complete_run() { # name port -> "completions_per_s p50 p99 exhausted"
-  "${RUN[@]}" "$BIN/fg-load" --url "http://127.0.0.1:$2/api/v1" --password bench --users "$USERS" \
+  "${LOAD[@]}" "$BIN/fg-load" --url "http://127.0.0.1:$2/api/v1" --password bench --users "$USERS" \
     task-ids --out "$OUT/$1.tsv" > /dev/null
   "${WRK[@]}" -t"$THREADS" -c"$CONN" -d"$CDUR" --latency -s bench/complete.lua "http://127.0.0.1:$2" \
     -- "$OUT/$1.tsv" "$THREADS" > "$OUT/$1.wrk" 2>&1
@@ -217,7 +225,7 @@ rm -rf "$OUT/durable-data"
 sed "s|^kind = \"memory\"$|kind = \"memory\"\ndata_dir = \"$OUT/durable-data\"\ndurability = \"fsync\"|" \
   "$(gateway_config "$USERS")" > "$DURABLE_CFG"
 start_gateway "$DURABLE_CFG" "$P4"
-"${RUN[@]}" "$BIN/fg-load" --url "http://127.0.0.1:$P4/api/v1" --password bench --users "$USERS" \
+"${LOAD[@]}" "$BIN/fg-load" --url "http://127.0.0.1:$P4/api/v1" --password bench --users "$USERS" \
   --concurrency "$CONN" seed --per-user "$DURABLE_PER_USER" > "$OUT/seed-durable.json"
 D_SEED=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["per_second"]))' "$OUT/seed-durable.json")
 read -r D_RPS D_P50 D_P99 D_EX D_BAD < <(complete_run complete-durable "$P4")
@@ -226,7 +234,7 @@ kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
 echo "== full review runs (start, start_review, validate) from $CONN reqwest clients, memory mode"
 P3=$(free_port)
 start_gateway "$(gateway_config "$USERS")" "$P3"
-"${RUN[@]}" "$BIN/fg-load" --url "http://127.0.0.1:$P3/api/v1" --password bench --users "$USERS" \
+"${LOAD[@]}" "$BIN/fg-load" --url "http://127.0.0.1:$P3/api/v1" --password bench --users "$USERS" \
   --concurrency "$CONN" drive --workflows "$DRIVE" > "$OUT/drive-memory.json"
 R_RATE=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["completions_per_second"]))' "$OUT/drive-memory.json")
 kill "$GW_PID"; wait "$GW_PID" 2>/dev/null || true
