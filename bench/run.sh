@@ -159,7 +159,11 @@ print(f"{med(0):.0f} {med(1):.3f} {med(2):.3f} {med(4):.0f} {med(5):.3f} {med(6)
       "/".join(f"{x:.0f}" for x in ratios), f"{st.median(ratios):.1f}")'
 }
 
-# The same at one connection: latency without queueing ("p50 p99").
+# The same at one connection: latency without queueing ("p50 p99"). This is the added
+# latency an adapter's target is read from. With 64 closed-loop connections every side
+# runs saturated and its median is queueing, about connections / rate (Little's law), so
+# the difference of the two medians there only restates the throughput ratio (with a
+# direct rate of 50k req/s, +1 ms at 64 connections is 56 % of it); it is printed too.
 wrk_c1() { # name url [auth]
   local c=$CONN t=$THREADS r
   CONN=1; THREADS=1; AUTH=${3:-$AUTH}
@@ -393,16 +397,16 @@ row "RSS with $TASKS running workflows (MB)" "$RSS1" "" "" \
 fi
 row "GET task, Alfresco simulator direct (req/s)" "$AD_RPS" "$AD_P50" "$AD_P99" "reference"
 row "GET /task/alf~{id} through the gateway" "$AG_RPS" "$AG_P50" "$AG_P99" \
-  "$AG_PCT% of direct, rounds $AG_ROUNDS% (>=50%: $(check "$AG_PCT >= 50")); median +$(python3 -c "print(f'{$AG_P50-$AD_P50:.3f}')") ms (<=1 ms: $(check "$AG_P50 - $AD_P50 <= 1"))"
+  "$AG_PCT% of direct, rounds $AG_ROUNDS% (>=50%: $(check "$AG_PCT >= 50")); median +$(python3 -c "print(f'{$AG_P50-$AD_P50:.3f}')") ms at $CONN connections (queueing: follows the rate ratio)"
 row "  same, 1 connection: direct / gateway p50" "" "$AD1_P50 / $AG1_P50" "$AD1_P99 / $AG1_P99" \
-  "median +$(python3 -c "print(f'{$AG1_P50-$AD1_P50:.3f}')") ms without queueing (<=1 ms: $(check "$AG1_P50 - $AD1_P50 <= 1"))"
+  "added median +$(python3 -c "print(f'{$AG1_P50-$AD1_P50:.3f}')") ms, without queueing (<=1 ms: $(check "$AG1_P50 - $AD1_P50 <= 1"))"
 row "my tasks over 3 engines x 50 ms (1 client)" "$F_RPS" "$F_P50" "$F_P99" \
   "$FAN_TASKS tasks; median <=70 ms: $(check "$F_P50 <= 70")"
 row "GET task, CQ simulator direct (req/s)" "$CD_RPS" "$CD_P50" "$CD_P99" "reference"
 row "GET /task/cq~{id} through the gateway" "$CG_RPS" "$CG_P50" "$CG_P99" \
-  "$CG_PCT% of direct, rounds $CG_ROUNDS% (>=50%: $(check "$CG_PCT >= 50")); median +$(python3 -c "print(f'{$CG_P50-$CD_P50:.3f}')") ms (<=1 ms: $(check "$CG_P50 - $CD_P50 <= 1"))"
+  "$CG_PCT% of direct, rounds $CG_ROUNDS% (>=50%: $(check "$CG_PCT >= 50")); median +$(python3 -c "print(f'{$CG_P50-$CD_P50:.3f}')") ms at $CONN connections (queueing: follows the rate ratio)"
 row "  same, 1 connection: direct / gateway p50" "" "$CD1_P50 / $CG1_P50" "$CD1_P99 / $CG1_P99" \
-  "median +$(python3 -c "print(f'{$CG1_P50-$CD1_P50:.3f}')") ms without queueing (<=1 ms: $(check "$CG1_P50 - $CD1_P50 <= 1"))"
+  "added median +$(python3 -c "print(f'{$CG1_P50-$CD1_P50:.3f}')") ms, without queueing (<=1 ms: $(check "$CG1_P50 - $CD1_P50 <= 1"))"
 row "my tasks, 2 Alfresco + 1 CQ x 50 ms (1 client)" "$M_RPS" "$M_P50" "$M_P99" \
   "$MIX_TASKS tasks; median <=70 ms: $(check "$M_P50 <= 70")"
 NAMES="AG F CG M"; [ "$ADAPTERS_ONLY" = 0 ] && NAMES="G S L C D $NAMES"
