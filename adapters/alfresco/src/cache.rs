@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use crate::convert::TaskVars;
 use crate::wire;
 
 /// Entries one map of the cache holds at most.
@@ -44,7 +45,7 @@ struct Verdict {
 struct Vars {
     pid: String,
     ended: bool,
-    vars: Arc<Vec<wire::Variable>>,
+    vars: Arc<TaskVars>,
 }
 
 #[derive(Debug, Clone)]
@@ -175,7 +176,7 @@ impl PartsCache {
     }
 
     /// Variables of a task, when cached, fresh and read in the same ended/open state.
-    pub(crate) fn vars(&self, tid: &str, ended: bool) -> Option<Arc<Vec<wire::Variable>>> {
+    pub(crate) fn vars(&self, tid: &str, ended: bool) -> Option<Arc<TaskVars>> {
         if !self.enabled() {
             return None;
         }
@@ -193,7 +194,7 @@ impl PartsCache {
         tid: &str,
         pid: &str,
         ended: bool,
-        vars: &Arc<Vec<wire::Variable>>,
+        vars: &Arc<TaskVars>,
     ) {
         if !self.enabled() {
             return;

@@ -517,13 +517,49 @@ pub(crate) fn actions(form: &[wire::FormElement]) -> Vec<TaskAction> {
     }
 }
 
+/// A task's variables as read, with the form every read of the task shows them in
+/// (Nuxeo names, locals first, internal ones dropped), built once per read of the
+/// variables rather than once per read of the task when they come from the cache.
+#[derive(Debug, Default)]
+pub(crate) struct TaskVars {
+    pub raw: Vec<wire::Variable>,
+    pub shown: Variables,
+}
+
+impl TaskVars {
+    pub(crate) fn new(raw: Vec<wire::Variable>) -> Self {
+        let mut locals: Vec<&wire::Variable> = raw
+            .iter()
+            .filter(|v| v.scope.as_deref() == Some("local"))
+            .collect();
+        locals.extend(raw.iter().filter(|v| v.scope.as_deref() != Some("local")));
+        let shown = shown_variables(locals);
+        Self { raw, shown }
+    }
+}
+
+/// A task form as read, with the buttons every task of that form shows (derived once,
+/// when the form is read, not on every read of a task).
+#[derive(Debug)]
+pub(crate) struct TaskForm {
+    pub elements: Vec<wire::FormElement>,
+    pub actions: Vec<TaskAction>,
+}
+
+impl TaskForm {
+    pub(crate) fn new(elements: Vec<wire::FormElement>) -> Self {
+        let actions = actions(&elements);
+        Self { elements, actions }
+    }
+}
+
 /// Everything needed to build one task.
 pub(crate) struct TaskParts<'a> {
     pub task: &'a wire::Task,
-    pub vars: &'a [wire::Variable],
+    pub vars: &'a TaskVars,
     pub items: &'a [wire::Item],
     pub candidates: &'a [wire::Candidate],
-    pub form: &'a [wire::FormElement],
+    pub form: &'a TaskForm,
     pub process: Option<&'a ProcessInfo>,
     /// The service account, whose assignments are shown as the gateway initiator's.
     pub service_user: Option<&'a str>,
@@ -552,6 +588,7 @@ pub(crate) fn task(p: TaskParts<'_>) -> Result<flowgate_core::Task, EngineError>
     };
     let local = |name: &str| {
         p.vars
+            .raw
             .iter()
             .find(|v| v.name == name && v.scope.as_deref() != Some("global"))
             .map(|v| &v.value)
@@ -566,7 +603,7 @@ pub(crate) fn task(p: TaskParts<'_>) -> Result<flowgate_core::Task, EngineError>
         {
             TaskState::Cancelled
         }
-        Some(_) if !p.vars.is_empty() && local("bpm_outcome").is_none() => {
+        Some(_) if !p.vars.raw.is_empty() && local("bpm_outcome").is_none() => {
             // Ended by the engine (e.g. a parallel review decided early), not by an actor.
             TaskState::Cancelled
         }
@@ -592,7 +629,7 @@ pub(crate) fn task(p: TaskParts<'_>) -> Result<flowgate_core::Task, EngineError>
     } else {
         (candidates(), Vec::new())
     };
-    let mut comments = comment_log(p.vars);
+    let mut comments = comment_log(&p.vars.raw);
     if comments.is_empty() {
         if let Some(text) = local("bpm_comment")
             .and_then(Value::as_str)
@@ -610,16 +647,6 @@ pub(crate) fn task(p: TaskParts<'_>) -> Result<flowgate_core::Task, EngineError>
             });
         }
     }
-    let mut locals: Vec<&wire::Variable> = p
-        .vars
-        .iter()
-        .filter(|v| v.scope.as_deref() == Some("local"))
-        .collect();
-    locals.extend(
-        p.vars
-            .iter()
-            .filter(|v| v.scope.as_deref() != Some("local")),
-    );
     let allow = local("bpm_reassignable")
         .and_then(Value::as_bool)
         .unwrap_or(true);
@@ -645,10 +672,10 @@ pub(crate) fn task(p: TaskParts<'_>) -> Result<flowgate_core::Task, EngineError>
         actors,
         delegated_actors,
         comments,
-        variables: shown_variables(locals),
+        variables: p.vars.shown.clone(),
         info: TaskInfo {
             allow_reassignment: allow,
-            actions: actions(p.form),
+            actions: p.form.actions.clone(),
             schemas: vec![format!("var_{}", t.activity_definition_id)],
         },
         initiator: None,

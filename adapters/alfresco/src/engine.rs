@@ -38,7 +38,7 @@ struct Inner {
     defs: Mutex<HashMap<String, wire::ProcessDefinition>>,
     /// Task form models by `formResourceKey` (change only on redeploy of the model).
     /// Shared, not copied, on every read.
-    forms: Mutex<HashMap<String, Arc<Vec<wire::FormElement>>>>,
+    forms: Mutex<HashMap<String, Arc<convert::TaskForm>>>,
     /// Processes as the service account read them, by process id. Identity, model,
     /// initiator and start time never change; an ended process never changes at all.
     /// Used only where the ask's answer cannot depend on who asks (service modes).
@@ -53,8 +53,8 @@ const PROCESS_CACHE_MAX: usize = 10_000;
 
 /// The upstream parts of one task besides its process.
 struct Parts {
-    form: Arc<Vec<wire::FormElement>>,
-    vars: Vec<wire::Variable>,
+    form: Arc<convert::TaskForm>,
+    vars: convert::TaskVars,
     items: Vec<wire::Item>,
     candidates: Vec<wire::Candidate>,
 }
@@ -200,11 +200,7 @@ impl AlfrescoEngine {
             .await
     }
 
-    async fn task_form(
-        &self,
-        cx: &CallContext,
-        t: &wire::Task,
-    ) -> Result<Arc<Vec<wire::FormElement>>> {
+    async fn task_form(&self, cx: &CallContext, t: &wire::Task) -> Result<Arc<convert::TaskForm>> {
         let key = t.form_resource_key.clone().unwrap_or_default();
         if !key.is_empty() {
             if let Some(f) = self.inner.forms.lock().get(&key) {
@@ -219,7 +215,7 @@ impl AlfrescoEngine {
                 self.c().wf(&["tasks", &t.id, "task-form-model"])?,
             )
             .await?;
-        let f = Arc::new(f);
+        let f = Arc::new(convert::TaskForm::new(f));
         if !key.is_empty() {
             self.inner.forms.lock().insert(key, f.clone());
         }
@@ -446,7 +442,7 @@ impl AlfrescoEngine {
         )?;
         Ok(Parts {
             form,
-            vars,
+            vars: convert::TaskVars::new(vars),
             items,
             candidates,
         })
@@ -547,13 +543,13 @@ impl AlfrescoEngine {
         let runtime_and_vars = async {
             let pid = match &raw.process_id {
                 Some(pid) => pid,
-                None => return Ok((None, Arc::new(self.task_vars(cx, native).await?))),
+                None => return Ok((None, Arc::new(self.shown_vars(cx, native).await?))),
             };
             if !self.may_be_delegated(&raw) {
                 if let Some(vars) = cache.vars(native, !open).filter(|_| use_cache) {
                     return Ok((None, vars));
                 }
-                let vars = Arc::new(self.task_vars(cx, native).await?);
+                let vars = Arc::new(self.shown_vars(cx, native).await?);
                 if use_cache {
                     cache.put_vars(ticket, native, pid, !open, &vars);
                 }
@@ -575,7 +571,13 @@ impl AlfrescoEngine {
                 // The runtime list shows every open task of the process: keep them all.
                 for r in &list {
                     if let Some(v) = &r.variables {
-                        cache.put_vars(ticket, &r.id, pid, false, &Arc::new(v.clone()));
+                        cache.put_vars(
+                            ticket,
+                            &r.id,
+                            pid,
+                            false,
+                            &Arc::new(convert::TaskVars::new(v.clone())),
+                        );
                     }
                     if !convert::is_delegated(r) {
                         cache.put_verdict(ticket, pid, r);
@@ -584,10 +586,10 @@ impl AlfrescoEngine {
             }
             match list.into_iter().find(|r| r.id == raw.id) {
                 Some(mut rt) => match rt.variables.take() {
-                    Some(v) => Ok((Some(rt), Arc::new(v))),
-                    None => Ok((Some(rt), Arc::new(self.task_vars(cx, native).await?))),
+                    Some(v) => Ok((Some(rt), Arc::new(convert::TaskVars::new(v)))),
+                    None => Ok((Some(rt), Arc::new(self.shown_vars(cx, native).await?))),
                 },
-                None => Ok((None, Arc::new(self.task_vars(cx, native).await?))),
+                None => Ok((None, Arc::new(self.shown_vars(cx, native).await?))),
             }
         };
         let process = async {
@@ -647,6 +649,11 @@ impl AlfrescoEngine {
             .tasks_where(cx, format!("(processId='{}')", sq(&pid)))
             .await?;
         Ok(runtime.into_iter().find(|r| r.id == t.id).unwrap_or(t))
+    }
+
+    /// A task's variables with their shown form.
+    async fn shown_vars(&self, cx: &CallContext, native: &str) -> Result<convert::TaskVars> {
+        Ok(convert::TaskVars::new(self.task_vars(cx, native).await?))
     }
 
     async fn task_vars(&self, cx: &CallContext, native: &str) -> Result<Vec<wire::Variable>> {
@@ -1273,7 +1280,7 @@ impl WorkflowEngine for AlfrescoEngine {
         ensure_open(&task)?;
         let form = self.task_form(cx, &raw).await?;
         let mut variables: Vec<Value> = Vec::new();
-        match convert::outcome(&form) {
+        match convert::outcome(&form.elements) {
             Some((prop, values, _)) => {
                 let value = values
                     .iter()
@@ -1330,7 +1337,7 @@ impl WorkflowEngine for AlfrescoEngine {
                 continue;
             }
             // Unknown names are ignored, as the trait says.
-            if form.iter().any(|e| e.name == alf) {
+            if form.elements.iter().any(|e| e.name == alf) {
                 variables.push(json!({"name": alf, "value": convert::alf_value(&alf, value), "scope": "local"}));
             }
         }
