@@ -59,7 +59,7 @@ struct Maps {
     /// Bumped by every invalidation; a read stores only if it is unchanged since it began.
     epoch: u64,
     /// Package items by process id.
-    items: HashMap<String, Timed<Vec<wire::Item>>>,
+    items: HashMap<String, Timed<Arc<Vec<wire::Item>>>>,
     /// Variables by task id.
     vars: HashMap<String, Timed<Vars>>,
     /// Non-delegation verdicts by task id, with the process id for invalidation.
@@ -75,6 +75,28 @@ pub(crate) struct PartsCache {
     ttl: Duration,
     max: usize,
     maps: Mutex<Maps>,
+}
+
+/// What [`PartsCache::snapshot`] found for one read.
+#[derive(Debug)]
+pub(crate) struct Snapshot {
+    /// To store what the read fetches.
+    pub(crate) ticket: Ticket,
+    /// The items of the task's process, fresh when looked up.
+    pub(crate) items: Option<Arc<Vec<wire::Item>>>,
+    /// The task's variables and whether they were read after it ended; freshness is
+    /// checked when they are used ([`Snapshot::vars`]).
+    vars: Option<Timed<(bool, Arc<TaskVars>)>>,
+}
+
+impl Snapshot {
+    /// The task's variables, when still fresh and read in the same ended/open state.
+    pub(crate) fn vars(&self, cache: &PartsCache, ended: bool) -> Option<Arc<TaskVars>> {
+        self.vars
+            .as_ref()
+            .filter(|t| cache.fresh(t) && t.value.0 == ended)
+            .map(|t| t.value.1.clone())
+    }
 }
 
 /// A snapshot of the epoch taken before a read's requests are sent.
@@ -127,14 +149,6 @@ impl PartsCache {
         t.at.elapsed() < self.ttl
     }
 
-    /// The process of a task, when known.
-    pub(crate) fn task_pid(&self, tid: &str) -> Option<String> {
-        if !self.enabled() {
-            return None;
-        }
-        self.maps.lock().task_pid.get(tid).cloned()
-    }
-
     /// Remembers the process of a task (immutable, so no epoch check).
     pub(crate) fn put_task_pid(&self, tid: &str, pid: &str) {
         if !self.enabled() {
@@ -147,8 +161,42 @@ impl PartsCache {
         m.task_pid.insert(tid.to_owned(), pid.to_owned());
     }
 
+    /// What a read of task `tid` may take from the cache, gathered under one lock: the
+    /// ticket for what the read will store, the items of the task's process and the
+    /// task's variables. With `lookup` false (a read that must not use the cache) only
+    /// the ticket is taken.
+    pub(crate) fn snapshot(&self, tid: &str, lookup: bool) -> Snapshot {
+        let m = self.maps.lock();
+        let ticket = Ticket {
+            epoch: m.epoch,
+            at: Instant::now(),
+        };
+        if !lookup || !self.enabled() {
+            return Snapshot {
+                ticket,
+                items: None,
+                vars: None,
+            };
+        }
+        let items = m
+            .task_pid
+            .get(tid)
+            .and_then(|pid| m.items.get(pid))
+            .filter(|t| self.fresh(t))
+            .map(|t| t.value.clone());
+        let vars = m.vars.get(tid).map(|t| Timed {
+            at: t.at,
+            value: (t.value.ended, t.value.vars.clone()),
+        });
+        Snapshot {
+            ticket,
+            items,
+            vars,
+        }
+    }
+
     /// Package items of a process, when cached and fresh.
-    pub(crate) fn items(&self, pid: &str) -> Option<Vec<wire::Item>> {
+    pub(crate) fn items(&self, pid: &str) -> Option<Arc<Vec<wire::Item>>> {
         if !self.enabled() {
             return None;
         }
@@ -160,7 +208,7 @@ impl PartsCache {
     }
 
     /// Stores the items of a process read under `ticket`.
-    pub(crate) fn put_items(&self, ticket: Ticket, pid: &str, items: &[wire::Item]) {
+    pub(crate) fn put_items(&self, ticket: Ticket, pid: &str, items: &Arc<Vec<wire::Item>>) {
         if !self.enabled() {
             return;
         }
@@ -170,21 +218,9 @@ impl PartsCache {
         }
         let v = Timed {
             at: ticket.at,
-            value: items.to_vec(),
+            value: items.clone(),
         };
         bounded_insert(&mut m.items, pid.to_owned(), v, self.ttl, self.max);
-    }
-
-    /// Variables of a task, when cached, fresh and read in the same ended/open state.
-    pub(crate) fn vars(&self, tid: &str, ended: bool) -> Option<Arc<TaskVars>> {
-        if !self.enabled() {
-            return None;
-        }
-        let m = self.maps.lock();
-        m.vars
-            .get(tid)
-            .filter(|t| self.fresh(t) && t.value.ended == ended)
-            .map(|t| t.value.vars.clone())
     }
 
     /// Stores the variables of a task of process `pid` read under `ticket`.
@@ -298,7 +334,7 @@ mod tests {
     fn entries_expire_after_the_ttl() {
         let c = PartsCache::new(Duration::from_millis(30), 10);
         let t = c.ticket();
-        c.put_items(t, "p1", &[item("a")]);
+        c.put_items(t, "p1", &Arc::new(vec![item("a")]));
         assert_eq!(c.items("p1").map(|v| v.len()), Some(1));
         std::thread::sleep(Duration::from_millis(40));
         assert!(c.items("p1").is_none());
@@ -309,9 +345,9 @@ mod tests {
         let c = PartsCache::new(Duration::from_secs(5), 10);
         let t = c.ticket();
         c.invalidate_process("p1");
-        c.put_items(t, "p1", &[item("a")]);
+        c.put_items(t, "p1", &Arc::new(vec![item("a")]));
         assert!(c.items("p1").is_none());
-        c.put_items(c.ticket(), "p1", &[item("a")]);
+        c.put_items(c.ticket(), "p1", &Arc::new(vec![item("a")]));
         assert!(c.items("p1").is_some());
         c.invalidate_process("p1");
         assert!(c.items("p1").is_none());
@@ -321,8 +357,33 @@ mod tests {
     fn variables_read_while_open_are_not_used_once_ended() {
         let c = PartsCache::new(Duration::from_secs(5), 10);
         c.put_vars(c.ticket(), "t1", "p1", false, &Arc::default());
-        assert!(c.vars("t1", false).is_some());
-        assert!(c.vars("t1", true).is_none());
+        let snap = c.snapshot("t1", true);
+        assert!(snap.vars(&c, false).is_some());
+        assert!(snap.vars(&c, true).is_none());
+    }
+
+    #[test]
+    fn a_snapshot_finds_items_through_the_tasks_process_and_checks_variables_when_used() {
+        let c = PartsCache::new(Duration::from_millis(30), 10);
+        let t = c.ticket();
+        c.put_task_pid("t1", "p1");
+        c.put_items(t, "p1", &Arc::new(vec![item("a"), item("b")]));
+        c.put_vars(t, "t1", "p1", false, &Arc::default());
+        let snap = c.snapshot("t1", true);
+        assert_eq!(snap.items.as_ref().map(|i| i.len()), Some(2));
+        assert!(snap.vars(&c, false).is_some());
+        // A read that must not use the cache only gets its ticket.
+        let bypass = c.snapshot("t1", false);
+        assert!(bypass.items.is_none() && bypass.vars(&c, false).is_none());
+        // Variables past their time are not used, even from a snapshot taken before.
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(snap.vars(&c, false).is_none());
+        // Nor is anything of an invalidated process.
+        c.put_vars(c.ticket(), "t1", "p1", false, &Arc::default());
+        c.put_items(c.ticket(), "p1", &Arc::new(vec![item("a")]));
+        c.invalidate_process("p1");
+        let after = c.snapshot("t1", true);
+        assert!(after.items.is_none() && after.vars(&c, false).is_none());
     }
 
     #[test]
@@ -330,7 +391,7 @@ mod tests {
         let c = PartsCache::new(Duration::from_secs(5), 3);
         for i in 0..10 {
             let t = c.ticket();
-            c.put_items(t, &format!("p{i}"), &[item("a")]);
+            c.put_items(t, &format!("p{i}"), &Arc::new(vec![item("a")]));
             c.put_vars(
                 t,
                 &format!("t{i}"),
@@ -346,10 +407,10 @@ mod tests {
     #[test]
     fn a_zero_ttl_disables_the_cache() {
         let c = PartsCache::new(Duration::ZERO, 10);
-        c.put_items(c.ticket(), "p1", &[item("a")]);
+        c.put_items(c.ticket(), "p1", &Arc::new(vec![item("a")]));
         c.put_task_pid("t1", "p1");
         assert!(c.items("p1").is_none());
-        assert!(c.task_pid("t1").is_none());
+        assert!(c.snapshot("t1", true).items.is_none());
         assert_eq!(c.sizes(), [0, 0, 0, 0]);
     }
 }

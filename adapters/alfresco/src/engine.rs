@@ -55,7 +55,7 @@ const PROCESS_CACHE_MAX: usize = 10_000;
 struct Parts {
     form: Arc<convert::TaskForm>,
     vars: convert::TaskVars,
-    items: Vec<wire::Item>,
+    items: Arc<Vec<wire::Item>>,
     candidates: Vec<wire::Candidate>,
 }
 
@@ -391,7 +391,7 @@ impl AlfrescoEngine {
 
     /// Package items of a task (none for a task outside any process): the items of its
     /// process, which the parts cache keeps per process.
-    async fn items_of(&self, cx: &CallContext, t: &wire::Task) -> Result<Vec<wire::Item>> {
+    async fn items_of(&self, cx: &CallContext, t: &wire::Task) -> Result<Arc<Vec<wire::Item>>> {
         match &t.process_id {
             Some(pid) => {
                 let cache = &self.inner.parts;
@@ -404,10 +404,11 @@ impl AlfrescoEngine {
                 let items: Vec<wire::Item> = c
                     .sub_list(cx, "task_items", c.wf(&["tasks", &t.id, "items"])?)
                     .await?;
+                let items = Arc::new(items);
                 cache.put_items(ticket, pid, &items);
                 Ok(items)
             }
-            None => Ok(Vec::new()),
+            None => Ok(Arc::default()),
         }
     }
 
@@ -495,14 +496,11 @@ impl AlfrescoEngine {
         let cache = &self.inner.parts;
         let use_cache = !fresh && cache.enabled();
         // Taken before any request: what is read from here on may be stored.
-        let ticket = cache.ticket();
+        let snapshot = cache.snapshot(native, use_cache);
+        let ticket = snapshot.ticket;
         let no_query: Query = Vec::new();
         let task_url = c.wf(&["tasks", native])?;
-        let cached_items = if use_cache {
-            cache.task_pid(native).and_then(|pid| cache.items(&pid))
-        } else {
-            None
-        };
+        let cached_items = snapshot.items.clone();
         let items_fetched = cached_items.is_none();
         let (raw, items) = match cached_items {
             Some(items) => (
@@ -512,16 +510,19 @@ impl AlfrescoEngine {
             None => {
                 let items_url = c.wf(&["tasks", native, "items"])?;
                 if self.breaker_closed() {
-                    futures::join!(
+                    let (raw, items) = futures::join!(
                         c.entry::<wire::Task>(cx, "task", task_url, &no_query),
                         c.sub_list::<wire::Item>(cx, "task_items", items_url),
-                    )
+                    );
+                    (raw, items.map(Arc::new))
                 } else {
                     // A half-open breaker lets one probe through: the rest follow its answer.
                     let raw = c.entry::<wire::Task>(cx, "task", task_url, &no_query).await;
                     (
                         raw,
-                        c.sub_list::<wire::Item>(cx, "task_items", items_url).await,
+                        c.sub_list::<wire::Item>(cx, "task_items", items_url)
+                            .await
+                            .map(Arc::new),
                     )
                 }
             }
@@ -537,7 +538,7 @@ impl AlfrescoEngine {
                 }
                 items
             }
-            None => Vec::new(),
+            None => Arc::default(),
         };
         let open = raw.ended_at.is_none();
         let runtime_and_vars = async {
@@ -546,7 +547,7 @@ impl AlfrescoEngine {
                 None => return Ok((None, Arc::new(self.shown_vars(cx, native).await?))),
             };
             if !self.may_be_delegated(&raw) {
-                if let Some(vars) = cache.vars(native, !open).filter(|_| use_cache) {
+                if let Some(vars) = snapshot.vars(cache, !open) {
                     return Ok((None, vars));
                 }
                 let vars = Arc::new(self.shown_vars(cx, native).await?);
@@ -558,7 +559,7 @@ impl AlfrescoEngine {
             if use_cache {
                 // Same owner and assignee as when the runtime list said "not delegated".
                 let verdict = cache.verdict(native, raw.owner.as_deref(), raw.assignee.as_deref());
-                if let (Some(state), Some(vars)) = (verdict, cache.vars(native, false)) {
+                if let (Some(state), Some(vars)) = (verdict, snapshot.vars(cache, false)) {
                     let mut rt = raw.clone();
                     rt.state = state;
                     return Ok((Some(rt), vars));
