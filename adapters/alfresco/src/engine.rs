@@ -201,9 +201,9 @@ impl AlfrescoEngine {
     }
 
     async fn task_form(&self, cx: &CallContext, t: &wire::Task) -> Result<Arc<convert::TaskForm>> {
-        let key = t.form_resource_key.clone().unwrap_or_default();
+        let key = t.form_resource_key.as_deref().unwrap_or("");
         if !key.is_empty() {
-            if let Some(f) = self.inner.forms.lock().get(&key) {
+            if let Some(f) = self.inner.forms.lock().get(key) {
                 return Ok(f.clone());
             }
         }
@@ -217,7 +217,7 @@ impl AlfrescoEngine {
             .await?;
         let f = Arc::new(convert::TaskForm::new(f));
         if !key.is_empty() {
-            self.inner.forms.lock().insert(key, f.clone());
+            self.inner.forms.lock().insert(key.to_owned(), f.clone());
         }
         Ok(f)
     }
