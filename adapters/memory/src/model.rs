@@ -39,6 +39,8 @@ pub(crate) struct Model {
 #[derive(Debug)]
 pub(crate) struct Node {
     pub id: String,
+    /// Schema of the node's task form, `var_<id>` (shown with every task read).
+    pub schema: String,
     pub title: String,
     pub title_text: String,
     pub x: i64,
@@ -176,8 +178,8 @@ impl Model {
 }
 
 impl Node {
-    pub fn schema(&self) -> String {
-        format!("var_{}", self.id)
+    pub fn schema(&self) -> &str {
+        &self.schema
     }
 }
 
@@ -640,6 +642,7 @@ fn compile_node(
     }
     Ok(Node {
         id: n.id.clone(),
+        schema: format!("var_{}", n.id),
         title: n.title.clone(),
         title_text: n.title_text.clone().unwrap_or_else(|| n.title.clone()),
         x: n.x,

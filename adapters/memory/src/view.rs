@@ -40,7 +40,7 @@ pub(crate) fn task(model: &Model, wf: &WorkflowRecord, t: &TaskRecord) -> Task {
         .map(|(n, d)| TaskInfo {
             allow_reassignment: d.allow_reassignment,
             actions: d.buttons.clone(),
-            schemas: vec![n.schema()],
+            schemas: vec![n.schema().to_owned()],
         })
         .unwrap_or_default();
     Task {
