@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # flowgate load benchmarks. Every run is bounded in time and cleans up after itself.
 #
-#   bench/run.sh            full run (about 4 minutes plus the release build)
+#   bench/run.sh            full run (about 13 minutes plus the release build)
 #   bench/run.sh --smoke    a few seconds per step, to check the suite still works
 #   bench/run.sh [--smoke] --adapters   only the Alfresco / CQ adapter rows
 #
 # Knobs (environment): BENCH_DURATION (wrk duration, default 10s; each measured wrk run
 # follows an unmeasured one of BENCH_WARMUP, default 2s), BENCH_ROUNDS (rounds of the
-# rows compared with a reference measured alongside, default 3), BENCH_CONNECTIONS
+# rows compared with a reference measured alongside, default 5), BENCH_CONNECTIONS
 # (default 64), BENCH_THREADS (wrk threads, default 2), BENCH_TASKS (stored tasks,
 # default 100000), BENCH_USERS (default 1000), BENCH_SCHED_POLICY (`normal`, the
 # default: ordinary tasks; `batch`: every process of the run as SCHED_BATCH; `clients`:
@@ -36,7 +36,7 @@ USERS=${BENCH_USERS:-1000}
 DRIVE=${BENCH_DRIVE_WORKFLOWS:-4000}
 CDUR=${BENCH_COMPLETE_DURATION:-2s}
 WARMUP=${BENCH_WARMUP:-2s}
-ROUNDS=${BENCH_ROUNDS:-3}
+ROUNDS=${BENCH_ROUNDS:-5}
 if [ "$SMOKE" = 1 ]; then
   DUR=2s; CDUR=1s; WARMUP=1s; CONN=8; TASKS=6000; USERS=20; DRIVE=100; ROUNDS=1
 fi
