@@ -3,8 +3,9 @@
 //!
 //! Basic credentials are verified with argon2, which is deliberately slow; successful
 //! verifications are remembered in a bounded cache keyed by a keyed 128-bit hash
-//! (SipHash-1-3 under a random key drawn at start) of the credentials as sent (the base64 part of the `Basic` value), so a client repeating
-//! the same credentials pays for argon2 once and later requests do not even decode them.
+//! (SipHash-1-3 under a random key drawn at start) of the credentials as sent (the
+//! base64 part of the `Basic` value), so a client repeating the same credentials pays
+//! for argon2 once and later requests do not even decode them.
 //! Tokens issued by `authentication/token` live in memory and end with the process.
 
 use std::collections::{BTreeMap, HashMap};
