@@ -32,6 +32,46 @@ pub(crate) type Scope = Arc<str>;
 
 type Key = (Scope, String);
 
+/// A key seen as its two parts, so that a lookup can borrow them instead of building a
+/// key (an allocation and a shared reference count per lookup). Hashes and compares
+/// exactly like `Key`: a tuple hashes its fields in order, and `Arc<str>`, `String` and
+/// `&str` all hash as `str`.
+trait KeyParts {
+    fn parts(&self) -> (&str, &str);
+}
+
+impl KeyParts for Key {
+    fn parts(&self) -> (&str, &str) {
+        (&self.0, &self.1)
+    }
+}
+
+impl KeyParts for (&str, &str) {
+    fn parts(&self) -> (&str, &str) {
+        (self.0, self.1)
+    }
+}
+
+impl<'a> std::borrow::Borrow<dyn KeyParts + 'a> for Key {
+    fn borrow(&self) -> &(dyn KeyParts + 'a) {
+        self
+    }
+}
+
+impl std::hash::Hash for dyn KeyParts + '_ {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.parts().hash(h);
+    }
+}
+
+impl PartialEq for dyn KeyParts + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for dyn KeyParts + '_ {}
+
 /// A map whose entries expire.
 #[derive(Debug)]
 struct Timed<V> {
@@ -45,9 +85,9 @@ impl<V: Clone> Timed<V> {
         }
     }
 
-    fn get(&self, key: &Key, ttl: Duration) -> Option<V> {
+    fn get(&self, scope: &str, path: &str, ttl: Duration) -> Option<V> {
         self.map
-            .get(key)
+            .get(&(scope, path) as &dyn KeyParts)
             .filter(|(_, at)| at.elapsed() < ttl)
             .map(|(v, _)| v.clone())
     }
@@ -137,10 +177,7 @@ impl Cache {
         if !self.enabled() {
             return None;
         }
-        self.maps
-            .lock()
-            .instances
-            .get(&Self::key(scope, path), self.ttl)
+        self.maps.lock().instances.get(scope, path, self.ttl)
     }
 
     /// Offers the document of the instance at `path`, read in generation `g` (also
@@ -165,10 +202,7 @@ impl Cache {
         if !self.enabled() {
             return None;
         }
-        self.maps
-            .lock()
-            .actions
-            .get(&Self::key(scope, item), self.ttl)
+        self.maps.lock().actions.get(scope, item, self.ttl)
     }
 
     /// Offers the routes and back-routes of a work item read in generation `g`.
@@ -188,7 +222,7 @@ impl Cache {
         self.maps
             .lock()
             .items
-            .get(&Self::key(scope, inst), LONG)
+            .get(scope, inst, LONG)
             .map(|v| v.as_ref().clone())
             .unwrap_or_default()
     }
@@ -272,6 +306,34 @@ mod tests {
         assert!(c.instance(&jdoe, "/i/1").is_some());
         assert!(c.instance(&Arc::from("u:editor1"), "/i/1").is_none());
         assert!(c.instance(&svc(), "/i/1").is_none());
+    }
+
+    #[test]
+    fn borrowed_lookups_find_exactly_the_stored_key() {
+        let c = Cache::new(Duration::from_secs(5));
+        let g = c.generation();
+        // Parts that concatenate alike must not meet.
+        c.put_instance(g, &Arc::from("ab"), "/c", doc("/c", &["/c/workItems/w1"]));
+        c.put_actions(
+            g,
+            &Arc::from("a"),
+            "b/c",
+            Arc::new((Vec::new(), Vec::new())),
+        );
+        assert!(c.instance(&Arc::from("ab"), "/c").is_some());
+        assert!(c.instance(&Arc::from("a"), "b/c").is_none());
+        assert!(c.instance(&Arc::from("ab"), "/c/").is_none());
+        assert!(c.actions(&Arc::from("a"), "b/c").is_some());
+        assert!(c.actions(&Arc::from("ab"), "/c").is_none());
+        assert_eq!(c.last_items(&Arc::from("ab"), "/c"), ["/c/workItems/w1"]);
+        assert!(c.last_items(&Arc::from("a"), "b/c").is_empty());
+        // A stored key and its borrowed parts hash alike.
+        let state = std::collections::hash_map::RandomState::new();
+        let owned: Key = (Arc::from("u:jdoe"), "/i/1".to_owned());
+        assert_eq!(
+            std::hash::BuildHasher::hash_one(&state, &owned),
+            std::hash::BuildHasher::hash_one(&state, &("u:jdoe", "/i/1") as &dyn KeyParts)
+        );
     }
 
     #[test]
