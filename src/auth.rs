@@ -116,7 +116,8 @@ pub struct Directory {
     realm: String,
     poweruser_group: String,
     cache_size: usize,
-    cache_salt: (u64, u64),
+    /// The two SipHash keys of the credentials cache, drawn at start.
+    cache_keys: (u64, u64),
     /// Verified credentials → user name. Names, not `Arc<User>` handles: cloning a
     /// shared handle per request would make every worker write its reference count.
     verified: DashMap<CacheKey, String, KeyHash>,
@@ -196,14 +197,14 @@ impl Directory {
                 }),
             );
         }
-        let cache_salt = (rand::random(), rand::random());
+        let cache_keys = (rand::random(), rand::random());
         Self {
             users,
             groups,
             realm: s.realm.clone(),
             poweruser_group: s.poweruser_group.clone(),
             cache_size: s.verify_cache_size,
-            cache_salt,
+            cache_keys,
             verified: DashMap::default(),
             verify_slots: tokio::sync::Semaphore::new(match s.max_parallel_verifications {
                 0 => std::thread::available_parallelism().map_or(1, usize::from),
@@ -235,7 +236,7 @@ impl Directory {
     }
 
     fn cache_key(&self, encoded: &str) -> CacheKey {
-        let (k0, k1) = self.cache_salt;
+        let (k0, k1) = self.cache_keys;
         CacheKey(
             SipHasher13::new_with_keys(k0, k1)
                 .hash(encoded.as_bytes())

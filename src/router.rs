@@ -232,16 +232,16 @@ fn remote_id_problem(id: &str) -> Option<String> {
     let plain = |b: u8| {
         b > b' ' && b != 0x7f && !matches!(b, b'/' | b'\\' | b'%' | b'?' | b'#' | b'&' | b'@')
     };
-    let clean_ascii = id.is_ascii() && id.bytes().all(plain);
-    if !clean_ascii && id.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Some("control or white-space characters".into());
-    }
-    if !clean_ascii
-        && id
+    if !(id.is_ascii() && id.bytes().all(plain)) {
+        if id.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Some("control or white-space characters".into());
+        }
+        if id
             .chars()
             .any(|c| matches!(c, '/' | '\\' | '%' | '?' | '#' | '&' | '@'))
-    {
-        return Some("path, query or escape characters".into());
+        {
+            return Some("path, query or escape characters".into());
+        }
     }
     if id == "." || id == ".." || id.contains("://") {
         return Some("relative or absolute location".into());
