@@ -302,9 +302,17 @@ struct RequestSeries {
 /// recorder hashes and compares its name and labels; a worker answers the same few
 /// combinations over and over, so it keeps their handles (bounded by the route table
 /// size × methods × statuses seen).
+///
+/// Hashed with foldhash, not SipHash: the keys are route templates, methods and
+/// statuses the gateway itself produced (no caller chooses them), and every request
+/// hashes one.
 #[derive(Default)]
 struct Handles {
-    series: std::collections::HashMap<(&'static str, Rc<str>, u16), RequestSeries>,
+    series: std::collections::HashMap<
+        (&'static str, Rc<str>, u16),
+        RequestSeries,
+        foldhash::fast::RandomState,
+    >,
 }
 
 thread_local! {

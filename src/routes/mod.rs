@@ -102,7 +102,14 @@ async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> 
 }
 
 /// What a handler gets: state, authenticated caller, rendering context, query params.
-pub struct Api {
+///
+/// One pointer wide: an extractor's value is moved several times on its way into a
+/// handler (extractor future, argument tuple, the handler's future twice), and every
+/// handler future would otherwise carry the parts inline, twice.
+pub struct Api(Box<ApiParts>);
+
+/// The parts of an [`Api`], reached through it by `Deref`.
+pub struct ApiParts {
     /// Application state.
     pub state: crate::WorkerState,
     /// The caller.
@@ -140,12 +147,12 @@ impl FromRequest for Api {
                 &caller.cx.repository,
                 &params,
             );
-            Ok(Api {
+            Ok(Api(Box::new(ApiParts {
                 params,
                 state,
                 caller,
                 render,
-            })
+            })))
         })
     }
 }
@@ -230,6 +237,20 @@ pub(crate) async fn read_body(
     Ok(body)
 }
 
+impl std::ops::Deref for Api {
+    type Target = ApiParts;
+
+    fn deref(&self) -> &ApiParts {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Api {
+    fn deref_mut(&mut self) -> &mut ApiParts {
+        &mut self.0
+    }
+}
+
 impl Api {
     /// The engine router.
     pub fn router(&self) -> &Router {
@@ -266,11 +287,15 @@ impl Api {
         if !self.render.fetches("task", "targetDocumentIds") {
             return HashMap::new();
         }
-        self.documents(
-            tasks
-                .iter()
-                .flat_map(|t| t.target_documents.iter().map(String::as_str))
-                .collect(),
+        // Boxed: only fetch requests take this path, and every task response's future
+        // would otherwise carry its state inline.
+        Box::pin(
+            self.documents(
+                tasks
+                    .iter()
+                    .flat_map(|t| t.target_documents.iter().map(String::as_str))
+                    .collect(),
+            ),
         )
         .await
     }
@@ -280,10 +305,12 @@ impl Api {
         if !self.render.fetches("workflow", "attachedDocumentIds") {
             return HashMap::new();
         }
-        self.documents(
-            wfs.iter()
-                .flat_map(|w| w.attached_documents.iter().map(String::as_str))
-                .collect(),
+        Box::pin(
+            self.documents(
+                wfs.iter()
+                    .flat_map(|w| w.attached_documents.iter().map(String::as_str))
+                    .collect(),
+            ),
         )
         .await
     }
