@@ -28,7 +28,32 @@ const SEGMENT: &AsciiSet = &CONTROLS
 const MAX_SEGMENT: usize = 1024;
 const MAX_PATH: usize = 4096;
 
-fn check_piece(piece: &str, what: &str) -> Result<(), EngineError> {
+/// Whether a segment keeps byte `b` as it is: printable ASCII outside [`SEGMENT`] (a
+/// test holds the two to the same set).
+const fn plain(b: u8) -> bool {
+    b > b' '
+        && b < 0x7f
+        && !matches!(
+            b,
+            b'"' | b'#'
+                | b'%'
+                | b'/'
+                | b'<'
+                | b'>'
+                | b'?'
+                | b'['
+                | b'\\'
+                | b']'
+                | b'^'
+                | b'`'
+                | b'{'
+                | b'|'
+                | b'}'
+        )
+}
+
+/// Refuses empty, relative and over-long pieces.
+fn check_shape(piece: &str, what: &str) -> Result<(), EngineError> {
     if piece.is_empty() {
         return Err(EngineError::bad_request(format!("empty {what}")));
     }
@@ -42,6 +67,11 @@ fn check_piece(piece: &str, what: &str) -> Result<(), EngineError> {
             "{what} is longer than {MAX_SEGMENT} bytes"
         )));
     }
+    Ok(())
+}
+
+fn check_piece(piece: &str, what: &str) -> Result<(), EngineError> {
+    check_shape(piece, what)?;
     if piece.chars().any(char::is_control) {
         return Err(EngineError::bad_request(format!(
             "{what} contains control characters"
@@ -52,6 +82,10 @@ fn check_piece(piece: &str, what: &str) -> Result<(), EngineError> {
 
 fn push_segment(path: &mut String, piece: &str) {
     path.push('/');
+    if piece.bytes().all(plain) {
+        path.push_str(piece);
+        return;
+    }
     for part in utf8_percent_encode(piece, SEGMENT) {
         path.push_str(part);
     }
@@ -79,7 +113,23 @@ pub(crate) fn join(
         let rest = p
             .strip_prefix('/')
             .ok_or_else(|| EngineError::bad_request("path must be absolute"))?;
-        if !rest.is_empty() {
+        if rest.bytes().all(|b| b == b'/' || plain(b)) {
+            // Nothing to encode and no control characters (the usual repository path):
+            // only the pieces' shapes to check, then copied whole.
+            if !rest.is_empty() {
+                let bytes = rest.as_bytes();
+                let mut start = 0;
+                for i in 0..=bytes.len() {
+                    if i == bytes.len() || bytes[i] == b'/' {
+                        // Cut at ASCII slashes: always a character boundary.
+                        check_shape(&rest[start..i], "path segment")?;
+                        start = i + 1;
+                    }
+                }
+                path.push('/');
+                path.push_str(rest);
+            }
+        } else {
             for piece in rest.split('/') {
                 check_piece(piece, "path segment")?;
                 push_segment(&mut path, piece);
@@ -118,6 +168,29 @@ mod tests {
             assert_eq!(e.kind(), flowgate_core::ErrorKind::BadRequest, "{bad:?}");
         }
         assert!(join(&base(), &[&"a".repeat(2000)], None).is_err());
+    }
+
+    #[test]
+    fn plain_bytes_are_exactly_those_the_segment_set_keeps() {
+        for b in 0u8..=0x7f {
+            let c = [b];
+            let s = std::str::from_utf8(&c).unwrap();
+            let kept = utf8_percent_encode(s, SEGMENT).to_string() == s;
+            assert_eq!(plain(b), kept, "byte {b:#04x}");
+        }
+        for b in 0x80u8..=0xff {
+            assert!(!plain(b), "byte {b:#04x}");
+        }
+        // Both paths of `join` give the same target for the same pieces.
+        for p in ["/content/a-b_c/jcr:content", "/x/y~z/@v", "/a b/c", "/é/x"] {
+            let whole = join(&base(), &[], Some(p)).unwrap();
+            let mut by_piece = String::from("/alfresco");
+            for piece in p[1..].split('/') {
+                by_piece.push('/');
+                by_piece.push_str(&utf8_percent_encode(piece, SEGMENT).to_string());
+            }
+            assert_eq!(whole.path(), by_piece, "{p}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! sharing the machine.
 //!
 //! `cargo run --release -p flowgate-bench --bin request-path -- --requests 200000`
+//! (`--alfresco` / `--cq`: a task of an in-process simulator, read through its adapter)
 
 use std::time::Instant;
 
@@ -45,6 +46,10 @@ struct Args {
     /// gateway's Alfresco adapter instead of an embedded task.
     #[arg(long)]
     alfresco: bool,
+    /// Read a work item of a CQ simulator (AEM 6.5 profile, started in this process)
+    /// through the gateway's CQ adapter instead of an embedded task.
+    #[arg(long, conflicts_with = "alfresco")]
+    cq: bool,
     /// Measure task completions (`PUT /task/{id}/cancel`, a different stored task each
     /// time; needs `--stored` ≥ requests × rounds) instead of reads.
     #[arg(long)]
@@ -90,6 +95,71 @@ async fn alfresco(
     Ok((sim, engine, format!("alf~{id}")))
 }
 
+/// A remote engine under test: its simulator (kept running), the engine's settings
+/// and the gateway id of one of its tasks.
+enum Remote {
+    Alfresco(flowgate_alfresco::sim::SimHandle),
+    Cq(flowgate_cq::sim::CqSim),
+}
+
+impl Remote {
+    fn clear_requests(&self) {
+        match self {
+            Remote::Alfresco(s) => s.clear_requests(),
+            Remote::Cq(s) => s.clear_requests(),
+        }
+    }
+
+    /// `METHOD path` of every request the simulator received.
+    fn requests(&self) -> Vec<String> {
+        match self {
+            Remote::Alfresco(s) => s
+                .requests()
+                .into_iter()
+                .map(|r| format!("{} {}", r.method, r.path))
+                .collect(),
+            Remote::Cq(s) => s
+                .requests()
+                .into_iter()
+                .map(|r| format!("{} {}", r.method, r.path))
+                .collect(),
+        }
+    }
+}
+
+/// Starts a CQ simulator (AEM 6.5 profile) with one review running on a page, and
+/// answers the engine settings. The work item goes to the `authors` group, which the
+/// measuring user belongs to.
+async fn cq() -> Result<(flowgate_cq::sim::CqSim, String), Box<dyn std::error::Error>> {
+    let sim = flowgate_cq::sim::spawn(flowgate_cq::Profile::Aem64To65).await?;
+    let base = sim.base_url();
+    let http = reqwest::Client::new();
+    let token: serde_json::Value = http
+        .get(format!("{base}libs/granite/csrf/token.json"))
+        .basic_auth("editor1", Some("editor1"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    http.post(format!("{base}etc/workflow/instances"))
+        .basic_auth("editor1", Some("editor1"))
+        .header("CSRF-Token", token["token"].as_str().unwrap_or_default())
+        .form(&[
+            ("_charset_", "utf-8"),
+            ("model", "/var/workflow/models/flowgate/review"),
+            ("payloadType", "JCR_PATH"),
+            ("payload", "/content/flowgate/en/page-a"),
+        ])
+        .send()
+        .await?
+        .error_for_status()?;
+    let engine = format!(
+        "[engines.cq]\nkind = \"cq\"\nbase_url = \"{base}\"\nprofile = \"aem64-65\"\nid_prefix = \"cq\"\nmounts = [\"/content\"]\n[engines.cq.auth]\nmode = \"basic\"\nuser = \"admin\"\npassword = \"admin\"\n"
+    );
+    Ok((sim, engine))
+}
+
 /// Times `n` calls of `uri` on `svc`, the fastest of `rounds`, in microseconds per call.
 async fn measure<S, B>(svc: &S, uri: &str, auth: &str, n: u32, rounds: u32) -> f64
 where
@@ -127,9 +197,14 @@ where
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let hash = flowgate::auth::hash_password("bench").map_err(|e| format!("hash: {e}"))?;
+    // The remote engine, its settings, and the gateway id of its task when known
+    // before the gateway runs.
     let (user, remote) = if args.alfresco {
         let (sim, engine, id) = alfresco().await?;
-        ("jdoe", Some((sim, engine, id)))
+        ("jdoe", Some((Remote::Alfresco(sim), engine, Some(id))))
+    } else if args.cq {
+        let (sim, engine) = cq().await?;
+        ("jdoe", Some((Remote::Cq(sim), engine, None)))
     } else {
         ("user0001", None)
     };
@@ -167,8 +242,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
-    if let Some((_, _, id)) = &remote {
-        task_ids.insert(0, id.clone());
+    match &remote {
+        Some((_, _, Some(id))) => task_ids.insert(0, id.clone()),
+        Some((Remote::Cq(_), _, None)) => {
+            // The work item's gateway id, as the user's task list gives it.
+            let req = TestRequest::get()
+                .uri(&format!("{}/task?userId={user}", args.prefix))
+                .insert_header(("authorization", auth.as_str()))
+                .to_request();
+            let res = app.call(req).await.map_err(|e| e.to_string())?;
+            let body: serde_json::Value = serde_json::from_slice(&test::read_body(res).await)?;
+            let id = body["entries"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t["id"].as_str())
+                .find(|id| id.starts_with("cq~"))
+                .ok_or("the gateway listed no CQ task")?;
+            task_ids.insert(0, id.to_owned());
+        }
+        _ => {}
     }
     let Some(task_id) = task_ids.first().cloned() else {
         return Err("no task was created".into());
@@ -220,9 +313,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // What one read cost the simulator, by request.
         let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
         for r in sim.requests() {
-            *counts
-                .entry(format!("{} {}", r.method, r.path))
-                .or_default() += 1;
+            *counts.entry(r).or_default() += 1;
         }
         let reads = u64::from(args.requests) * u64::from(args.rounds);
         for (k, n) in counts {
