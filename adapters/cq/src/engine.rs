@@ -508,7 +508,7 @@ impl CqEngine {
             info: TaskInfo {
                 allow_reassignment: false,
                 actions,
-                schemas: vec![format!("var_{node_id}")],
+                schemas: vec![concat(&["var_", node_id])],
             },
             initiator: None,
         }
@@ -884,6 +884,16 @@ fn effective_assignee(t: &Task) -> Option<&str> {
 
 /// Task actions from routes: named by their label when the labels are unique (stable
 /// and readable), by route id otherwise.
+/// `parts` joined, sized once (what `format!` would give, without its machinery: every
+/// task read builds a few of these).
+fn concat(parts: &[&str]) -> String {
+    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        s.push_str(p);
+    }
+    s
+}
+
 fn action_list(choices: &[Choice], prefix: &str) -> Vec<TaskAction> {
     let unique = |l: &str| {
         choices
@@ -901,7 +911,7 @@ fn action_list(choices: &[Choice], prefix: &str) -> Vec<TaskAction> {
                 _ => c.rid.clone(),
             };
             TaskAction {
-                name: format!("{prefix}{name}"),
+                name: concat(&[prefix, name.as_str()]),
                 label: label.unwrap_or_else(|| c.rid.clone()),
                 validate: false,
             }
