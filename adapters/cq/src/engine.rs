@@ -882,8 +882,6 @@ fn effective_assignee(t: &Task) -> Option<&str> {
         .map(String::as_str)
 }
 
-/// Task actions from routes: named by their label when the labels are unique (stable
-/// and readable), by route id otherwise.
 /// `parts` joined, sized once (what `format!` would give, without its machinery: every
 /// task read builds a few of these).
 fn concat(parts: &[&str]) -> String {
@@ -894,6 +892,8 @@ fn concat(parts: &[&str]) -> String {
     s
 }
 
+/// Task actions from routes: named by their label when the labels are unique (stable
+/// and readable), by route id otherwise.
 fn action_list(choices: &[Choice], prefix: &str) -> Vec<TaskAction> {
     let unique = |l: &str| {
         choices

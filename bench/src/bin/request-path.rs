@@ -95,8 +95,7 @@ async fn alfresco(
     Ok((sim, engine, format!("alf~{id}")))
 }
 
-/// A remote engine under test: its simulator (kept running), the engine's settings
-/// and the gateway id of one of its tasks.
+/// The simulator of the remote engine under test, kept running while it is measured.
 enum Remote {
     Alfresco(flowgate_alfresco::sim::SimHandle),
     Cq(flowgate_cq::sim::CqSim),
