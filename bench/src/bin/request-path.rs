@@ -159,6 +159,28 @@ async fn cq() -> Result<(flowgate_cq::sim::CqSim, String), Box<dyn std::error::E
     Ok((sim, engine))
 }
 
+/// `GET uri` on `svc` with `auth`, its body as JSON.
+async fn get_json<S, B>(
+    svc: &S,
+    uri: &str,
+    auth: &str,
+) -> Result<serde_json::Value, Box<dyn std::error::Error>>
+where
+    S: Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let req = TestRequest::get()
+        .uri(uri)
+        .insert_header(("authorization", auth))
+        .to_request();
+    let res = svc.call(req).await.map_err(|e| e.to_string())?;
+    Ok(serde_json::from_slice(&test::read_body(res).await)?)
+}
+
 /// Times `n` calls of `uri` on `svc`, the fastest of `rounds`, in microseconds per call.
 async fn measure<S, B>(svc: &S, uri: &str, auth: &str, n: u32, rounds: u32) -> f64
 where
@@ -230,12 +252,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let body: serde_json::Value = serde_json::from_slice(&test::read_body(res).await)?;
         let wf = body["id"].as_str().unwrap_or_default().to_owned();
         if task_ids.is_empty() || args.complete {
-            let req = TestRequest::get()
-                .uri(&format!("{}/task?workflowInstanceId={wf}", args.prefix))
-                .insert_header(("authorization", auth.as_str()))
-                .to_request();
-            let res = app.call(req).await.map_err(|e| e.to_string())?;
-            let body: serde_json::Value = serde_json::from_slice(&test::read_body(res).await)?;
+            let uri = format!("{}/task?workflowInstanceId={wf}", args.prefix);
+            let body = get_json(&app, &uri, &auth).await?;
             if let Some(id) = body["entries"][0]["id"].as_str() {
                 task_ids.push(id.to_owned());
             }
@@ -245,12 +263,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some((_, _, Some(id))) => task_ids.insert(0, id.clone()),
         Some((Remote::Cq(_), _, None)) => {
             // The work item's gateway id, as the user's task list gives it.
-            let req = TestRequest::get()
-                .uri(&format!("{}/task?userId={user}", args.prefix))
-                .insert_header(("authorization", auth.as_str()))
-                .to_request();
-            let res = app.call(req).await.map_err(|e| e.to_string())?;
-            let body: serde_json::Value = serde_json::from_slice(&test::read_body(res).await)?;
+            let uri = format!("{}/task?userId={user}", args.prefix);
+            let body = get_json(&app, &uri, &auth).await?;
             let id = body["entries"]
                 .as_array()
                 .into_iter()
