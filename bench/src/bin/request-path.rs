@@ -159,6 +159,25 @@ async fn cq() -> Result<(flowgate_cq::sim::CqSim, String), Box<dyn std::error::E
     Ok((sim, engine))
 }
 
+/// An application as `test::init_service` gives it.
+trait TestApp<B>:
+    Service<
+    actix_http::Request,
+    Response = actix_web::dev::ServiceResponse<B>,
+    Error = actix_web::Error,
+>
+{
+}
+
+impl<S, B> TestApp<B> for S where
+    S: Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >
+{
+}
+
 /// `GET uri` on `svc` with `auth`, its body as JSON.
 async fn get_json<S, B>(
     svc: &S,
@@ -166,11 +185,7 @@ async fn get_json<S, B>(
     auth: &str,
 ) -> Result<serde_json::Value, Box<dyn std::error::Error>>
 where
-    S: Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<B>,
-        Error = actix_web::Error,
-    >,
+    S: TestApp<B>,
     B: actix_web::body::MessageBody,
 {
     let req = TestRequest::get()
@@ -184,11 +199,7 @@ where
 /// Times `n` calls of `uri` on `svc`, the fastest of `rounds`, in microseconds per call.
 async fn measure<S, B>(svc: &S, uri: &str, auth: &str, n: u32, rounds: u32) -> f64
 where
-    S: Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<B>,
-        Error = actix_web::Error,
-    >,
+    S: TestApp<B>,
     B: actix_web::body::MessageBody,
 {
     let mut best = f64::MAX;
