@@ -1,6 +1,9 @@
 //! Loading, checking and compiling workflow models.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+
+/// Node positions in a model by node id.
+pub type NodeIndex = HashMap<String, usize, foldhash::fast::RandomState>;
 use std::path::{Path, PathBuf};
 
 use flowgate_core::{
@@ -30,7 +33,9 @@ pub(crate) struct Model {
     /// Default values with shared names; every instance starts from a clone.
     pub defaults: VarValues,
     pub nodes: Vec<Node>,
-    pub index: HashMap<String, usize>,
+    /// Node positions by id. Hashed with foldhash: a few ids fixed when the model is
+    /// compiled, looked up several times per task read and step.
+    pub index: NodeIndex,
     pub start: usize,
     /// For each node, the nodes with a transition into it (merge bookkeeping).
     pub incoming: Vec<Vec<usize>>,
@@ -412,7 +417,7 @@ fn compile(file: &Path, spec: ModelSpec, spec_nodes: Vec<NodeSpec>) -> Result<Mo
     if spec_nodes.is_empty() {
         return Err(err(file, None, "the model has no nodes"));
     }
-    let mut index = HashMap::new();
+    let mut index = NodeIndex::default();
     for (i, n) in spec_nodes.iter().enumerate() {
         if !path_safe(&n.id) {
             return Err(err(
@@ -474,7 +479,7 @@ fn compile_node(
     n: &NodeSpec,
     variables: &[VariableDef],
     var_types: &HashMap<String, VarType>,
-    index: &HashMap<String, usize>,
+    index: &NodeIndex,
 ) -> Result<Node, ModelError> {
     let id = n.id.as_str();
     let node_vars = compile_vars(file, Some(id), &n.variables)?;
