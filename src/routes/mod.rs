@@ -245,12 +245,6 @@ impl std::ops::Deref for Api {
     }
 }
 
-impl std::ops::DerefMut for Api {
-    fn deref_mut(&mut self) -> &mut ApiParts {
-        &mut self.0
-    }
-}
-
 impl Api {
     /// The engine router.
     pub fn router(&self) -> &Router {
