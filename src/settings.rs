@@ -109,6 +109,9 @@ pub struct ServerSettings {
     pub request_timeout_ms: u64,
     /// Seconds in-flight requests get to finish after SIGTERM / Ctrl-C.
     pub shutdown_timeout_secs: u64,
+    /// Write each response after the worker's other ready requests had their turn
+    /// ([`crate::conn::Batched`]).
+    pub batch_writes: bool,
 }
 
 /// `[nuxeo]`

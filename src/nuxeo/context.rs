@@ -207,6 +207,17 @@ pub fn base_url(req: &HttpRequest, server: &ServerSettings) -> String {
     }
     let info = req.connection_info();
     let (mut scheme, mut host) = (info.scheme().to_owned(), info.host().to_owned());
+    let named = headers.contains_key(actix_web::http::header::HOST)
+        || headers.contains_key(actix_web::http::header::FORWARDED)
+        || headers.contains_key(X_FORWARDED_HOST)
+        || req.uri().authority().is_some();
+    if !named {
+        // Nothing in the request names a host (HTTP/1.0 without Host): the address the
+        // server listens on, when known, rather than the application's placeholder.
+        if let Some(bound) = req.app_data::<crate::conn::Bound>() {
+            host = bound.0.to_string();
+        }
+    }
     if server.trust_forwarded_headers {
         if let Some(p) = first("x-forwarded-proto") {
             scheme = p;

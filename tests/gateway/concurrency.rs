@@ -1,4 +1,6 @@
-//! Concurrent completions of one task on a real socket: exactly one wins.
+//! On a real socket: concurrent completions of one task (exactly one wins), pipelined
+//! and concurrent requests with batched writes on and off, links for a request that
+//! names no host.
 
 use std::time::Duration;
 
@@ -107,4 +109,114 @@ async fn in_process_concurrent_completions_also_have_one_winner() {
     let ok = results.iter().filter(|r| r.status.as_u16() == 200).count();
     let conflict = results.iter().filter(|r| r.status.as_u16() == 409).count();
     assert_eq!((ok, conflict), (1, 9));
+}
+
+/// Sends `request` bytes as they are and reads until the server closes.
+async fn exchange(addr: std::net::SocketAddr, request: &[u8]) -> String {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(request).await.expect("write");
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.expect("read");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn served<F: std::future::Future<Output = ()>>(
+    extra: &str,
+    test: impl FnOnce(std::net::SocketAddr) -> F,
+) {
+    let toml = format!("[server]\nbind = \"127.0.0.1:0\"\n{extra}");
+    let state = AppState::new(settings(&toml)).expect("state");
+    let running = flowgate::spawn(state).await.expect("spawn");
+    let outcome = tokio::time::timeout(Duration::from_secs(30), test(running.addr)).await;
+    running.stop().await;
+    outcome.expect("test finished in time");
+}
+
+/// Ten requests written at once on one connection, then eight connections doing the
+/// same at the same time: every response arrives whole, in request order.
+async fn pipelined_and_concurrent(addr: std::net::SocketAddr) {
+    let auth = basic("Administrator");
+    let (status, body) = raw(
+        addr,
+        "POST",
+        "/api/v1/workflow",
+        "Administrator",
+        r#"{"entity-type":"workflow","workflowModelName":"SerialDocumentReview"}"#,
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let wf: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let wf = wf["id"].as_str().expect("id").to_owned();
+    let mut request = String::new();
+    for n in 0..10 {
+        let close = if n == 9 { "Connection: close\r\n" } else { "" };
+        let path = if n % 2 == 0 {
+            format!("/api/v1/workflow/{wf}")
+        } else {
+            format!("/api/v1/task?workflowInstanceId={wf}&n={n}")
+        };
+        request.push_str(&format!(
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {auth}\r\n{close}\r\n"
+        ));
+    }
+    let answers =
+        futures::future::join_all((0..8).map(|_| exchange(addr, request.as_bytes()))).await;
+    for text in answers {
+        let mut rest = text.as_str();
+        for n in 0..10 {
+            let (head, after) = rest.split_once("\r\n\r\n").expect("a response head");
+            assert!(head.starts_with("HTTP/1.1 200"), "response {n}: {head}");
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .and_then(|v| v.parse().ok())
+                .expect("content-length");
+            let body: serde_json::Value =
+                serde_json::from_str(&after[..length]).expect("json body");
+            if n % 2 == 0 {
+                assert_eq!(body["entity-type"], "workflow", "response {n}");
+                assert_eq!(body["id"], wf.as_str());
+            } else {
+                assert_eq!(body["entity-type"], "tasks", "response {n}");
+                assert_eq!(body["entries"][0]["workflowInstanceId"], wf.as_str());
+            }
+            rest = &after[length..];
+        }
+        assert!(
+            rest.is_empty(),
+            "nothing after the tenth response: {rest:?}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn pipelined_and_concurrent_requests_with_batched_writes() {
+    served("batch_writes = true\n", pipelined_and_concurrent).await;
+}
+
+#[actix_web::test]
+async fn pipelined_and_concurrent_requests_without_batched_writes() {
+    served("batch_writes = false\n", pipelined_and_concurrent).await;
+}
+
+#[actix_web::test]
+async fn links_of_a_request_naming_no_host_use_the_listening_address() {
+    served("", |addr| async move {
+        let auth = basic("Administrator");
+        let text = exchange(
+            addr,
+            format!("GET /nuxeo/api/v1/workflowModel/SerialDocumentReview HTTP/1.0\r\nAuthorization: {auth}\r\n\r\n")
+                .as_bytes(),
+        )
+        .await;
+        let (head, body) = text.split_once("\r\n\r\n").expect("a response");
+        assert!(head.starts_with("HTTP/1.0 200"), "{head}");
+        let model: serde_json::Value = serde_json::from_str(body).expect("json");
+        let graph = model["graphResource"].as_str().expect("graphResource");
+        assert_eq!(
+            graph,
+            format!("http://{addr}/nuxeo/api/v1/workflowModel/SerialDocumentReview/graph")
+        );
+    })
+    .await;
 }
