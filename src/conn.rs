@@ -15,11 +15,74 @@
 //! and shutdowns pass straight through.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
+use actix_service::ServiceFactoryExt;
+use actix_web::body::MessageBody;
+use actix_web::dev::{AppConfig, Server, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::App;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// How [`serve`] runs.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+    /// Seconds in-flight requests get to finish after a graceful stop.
+    pub shutdown_timeout_secs: u64,
+    /// Serve over [`Batched`] connections that write after the worker's ready batch.
+    pub batch_writes: bool,
+}
+
+/// Serves the applications `factory` builds (one per worker) on `listener`.
+///
+/// The HTTP/1.1 service `actix_web::HttpServer` would build, with its defaults (request
+/// head within 5 s, keep-alive 5 s, 1 s to close after a response, idle keep-alive
+/// connections closed at a graceful stop), but over [`Batched`] connections, which
+/// `HttpServer` cannot wrap its sockets in. Each application also gets [`Bound`].
+pub fn serve<F, T, B>(listener: TcpListener, options: Options, factory: F) -> io::Result<Server>
+where
+    F: Fn() -> App<T> + Send + Clone + 'static,
+    T: ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<B>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static,
+    B: MessageBody + 'static,
+{
+    let addr = listener.local_addr()?;
+    let mut builder = actix_server::Server::build().shutdown_timeout(options.shutdown_timeout_secs);
+    if options.workers > 0 {
+        builder = builder.workers(options.workers);
+    }
+    let closing = builder.graceful_shutdown_signal();
+    let batch = options.batch_writes;
+    let builder = builder.listen("flowgate", listener, move || {
+        let app = factory().app_data(Bound(addr));
+        let closing = closing.clone();
+        let http = actix_http::HttpService::build()
+            .graceful_shutdown_signal(move || {
+                let closing = closing.clone();
+                async move { closing.notified().await }
+            })
+            .client_request_timeout(Duration::from_secs(5))
+            .client_disconnect_timeout(Duration::from_secs(1))
+            .local_addr(addr)
+            .finish(actix_service::map_config(app, |_| AppConfig::default()));
+        actix_service::fn_service(move |io: tokio::net::TcpStream| {
+            let peer = io.peer_addr().ok();
+            let io = Batched::new(io, batch);
+            std::future::ready(Ok((io, actix_http::Protocol::Http1, peer)))
+        })
+        .and_then(http)
+    })?;
+    Ok(builder.run())
+}
 
 /// The address the server's listener is bound to, kept as application data: the host
 /// of last resort for links built for a request that names none (HTTP/1.0 without

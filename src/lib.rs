@@ -35,13 +35,10 @@ pub mod routes;
 pub mod settings;
 
 use std::net::{SocketAddr, TcpListener};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use actix_service::ServiceFactoryExt;
 use actix_web::body::MessageBody;
-use actix_web::dev::{
-    AppConfig, Server, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse,
-};
+use actix_web::dev::{Server, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{from_fn, Condition, Next};
 use actix_web::{web, App, HttpMessage};
@@ -393,41 +390,16 @@ impl Running {
     }
 }
 
-/// Builds the HTTP server on an already bound listener.
-///
-/// The same HTTP/1.1 service `actix_web::HttpServer` would build (its timeouts, graceful
-/// shutdown of idle connections), served over [`conn::Batched`] connections when
-/// `server.batch_writes` is on.
+/// Builds the HTTP server on an already bound listener (see [`conn::serve`]).
 pub fn server(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
     let s = &state.settings.server;
-    let (workers, shutdown, batch) = (s.workers, s.shutdown_timeout_secs, s.batch_writes);
-    let addr = listener.local_addr()?;
+    let options = conn::Options {
+        workers: s.workers,
+        shutdown_timeout_secs: s.shutdown_timeout_secs,
+        batch_writes: s.batch_writes,
+    };
     let data = web::Data::new(state);
-    let mut builder = actix_server::Server::build().shutdown_timeout(shutdown);
-    if workers > 0 {
-        builder = builder.workers(workers);
-    }
-    let closing = builder.graceful_shutdown_signal();
-    let builder = builder.listen("flowgate", listener, move || {
-        let app = app(data.clone()).app_data(conn::Bound(addr));
-        let closing = closing.clone();
-        let http = actix_http::HttpService::build()
-            .graceful_shutdown_signal(move || {
-                let closing = closing.clone();
-                async move { closing.notified().await }
-            })
-            .client_request_timeout(Duration::from_secs(5))
-            .client_disconnect_timeout(Duration::from_secs(1))
-            .local_addr(addr)
-            .finish(actix_service::map_config(app, |_| AppConfig::default()));
-        actix_service::fn_service(move |io: tokio::net::TcpStream| {
-            let peer = io.peer_addr().ok();
-            let io = conn::Batched::new(io, batch);
-            std::future::ready(Ok((io, actix_http::Protocol::Http1, peer)))
-        })
-        .and_then(http)
-    })?;
-    Ok(builder.run())
+    conn::serve(listener, options, move || app(data.clone()))
 }
 
 /// Binds `server.bind` (port 0 picks a free port), starts serving on a background task
