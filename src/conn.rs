@@ -1,4 +1,5 @@
-//! Client connections: how responses reach the socket.
+//! Client connections: the server that accepts them ([`serve`]) and how responses reach
+//! their sockets ([`Batched`]).
 //!
 //! An actix worker serves its connections as tasks of one thread. When several requests
 //! arrive together (one readiness event for many sockets), each connection task reads its
@@ -109,6 +110,18 @@ impl<T> Batched<T> {
             batch,
         }
     }
+
+    /// Whether a write must first let the worker's other ready tasks run: the first
+    /// write of bytes since the last flush. If so, the task is already woken again.
+    fn wait_turn(&mut self, cx: &mut Context<'_>, nothing: bool) -> bool {
+        if self.through || nothing {
+            return false;
+        }
+        // Queued behind every task that is ready on this worker; the next try writes.
+        self.through = true;
+        cx.waker().wake_by_ref();
+        true
+    }
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for Batched<T> {
@@ -128,10 +141,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Batched<T> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let me = self.get_mut();
-        if !me.through && !buf.is_empty() {
-            // Behind every task already queued on this worker, then write.
-            me.through = true;
-            cx.waker().wake_by_ref();
+        if me.wait_turn(cx, buf.is_empty()) {
             return Poll::Pending;
         }
         Pin::new(&mut me.io).poll_write(cx, buf)
@@ -143,9 +153,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Batched<T> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let me = self.get_mut();
-        if !me.through && bufs.iter().any(|b| !b.is_empty()) {
-            me.through = true;
-            cx.waker().wake_by_ref();
+        if me.wait_turn(cx, bufs.iter().all(|b| b.is_empty())) {
             return Poll::Pending;
         }
         Pin::new(&mut me.io).poll_write_vectored(cx, bufs)
@@ -309,6 +317,30 @@ mod tests {
             Poll::Ready(Ok(0))
         ));
         assert!(io.as_mut().poll_write(&mut cx, b"next").is_pending());
-        assert_eq!(*log.borrow(), ["a wrote head", "a wrote body", "a wrote "]);
+        assert!(matches!(
+            io.as_mut().poll_write(&mut cx, b"next"),
+            Poll::Ready(Ok(4))
+        ));
+        assert!(io.as_mut().poll_flush(&mut cx).is_ready());
+        // Vectored writes take their turn the same way.
+        let parts = [io::IoSlice::new(b""), io::IoSlice::new(b"more")];
+        assert!(io
+            .as_mut()
+            .poll_write_vectored(&mut cx, &parts)
+            .is_pending());
+        assert!(matches!(
+            io.as_mut().poll_write_vectored(&mut cx, &parts),
+            Poll::Ready(Ok(4))
+        ));
+        assert_eq!(
+            *log.borrow(),
+            [
+                "a wrote head",
+                "a wrote body",
+                "a wrote ",
+                "a wrote next",
+                "a wrote more"
+            ]
+        );
     }
 }
