@@ -41,23 +41,28 @@ async fn raw(
     (status, body)
 }
 
+/// Starts a SerialDocumentReview as Administrator; returns the instance id.
+async fn start_review(addr: std::net::SocketAddr) -> String {
+    let (status, body) = raw(
+        addr,
+        "POST",
+        "/api/v1/workflow",
+        "Administrator",
+        r#"{"entity-type":"workflow","workflowModelName":"SerialDocumentReview"}"#,
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let wf: serde_json::Value = serde_json::from_str(&body).expect("json");
+    wf["id"].as_str().expect("id").to_owned()
+}
+
 #[actix_web::test]
 async fn twenty_concurrent_completions_of_one_task_yield_one_200_and_nineteen_409() {
     let state = AppState::new(settings("[server]\nbind = \"127.0.0.1:0\"\n")).expect("state");
     let running = flowgate::spawn(state).await.expect("spawn");
     let addr = running.addr;
     let test = async {
-        let (st, body) = raw(
-            addr,
-            "POST",
-            "/api/v1/workflow",
-            "Administrator",
-            r#"{"entity-type":"workflow","workflowModelName":"SerialDocumentReview"}"#,
-        )
-        .await;
-        assert_eq!(st, 201, "{body}");
-        let wf: serde_json::Value = serde_json::from_str(&body).unwrap();
-        let wf = wf["id"].as_str().unwrap().to_owned();
+        let wf = start_review(addr).await;
         let (_, body) = raw(
             addr,
             "GET",
@@ -136,17 +141,7 @@ async fn served<F: std::future::Future<Output = ()>>(
 /// same at the same time: every response arrives whole, in request order.
 async fn pipelined_and_concurrent(addr: std::net::SocketAddr) {
     let auth = basic("Administrator");
-    let (status, body) = raw(
-        addr,
-        "POST",
-        "/api/v1/workflow",
-        "Administrator",
-        r#"{"entity-type":"workflow","workflowModelName":"SerialDocumentReview"}"#,
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
-    let wf: serde_json::Value = serde_json::from_str(&body).expect("json");
-    let wf = wf["id"].as_str().expect("id").to_owned();
+    let wf = start_review(addr).await;
     let mut request = String::new();
     for n in 0..10 {
         let close = if n == 9 { "Connection: close\r\n" } else { "" };
