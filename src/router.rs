@@ -408,11 +408,8 @@ impl Router {
         match &e.prefix {
             Some(p) => {
                 // Sized once (every remote task read prefixes two or three ids).
-                let mut s = String::with_capacity(p.len() + PREFIX_SEP.len_utf8() + id.len());
-                s.push_str(p);
-                s.push(PREFIX_SEP);
-                s.push_str(id);
-                s
+                let mut sep = [0; 4];
+                [p.as_str(), PREFIX_SEP.encode_utf8(&mut sep), id].concat()
             }
             None => id.to_owned(),
         }

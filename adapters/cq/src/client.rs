@@ -146,10 +146,7 @@ impl Client {
     /// URL of `path` + `suffix` (e.g. `.json`, `.routes.json`) after checking the path.
     fn url(&self, path: &str, suffix: &str) -> Result<Target, EngineError> {
         ids::check_path(path)?;
-        let mut full = String::with_capacity(path.len() + suffix.len());
-        full.push_str(path);
-        full.push_str(suffix);
-        self.up.url_with_path(&[], &full)
+        self.up.url_with_path(&[], &[path, suffix].concat())
     }
 
     /// `GET <path><suffix>?query` and parse JSON. A 2xx that is not JSON (a login or

@@ -508,7 +508,7 @@ impl CqEngine {
             info: TaskInfo {
                 allow_reassignment: false,
                 actions,
-                schemas: vec![concat(&["var_", node_id])],
+                schemas: vec![["var_", node_id].concat()],
             },
             initiator: None,
         }
@@ -882,16 +882,6 @@ fn effective_assignee(t: &Task) -> Option<&str> {
         .map(String::as_str)
 }
 
-/// `parts` joined, sized once (what `format!` would give, without its machinery: every
-/// task read builds a few of these).
-fn concat(parts: &[&str]) -> String {
-    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
-    for p in parts {
-        s.push_str(p);
-    }
-    s
-}
-
 /// Task actions from routes: named by their label when the labels are unique (stable
 /// and readable), by route id otherwise.
 fn action_list(choices: &[Choice], prefix: &str) -> Vec<TaskAction> {
@@ -911,7 +901,7 @@ fn action_list(choices: &[Choice], prefix: &str) -> Vec<TaskAction> {
                 _ => c.rid.clone(),
             };
             TaskAction {
-                name: concat(&[prefix, name.as_str()]),
+                name: [prefix, name.as_str()].concat(),
                 label: label.unwrap_or_else(|| c.rid.clone()),
                 validate: false,
             }

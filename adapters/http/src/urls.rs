@@ -121,14 +121,8 @@ pub(crate) fn join(
             // Nothing to encode and no control characters (the usual repository path):
             // only the pieces' shapes to check, then copied whole.
             if !rest.is_empty() {
-                let bytes = rest.as_bytes();
-                let mut start = 0;
-                for i in 0..=bytes.len() {
-                    if i == bytes.len() || bytes[i] == b'/' {
-                        // Cut at ASCII slashes: always a character boundary.
-                        check_shape(&rest[start..i], "path segment")?;
-                        start = i + 1;
-                    }
+                for piece in rest.split('/') {
+                    check_shape(piece, "path segment")?;
                 }
                 path.push('/');
                 path.push_str(rest);

@@ -1,9 +1,6 @@
 //! Loading, checking and compiling workflow models.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-
-/// Node positions in a model by node id.
-pub type NodeIndex = HashMap<String, usize, foldhash::fast::RandomState>;
 use std::path::{Path, PathBuf};
 
 use flowgate_core::{
@@ -20,6 +17,9 @@ use crate::vars::default_value;
 
 /// Namespace of the deterministic model ids (UUID v5 of the model name).
 const MODEL_NS: Uuid = Uuid::from_u128(0x6f0a_8d0e_2b7c_4f7e_9b1a_53c2_d4e5_f601);
+
+/// Node positions in a model by node id.
+pub type NodeIndex = HashMap<String, usize, foldhash::fast::RandomState>;
 
 /// A checked, compiled model. Shared by every instance through an `Arc`.
 #[derive(Debug)]
