@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Payload;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Argon2, PasswordHash};
@@ -40,6 +40,27 @@ pub fn hash_password(password: &str) -> Result<String, String> {
         .map_err(|e| format!("cannot hash password: {e}"))
 }
 
+/// A hash of a random password with the parameters of `like` (a configured user's hash),
+/// so that checking it costs what checking a real user's password costs.
+fn decoy_hash(like: &str) -> Option<String> {
+    let parsed = PasswordHash::new(like).ok()?;
+    let params = argon2::Params::try_from(&parsed).ok()?;
+    let algorithm = argon2::Algorithm::try_from(parsed.algorithm).ok()?;
+    let version = parsed
+        .version
+        .and_then(|v| argon2::Version::try_from(v).ok())
+        .unwrap_or_default();
+    let mut raw = [0u8; 16];
+    rand::fill(&mut raw);
+    let salt = SaltString::encode_b64(&raw).ok()?;
+    let mut secret = [0u8; 24];
+    rand::fill(&mut secret);
+    Argon2::new(algorithm, version, params)
+        .hash_password(&secret, &salt)
+        .ok()
+        .map(|h| h.to_string())
+}
+
 /// A user known to the gateway.
 #[derive(Clone, Debug)]
 pub struct User {
@@ -55,6 +76,8 @@ pub struct User {
     pub email: String,
     /// Member of the admin group.
     pub admin: bool,
+    /// Member of the power-user group.
+    pub poweruser: bool,
     password_hash: String,
 }
 
@@ -75,6 +98,20 @@ struct TokenGrant {
     user: String,
     application: String,
     device: String,
+    /// Granted for reading only (`permission` without `w`): GET and HEAD requests.
+    read_only: bool,
+}
+
+/// How a caller proved who it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignIn {
+    /// HTTP Basic user name and password.
+    Password,
+    /// An `X-Authentication-Token` issued by `authentication/token`.
+    Token {
+        /// The token only allows reading.
+        read_only: bool,
+    },
 }
 
 /// A cache key: the 128-bit SipHash-1-3 of the credentials under a key drawn at start.
@@ -115,6 +152,9 @@ pub struct Directory {
     groups: BTreeMap<String, Group>,
     realm: String,
     poweruser_group: String,
+    /// A hash with the parameters of the configured users' hashes, checked for unknown
+    /// user names so that a wrong password takes as long whether the user exists or not.
+    decoy_hash: Option<String>,
     cache_size: usize,
     /// The two SipHash keys of the credentials cache, drawn at start.
     cache_keys: (u64, u64),
@@ -193,16 +233,19 @@ impl Directory {
                     last_name: u.last_name.clone(),
                     email: u.email.clone(),
                     admin: u.groups.iter().any(|g| g == &s.admin_group),
+                    poweruser: u.groups.iter().any(|g| g == &s.poweruser_group),
                     password_hash: u.password_hash.clone(),
                 }),
             );
         }
         let cache_keys = (rand::random(), rand::random());
+        let decoy_hash = s.users.first().and_then(|u| decoy_hash(&u.password_hash));
         Self {
             users,
             groups,
             realm: s.realm.clone(),
             poweruser_group: s.poweruser_group.clone(),
+            decoy_hash,
             cache_size: s.verify_cache_size,
             cache_keys,
             verified: DashMap::default(),
@@ -261,8 +304,11 @@ impl Directory {
         let Some((user, password)) = decode_basic(encoded) else {
             return Ok(None);
         };
-        let Some(u) = self.users.get(&user) else {
-            return Ok(None);
+        let known = self.users.get(&user);
+        let hash = match (known, &self.decoy_hash) {
+            (Some(u), _) => u.password_hash.clone(),
+            (None, Some(decoy)) => decoy.clone(),
+            (None, None) => return Ok(None),
         };
         let _slot = match tokio::time::timeout(wait, self.verify_slots.acquire()).await {
             Ok(Ok(slot)) => slot,
@@ -281,7 +327,6 @@ impl Directory {
         if let Some(u) = self.cached(&key) {
             return Ok(Some(u));
         }
-        let hash = u.password_hash.clone();
         let checks = self.checks.clone();
         let ok = web::block(move || {
             let _running = checks.start();
@@ -295,9 +340,9 @@ impl Directory {
         })
         .await
         .unwrap_or(false);
-        if !ok {
+        let Some(u) = known.filter(|_| ok) else {
             return Ok(None);
-        }
+        };
         if self.cache_size > 0 {
             if self.verified.len() >= self.cache_size {
                 // Bounded by dropping everything: simple, and a refill costs one argon2
@@ -326,15 +371,26 @@ impl Directory {
             .and_then(|n| self.users.get(n.as_str()))
     }
 
-    /// The token of (user, application, device), creating one when none exists.
-    pub fn acquire_token(&self, user: &str, application: &str, device: &str) -> String {
-        if let Some(t) = self
-            .tokens
-            .iter()
-            .find(|t| t.user == user && t.application == application && t.device == device)
-        {
+    /// The token of (user, application, device), creating one when none exists;
+    /// `read_only` tokens allow GET and HEAD requests only.
+    pub fn acquire_token(
+        &self,
+        user: &str,
+        application: &str,
+        device: &str,
+        read_only: bool,
+    ) -> String {
+        if let Some(t) = self.tokens.iter().find(|t| {
+            t.user == user
+                && t.application == application
+                && t.device == device
+                && t.read_only == read_only
+        }) {
             return t.key().clone();
         }
+        // One token per application and device: asking again with another permission
+        // replaces the earlier grant.
+        self.revoke_token(user, application, device);
         let mut raw = [0u8; 32];
         rand::fill(&mut raw);
         let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
@@ -344,6 +400,7 @@ impl Directory {
                 user: user.to_owned(),
                 application: application.to_owned(),
                 device: device.to_owned(),
+                read_only,
             },
         );
         token
@@ -357,9 +414,11 @@ impl Directory {
         self.tokens.len() != before
     }
 
-    fn user_of_token(&self, token: &str) -> Option<&Arc<User>> {
-        let name = self.tokens.get(token)?.user.clone();
-        self.users.get(&name)
+    fn user_of_token(&self, token: &str) -> Option<(&Arc<User>, bool)> {
+        let grant = self.tokens.get(token)?;
+        let (name, read_only) = (grant.user.clone(), grant.read_only);
+        drop(grant);
+        self.users.get(&name).map(|u| (u, read_only))
     }
 }
 
@@ -368,6 +427,8 @@ impl Directory {
 pub struct Caller {
     /// What engines get (user name, groups, admin flag, ...).
     pub cx: CallContext,
+    /// How the caller signed in.
+    pub sign_in: SignIn,
 }
 
 impl Caller {
@@ -432,21 +493,33 @@ pub fn repository_of(req: &HttpRequest) -> String {
 /// Authenticates a request and builds its [`CallContext`].
 pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Caller, ApiError> {
     let dir = &state.directory;
-    let user = if let Some(token) = req
+    let found = if let Some(token) = req
         .headers()
         .get(X_AUTHENTICATION_TOKEN)
         .and_then(|v| v.to_str().ok())
     {
         dir.user_of_token(token.trim())
+            .map(|(u, read_only)| (u, SignIn::Token { read_only }))
     } else if let Some(encoded) = basic_credentials(req) {
         let wait = Duration::from_millis(state.settings.server.request_timeout_ms);
-        dir.verify_basic(encoded, wait).await?
+        dir.verify_basic(encoded, wait)
+            .await?
+            .map(|u| (u, SignIn::Password))
     } else {
         None
     };
-    let Some(user) = user else {
+    let Some((user, sign_in)) = found else {
         return Err(ApiError::unauthorized(dir.realm()));
     };
+    if sign_in == (SignIn::Token { read_only: true })
+        && !matches!(*req.method(), Method::GET | Method::HEAD)
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "This token was issued for reading only",
+        ));
+    }
     let repository = repository_of(req);
     if !state.settings.nuxeo.repositories.contains(&repository) {
         return Err(ApiError::not_found(format!(
@@ -467,6 +540,7 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Caller,
         user: user.name.clone(),
         groups: user.groups.clone(),
         admin: user.admin,
+        poweruser: user.poweruser,
         request_id,
         deadline: Some(
             std::time::Instant::now()
@@ -475,7 +549,7 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Caller,
         repository,
         credentials: None,
     };
-    Ok(Caller { cx })
+    Ok(Caller { cx, sign_in })
 }
 
 impl FromRequest for Caller {
@@ -674,10 +748,10 @@ mod tests {
     #[test]
     fn tokens_are_stable_per_device_and_revocable() {
         let d = dir();
-        let t1 = d.acquire_token("jdoe", "app", "dev1");
-        assert_eq!(t1, d.acquire_token("jdoe", "app", "dev1"));
-        assert_ne!(t1, d.acquire_token("jdoe", "app", "dev2"));
-        assert_eq!(d.user_of_token(&t1).unwrap().name, "jdoe");
+        let t1 = d.acquire_token("jdoe", "app", "dev1", false);
+        assert_eq!(t1, d.acquire_token("jdoe", "app", "dev1", false));
+        assert_ne!(t1, d.acquire_token("jdoe", "app", "dev2", false));
+        assert_eq!(d.user_of_token(&t1).unwrap().0.name, "jdoe");
         assert!(d.revoke_token("jdoe", "app", "dev1"));
         assert!(d.user_of_token(&t1).is_none());
         assert!(!d.revoke_token("jdoe", "app", "dev1"));

@@ -28,6 +28,9 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
     }
 }
 
+/// Longest message an error answer carries, in bytes.
+const MAX_MESSAGE_BYTES: usize = 512;
+
 /// An error answer: status, a client-safe message and a stable code for logs.
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -44,6 +47,16 @@ impl ApiError {
         let mut message = message.into();
         if message.is_empty() {
             message = status.canonical_reason().unwrap_or("Error").to_owned();
+        }
+        // A last bound on what an answer can echo: places that quote client input cut
+        // it with `flowgate_core::shown`; whatever slipped through stops here.
+        if message.len() > MAX_MESSAGE_BYTES {
+            let mut cut = MAX_MESSAGE_BYTES;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push('…');
         }
         Self {
             status,

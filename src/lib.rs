@@ -22,6 +22,7 @@
 
 pub mod alloc;
 pub mod auth;
+pub mod body;
 pub mod conn;
 pub mod cors;
 pub mod error;
@@ -97,6 +98,7 @@ impl AppState {
     /// The same state with engines given directly (tests, embedding).
     pub fn with_router(settings: Settings, router: Router) -> Self {
         let directory = Directory::new(&settings.auth);
+        let router = router.with_limits(settings.limits);
         Self {
             settings,
             router,
@@ -151,6 +153,10 @@ pub fn app(
         body_limit: limit,
         metrics: metrics_on,
     });
+    let body_rules = std::rc::Rc::new(body::BodyRules {
+        timeout: std::time::Duration::from_millis(s.body_timeout_ms),
+        limit,
+    });
     let contexts = context_roots(&s.context_path);
     let mut app = App::new()
         .app_data(state.clone())
@@ -173,8 +179,15 @@ pub fn app(
                     other => ApiError::bad_request(format!("Malformed JSON body: {other}")).into(),
                 }),
         )
+        .wrap(from_fn(move |req, next| {
+            body::guard(body_rules.clone(), req, next)
+        }))
         .wrap(Condition::new(dev_errors, from_fn(dev_error_fields)))
         .wrap(Condition::new(enable_cors, cors))
+        .wrap(Condition::new(
+            enable_cors,
+            from_fn(cors::credentials_only_with_origin),
+        ))
         .wrap(from_fn(move |req, next| edge(edge_cfg.clone(), req, next)));
     // Every API mount (`/nuxeo/site/api/v1`, `.../repo/{name}`, ...) reaches this one
     // scope: the normalize middleware rewrites them before routing. It comes first, as

@@ -49,6 +49,7 @@ impl std::fmt::Debug for Job {
 pub fn build_engine(
     name: &str,
     settings: &EngineSettings,
+    limits: flowgate_core::Limits,
 ) -> Result<(Arc<dyn WorkflowEngine>, Vec<Job>), RegistryError> {
     let err = |reason: String| RegistryError {
         engine: name.to_owned(),
@@ -62,7 +63,9 @@ pub fn build_engine(
             };
             let storage = m.storage(name).map_err(|e| err(e.join("; ")))?;
             let engine = Arc::new(
-                MemoryEngine::open(name, models, storage).map_err(|e| err(e.to_string()))?,
+                MemoryEngine::open(name, models, storage)
+                    .map_err(|e| err(e.to_string()))?
+                    .with_limits(limits),
             );
             let jobs = memory_jobs(name, engine.clone(), m.escalation_interval_secs);
             (engine, jobs)
@@ -125,13 +128,14 @@ pub fn start_jobs(jobs: &[Job]) -> Vec<tokio::task::JoinHandle<()>> {
 /// their background jobs.
 pub fn build(settings: &Settings) -> Result<(Router, Vec<Job>), RegistryError> {
     if settings.engines.is_empty() {
-        let engine =
-            Arc::new(
-                MemoryEngine::builtin(BUILTIN_ENGINE).map_err(|e| RegistryError {
+        let engine = Arc::new(
+            MemoryEngine::builtin(BUILTIN_ENGINE)
+                .map_err(|e| RegistryError {
                     engine: BUILTIN_ENGINE.into(),
                     reason: e.to_string(),
-                })?,
-            );
+                })?
+                .with_limits(settings.limits),
+        );
         let jobs = memory_jobs(BUILTIN_ENGINE, engine.clone(), 60);
         let entry = EngineEntry {
             name: BUILTIN_ENGINE.to_owned(),
@@ -143,10 +147,12 @@ pub fn build(settings: &Settings) -> Result<(Router, Vec<Job>), RegistryError> {
                 ..EngineOptions::default()
             },
         };
-        let router = Router::new(vec![entry], 0).map_err(|reason| RegistryError {
-            engine: BUILTIN_ENGINE.into(),
-            reason,
-        })?;
+        let router = Router::new(vec![entry], 0)
+            .map_err(|reason| RegistryError {
+                engine: BUILTIN_ENGINE.into(),
+                reason,
+            })?
+            .with_limits(settings.limits);
         return Ok((router, jobs));
     }
     let mut jobs = Vec::new();
@@ -172,7 +178,7 @@ pub fn build(settings: &Settings) -> Result<(Router, Vec<Job>), RegistryError> {
             },
             mounts,
             engine: {
-                let (engine, mut j) = build_engine(name, es)?;
+                let (engine, mut j) = build_engine(name, es, settings.limits)?;
                 jobs.append(&mut j);
                 engine
             },
@@ -186,10 +192,12 @@ pub fn build(settings: &Settings) -> Result<(Router, Vec<Job>), RegistryError> {
         });
         tracing::info!(engine = %name, kind = es.kind(), default = is_default, "engine ready");
     }
-    let router = Router::new(entries, default).map_err(|reason| RegistryError {
-        engine: "*".into(),
-        reason,
-    })?;
+    let router = Router::new(entries, default)
+        .map_err(|reason| RegistryError {
+            engine: "*".into(),
+            reason,
+        })?
+        .with_limits(settings.limits);
     Ok((router, jobs))
 }
 

@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use flowgate_core::{
     CallContext, Completion, Credentials, DocLocator, Document, EngineError, ErrorKind, Graph,
-    Health, Page, PageRequest, Result, Secret, StartWorkflow, Task, TaskQuery, WorkflowEngine,
-    WorkflowInstance, WorkflowModel, WorkflowQuery,
+    Health, Limits, Page, PageRequest, Result, Secret, StartWorkflow, Task, TaskQuery,
+    WorkflowEngine, WorkflowInstance, WorkflowModel, WorkflowQuery,
 };
 use futures::future::join_all;
 use serde::Serialize;
@@ -155,6 +155,7 @@ pub struct Router {
     engines: Vec<EngineEntry>,
     default: usize,
     keeps_credentials: bool,
+    limits: Limits,
 }
 
 /// How long after the caller's deadline an engine call is cut off (see [`call`]).
@@ -312,7 +313,19 @@ impl Router {
             engines,
             default,
             keeps_credentials,
+            limits: Limits::default(),
         })
+    }
+
+    /// The same router enforcing other request limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The request limits every call passes.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// The configured engines.
@@ -560,6 +573,7 @@ impl Router {
         cx: &CallContext,
         mut req: StartWorkflow,
     ) -> Result<WorkflowInstance> {
+        self.limits.check_variables(&req.variables)?;
         let mut doc_engine: Option<&EngineEntry> = None;
         for d in &req.documents {
             if let Some((p, _)) = d.split_once(PREFIX_SEP) {
@@ -648,6 +662,7 @@ impl Router {
         cx: &CallContext,
         mut q: WorkflowQuery,
     ) -> Result<Fanned<Page<WorkflowInstance>>> {
+        q.page.limit = q.page.limit.min(self.limits.max_page_size);
         if let Some(doc) = q.document.take() {
             let (e, loc) = self.resolve_document(&DocLocator::Id(doc))?;
             let DocLocator::Id(native) = loc else {
@@ -700,6 +715,7 @@ impl Router {
     /// Tasks matching `q`: the owning engine for a workflow or document filter, every
     /// concerned engine otherwise (merged by due date, creation time, id, then paged).
     pub async fn tasks(&self, cx: &CallContext, mut q: TaskQuery) -> Result<Fanned<Page<Task>>> {
+        q.page.limit = q.page.limit.min(self.limits.max_page_size);
         if let Some(wf) = q.workflow_id.take() {
             let (e, native) = match self.resolve(&wf) {
                 Ok(r) => r,
@@ -780,6 +796,7 @@ impl Router {
 
     /// Completes a task.
     pub async fn complete(&self, cx: &CallContext, id: &str, c: Completion) -> Result<Task> {
+        self.limits.check_variables(&c.variables)?;
         let (e, native) = self.resolve(id)?;
         let cx = scoped(e, cx);
         let t = call(e, "complete", &cx, e.engine.complete(&cx, native, c)).await?;
@@ -794,6 +811,7 @@ impl Router {
         actors: Vec<String>,
         comment: Option<String>,
     ) -> Result<()> {
+        self.limits.check_request_actors(&actors)?;
         let (e, native) = self.resolve(id)?;
         if !e.engine.info().capabilities.reassign {
             return Err(EngineError::unsupported("reassign", &e.name));
@@ -816,6 +834,7 @@ impl Router {
         actors: Vec<String>,
         comment: Option<String>,
     ) -> Result<()> {
+        self.limits.check_request_actors(&actors)?;
         let (e, native) = self.resolve(id)?;
         if !e.engine.info().capabilities.delegate {
             return Err(EngineError::unsupported("delegate", &e.name));

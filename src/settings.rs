@@ -51,6 +51,9 @@ pub struct Settings {
     /// How queries spanning several engines are run.
     #[serde(default)]
     pub routing: RoutingSettings,
+    /// Bounds on what one request may ask (`[limits]`).
+    #[serde(default)]
+    pub limits: flowgate_core::Limits,
 }
 
 /// `[routing]`: fan-out of queries that span engines ("my tasks", "my workflows", models).
@@ -107,6 +110,9 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// Deadline given to engines for one request, in milliseconds.
     pub request_timeout_ms: u64,
+    /// Time a client has to send a request body once its headers arrived, in
+    /// milliseconds; a slower body is answered 408 and the connection closed.
+    pub body_timeout_ms: u64,
     /// Seconds in-flight requests get to finish after SIGTERM / Ctrl-C.
     pub shutdown_timeout_secs: u64,
     /// Write each response after the worker's other ready requests had their turn
@@ -468,6 +474,22 @@ impl Settings {
         }
         if self.server.request_timeout_ms == 0 {
             errs.push("server.request_timeout_ms: must be greater than 0".into());
+        }
+        if self.server.body_timeout_ms == 0 {
+            errs.push("server.body_timeout_ms: must be greater than 0".into());
+        }
+        let l = &self.limits;
+        for (key, v) in [
+            ("max_actors_per_task", l.max_actors_per_task),
+            ("max_actors_per_request", l.max_actors_per_request),
+            ("max_variables_per_request", l.max_variables_per_request),
+            ("max_variable_bytes", l.max_variable_bytes),
+            ("max_tasks_per_step", l.max_tasks_per_step),
+            ("max_page_size", l.max_page_size),
+        ] {
+            if v == 0 {
+                errs.push(format!("limits.{key}: must be greater than 0"));
+            }
         }
         if self.routing.fanout_timeout_ms == 0 {
             errs.push("routing.fanout_timeout_ms: must be greater than 0".into());

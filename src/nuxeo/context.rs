@@ -187,6 +187,7 @@ pub fn base_url(req: &HttpRequest, server: &ServerSettings) -> String {
             .headers()
             .get(actix_web::http::header::HOST)
             .and_then(|v| v.to_str().ok())
+            .filter(|h| valid_host(h))
         {
             // The common case: no forwarding headers (or untrusted ones), so the Host
             // header and the listener's scheme say it all, without building the
@@ -238,12 +239,103 @@ pub fn base_url(req: &HttpRequest, server: &ServerSettings) -> String {
             "http".into()
         };
     }
+    // Whatever the headers said, links only ever get an http(s) scheme and a
+    // syntactically valid host: anything else falls back to the listener's view.
+    let listener_scheme = if req.app_config().secure() {
+        "https"
+    } else {
+        "http"
+    };
+    if !matches!(scheme.as_str(), "http" | "https") {
+        scheme = listener_scheme.to_owned();
+    }
+    if !valid_host(&host) {
+        host = req
+            .headers()
+            .get(actix_web::http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .filter(|h| valid_host(h))
+            .map(str::to_owned)
+            .or_else(|| {
+                req.app_data::<crate::conn::Bound>()
+                    .map(|b| b.0.to_string())
+            })
+            .unwrap_or_else(|| "localhost".to_owned());
+    }
     format!("{scheme}://{host}{}/", server.context_path)
+}
+
+/// Whether `h` is a `host[:port]` fit for a link: a DNS name or IPv4 address of letters,
+/// digits, dots and hyphens, or a bracketed IPv6 address, with an optional numeric port.
+pub fn valid_host(h: &str) -> bool {
+    if h.is_empty() || h.len() > 255 {
+        return false;
+    }
+    let (host, port) = if let Some(rest) = h.strip_prefix('[') {
+        let Some((addr, after)) = rest.split_once(']') else {
+            return false;
+        };
+        if addr.is_empty()
+            || !addr
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
+            return false;
+        }
+        match after {
+            "" => return true,
+            p => match p.strip_prefix(':') {
+                Some(port) => ("x", Some(port)),
+                None => return false,
+            },
+        }
+    } else {
+        match h.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (h, None),
+        }
+    };
+    let host_ok = !host.is_empty()
+        && !host.starts_with(['.', '-'])
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    host_ok && port_ok
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hosts_fit_for_links() {
+        for ok in [
+            "example.com",
+            "wf.example.com:8443",
+            "127.0.0.1:8080",
+            "[::1]:8080",
+            "[::1]",
+            "localhost",
+        ] {
+            assert!(valid_host(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "javascript://x%0aalert(1)//",
+            "a b",
+            "evil.com/path",
+            "h:port",
+            "h:123456",
+            "[::1",
+            "x@y",
+            "-x.com",
+            "h:",
+        ] {
+            assert!(!valid_host(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn blank_values_are_absent_and_lists_split_on_commas() {

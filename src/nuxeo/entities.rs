@@ -358,6 +358,15 @@ impl<T: Serialize> ListEntity<T> {
         }
     }
 
+    /// A paginated `workflows` list (an answer longer than one page).
+    pub fn paginated_workflows(entries: Vec<T>, p: Pagination) -> Self {
+        Self {
+            entity_type: "workflows",
+            pagination: Some(p),
+            entries,
+        }
+    }
+
     /// A paginated `tasks` list.
     pub fn paginated_tasks(entries: Vec<T>, p: Pagination) -> Self {
         Self {
@@ -391,7 +400,7 @@ pub struct Pagination {
     page_count: usize,
 }
 
-/// Largest page a client may ask for.
+/// Largest page a client may ask for, before `limits.max_page_size` lowers it.
 pub const MAX_PAGE_SIZE: usize = 1000;
 
 impl Pagination {
@@ -420,6 +429,12 @@ impl Pagination {
             page_index: index,
             page_count: pages,
         }
+    }
+
+    /// The same pagination announcing `max` as the largest page (`limits.max_page_size`).
+    pub fn with_max_page_size(mut self, max: usize) -> Self {
+        self.max_page_size = max;
+        self
     }
 }
 

@@ -3,10 +3,11 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
+use flowgate_core::shown;
 use serde_json::json;
 
 use super::{json, resource, Api, Seg};
-use crate::auth::Caller;
+use crate::auth::{Caller, SignIn};
 use crate::error::ApiError;
 use crate::nuxeo::{base_url, user_entity, Params};
 use crate::AppState;
@@ -125,24 +126,35 @@ async fn token(req: HttpRequest, caller: Caller) -> Result<HttpResponse, ApiErro
         ));
     };
     let user = &caller.cx.user;
+    let (app_shown, device_shown) = (shown(app), shown(device));
     let text = if p.flag("revoke") {
         let existed = state.directory.revoke_token(user, app, device);
         if existed {
             format!(
-                "Token revoked for userName {user}, applicationName {app} and deviceId {device}"
+                "Token revoked for userName {user}, applicationName {app_shown} and deviceId {device_shown}"
             )
         } else {
             format!(
-                "No token found for userName {user}, applicationName {app} and deviceId {device}"
+                "No token found for userName {user}, applicationName {app_shown} and deviceId {device_shown}"
             )
         }
     } else {
-        if p.get("permission").is_none() {
+        let Some(permission) = p.get("permission").filter(|v| !v.trim().is_empty()) else {
             return Err(ApiError::bad_request(
                 "Query parameter permission is required",
             ));
+        };
+        if caller.sign_in != SignIn::Password {
+            // A token cannot mint tokens: a stolen (or read-only) one would otherwise
+            // turn into lasting, wider access.
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Tokens are issued only to a password sign-in",
+            ));
         }
-        state.directory.acquire_token(user, app, device)
+        let read_only = !permission.contains('w');
+        state.directory.acquire_token(user, app, device, read_only)
     };
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
@@ -192,7 +204,7 @@ async fn user(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
     let dir = &api.state.directory;
     let u = dir
         .user(id)
-        .ok_or_else(|| ApiError::not_found(format!("User '{id}' not found")))?;
+        .ok_or_else(|| ApiError::not_found(format!("User '{}' not found", shown(id))))?;
     json(StatusCode::OK, &user_entity(u, dir, &api.render))
 }
 

@@ -60,7 +60,7 @@ async fn workflows(api: Api, doc: String) -> Result<HttpResponse, ApiError> {
         ..WorkflowQuery::default()
     };
     let page = api.router().workflows(api.cx(), q).await?.value;
-    api.workflows_response(&page.items).await
+    api.workflows_response(&page).await
 }
 
 async fn start(api: Api, doc: String, payload: web::Payload) -> Result<HttpResponse, ApiError> {
@@ -81,7 +81,7 @@ async fn tasks(api: Api, doc: String, wf: Option<String>) -> Result<HttpResponse
         q.workflow_id = Some(wf);
     }
     let page = api.router().tasks(api.cx(), q).await?.value;
-    api.tasks_response(&page.items).await
+    api.tasks_response(&page).await
 }
 
 #[utoipa::path(

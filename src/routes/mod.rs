@@ -16,7 +16,7 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, FromRequest, HttpMessage as _, HttpRequest, HttpResponse};
-use flowgate_core::{CallContext, DocLocator, Document, Task, WorkflowInstance};
+use flowgate_core::{CallContext, DocLocator, Document, Page, Task, WorkflowInstance};
 use futures::StreamExt;
 use serde::Serialize;
 
@@ -94,7 +94,10 @@ pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
         Some(p) => p.0.clone(),
         None => req.path().to_owned(),
     };
-    Err(ApiError::not_found(format!("No resource at {path}")))
+    Err(ApiError::not_found(format!(
+        "No resource at {}",
+        flowgate_core::shown(&path)
+    )))
 }
 
 async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -333,24 +336,34 @@ impl Api {
         Ok(json_bytes(status, bytes))
     }
 
-    /// A non-paginated task list as a response.
-    pub async fn tasks_response(&self, tasks: &[Task]) -> Result<HttpResponse, ApiError> {
-        self.tasks_response_fanned(tasks, &[]).await
+    /// A task list as a response: plain, or paginated (first page) when the result
+    /// was longer than `limits.max_page_size`.
+    pub async fn tasks_response(&self, page: &Page<Task>) -> Result<HttpResponse, ApiError> {
+        self.tasks_response_fanned(page, &[]).await
     }
 
-    /// A non-paginated task list gathered from several engines, some of which failed.
+    /// A task list gathered from several engines, some of which failed.
     pub async fn tasks_response_fanned(
         &self,
-        tasks: &[Task],
+        page: &Page<Task>,
         failures: &[crate::router::EngineFailure],
     ) -> Result<HttpResponse, ApiError> {
-        let docs = self.task_docs(tasks).await;
+        let docs = self.task_docs(&page.items).await;
         let r = self.renderer(&docs);
-        json_fanned(
-            StatusCode::OK,
-            &crate::nuxeo::ListEntity::tasks(r.tasks(tasks)),
-            failures,
-        )
+        let entries = r.tasks(&page.items);
+        let body = match self.cut_pagination(page) {
+            None => crate::nuxeo::ListEntity::tasks(entries),
+            Some(p) => crate::nuxeo::ListEntity::paginated_tasks(entries, p),
+        };
+        json_fanned(StatusCode::OK, &body, failures)
+    }
+
+    /// The pagination to announce when `page` holds only the first `max_page_size`
+    /// entries of an unpaginated answer.
+    fn cut_pagination<T>(&self, page: &Page<T>) -> Option<crate::nuxeo::Pagination> {
+        let max = self.router().limits().max_page_size;
+        (page.total > page.items.len())
+            .then(|| crate::nuxeo::pagination_of(page, 0, max).with_max_page_size(max))
     }
 
     /// One workflow as a response.
@@ -363,27 +376,27 @@ impl Api {
         json(status, &self.renderer(&docs).workflow(w))
     }
 
-    /// A workflow list as a response.
+    /// A workflow list as a response (paginated when cut, as for tasks).
     pub async fn workflows_response(
         &self,
-        wfs: &[WorkflowInstance],
+        page: &Page<WorkflowInstance>,
     ) -> Result<HttpResponse, ApiError> {
-        self.workflows_response_fanned(wfs, &[]).await
+        self.workflows_response_fanned(page, &[]).await
     }
 
     /// A workflow list gathered from several engines, some of which failed.
     pub async fn workflows_response_fanned(
         &self,
-        wfs: &[WorkflowInstance],
+        page: &Page<WorkflowInstance>,
         failures: &[crate::router::EngineFailure],
     ) -> Result<HttpResponse, ApiError> {
-        let docs = self.workflow_docs(wfs).await;
+        let docs = self.workflow_docs(&page.items).await;
         let r = self.renderer(&docs);
-        let entries: Vec<_> = wfs.iter().map(|w| r.workflow(w)).collect();
-        json_fanned(
-            StatusCode::OK,
-            &crate::nuxeo::ListEntity::workflows(entries),
-            failures,
-        )
+        let entries: Vec<_> = page.items.iter().map(|w| r.workflow(w)).collect();
+        let body = match self.cut_pagination(page) {
+            None => crate::nuxeo::ListEntity::workflows(entries),
+            Some(p) => crate::nuxeo::ListEntity::paginated_workflows(entries, p),
+        };
+        json_fanned(StatusCode::OK, &body, failures)
     }
 }

@@ -64,7 +64,7 @@ async fn list(api: Api) -> Result<HttpResponse, ApiError> {
     if !paginated {
         let fanned = api.router().tasks(api.cx(), q).await?;
         return api
-            .tasks_response_fanned(&fanned.value.items, &fanned.failures)
+            .tasks_response_fanned(&fanned.value, &fanned.failures)
             .await;
     }
     let (offset, size) = page_of(
@@ -72,12 +72,17 @@ async fn list(api: Api) -> Result<HttpResponse, ApiError> {
         p.usize("currentPageIndex"),
         p.usize("offset"),
     );
+    let max = api.router().limits().max_page_size;
+    let size = size.min(max);
     q.page = PageRequest::new(offset, size);
     let fanned = api.router().tasks(api.cx(), q).await?;
     let page = &fanned.value;
     let docs = api.task_docs(&page.items).await;
     let r = api.renderer(&docs);
-    let body = ListEntity::paginated_tasks(r.tasks(&page.items), pagination_of(page, offset, size));
+    let body = ListEntity::paginated_tasks(
+        r.tasks(&page.items),
+        pagination_of(page, offset, size).with_max_page_size(max),
+    );
     json_fanned(StatusCode::OK, &body, &fanned.failures)
 }
 
@@ -108,7 +113,10 @@ async fn get(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
 /// errors already say what went wrong.
 fn unknown_task(id: &str) -> impl FnOnce(EngineError) -> EngineError + '_ {
     move |e| match e.kind() {
-        ErrorKind::NotFound => e.context(format!("Can not get task with id: {id}")),
+        ErrorKind::NotFound => e.context(format!(
+            "Can not get task with id: {}",
+            flowgate_core::shown(id)
+        )),
         _ => e,
     }
 }

@@ -42,7 +42,7 @@ async fn list(api: Api) -> Result<HttpResponse, ApiError> {
         ..WorkflowQuery::default()
     };
     let fanned = api.router().workflows(api.cx(), q).await?;
-    api.workflows_response_fanned(&fanned.value.items, &fanned.failures)
+    api.workflows_response_fanned(&fanned.value, &fanned.failures)
         .await
 }
 
@@ -84,11 +84,12 @@ async fn start(api: Api, payload: web::Payload) -> Result<HttpResponse, ApiError
 )]
 async fn get(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
     let id = &seg.id;
-    let w = api
-        .router()
-        .workflow(api.cx(), id)
-        .await
-        .map_err(|e| e.context(format!("Can not get workflow instance with id: {id}")))?;
+    let w = api.router().workflow(api.cx(), id).await.map_err(|e| {
+        e.context(format!(
+            "Can not get workflow instance with id: {}",
+            flowgate_core::shown(id)
+        ))
+    })?;
     api.workflow_response(StatusCode::OK, &w).await
 }
 
@@ -112,7 +113,12 @@ async fn graph(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> 
         .router()
         .workflow_graph(api.cx(), id)
         .await
-        .map_err(|e| e.context(format!("Can not get workflow instance graph with id: {id}")))?;
+        .map_err(|e| {
+            e.context(format!(
+                "Can not get workflow instance graph with id: {}",
+                flowgate_core::shown(id)
+            ))
+        })?;
     json(StatusCode::OK, &GraphEntity::from_graph(&g))
 }
 
@@ -152,5 +158,5 @@ async fn cancel(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError>
 async fn tasks(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
     let q = TaskQuery::for_workflow(seg.into_inner().id);
     let page = api.router().tasks(api.cx(), q).await?.value;
-    api.tasks_response(&page.items).await
+    api.tasks_response(&page).await
 }

@@ -55,11 +55,12 @@ async fn list(api: Api) -> Result<HttpResponse, ApiError> {
 )]
 async fn get(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
     let name = &seg.name;
-    let (_, m) = api
-        .router()
-        .model(api.cx(), name)
-        .await
-        .map_err(|e| e.context(format!("Can not get workflow model with name: {name}")))?;
+    let (_, m) = api.router().model(api.cx(), name).await.map_err(|e| {
+        e.context(format!(
+            "Can not get workflow model with name: {}",
+            flowgate_core::shown(name)
+        ))
+    })?;
     let docs = Default::default();
     json(StatusCode::OK, &api.renderer(&docs).model(&m))
 }

@@ -75,6 +75,8 @@ pub struct CallContext {
     pub groups: Vec<String>,
     /// Administrators see and may act on everything.
     pub admin: bool,
+    /// Power users see and may cancel every workflow (see [`crate::access`]).
+    pub poweruser: bool,
     /// Correlates log lines of one request across engines.
     pub request_id: String,
     /// When the caller stops waiting. `None` means no deadline.
@@ -97,6 +99,7 @@ impl CallContext {
             user: user.into(),
             groups: groups.into_iter().map(Into::into).collect(),
             admin: false,
+            poweruser: false,
             request_id: String::new(),
             deadline: None,
             repository: "default".to_owned(),

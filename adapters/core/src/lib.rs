@@ -22,15 +22,18 @@
 //! assert!(!cx.admin);
 //! ```
 
+pub mod access;
 mod context;
 mod engine;
 mod error;
+mod limits;
 mod model;
 mod query;
 
 pub use context::{CallContext, Credentials, Secret};
 pub use engine::{Capabilities, EngineInfo, Health, WorkflowEngine};
 pub use error::{EngineError, ErrorKind, Result};
+pub use limits::{shown, Limits};
 pub use model::{
     ActorRef, Comment, Completion, DocLocator, Document, Graph, GraphNode, GraphPoint,
     GraphTransition, NodeState, StartWorkflow, Task, TaskAction, TaskInfo, TaskState, VarType,

@@ -11,7 +11,7 @@ use chrono::Utc;
 use dashmap::DashMap;
 use flowgate_core::{
     CallContext, Capabilities, Completion, DocLocator, Document, EngineError, EngineInfo, Graph,
-    Health, NodeState, Page, Result, StartWorkflow, Task, TaskQuery, TaskState, Variables,
+    Health, Limits, NodeState, Page, Result, StartWorkflow, Task, TaskQuery, TaskState, Variables,
     WorkflowEngine, WorkflowInstance, WorkflowModel, WorkflowQuery, WorkflowState,
 };
 use serde_json::Value;
@@ -62,6 +62,8 @@ pub struct MemoryEngine {
     started: DashMap<String, u64>,
     /// The durable writer; `None` keeps state in memory only.
     journal: Option<Journal>,
+    /// Bounds on actors per task and tasks per step.
+    limits: Limits,
 }
 
 /// Where an engine's models come from.
@@ -185,6 +187,7 @@ impl MemoryEngine {
             store: Arc::new(Store::default()),
             started: DashMap::new(),
             journal: None,
+            limits: Limits::default(),
         })
     }
 
@@ -256,6 +259,19 @@ impl MemoryEngine {
             )?);
         }
         Ok(engine)
+    }
+
+    /// The same engine with other size limits (actors per task, tasks per step).
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// A working copy of `wf` for a step driven by `cx`, bounded by the engine's limits.
+    fn txn<'a>(&'a self, model: &'a Model, wf: WorkflowRecord, cx: &CallContext) -> Txn<'a> {
+        let mut txn = Txn::new(model, wf, &self.store, &cx.user);
+        txn.limits = self.limits;
+        txn
     }
 
     /// Whether changes are kept on disk.
@@ -372,6 +388,7 @@ impl MemoryEngine {
                 continue;
             }
             let mut txn = Txn::new(model, (*wf).clone(), &self.store, &wf.initiator);
+            txn.limits = self.limits;
             match txn.escalate() {
                 Ok(true) => match self.commit_blocking(txn.into_changes(), Some(guard)) {
                     Ok(()) => moved += 1,
@@ -420,13 +437,16 @@ impl MemoryEngine {
     }
 
     fn model_of(&self, name: &str) -> Result<&Arc<Model>> {
-        self.models
-            .get(name)
-            .ok_or_else(|| EngineError::not_found(format!("No route found for id: {name}")))
+        self.models.get(name).ok_or_else(|| {
+            EngineError::not_found(format!(
+                "No route found for id: {}",
+                flowgate_core::shown(name)
+            ))
+        })
     }
 
     fn load_workflow(&self, id: &str) -> Result<(Arc<WorkflowRecord>, Arc<Model>)> {
-        let nf = || EngineError::not_found(id.to_owned());
+        let nf = || EngineError::not_found(flowgate_core::shown(id));
         let wid = parse_id(id).ok_or_else(nf)?;
         let wf = self.store.workflow(&wid).ok_or_else(nf)?;
         let model = self.models.get(&*wf.model).cloned().ok_or_else(nf)?;
@@ -481,7 +501,7 @@ impl MemoryEngine {
         check: impl FnOnce(&TaskRecord, &WorkflowRecord, &Model) -> Result<C>,
         act: impl FnOnce(&mut Txn<'_>, Uuid, C) -> Result<R>,
     ) -> Result<Step<R>> {
-        let nf = || EngineError::not_found(id.to_owned());
+        let nf = || EngineError::not_found(flowgate_core::shown(id));
         let tid = parse_id(id).ok_or_else(nf)?;
         let wid = self.store.task_workflow(&tid).ok_or_else(nf)?;
         let slot = self.store.slot(&wid).ok_or_else(nf)?;
@@ -493,7 +513,7 @@ impl MemoryEngine {
         let model = self.models.get(&*wf.model).cloned().ok_or_else(nf)?;
         let checked = check(&t, &wf, &model)?;
         let (result, changes) = {
-            let mut txn = Txn::new(&model, (*wf).clone(), &self.store, &cx.user);
+            let mut txn = self.txn(&model, (*wf).clone(), cx);
             // The record just read is the working copy: no second read of the store.
             txn.adopt(t);
             let r = act(&mut txn, tid, checked)?;
@@ -646,7 +666,7 @@ impl WorkflowEngine for MemoryEngine {
             reached_stop: false,
         };
         let (out, changes) = {
-            let mut txn = Txn::new(&model, wf, &self.store, &cx.user);
+            let mut txn = self.txn(&model, wf, cx);
             txn.wf.created = txn.now;
             txn.start()?;
             txn.wf.name = self.instance_name(&model.name);
@@ -729,9 +749,7 @@ impl WorkflowEngine for MemoryEngine {
             {
                 continue;
             }
-            // Instances of a document are listed for anyone (the document's readers);
-            // otherwise the caller must be allowed to read the instance.
-            if q.document.is_none() && !view::can_see_workflow(cx, &wf, &self.store) {
+            if !view::can_see_workflow(cx, &wf, &self.store) {
                 continue;
             }
             let Some(model) = self.models.get(&*wf.model) else {
@@ -748,7 +766,7 @@ impl WorkflowEngine for MemoryEngine {
         let slot = self
             .store
             .slot(&wf.id)
-            .ok_or_else(|| EngineError::not_found(id.to_owned()))?;
+            .ok_or_else(|| EngineError::not_found(flowgate_core::shown(id)))?;
         let guard = slot.lock().await;
         let (wf, model) = self.load_workflow(id)?;
         if !view::can_cancel(cx, &wf) {
@@ -762,15 +780,21 @@ impl WorkflowEngine for MemoryEngine {
             )));
         }
         let changes = {
-            let mut txn = Txn::new(&model, (*wf).clone(), &self.store, &cx.user);
+            let mut txn = self.txn(&model, (*wf).clone(), cx);
             txn.cancel();
             txn.into_changes()
         };
         self.commit(changes, Some(guard)).await
     }
 
-    async fn workflow_graph(&self, _cx: &CallContext, id: &str) -> Result<Graph> {
+    async fn workflow_graph(&self, cx: &CallContext, id: &str) -> Result<Graph> {
         let (wf, model) = self.load_workflow(id)?;
+        if !view::can_see_workflow(cx, &wf, &self.store) {
+            return Err(EngineError::forbidden(format!(
+                "Privilege 'READ' is not granted to '{}'",
+                cx.user
+            )));
+        }
         let open_nodes: HashSet<String> = wf
             .tasks
             .iter()
@@ -796,7 +820,7 @@ impl WorkflowEngine for MemoryEngine {
     }
 
     async fn task(&self, cx: &CallContext, id: &str) -> Result<Task> {
-        let nf = || EngineError::not_found(id.to_owned());
+        let nf = || EngineError::not_found(flowgate_core::shown(id));
         let tid = parse_id(id).ok_or_else(nf)?;
         // Built from the stored record in place: a read copies only what it answers.
         self.store
@@ -895,7 +919,7 @@ impl WorkflowEngine for MemoryEngine {
             {
                 continue;
             }
-            if !view::lists_task(cx, &wf, &t) {
+            if !view::can_see_task(cx, &wf, &t) {
                 continue;
             }
             let Some(model) = self.models.get(&*wf.model) else {
@@ -920,8 +944,8 @@ impl WorkflowEngine for MemoryEngine {
             .step_task(
                 cx,
                 id,
-                |t, _wf, model| {
-                    if !view::can_end_task(cx, t) {
+                |t, wf, model| {
+                    if !view::can_end_task(cx, wf, t) {
                         return Err(EngineError::forbidden(format!(
                             "User with id '{}' cannot end this task",
                             cx.user
@@ -956,7 +980,7 @@ impl WorkflowEngine for MemoryEngine {
         // be committed rather than read back from the store afterwards.
         let answer = step
             .view_of(step.result)
-            .ok_or_else(|| EngineError::not_found(id.to_owned()))?;
+            .ok_or_else(|| EngineError::not_found(flowgate_core::shown(id)))?;
         self.commit(step.changes, Some(step.guard)).await?;
         Ok(answer)
     }
@@ -970,6 +994,7 @@ impl WorkflowEngine for MemoryEngine {
     ) -> Result<()> {
         let actors = principals_of(&actors);
         let no_actors = actors.is_empty();
+        self.limits.check_task_actors(actors.len())?;
         self.with_task(
             cx,
             id,
@@ -1006,6 +1031,8 @@ impl WorkflowEngine for MemoryEngine {
                 let user = txn.actor.clone();
                 if let Some(t) = txn.task(tid) {
                     t.actors = actors;
+                    // A reassignment hands the task over: earlier delegations end.
+                    t.delegated.clear();
                     t.comments.push(flowgate_core::Comment {
                         author: user,
                         text: comment,
@@ -1027,6 +1054,7 @@ impl WorkflowEngine for MemoryEngine {
     ) -> Result<()> {
         let actors = principals_of(&actors);
         let no_actors = actors.is_empty();
+        let new_actors = actors.clone();
         self.with_task(
             cx,
             id,
@@ -1049,7 +1077,12 @@ impl WorkflowEngine for MemoryEngine {
                         "No actors to delegate the task to",
                     ));
                 }
-                Ok(())
+                let added = new_actors
+                    .iter()
+                    .filter(|a| !t.delegated.contains(a))
+                    .count();
+                self.limits
+                    .check_task_actors(t.actors.len() + t.delegated.len() + added)
             },
             |txn, tid, ()| {
                 let now = txn.now;

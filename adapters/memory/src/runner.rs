@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 
 use chrono::{DateTime, Utc};
-use flowgate_core::{Comment, EngineError, TaskState, Variables, WorkflowState};
+use flowgate_core::{Comment, EngineError, Limits, TaskState, Variables, WorkflowState};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -30,7 +30,11 @@ pub(crate) struct Txn<'a> {
     pub now: DateTime<Utc>,
     /// The user whose request drives this step.
     pub actor: String,
+    /// Bounds on the tasks this step creates and their actors.
+    pub limits: Limits,
     steps: usize,
+    /// Tasks created by this step so far.
+    created: usize,
 }
 
 fn model_error(node: &Node, msg: impl std::fmt::Display) -> EngineError {
@@ -46,7 +50,9 @@ impl<'a> Txn<'a> {
             tasks: Vec::new(),
             now: Utc::now(),
             actor: actor.to_owned(),
+            limits: Limits::default(),
             steps: 0,
+            created: 0,
         }
     }
 
@@ -371,6 +377,12 @@ impl<'a> Txn<'a> {
             }
             None => None,
         };
+        if !def.multi_task {
+            self.limits.check_task_actors(actors.len())?;
+        }
+        let new_tasks = if def.multi_task { actors.len() } else { 1 };
+        self.created += new_tasks;
+        self.limits.check_new_tasks(self.created)?;
         let groups: Vec<Vec<String>> = if def.multi_task {
             actors.into_iter().map(|a| vec![a]).collect()
         } else {

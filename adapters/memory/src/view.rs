@@ -1,5 +1,6 @@
 //! Records → neutral model entities, and who may see or do what.
 
+use flowgate_core::access::{self, TaskParties};
 use flowgate_core::{CallContext, Task, TaskInfo, TaskState, WorkflowInstance};
 
 use crate::model::Model;
@@ -70,45 +71,47 @@ pub(crate) fn task(model: &Model, wf: &WorkflowRecord, t: &TaskRecord) -> Task {
     }
 }
 
-/// Actor or delegated actor, directly or through a group.
-pub(crate) fn is_assignee(cx: &CallContext, t: &TaskRecord) -> bool {
-    t.principals().any(|p| cx.is_principal(p))
+/// A task record as the shared access rules see it.
+pub(crate) fn parties<'a>(wf: &'a WorkflowRecord, t: &'a TaskRecord) -> TaskParties<'a> {
+    TaskParties {
+        actors: &t.actors,
+        delegated: &t.delegated,
+        task_initiator: Some(&t.initiator),
+        workflow_initiator: Some(&wf.initiator),
+    }
 }
 
-/// Read access to a task: admin, assignee, workflow initiator, task initiator.
+/// Read access to a task, and its presence in lists.
 pub(crate) fn can_see_task(cx: &CallContext, wf: &WorkflowRecord, t: &TaskRecord) -> bool {
-    cx.admin || is_assignee(cx, t) || wf.initiator == cx.user || t.initiator == cx.user
+    access::may_see_task(cx, &parties(wf, t))
 }
 
-/// Task listings: admin, assignee, workflow initiator.
-pub(crate) fn lists_task(cx: &CallContext, wf: &WorkflowRecord, t: &TaskRecord) -> bool {
-    cx.admin || is_assignee(cx, t) || wf.initiator == cx.user
+/// Who may end a task.
+pub(crate) fn can_end_task(cx: &CallContext, wf: &WorkflowRecord, t: &TaskRecord) -> bool {
+    access::may_act_on_task(cx, &parties(wf, t))
 }
 
-/// Who may end a task: admin, task initiator, assignee.
-pub(crate) fn can_end_task(cx: &CallContext, t: &TaskRecord) -> bool {
-    cx.admin || t.initiator == cx.user || is_assignee(cx, t)
-}
-
-/// Who may reassign or delegate: admin, workflow initiator, assignee.
+/// Who may reassign or delegate.
 pub(crate) fn can_manage_task(cx: &CallContext, wf: &WorkflowRecord, t: &TaskRecord) -> bool {
-    cx.admin || wf.initiator == cx.user || is_assignee(cx, t)
+    access::may_manage_task(cx, &parties(wf, t))
 }
 
-/// Read access to an instance: admin, initiator, anyone who is or was an assignee.
+/// Read access to an instance.
 pub(crate) fn can_see_workflow(cx: &CallContext, wf: &WorkflowRecord, store: &Store) -> bool {
-    cx.admin
-        || wf.initiator == cx.user
-        || wf
-            .tasks
-            .iter()
-            .filter_map(|id| store.task(id))
-            .any(|t| is_assignee(cx, &t))
+    if cx.admin || cx.poweruser || wf.initiator == cx.user {
+        return true;
+    }
+    let tasks: Vec<TaskRecord> = wf.tasks.iter().filter_map(|id| store.task(id)).collect();
+    access::may_see_workflow(
+        cx,
+        Some(&wf.initiator),
+        tasks.iter().map(|t| parties(wf, t)),
+    )
 }
 
-/// Who may cancel: admin, initiator, member of `powerusers`.
+/// Who may cancel.
 pub(crate) fn can_cancel(cx: &CallContext, wf: &WorkflowRecord) -> bool {
-    cx.admin || wf.initiator == cx.user || cx.in_group("powerusers")
+    access::may_cancel_workflow(cx, Some(&wf.initiator))
 }
 
 /// The hyphenated lower-case form of `id`, written directly (what `to_string` gives,
