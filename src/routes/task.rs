@@ -67,13 +67,13 @@ async fn list(api: Api) -> Result<HttpResponse, ApiError> {
             .tasks_response_fanned(&fanned.value, &fanned.failures)
             .await;
     }
+    let max = api.router().limits().max_page_size;
+    let (_, asked) = page_of(p.usize("pageSize"), None, None);
     let (offset, size) = page_of(
-        p.usize("pageSize"),
+        Some(asked.min(max)),
         p.usize("currentPageIndex"),
         p.usize("offset"),
     );
-    let max = api.router().limits().max_page_size;
-    let size = size.min(max);
     q.page = PageRequest::new(offset, size);
     let fanned = api.router().tasks(api.cx(), q).await?;
     let page = &fanned.value;

@@ -23,6 +23,8 @@ pub const USERS: &[(&str, &[&str])] = &[
     ("asmith", &["members"]),
     ("bob", &["members", "powerusers"]),
     ("eve", &["members"]),
+    ("carol", &["members", "reviewers"]),
+    ("dan", &["members"]),
 ];
 
 /// An argon2id hash with the smallest parameters, so debug-build tests stay fast.

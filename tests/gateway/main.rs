@@ -4,12 +4,14 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod access;
 mod auth;
 mod bootstrap;
 mod concurrency;
 mod documents;
 mod engines;
 mod errors;
+mod limits;
 mod models;
 mod runs;
 mod tasks;
