@@ -64,7 +64,7 @@ async fn allowed_origin_preflight_is_answered_without_credentials() {
         Some("true")
     );
     let methods = header(&r, "access-control-allow-methods").unwrap_or_default();
-    for m in ["GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD"] {
+    for m in ["GET", "POST", "PUT", "DELETE", "OPTIONS"] {
         assert!(methods.contains(m), "{m} missing in {methods}");
     }
     let allowed = header(&r, "access-control-allow-headers")
@@ -167,4 +167,43 @@ fn origins_come_from_the_environment_as_a_list_and_bad_ones_are_refused() {
     assert!(s.cors.allowed_origins.is_empty());
     let old = Settings::load(&Sources::from_toml("[server]\ncors = true\n"));
     assert!(old.is_err(), "the old server.cors flag is gone");
+}
+
+#[actix_web::test]
+async fn credentials_are_allowed_only_on_answers_to_an_allowed_origin() {
+    let gw = TestGateway::with("[cors]\nallowed_origins = [\"http://localhost:*\"]\n").await;
+    // No Origin: not a cross-origin request, no CORS headers at all.
+    let r = gw
+        .send(
+            TestRequest::get()
+                .uri("/api/v1/me")
+                .insert_header(("authorization", basic("jdoe"))),
+        )
+        .await
+        .expect(200);
+    assert!(header(&r, "access-control-allow-credentials").is_none());
+    assert!(header(&r, "access-control-allow-origin").is_none());
+    // An allowed origin gets both.
+    let r = gw
+        .send(
+            TestRequest::get()
+                .uri("/api/v1/me")
+                .insert_header(("origin", "http://localhost:5173"))
+                .insert_header(("authorization", basic("jdoe"))),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        header(&r, "access-control-allow-credentials").as_deref(),
+        Some("true")
+    );
+}
+
+#[actix_web::test]
+async fn preflights_offer_only_methods_the_api_answers() {
+    let gw = TestGateway::with("[cors]\nallowed_origins = [\"http://localhost:*\"]\n").await;
+    let r = preflight(&gw, "http://localhost:5173", "PUT").await;
+    let methods = header(&r, "access-control-allow-methods").unwrap_or_default();
+    assert!(methods.contains("PUT"), "{methods}");
+    assert!(!methods.contains("HEAD"), "{methods}");
 }

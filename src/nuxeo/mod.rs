@@ -7,7 +7,7 @@ mod entities;
 mod jsonw;
 mod requests;
 
-pub use context::{base_url, Params, RenderCtx};
+pub use context::{base_url, valid_host, Params, RenderCtx};
 pub use entities::{
     document_entity, group_entity, page_of, pagination_of, user_entity, w3c, GraphEntity,
     ListEntity, Pagination, Renderer, TaskEntity, WorkflowEntity, MAX_PAGE_SIZE,
