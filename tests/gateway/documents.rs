@@ -16,14 +16,20 @@ async fn start_on_a_document_by_id_attaches_only_the_url_document() {
         .json();
     assert_eq!(w["attachedDocumentIds"], json!([{"id": "doc-a"}]));
     let wf = w["id"].as_str().unwrap();
-    // Anyone sees the running workflows of a document.
+    // The running workflows of a document, as far as the caller may see them.
     let v = gw
-        .get("/api/v1/id/doc-a/@workflow", "eve")
+        .get("/api/v1/id/doc-a/@workflow", "jdoe")
         .await
         .expect(200)
         .json();
     assert_eq!(v["entity-type"], "workflows");
     assert_eq!(v["entries"][0]["id"], wf);
+    let v = gw
+        .get("/api/v1/id/doc-a/@workflow", "eve")
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(v["entries"], json!([]));
     let untouched = gw
         .get("/api/v1/id/never-seen/@workflow", "eve")
         .await

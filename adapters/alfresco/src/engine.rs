@@ -303,17 +303,31 @@ impl AlfrescoEngine {
         Ok(false)
     }
 
+    /// Actor or delegate: may act on the task.
     fn is_actor(&self, cx: &CallContext, t: &Task) -> bool {
-        t.actors
-            .iter()
-            .chain(t.delegated_actors.iter())
-            .any(|a| match a.strip_prefix("group:") {
-                Some(g) => cx
-                    .groups
-                    .iter()
-                    .any(|mine| convert::alf_group(mine) == convert::alf_group(g)),
-                None => convert::user_of(a) == Some(cx.user.as_str()),
-            })
+        self.names(cx, t.actors.iter().chain(t.delegated_actors.iter()))
+    }
+
+    /// Actor, not delegate: may manage (reassign, delegate) the task, as
+    /// [`flowgate_core::access::may_manage_task`] says.
+    fn is_owner(&self, cx: &CallContext, t: &Task) -> bool {
+        self.names(cx, t.actors.iter())
+    }
+
+    /// Whether one of `principals` designates the caller (Alfresco spells groups
+    /// `GROUP_x`).
+    fn names<'a>(
+        &self,
+        cx: &CallContext,
+        mut principals: impl Iterator<Item = &'a String>,
+    ) -> bool {
+        principals.any(|a| match a.strip_prefix("group:") {
+            Some(g) => cx
+                .groups
+                .iter()
+                .any(|mine| convert::alf_group(mine) == convert::alf_group(g)),
+            None => convert::user_of(a) == Some(cx.user.as_str()),
+        })
     }
 
     fn may_see_task(&self, cx: &CallContext, t: &Task) -> bool {
@@ -1082,7 +1096,7 @@ impl WorkflowEngine for AlfrescoEngine {
         let native = convert::to_native_id(id)?;
         let p = self.get_process(cx, &native).await?;
         let info = self.process_info(cx, &p).await?;
-        if !cx.admin && info.initiator.as_deref() != Some(cx.user.as_str()) {
+        if !flowgate_core::access::may_cancel_workflow(cx, info.initiator.as_deref()) {
             return Err(EngineError::forbidden(format!(
                 "User with id '{}' cannot cancel workflow {id}",
                 cx.user
@@ -1410,7 +1424,7 @@ impl WorkflowEngine for AlfrescoEngine {
         let (raw, task) = self.visible_task(cx, id, true).await?;
         let user = single_user(&actors, "reassign")?;
         if !cx.admin
-            && !self.is_actor(cx, &task)
+            && !self.is_owner(cx, &task)
             && task.workflow_initiator.as_deref() != Some(cx.user.as_str())
         {
             return Err(EngineError::forbidden(format!(
@@ -1450,7 +1464,7 @@ impl WorkflowEngine for AlfrescoEngine {
         let (raw, task) = self.visible_task(cx, id, true).await?;
         let user = single_user(&actors, "delegate")?;
         if !cx.admin
-            && !self.is_actor(cx, &task)
+            && !self.is_owner(cx, &task)
             && task.workflow_initiator.as_deref() != Some(cx.user.as_str())
         {
             return Err(EngineError::forbidden(format!(

@@ -361,7 +361,12 @@ impl CqEngine {
         // Always GET before POSTing to an instance: a POST to a missing path would let
         // Sling create a junk node and answer 201.
         let doc = self.instance_doc(cx, &path).await?;
-        if self.restricted(cx) && convert::initiator_of(&doc).as_deref() != Some(cx.user.as_str()) {
+        let initiator = convert::initiator_of(&doc);
+        let allowed = match op {
+            "cancel" => flowgate_core::access::may_cancel_workflow(cx, initiator.as_deref()),
+            _ => initiator.as_deref() == Some(cx.user.as_str()),
+        };
+        if self.restricted(cx) && !allowed {
             return Err(EngineError::forbidden(format!(
                 "User with id '{}' cannot {op} workflow {id}",
                 cx.user

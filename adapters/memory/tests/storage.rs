@@ -127,6 +127,9 @@ async fn durable_engine_reloads_every_step_after_reopening() {
         let t = open_task(&e, &wf1).await;
         e.complete(&admin(), &t.id, start_review()).await.unwrap();
         let t = open_task(&e, &wf1).await;
+        e.reassign(&admin(), &t.id, vec!["user:bob".into()], None)
+            .await
+            .unwrap();
         e.delegate(
             &admin(),
             &t.id,
@@ -135,9 +138,6 @@ async fn durable_engine_reloads_every_step_after_reopening() {
         )
         .await
         .unwrap();
-        e.reassign(&admin(), &t.id, vec!["user:bob".into()], None)
-            .await
-            .unwrap();
         e.cancel(&admin(), &wf2).await.unwrap();
         e.document(&admin(), &DocLocator::Path("/a/b".into()))
             .await
