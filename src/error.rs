@@ -10,6 +10,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use flowgate_core::{EngineError, ErrorKind};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// HTTP status of an engine error kind. This table is the only kind → status mapping.
 pub fn status_of(kind: ErrorKind) -> StatusCode {
@@ -39,6 +40,8 @@ pub struct ApiError {
     message: String,
     /// `WWW-Authenticate` realm for 401 answers.
     realm: Option<String>,
+    /// `Allow` value for 405 answers.
+    allow: Option<HeaderValue>,
 }
 
 impl ApiError {
@@ -63,6 +66,7 @@ impl ApiError {
             code,
             message,
             realm: None,
+            allow: None,
         }
     }
 
@@ -99,6 +103,12 @@ impl ApiError {
             "method_not_allowed",
             format!("Method {method} is not allowed on this resource"),
         )
+    }
+
+    /// The same error answered with `Allow: <methods>` (405 answers).
+    pub fn with_allow(mut self, methods: HeaderValue) -> Self {
+        self.allow = Some(methods);
+        self
     }
 
     /// 413.
@@ -155,12 +165,29 @@ impl std::fmt::Display for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ExceptionBody<'a> {
+/// `{"entity-type":"exception","status":…,"message":…}`: the body of every error answer.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ExceptionEntity)]
+pub struct ExceptionBody<'a> {
+    /// Always `exception`.
     #[serde(rename = "entity-type")]
+    #[schema(value_type = ExceptionType, inline)]
     entity_type: &'static str,
+    /// The HTTP status, repeated.
+    #[schema(example = 404, minimum = 400, maximum = 599)]
     status: u16,
+    /// What went wrong, safe to show.
+    #[schema(example = "Can not get workflow instance with id: 42")]
     message: &'a str,
+}
+
+/// The `entity-type` of an exception body.
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // Describes the constant written into `ExceptionBody::entity_type`.
+enum ExceptionType {
+    /// The only value.
+    Exception,
 }
 
 /// Put in response extensions so the access log can show the error code and the
@@ -187,6 +214,9 @@ impl ResponseError for ApiError {
             if let Ok(v) = HeaderValue::from_str(&v) {
                 res.insert_header((header::WWW_AUTHENTICATE, v));
             }
+        }
+        if let Some(allow) = &self.allow {
+            res.insert_header((header::ALLOW, allow.clone()));
         }
         let mut res = res.body(body);
         res.extensions_mut().insert(ErrorDetail {

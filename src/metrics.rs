@@ -132,12 +132,24 @@ fn describe() {
 /// Registers the `/metrics` route when enabled.
 pub fn configure(cfg: &mut web::ServiceConfig, settings: &MetricsSettings) {
     if settings.enabled {
-        cfg.service(crate::routes::resource(PATH).route(web::get().to(scrape)));
+        cfg.service(crate::routes::resource(PATH).get(scrape));
     }
 }
 
-/// `GET /metrics`: Prometheus text exposition format.
-async fn scrape(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+/// `GET /metrics`: Prometheus metrics in the text exposition format. Served without
+/// authentication (put it behind the network boundary or turn it off with
+/// `[metrics] enabled = false`).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    security(()),
+    responses(
+        (status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String),
+        (status = 503, description = "No recorder could be installed", body = crate::error::ExceptionBody),
+    )
+)]
+pub(crate) async fn scrape(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let handle = recorder().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

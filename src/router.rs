@@ -90,7 +90,7 @@ pub const MAX_REMOTE_ID: usize = 512;
 pub const MAX_REMOTE_PATH: usize = 2048;
 
 /// An engine that did not answer its part of a fan-out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct EngineFailure {
     /// Engine name.
     pub engine: String,
@@ -129,7 +129,7 @@ impl<T> Fanned<T> {
 }
 
 /// Readiness of one engine as seen by `/health/ready`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EngineHealth {
     /// Engine name.
     pub engine: String,

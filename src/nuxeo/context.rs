@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use actix_web::HttpRequest;
 
+use crate::error::ApiError;
 use crate::settings::ServerSettings;
 
 /// Query parameters with Nuxeo's tolerance: empty values are absent, names are exact,
@@ -58,6 +59,37 @@ impl Params {
     /// A non-negative integer; blank or unparsable values are absent.
     pub fn usize(&self, name: &str) -> Option<usize> {
         self.get(name).and_then(|v| v.parse().ok())
+    }
+
+    /// The parameters read into `T` (a `serde` query type): blank values are absent,
+    /// repeated names are joined with commas, unknown names are ignored. A value of the
+    /// wrong type (`pageSize=ten`) is a 400.
+    pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
+        let mut merged: Vec<(&str, String)> = Vec::new();
+        for (k, v) in &self.pairs {
+            let v = v.trim();
+            if v.is_empty() {
+                continue;
+            }
+            match merged.iter_mut().find(|(name, _)| name == k) {
+                Some((_, joined)) => {
+                    joined.push(',');
+                    joined.push_str(v);
+                }
+                None => merged.push((k, v.to_owned())),
+            }
+        }
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(merged)
+            .finish();
+        actix_web::web::Query::<T>::from_query(&query)
+            .map(actix_web::web::Query::into_inner)
+            .map_err(|e| {
+                ApiError::bad_request(format!(
+                    "Invalid query parameters: {}",
+                    flowgate_core::shown(&e.to_string())
+                ))
+            })
     }
 
     /// All (name, value) pairs, in order.

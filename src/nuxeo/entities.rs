@@ -106,6 +106,7 @@ pub struct Renderer<'a> {
 #[derive(Serialize, ToSchema)]
 pub struct WorkflowEntity<'a> {
     #[serde(rename = "entity-type")]
+    #[schema(value_type = super::schema::WorkflowType, inline)]
     entity_type: &'static str,
     id: &'a str,
     name: &'a str,
@@ -117,7 +118,7 @@ pub struct WorkflowEntity<'a> {
     #[schema(value_type = Option<String>)]
     initiator: Value,
     #[serde(rename = "attachedDocumentIds")]
-    #[schema(value_type = Vec<crate::openapi::DocumentRef>)]
+    #[schema(value_type = Vec<super::schema::DocumentRef>)]
     attached_document_ids: Vec<RefOr<'a>>,
     /// Workflow variables (a model's defaults for a model).
     #[schema(value_type = Object)]
@@ -138,6 +139,7 @@ enum VarsRef<'a> {
 #[derive(Serialize, ToSchema)]
 pub struct TaskEntity<'a> {
     #[serde(rename = "entity-type")]
+    #[schema(value_type = super::schema::TaskType, inline)]
     entity_type: &'static str,
     id: &'a str,
     name: &'a str,
@@ -166,12 +168,12 @@ pub struct TaskEntity<'a> {
     #[serde(rename = "nodeName")]
     node_name: &'a str,
     #[serde(rename = "targetDocumentIds")]
-    #[schema(value_type = Vec<crate::openapi::DocumentRef>)]
+    #[schema(value_type = Vec<super::schema::DocumentRef>)]
     target_document_ids: Vec<RefOr<'a>>,
-    #[schema(value_type = Vec<crate::openapi::PrincipalRef>)]
+    #[schema(value_type = Vec<super::schema::PrincipalRef>)]
     actors: Vec<RefOr<'a>>,
     #[serde(rename = "delegatedActors")]
-    #[schema(value_type = Vec<crate::openapi::PrincipalRef>)]
+    #[schema(value_type = Vec<super::schema::PrincipalRef>)]
     delegated_actors: Vec<RefOr<'a>>,
     comments: Vec<CommentEntity<'a>>,
     /// Task and workflow variables.
@@ -442,6 +444,7 @@ impl Pagination {
 #[derive(Serialize, ToSchema)]
 pub struct GraphEntity<'a> {
     #[serde(rename = "entity-type")]
+    #[schema(value_type = super::schema::GraphType, inline)]
     entity_type: &'static str,
     nodes: Vec<NodeEntity<'a>>,
     transitions: Vec<TransitionEntity<'a>>,
@@ -470,7 +473,7 @@ struct TransitionEntity<'a> {
     node_source_id: &'a str,
     node_target_id: &'a str,
     label: &'a str,
-    #[schema(value_type = Vec<crate::openapi::GraphPoint>)]
+    #[schema(value_type = Vec<super::schema::GraphPoint>)]
     path: &'a [flowgate_core::GraphPoint],
 }
 

@@ -6,10 +6,14 @@ mod context;
 mod entities;
 mod jsonw;
 mod requests;
+pub mod schema;
 
 pub use context::{base_url, valid_host, Params, RenderCtx};
 pub use entities::{
     document_entity, group_entity, page_of, pagination_of, user_entity, w3c, GraphEntity,
     ListEntity, Pagination, Renderer, TaskEntity, WorkflowEntity, MAX_PAGE_SIZE,
 };
-pub use requests::{parse_completion, parse_start};
+pub use requests::{
+    parse_completion, parse_start, DocumentId, DocumentIds, DocumentObject, TaskCompletionRequest,
+    WorkflowRequest,
+};

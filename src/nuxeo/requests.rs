@@ -2,7 +2,10 @@
 //! post back whole entities; unknown fields are ignored) and Nuxeo's entity-type checks.
 
 use flowgate_core::{Completion, StartWorkflow, Variables};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
 
@@ -37,97 +40,173 @@ fn entity_object(body: &[u8], expected: &str) -> Result<Map<String, Value>, ApiE
     }
 }
 
-fn variables(obj: &mut Map<String, Value>) -> Result<Variables, ApiError> {
-    match obj.remove("variables") {
-        None | Some(Value::Null) => Ok(Variables::new()),
-        Some(Value::Object(m)) => Ok(m),
-        Some(_) => Err(ApiError::bad_request(
-            "Unable to deserialize property: variables must be a JSON object",
-        )),
+/// Body of `POST /workflow` and `POST …/@workflow`. Unknown fields are ignored, so a
+/// whole `workflow` entity (a model, as the Java client sends) is accepted too.
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({
+    "entity-type": "workflow",
+    "workflowModelName": "SerialDocumentReview",
+    "attachedDocumentIds": ["doc-1"]
+}))]
+pub struct WorkflowRequest {
+    /// Must be `workflow` (checked before the rest is read, with Nuxeo's messages).
+    #[allow(dead_code)]
+    #[serde(rename = "entity-type")]
+    #[schema(value_type = super::schema::WorkflowType, inline)]
+    entity_type: String,
+    /// Model to start.
+    #[serde(rename = "workflowModelName")]
+    #[schema(min_length = 1, pattern = r"\S", example = "SerialDocumentReview")]
+    workflow_model_name: String,
+    /// Documents to attach (replaced by the document of the URL on `…/@workflow`).
+    #[serde(rename = "attachedDocumentIds", default)]
+    attached_document_ids: Option<DocumentIds>,
+    /// Initial workflow variables.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    variables: Option<Variables>,
+}
+
+/// Attached documents: a list of ids or `{"id": …}` objects, or a single id.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum DocumentIds {
+    /// Several documents.
+    Many(Vec<DocumentId>),
+    /// One document id (none when blank).
+    One(String),
+}
+
+/// A document: its id, or an object carrying it (a whole `document` entity will do).
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum DocumentId {
+    /// The id (skipped when blank).
+    Id(String),
+    /// `{"id": …}`.
+    Object(DocumentObject),
+}
+
+/// `{"id": …}` (`uid` is read when `id` is absent).
+#[derive(Deserialize, ToSchema)]
+pub struct DocumentObject {
+    /// Document id.
+    #[schema(value_type = String, required = true, min_length = 1, pattern = r"\S")]
+    id: Option<String>,
+    /// Document id, when `id` is absent.
+    #[schema(ignore)]
+    uid: Option<String>,
+}
+
+impl DocumentId {
+    /// The id; `Ok(None)` for a blank string, an error for an object without one.
+    fn into_id(self) -> Result<Option<String>, ApiError> {
+        let id = match self {
+            Self::Id(s) => return Ok(Some(s.trim().to_owned()).filter(|s| !s.is_empty())),
+            Self::Object(o) => o.id.or(o.uid).unwrap_or_default(),
+        };
+        let id = id.trim();
+        if id.is_empty() {
+            return Err(ApiError::bad_request(
+                "Unable to deserialize property: attachedDocumentIds entries must be ids or {\"id\":…} objects",
+            ));
+        }
+        Ok(Some(id.to_owned()))
     }
 }
 
-fn doc_id(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
-        Value::Object(o) => o
-            .get("id")
-            .or_else(|| o.get("uid"))
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        _ => None,
-    }
+/// Body of a task completion. Unknown fields are ignored, so the whole `task` entity as
+/// received may be sent back.
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({
+    "entity-type": "task",
+    "comment": "Looks good",
+    "variables": {"comment": "Looks good"}
+}))]
+pub struct TaskCompletionRequest {
+    /// Must be `task` (checked before the rest is read, with Nuxeo's messages).
+    #[allow(dead_code)]
+    #[serde(rename = "entity-type")]
+    #[schema(value_type = super::schema::TaskType, inline)]
+    entity_type: String,
+    /// When present and not empty, must equal the task id of the URL.
+    #[serde(default)]
+    id: Option<String>,
+    /// Comment recorded with the completion (`variables.comment` is used when blank).
+    #[serde(default)]
+    comment: Option<String>,
+    /// Task and workflow variables to set (`participants`, `validationOrReview`, …).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    variables: Option<Variables>,
+}
+
+/// Reads the checked object into its typed form.
+fn typed<T: DeserializeOwned>(obj: Map<String, Value>) -> Result<T, ApiError> {
+    serde_json::from_value(Value::Object(obj)).map_err(|e| {
+        ApiError::bad_request(format!(
+            "Unable to deserialize property: {}",
+            flowgate_core::shown(&e.to_string())
+        ))
+    })
 }
 
 /// Parses a `POST /workflow` body. `document` (from `/id/{doc}/@workflow`) replaces any
 /// attached documents in the body.
 pub fn parse_start(body: &[u8], document: Option<String>) -> Result<StartWorkflow, ApiError> {
-    let mut obj = entity_object(body, "workflow")?;
-    let model = match obj.get("workflowModelName") {
-        Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_owned(),
-        None | Some(Value::Null) | Some(Value::String(_)) => {
-            return Err(ApiError::bad_request(
-                "workflowModelName is required to start a workflow",
-            ))
+    let obj = entity_object(body, "workflow")?;
+    if matches!(obj.get("workflowModelName"), None | Some(Value::Null)) {
+        return Err(ApiError::bad_request(
+            "workflowModelName is required to start a workflow",
+        ));
+    }
+    let req: WorkflowRequest = typed(obj)?;
+    let model = req.workflow_model_name.trim();
+    if model.is_empty() {
+        return Err(ApiError::bad_request(
+            "workflowModelName is required to start a workflow",
+        ));
+    }
+    let documents = match (document, req.attached_document_ids) {
+        (Some(d), _) => vec![d],
+        (None, None) => Vec::new(),
+        (None, Some(DocumentIds::One(id))) => {
+            let id = id.trim();
+            if id.is_empty() {
+                Vec::new()
+            } else {
+                vec![id.to_owned()]
+            }
         }
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "Unable to deserialize property: workflowModelName must be a string",
-            ))
+        (None, Some(DocumentIds::Many(list))) => {
+            let mut ids = Vec::with_capacity(list.len());
+            for d in list {
+                ids.extend(d.into_id()?);
+            }
+            ids
         }
     };
-    let documents = match document {
-        Some(d) => vec![d],
-        None => match obj.get("attachedDocumentIds") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(a)) => {
-                let mut out = Vec::with_capacity(a.len());
-                for item in a {
-                    out.push(doc_id(item).ok_or_else(|| {
-                        ApiError::bad_request(
-                            "Unable to deserialize property: attachedDocumentIds entries must be ids or {\"id\":…} objects",
-                        )
-                    })?);
-                }
-                out
-            }
-            Some(v @ Value::String(_)) => doc_id(v).into_iter().collect(),
-            Some(_) => {
-                return Err(ApiError::bad_request(
-                    "Unable to deserialize property: attachedDocumentIds must be a list",
-                ))
-            }
-        },
-    };
-    let variables = variables(&mut obj)?;
     Ok(StartWorkflow {
-        model,
+        model: model.to_owned(),
         documents,
-        variables,
+        variables: req.variables.unwrap_or_default(),
     })
 }
 
 /// Parses a `PUT /task/{id}/{action}` body for task `path_id`.
 pub fn parse_completion(body: &[u8], path_id: &str, action: &str) -> Result<Completion, ApiError> {
-    let mut obj = entity_object(body, "task")?;
-    if let Some(Value::String(id)) = obj.get("id") {
+    let req: TaskCompletionRequest = typed(entity_object(body, "task")?)?;
+    if let Some(id) = &req.id {
         if !id.is_empty() && id != path_id {
             return Err(ApiError::bad_request(format!(
-                "Task id in the body ({id}) differs from the task id in the URL ({path_id})"
+                "Task id in the body ({}) differs from the task id in the URL ({})",
+                flowgate_core::shown(id),
+                flowgate_core::shown(path_id)
             )));
         }
     }
-    let variables = variables(&mut obj)?;
-    let top = match obj.get("comment") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "Unable to deserialize property: comment must be a string",
-            ))
-        }
-    };
-    let comment = top.filter(|c| !c.trim().is_empty()).or_else(|| {
+    let variables = req.variables.unwrap_or_default();
+    let comment = req.comment.filter(|c| !c.trim().is_empty()).or_else(|| {
         variables
             .get("comment")
             .and_then(Value::as_str)

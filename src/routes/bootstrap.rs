@@ -9,21 +9,22 @@ use serde_json::json;
 use super::{json, resource, Api, Seg};
 use crate::auth::{Caller, SignIn};
 use crate::error::ApiError;
+use crate::error::ExceptionBody;
 use crate::nuxeo::{base_url, user_entity, Params};
 use crate::AppState;
 
 /// Registers the endpoints that live outside `/api/v1`, under `ctx` (`/nuxeo` or "").
 pub fn configure_root(cfg: &mut web::ServiceConfig, ctx: &str) {
-    cfg.service(resource(&format!("{ctx}/json/cmis")).route(web::get().to(cmis)))
-        .service(resource(&format!("{ctx}/runningstatus")).route(web::get().to(running_status)))
-        .service(resource(&format!("{ctx}/authentication/token")).route(web::get().to(token)));
+    cfg.service(resource(&format!("{ctx}/json/cmis")).get(cmis))
+        .service(resource(&format!("{ctx}/runningstatus")).get(running_status))
+        .service(resource(&format!("{ctx}/authentication/token")).get(token));
 }
 
 /// Registers the bootstrap endpoints inside `/api/v1`.
 pub fn configure_api(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/automation/login").route(web::post().to(login)))
-        .service(resource("/user/{id}").route(web::get().to(user)))
-        .service(resource("/me").route(web::get().to(me)));
+    cfg.service(resource("/automation/login").post(login))
+        .service(resource("/user/{id}").get(user))
+        .service(resource("/me").get(me));
 }
 
 /// `GET json/cmis`: repository and version information (one key per repository).
@@ -62,6 +63,18 @@ async fn cmis(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespon
     json(StatusCode::OK, &out)
 }
 
+/// Health of the engines (`GET /runningstatus`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // Schema only: `running_status` writes the body.
+pub struct RunningStatus {
+    /// `ok` or `unavailable`.
+    #[schema(example = "ok")]
+    status: String,
+    /// Per engine: `{"status": "up"|"degraded"|"down", "message": …}`.
+    #[schema(value_type = Object)]
+    engines: (),
+}
+
 /// `GET runningstatus`: 200 when every engine is up, 503 otherwise.
 #[utoipa::path(
     get,
@@ -71,8 +84,8 @@ async fn cmis(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespon
     summary = "Whether every engine is up",
     security(()),
     responses(
-        (status = 200, description = "Every engine is up", body = crate::openapi::RunningStatus),
-        (status = 503, description = "At least one engine is down", body = crate::openapi::RunningStatus),
+        (status = 200, description = "Every engine is up", body = RunningStatus),
+        (status = 503, description = "At least one engine is down", body = RunningStatus),
     )
 )]
 async fn running_status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -112,7 +125,7 @@ async fn running_status(state: web::Data<AppState>) -> Result<HttpResponse, ApiE
     params(("applicationName" = String, Query, description = "Application the token is for"), ("deviceId" = String, Query, description = "Device the token is for"), ("permission" = Option<String>, Query, description = "Required to issue a token (e.g. `rw`)"), ("revoke" = Option<bool>, Query, description = "`true` revokes the token of this application and device")),
     responses(
         (status = 200, description = "The token (or a revocation message) as plain text", content_type = "text/plain", body = String),
-        (status = 400, description = "applicationName, deviceId or permission missing", body = crate::openapi::ExceptionEntity),
+        (status = 400, description = "applicationName, deviceId or permission missing", body = ExceptionBody),
     )
 )]
 async fn token(req: HttpRequest, caller: Caller) -> Result<HttpResponse, ApiError> {
@@ -170,7 +183,7 @@ async fn token(req: HttpRequest, caller: Caller) -> Result<HttpResponse, ApiErro
     tag = "session",
     summary = "Who the caller is",
     responses(
-        (status = 200, description = "The caller", body = crate::openapi::LoginEntity),
+        (status = 200, description = "The caller", body = crate::nuxeo::schema::LoginEntity),
     )
 )]
 async fn login(api: Api) -> Result<HttpResponse, ApiError> {
@@ -195,8 +208,8 @@ async fn login(api: Api) -> Result<HttpResponse, ApiError> {
     summary = "A user",
     params(("userId" = String, Path, description = "User name")),
     responses(
-        (status = 200, description = "The user", body = crate::openapi::UserEntity),
-        (status = 404, description = "No such user", body = crate::openapi::ExceptionEntity),
+        (status = 200, description = "The user", body = crate::nuxeo::schema::UserEntity),
+        (status = 404, description = "No such user", body = ExceptionBody),
     )
 )]
 async fn user(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
@@ -216,7 +229,7 @@ async fn user(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
     tag = "session",
     summary = "The caller as a user entity",
     responses(
-        (status = 200, description = "The caller", body = crate::openapi::UserEntity),
+        (status = 200, description = "The caller", body = crate::nuxeo::schema::UserEntity),
     )
 )]
 async fn me(api: Api) -> Result<HttpResponse, ApiError> {

@@ -5,9 +5,13 @@ use actix_web::{web, HttpResponse};
 use flowgate_core::{DocLocator, WorkflowQuery};
 
 use super::task::{complete_task, task_query};
-use super::{ids::IdRoutes, read_body, resource, Api, Seg};
+use super::{ids::IdRoutes, read_body, resource, Api, Methods, Seg, TaskFetch, WorkflowFetch};
 use crate::error::ApiError;
+use crate::error::ExceptionBody;
 use crate::nuxeo::parse_start;
+use crate::nuxeo::schema::{TaskList, WorkflowList};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 /// Registers the routes for both addressing styles.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -15,32 +19,28 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         IdRoutes::new("/id")
             .at(
                 "/{doc}/@workflow",
-                [web::get().to(workflows_by_id), web::post().to(start_by_id)],
+                Methods::default().get(workflows_by_id).post(start_by_id),
             )
             .at(
                 "/{doc}/@workflow/{wf}/task",
-                [web::get().to(wf_tasks_by_id)],
+                Methods::default().get(wf_tasks_by_id),
             )
-            .at("/{doc}/@task", [web::get().to(tasks_by_id)])
+            .at("/{doc}/@task", Methods::default().get(tasks_by_id))
             .at(
                 "/{doc}/@task/{task}/{action}",
-                [web::put().to(complete_by_id)],
+                Methods::default().put(complete_by_id),
             ),
     )
     .service(
         web::scope("/path")
             .service(
                 resource("/{doc:.*}/@workflow")
-                    .route(web::get().to(workflows_by_path))
-                    .route(web::post().to(start_by_path)),
+                    .get(workflows_by_path)
+                    .post(start_by_path),
             )
-            .service(
-                resource("/{doc:.*}/@workflow/{wf}/task").route(web::get().to(wf_tasks_by_path)),
-            )
-            .service(resource("/{doc:.*}/@task").route(web::get().to(tasks_by_path)))
-            .service(
-                resource("/{doc:.*}/@task/{task}/{action}").route(web::put().to(complete_by_path)),
-            ),
+            .service(resource("/{doc:.*}/@workflow/{wf}/task").get(wf_tasks_by_path))
+            .service(resource("/{doc:.*}/@task").get(tasks_by_path))
+            .service(resource("/{doc:.*}/@task/{task}/{action}").put(complete_by_path)),
     );
 }
 
@@ -70,8 +70,27 @@ async fn start(api: Api, doc: String, payload: web::Payload) -> Result<HttpRespo
     api.workflow_response(StatusCode::CREATED, &w).await
 }
 
+/// Filters of the document task lists (`…/@task`). Blank values count as absent.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DocTaskParams {
+    /// Tasks whose actors include this user or one of their groups.
+    user_id: Option<String>,
+    /// Tasks of this workflow instance.
+    workflow_instance_id: Option<String>,
+    /// Tasks of workflows of this model.
+    workflow_model_name: Option<String>,
+}
+
 async fn tasks(api: Api, doc: String, wf: Option<String>) -> Result<HttpResponse, ApiError> {
-    let mut q = task_query(&api, &api.params);
+    let p: DocTaskParams = api.params.decode()?;
+    let mut q = task_query(
+        &api,
+        p.user_id,
+        p.workflow_instance_id,
+        p.workflow_model_name,
+    );
     q.document = Some(doc);
     if let Some(wf) = wf {
         // Tasks of one workflow on this document, whoever the actors are (the engine
@@ -90,10 +109,10 @@ async fn tasks(api: Api, doc: String, wf: Option<String>) -> Result<HttpResponse
     operation_id = "listDocumentWorkflowsById",
     tag = "document",
     summary = "Running workflows of a document",
-    params(("docId" = String, Path, description = "Document id"), crate::openapi::WorkflowFetch),
+    params(("docId" = String, Path, description = "Document id"), WorkflowFetch),
     responses(
-        (status = 200, description = "Workflows the document is attached to", body = crate::openapi::WorkflowList),
-        (status = 404, description = "No such document or path", body = crate::openapi::ExceptionEntity),
+        (status = 200, description = "Workflows the document is attached to", body = WorkflowList),
+        (status = 404, description = "No such document or path", body = ExceptionBody),
     )
 )]
 async fn workflows_by_id(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
@@ -106,10 +125,10 @@ async fn workflows_by_id(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, 
     operation_id = "listDocumentWorkflowsByPath",
     tag = "document",
     summary = "Running workflows of a document",
-    params(("docPath" = String, Path, description = "Absolute document path; its slashes are sent as they are"), crate::openapi::WorkflowFetch),
+    params(("docPath" = String, Path, description = "Absolute document path; its slashes are sent as they are"), WorkflowFetch),
     responses(
-        (status = 200, description = "Workflows the document is attached to", body = crate::openapi::WorkflowList),
-        (status = 404, description = "No such document or path", body = crate::openapi::ExceptionEntity),
+        (status = 200, description = "Workflows the document is attached to", body = WorkflowList),
+        (status = 404, description = "No such document or path", body = ExceptionBody),
     )
 )]
 async fn workflows_by_path(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
@@ -123,12 +142,12 @@ async fn workflows_by_path(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse
     operation_id = "startDocumentWorkflowById",
     tag = "document",
     summary = "Start a workflow on a document",
-    params(("docId" = String, Path, description = "Document id"), crate::openapi::WorkflowFetch),
-    request_body = crate::openapi::WorkflowRequest,
+    params(("docId" = String, Path, description = "Document id"), WorkflowFetch),
+    request_body = crate::nuxeo::WorkflowRequest,
     responses(
         (status = 201, description = "The started workflow", body = crate::nuxeo::WorkflowEntity),
-        (status = 400, description = "Malformed body", body = crate::openapi::ExceptionEntity),
-        (status = 404, description = "No such model or document", body = crate::openapi::ExceptionEntity),
+        (status = 400, description = "Malformed body", body = ExceptionBody),
+        (status = 404, description = "No such model or document", body = ExceptionBody),
     )
 )]
 async fn start_by_id(
@@ -145,12 +164,12 @@ async fn start_by_id(
     operation_id = "startDocumentWorkflowByPath",
     tag = "document",
     summary = "Start a workflow on a document",
-    params(("docPath" = String, Path, description = "Absolute document path; its slashes are sent as they are"), crate::openapi::WorkflowFetch),
-    request_body = crate::openapi::WorkflowRequest,
+    params(("docPath" = String, Path, description = "Absolute document path; its slashes are sent as they are"), WorkflowFetch),
+    request_body = crate::nuxeo::WorkflowRequest,
     responses(
         (status = 201, description = "The started workflow", body = crate::nuxeo::WorkflowEntity),
-        (status = 400, description = "Malformed body", body = crate::openapi::ExceptionEntity),
-        (status = 404, description = "No such model or document", body = crate::openapi::ExceptionEntity),
+        (status = 400, description = "Malformed body", body = ExceptionBody),
+        (status = 404, description = "No such model or document", body = ExceptionBody),
     )
 )]
 async fn start_by_path(
@@ -168,10 +187,10 @@ async fn start_by_path(
     operation_id = "listDocumentTasksById",
     tag = "document",
     summary = "Open tasks on a document",
-    params(("docId" = String, Path, description = "Document id"), crate::openapi::DocTaskParams, crate::openapi::TaskFetch),
+    params(("docId" = String, Path, description = "Document id"), DocTaskParams, TaskFetch),
     responses(
-        (status = 200, description = "Open tasks targeting the document", body = crate::openapi::TaskList),
-        (status = 404, description = "No such document or path", body = crate::openapi::ExceptionEntity),
+        (status = 200, description = "Open tasks targeting the document", body = TaskList),
+        (status = 404, description = "No such document or path", body = ExceptionBody),
     )
 )]
 async fn tasks_by_id(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
@@ -184,10 +203,10 @@ async fn tasks_by_id(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiE
     operation_id = "listDocumentTasksByPath",
     tag = "document",
     summary = "Open tasks on a document",
-    params(("docPath" = String, Path, description = "Absolute document path; its slashes are sent as they are"), crate::openapi::DocTaskParams, crate::openapi::TaskFetch),
+    params(("docPath" = String, Path, description = "Absolute document path; its slashes are sent as they are"), DocTaskParams, TaskFetch),
     responses(
-        (status = 200, description = "Open tasks targeting the document", body = crate::openapi::TaskList),
-        (status = 404, description = "No such document or path", body = crate::openapi::ExceptionEntity),
+        (status = 200, description = "Open tasks targeting the document", body = TaskList),
+        (status = 404, description = "No such document or path", body = ExceptionBody),
     )
 )]
 async fn tasks_by_path(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
@@ -201,10 +220,10 @@ async fn tasks_by_path(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, Ap
     operation_id = "listDocumentWorkflowTasksById",
     tag = "document",
     summary = "Open tasks of one workflow on a document",
-    params(("docId" = String, Path, description = "Document id"), ("workflowInstanceId" = String, Path, description = "Workflow instance id"), crate::openapi::TaskFetch),
+    params(("docId" = String, Path, description = "Document id"), ("workflowInstanceId" = String, Path, description = "Workflow instance id"), TaskFetch),
     responses(
-        (status = 200, description = "Open tasks of the workflow targeting the document, for any actor", body = crate::openapi::TaskList),
-        (status = 404, description = "No such document or path", body = crate::openapi::ExceptionEntity),
+        (status = 200, description = "Open tasks of the workflow targeting the document, for any actor", body = TaskList),
+        (status = 404, description = "No such document or path", body = ExceptionBody),
     )
 )]
 async fn wf_tasks_by_id(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
@@ -218,10 +237,10 @@ async fn wf_tasks_by_id(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, A
     operation_id = "listDocumentWorkflowTasksByPath",
     tag = "document",
     summary = "Open tasks of one workflow on a document",
-    params(("docPath" = String, Path, description = "Absolute document path; its slashes are sent as they are"), ("workflowInstanceId" = String, Path, description = "Workflow instance id"), crate::openapi::TaskFetch),
+    params(("docPath" = String, Path, description = "Absolute document path; its slashes are sent as they are"), ("workflowInstanceId" = String, Path, description = "Workflow instance id"), TaskFetch),
     responses(
-        (status = 200, description = "Open tasks of the workflow targeting the document, for any actor", body = crate::openapi::TaskList),
-        (status = 404, description = "No such document or path", body = crate::openapi::ExceptionEntity),
+        (status = 200, description = "Open tasks of the workflow targeting the document, for any actor", body = TaskList),
+        (status = 404, description = "No such document or path", body = ExceptionBody),
     )
 )]
 async fn wf_tasks_by_path(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
@@ -236,14 +255,14 @@ async fn wf_tasks_by_path(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse,
     operation_id = "completeDocumentTaskById",
     tag = "document",
     summary = "Complete a task of a document",
-    params(("docId" = String, Path, description = "Document id"), ("taskId" = String, Path, description = "Task id"), ("action" = String, Path, description = "Name of a button of the task (`taskInfo.taskActions[].name`)"), crate::openapi::TaskFetch),
-    request_body = crate::openapi::TaskCompletionRequest,
+    params(("docId" = String, Path, description = "Document id"), ("taskId" = String, Path, description = "Task id"), ("action" = String, Path, description = "Name of a button of the task (`taskInfo.taskActions[].name`)"), TaskFetch),
+    request_body = crate::nuxeo::TaskCompletionRequest,
     responses(
         (status = 200, description = "The task after completion", body = crate::nuxeo::TaskEntity),
-        (status = 400, description = "Malformed body, unknown button or missing required variables", body = crate::openapi::ExceptionEntity),
-        (status = 403, description = "The caller is not an actor of the task", body = crate::openapi::ExceptionEntity),
-        (status = 404, description = "No such task", body = crate::openapi::ExceptionEntity),
-        (status = 409, description = "The task is no longer open", body = crate::openapi::ExceptionEntity),
+        (status = 400, description = "Malformed body, unknown button or missing required variables", body = ExceptionBody),
+        (status = 403, description = "The caller is not an actor of the task", body = ExceptionBody),
+        (status = 404, description = "No such task", body = ExceptionBody),
+        (status = 409, description = "The task is no longer open", body = ExceptionBody),
     )
 )]
 async fn complete_by_id(
@@ -260,14 +279,14 @@ async fn complete_by_id(
     operation_id = "completeDocumentTaskByPath",
     tag = "document",
     summary = "Complete a task of a document",
-    params(("docPath" = String, Path, description = "Absolute document path; its slashes are sent as they are"), ("taskId" = String, Path, description = "Task id"), ("action" = String, Path, description = "Name of a button of the task (`taskInfo.taskActions[].name`)"), crate::openapi::TaskFetch),
-    request_body = crate::openapi::TaskCompletionRequest,
+    params(("docPath" = String, Path, description = "Absolute document path; its slashes are sent as they are"), ("taskId" = String, Path, description = "Task id"), ("action" = String, Path, description = "Name of a button of the task (`taskInfo.taskActions[].name`)"), TaskFetch),
+    request_body = crate::nuxeo::TaskCompletionRequest,
     responses(
         (status = 200, description = "The task after completion", body = crate::nuxeo::TaskEntity),
-        (status = 400, description = "Malformed body, unknown button or missing required variables", body = crate::openapi::ExceptionEntity),
-        (status = 403, description = "The caller is not an actor of the task", body = crate::openapi::ExceptionEntity),
-        (status = 404, description = "No such task", body = crate::openapi::ExceptionEntity),
-        (status = 409, description = "The task is no longer open", body = crate::openapi::ExceptionEntity),
+        (status = 400, description = "Malformed body, unknown button or missing required variables", body = ExceptionBody),
+        (status = 403, description = "The caller is not an actor of the task", body = ExceptionBody),
+        (status = 404, description = "No such task", body = ExceptionBody),
+        (status = 409, description = "The task is no longer open", body = ExceptionBody),
     )
 )]
 async fn complete_by_path(

@@ -9,7 +9,7 @@
 //! (`/task`, matched by actix without a regex) and compares the remaining segments
 //! itself. What handlers and the edge see is what resources give them: captures through
 //! `web::Path<Seg>`, the route template through [`RouteSlot`] (metrics, logs), 405 with
-//! an exception body when a pattern matches but none of its methods does, and the API's
+//! an exception body and `Allow` when a pattern matches but none of its methods does, and the API's
 //! 404 when no pattern matches. A capture matches one non-empty segment, as actix's
 //! `{name}` does; patterns are tried in the order they were added.
 
@@ -22,7 +22,7 @@ use actix_web::dev::{
 use actix_web::{web, Error, Route};
 use futures::future::LocalBoxFuture;
 
-use super::{method_not_allowed, not_found, RouteSlot};
+use super::{method_not_allowed, not_found, Methods, RouteSlot};
 
 /// A route's running service (its type is not exported by name).
 type RouteService = <Route as ServiceFactory<ServiceRequest>>::Service;
@@ -116,19 +116,16 @@ impl IdRoutes {
         }
     }
 
-    /// Adds `pattern` (`/{id}/reassign`) answered by `routes` (one per method).
-    pub(crate) fn at(
-        mut self,
-        pattern: &'static str,
-        routes: impl IntoIterator<Item = Route>,
-    ) -> Self {
+    /// Adds `pattern` (`/{id}/reassign`) answered by `methods`.
+    pub(crate) fn at(mut self, pattern: &'static str, methods: Methods) -> Self {
         let template = format!("{}{}{pattern}", crate::normalize::API_ROOT, self.prefix);
         let mut data = actix_web::dev::Extensions::new();
         data.insert(RouteSlot::fixed(&template));
+        data.insert(methods.allowed());
         self.entries.push(Entry {
             source: pattern,
             pattern: parse(pattern),
-            routes: routes.into_iter().collect(),
+            routes: methods.into_routes(),
             data: Rc::new(data),
         });
         self

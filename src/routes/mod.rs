@@ -35,6 +35,29 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
     cfg.default_service(web::to(not_found));
 }
 
+/// Fetch flags of operations answering tasks (schema only: [`RenderCtx`] reads them).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct TaskFetch {
+    /// Comma-separated: `actors` (user/group entities), `targetDocumentIds` (document
+    /// entities), `workflowInitiator` (user entity). Also accepted as query parameter
+    /// `fetch.task`.
+    #[param(rename = "X-NXfetch.task")]
+    fetch: Option<String>,
+}
+
+/// Fetch flags of operations answering workflows (schema only: [`RenderCtx`] reads them).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct WorkflowFetch {
+    /// Comma-separated: `initiator` (user entity), `attachedDocumentIds` (document
+    /// entities). Also accepted as query parameter `fetch.workflow`.
+    #[param(rename = "X-NXfetch.workflow")]
+    fetch: Option<String>,
+}
+
 /// Named path segments. Handlers extract them by name (not by position) because the
 /// `repo/{repo}` mounts add a segment of their own.
 #[derive(Debug, serde::Deserialize)]
@@ -59,11 +82,107 @@ pub(crate) struct Seg {
     pub task: String,
 }
 
-/// A resource whose unlisted methods answer 405 with an exception body.
-pub(crate) fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path)
-        .app_data(RouteSlot::default())
-        .default_service(web::to(method_not_allowed))
+/// A resource answering the methods given to it and 405, with an `Allow` header naming
+/// them and an exception body, for every other method:
+/// `resource("/workflow").get(list).post(start)`.
+pub(crate) fn resource(path: &str) -> ApiResource {
+    ApiResource {
+        path: path.to_owned(),
+        methods: Methods::default(),
+    }
+}
+
+/// The routes of one resource by method, and the `Allow` value they make.
+#[derive(Default)]
+pub(crate) struct Methods {
+    routes: Vec<actix_web::Route>,
+    names: Vec<&'static str>,
+}
+
+/// The methods a resource answers, as its 405 answers list them in `Allow`.
+#[derive(Clone, Debug)]
+pub(crate) struct AllowedMethods(header::HeaderValue);
+
+macro_rules! method_adders {
+    ($($(#[$doc:meta])* $fn:ident => $route:ident, $name:literal;)*) => {$(
+        $(#[$doc])*
+        pub(crate) fn $fn<F, Args>(mut self, handler: F) -> Self
+        where
+            F: actix_web::Handler<Args>,
+            Args: FromRequest + 'static,
+            F::Output: actix_web::Responder + 'static,
+        {
+            self.add($name, web::$route().to(handler));
+            self
+        }
+    )*};
+}
+
+impl Methods {
+    fn add(&mut self, name: &'static str, route: actix_web::Route) {
+        self.routes.push(route);
+        self.names.push(name);
+    }
+
+    method_adders! {
+        /// Answers GET with `handler`.
+        get => get, "GET";
+        /// Answers POST with `handler`.
+        post => post, "POST";
+        /// Answers PUT with `handler`.
+        put => put, "PUT";
+        /// Answers DELETE with `handler`.
+        delete => delete, "DELETE";
+    }
+
+    /// The `Allow` value: the methods in the order they were added.
+    pub(crate) fn allowed(&self) -> AllowedMethods {
+        let value = self.names.join(", ");
+        AllowedMethods(
+            header::HeaderValue::from_str(&value)
+                .unwrap_or_else(|_| header::HeaderValue::from_static("")),
+        )
+    }
+
+    /// The routes, one per method.
+    pub(crate) fn into_routes(self) -> Vec<actix_web::Route> {
+        self.routes
+    }
+}
+
+/// A resource under construction; see [`resource`].
+pub(crate) struct ApiResource {
+    path: String,
+    methods: Methods,
+}
+
+impl ApiResource {
+    fn add(&mut self, name: &'static str, route: actix_web::Route) {
+        self.methods.add(name, route);
+    }
+
+    method_adders! {
+    /// Answers GET with `handler`.
+    get => get, "GET";
+    /// Answers POST with `handler`.
+    post => post, "POST";
+    /// Answers PUT with `handler`.
+    put => put, "PUT";
+        }
+}
+
+impl actix_web::dev::HttpServiceFactory for ApiResource {
+    fn register(self, config: &mut actix_web::dev::AppService) {
+        let allowed = self.methods.allowed();
+        let mut r = web::resource(self.path.as_str())
+            .app_data(RouteSlot::default())
+            .app_data(allowed)
+            .default_service(web::to(method_not_allowed));
+        for route in self.methods.into_routes() {
+            r = r.route(route);
+        }
+        r.register(config)
+    }
 }
 
 /// The full route template of a resource (`/api/v1/task/{id}`), for metrics and logs.
@@ -100,8 +219,13 @@ pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     )))
 }
 
+/// 405 with the resource's [`AllowedMethods`] as `Allow` (RFC 9110, section 15.5.6).
 async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::method_not_allowed(req.method().as_str()))
+    let mut e = ApiError::method_not_allowed(req.method().as_str());
+    if let Some(AllowedMethods(allow)) = req.app_data::<AllowedMethods>() {
+        e = e.with_allow(allow.clone());
+    }
+    Err(e)
 }
 
 /// What a handler gets: state, authenticated caller, rendering context, query params.

@@ -14,8 +14,28 @@ use crate::AppState;
 
 /// Registers the health endpoints under `ctx` (`""` or the context path).
 pub fn configure(cfg: &mut web::ServiceConfig, ctx: &str) {
-    cfg.service(resource(&format!("{ctx}/health/live")).route(web::get().to(live)))
-        .service(resource(&format!("{ctx}/health/ready")).route(web::get().to(ready)));
+    cfg.service(resource(&format!("{ctx}/health/live")).get(live))
+        .service(resource(&format!("{ctx}/health/ready")).get(ready));
+}
+
+/// `GET /health/live`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // Schema only: `live` writes the body.
+pub struct Liveness {
+    /// Always `live`.
+    #[schema(example = "live")]
+    status: String,
+}
+
+/// `GET /health/ready`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // Schema only: `ready` writes the body.
+pub struct Readiness {
+    /// `ready` or `not_ready`.
+    #[schema(example = "ready")]
+    status: String,
+    /// Every configured engine.
+    engines: Vec<crate::router::EngineHealth>,
 }
 
 /// `GET /health/live`: 200 while the process serves requests.
@@ -26,7 +46,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, ctx: &str) {
     tag = "operations",
     summary = "Liveness: the process answers",
     security(()),
-    responses((status = 200, description = "Live", body = crate::openapi::Liveness))
+    responses((status = 200, description = "Live", body = Liveness))
 )]
 async fn live() -> Result<HttpResponse, ApiError> {
     json(StatusCode::OK, &json!({"status": "live"}))
@@ -42,8 +62,8 @@ async fn live() -> Result<HttpResponse, ApiError> {
     summary = "Readiness: per-engine status; not ready while the default engine is down",
     security(()),
     responses(
-        (status = 200, description = "Ready", body = crate::openapi::Readiness),
-        (status = 503, description = "The default engine is down", body = crate::openapi::Readiness),
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "The default engine is down", body = Readiness),
     )
 )]
 async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

@@ -4,43 +4,80 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use flowgate_core::{ActorFilter, EngineError, ErrorKind, PageRequest, TaskQuery};
 
-use super::{empty, ids::IdRoutes, json_fanned, read_body, resource, Api, Seg};
+use super::{empty, ids::IdRoutes, json_fanned, read_body, resource, Api, Methods, Seg, TaskFetch};
 use crate::error::ApiError;
-use crate::nuxeo::{page_of, pagination_of, parse_completion, ListEntity, Params};
+use crate::error::ExceptionBody;
+use crate::nuxeo::schema::TaskList;
+use crate::nuxeo::{page_of, pagination_of, parse_completion, ListEntity};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 /// Registers the routes. A static scope keeps other resources' requests from trying
 /// these patterns; the single-segment read comes first (the most frequent request, and
 /// it cannot shadow the others), `reassign` and `delegate` before the generic action.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/task").route(web::get().to(list)))
-        .service(
-            IdRoutes::new("/task")
-                .at("/{id}", [web::get().to(get)])
-                .at("/{id}/reassign", [web::put().to(reassign)])
-                .at("/{id}/delegate", [web::put().to(delegate)])
-                .at("/{id}/{action}", [web::put().to(complete)]),
-        );
+    cfg.service(resource("/task").get(list)).service(
+        IdRoutes::new("/task")
+            .at("/{id}", Methods::default().get(get))
+            .at("/{id}/reassign", Methods::default().put(reassign))
+            .at("/{id}/delegate", Methods::default().put(delegate))
+            .at("/{id}/{action}", Methods::default().put(complete)),
+    );
+}
+
+/// Filters and paging of `GET /task`. Blank values count as absent; unknown parameters
+/// are ignored.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TaskQueryParams {
+    /// Tasks whose actors or delegated actors include this user or one of their groups.
+    /// Optional: without it, every open task the caller may see.
+    user_id: Option<String>,
+    /// Tasks of this workflow instance.
+    workflow_instance_id: Option<String>,
+    /// Tasks of workflows of this model (forces the non-paginated form).
+    workflow_model_name: Option<String>,
+    /// `true` for the paginated form.
+    is_paginated: Option<bool>,
+    /// Page size (default 50, at most `limits.max_page_size`).
+    page_size: Option<u32>,
+    /// Zero-based page index.
+    current_page_index: Option<u32>,
+    /// Offset of the first task; wins over `currentPageIndex`.
+    offset: Option<u32>,
+    /// Accepted for compatibility and ignored.
+    #[allow(dead_code)]
+    max_results: Option<u32>,
+    /// Accepted for compatibility and ignored: tasks are ordered by due date.
+    #[allow(dead_code)]
+    sort_by: Option<String>,
+    /// Accepted for compatibility and ignored.
+    #[allow(dead_code)]
+    sort_order: Option<String>,
 }
 
 /// The filters shared by `GET /task` and `GET /{doc}/@task`.
-pub(crate) fn task_query(api: &Api, params: &Params) -> TaskQuery {
-    let actor = params.get("userId").map(|u| {
+pub(crate) fn task_query(
+    api: &Api,
+    user_id: Option<String>,
+    workflow_id: Option<String>,
+    model_name: Option<String>,
+) -> TaskQuery {
+    let actor = user_id.map(|u| {
         // A known user matches through its groups too; an unknown one only by name.
         let groups = api
             .state
             .directory
-            .user(u)
+            .user(&u)
             .map(|x| x.groups.clone())
             .unwrap_or_default();
-        ActorFilter {
-            user: u.to_owned(),
-            groups,
-        }
+        ActorFilter { user: u, groups }
     });
     TaskQuery {
         actor,
-        workflow_id: params.get("workflowInstanceId").map(str::to_owned),
-        model_name: params.get("workflowModelName").map(str::to_owned),
+        workflow_id,
+        model_name,
         ..TaskQuery::default()
     }
 }
@@ -52,15 +89,20 @@ pub(crate) fn task_query(api: &Api, params: &Params) -> TaskQuery {
     operation_id = "listTasks",
     tag = "task",
     summary = "Open tasks the caller may see",
-    params(crate::openapi::TaskQueryParams, crate::openapi::TaskFetch),
+    params(TaskQueryParams, TaskFetch),
     responses(
-        (status = 200, description = "Open tasks ordered by due date; the paginated form with `isPaginated=true`", body = crate::openapi::TaskListAnswer),
+        (status = 200, description = "Open tasks ordered by due date; the paginated form with `isPaginated=true`", body = TaskList),
     )
 )]
 async fn list(api: Api) -> Result<HttpResponse, ApiError> {
-    let p = &api.params;
-    let mut q = task_query(&api, p);
-    let paginated = p.flag("isPaginated") && q.model_name.is_none();
+    let p: TaskQueryParams = api.params.decode()?;
+    let mut q = task_query(
+        &api,
+        p.user_id,
+        p.workflow_instance_id,
+        p.workflow_model_name,
+    );
+    let paginated = p.is_paginated == Some(true) && q.model_name.is_none();
     if !paginated {
         let fanned = api.router().tasks(api.cx(), q).await?;
         return api
@@ -68,11 +110,12 @@ async fn list(api: Api) -> Result<HttpResponse, ApiError> {
             .await;
     }
     let max = api.router().limits().max_page_size;
-    let (_, asked) = page_of(p.usize("pageSize"), None, None);
+    let int = |v: Option<u32>| v.map(|v| v as usize);
+    let (_, asked) = page_of(int(p.page_size), None, None);
     let (offset, size) = page_of(
         Some(asked.min(max)),
-        p.usize("currentPageIndex"),
-        p.usize("offset"),
+        int(p.current_page_index),
+        int(p.offset),
     );
     q.page = PageRequest::new(offset, size);
     let fanned = api.router().tasks(api.cx(), q).await?;
@@ -93,11 +136,11 @@ async fn list(api: Api) -> Result<HttpResponse, ApiError> {
     operation_id = "getTask",
     tag = "task",
     summary = "A task, in any state",
-    params(("taskId" = String, Path, description = "Task id"), crate::openapi::TaskFetch),
+    params(("taskId" = String, Path, description = "Task id"), TaskFetch),
     responses(
         (status = 200, description = "The task", body = crate::nuxeo::TaskEntity),
-        (status = 403, description = "Not visible to the caller", body = crate::openapi::ExceptionEntity),
-        (status = 404, description = "No such task", body = crate::openapi::ExceptionEntity),
+        (status = 403, description = "Not visible to the caller", body = ExceptionBody),
+        (status = 404, description = "No such task", body = ExceptionBody),
     )
 )]
 async fn get(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
@@ -144,14 +187,14 @@ pub(crate) async fn complete_task(
     operation_id = "completeTask",
     tag = "task",
     summary = "Complete a task by pressing one of its buttons",
-    params(("taskId" = String, Path, description = "Task id"), ("action" = String, Path, description = "Name of a button of the task (`taskInfo.taskActions[].name`)"), crate::openapi::TaskFetch),
-    request_body = crate::openapi::TaskCompletionRequest,
+    params(("taskId" = String, Path, description = "Task id"), ("action" = String, Path, description = "Name of a button of the task (`taskInfo.taskActions[].name`)"), TaskFetch),
+    request_body = crate::nuxeo::TaskCompletionRequest,
     responses(
         (status = 200, description = "The task after completion", body = crate::nuxeo::TaskEntity),
-        (status = 400, description = "Malformed body, unknown button or missing required variables", body = crate::openapi::ExceptionEntity),
-        (status = 403, description = "The caller is not an actor of the task", body = crate::openapi::ExceptionEntity),
-        (status = 404, description = "No such task", body = crate::openapi::ExceptionEntity),
-        (status = 409, description = "The task is no longer open (completed concurrently)", body = crate::openapi::ExceptionEntity),
+        (status = 400, description = "Malformed body, unknown button or missing required variables", body = ExceptionBody),
+        (status = 403, description = "The caller is not an actor of the task", body = ExceptionBody),
+        (status = 404, description = "No such task", body = ExceptionBody),
+        (status = 409, description = "The task is no longer open (completed concurrently)", body = ExceptionBody),
     )
 )]
 async fn complete(
@@ -162,17 +205,46 @@ async fn complete(
     complete_task(&api, &seg.id, &seg.action, payload).await
 }
 
-fn actors(p: &Params, names: &[&str]) -> Result<Vec<String>, ApiError> {
-    let list = names
-        .iter()
-        .map(|n| p.list(n))
-        .find(|l| !l.is_empty())
-        .unwrap_or_default();
+/// Query of `PUT /task/{id}/reassign`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ReassignParams {
+    /// New actors (repeated, or comma-separated).
+    #[serde(deserialize_with = "principal_list")]
+    #[param(min_items = 1, style = Form, explode)]
+    actors: Vec<String>,
+    /// Comment recorded with the change.
+    comment: Option<String>,
+}
+
+/// Query of `PUT /task/{id}/delegate`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct DelegateParams {
+    /// Delegated actors (repeated, or comma-separated); `actors` is accepted too.
+    #[serde(
+        rename = "delegatedActors",
+        alias = "actors",
+        deserialize_with = "principal_list"
+    )]
+    #[param(min_items = 1, style = Form, explode)]
+    delegated_actors: Vec<String>,
+    /// Comment recorded with the change.
+    comment: Option<String>,
+}
+
+/// A comma-separated list of principal names (repeated parameters arrive joined);
+/// empty names are dropped and at least one must remain.
+fn principal_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let joined = String::deserialize(d)?;
+    let list: Vec<String> = joined
+        .split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .collect();
     if list.is_empty() {
-        return Err(ApiError::bad_request(format!(
-            "Query parameter '{}' is required",
-            names[0]
-        )));
+        return Err(serde::de::Error::custom("at least one actor is required"));
     }
     Ok(list)
 }
@@ -184,20 +256,19 @@ fn actors(p: &Params, names: &[&str]) -> Result<Vec<String>, ApiError> {
     operation_id = "reassignTask",
     tag = "task",
     summary = "Replace the actors of a task",
-    params(("taskId" = String, Path, description = "Task id"), ("actors" = Vec<String>, Query, description = "New actors (repeated, or comma-separated)"), ("comment" = Option<String>, Query, description = "Comment recorded with the change")),
+    params(("taskId" = String, Path, description = "Task id"), ReassignParams),
     responses(
         (status = 200, description = "Reassigned (empty body)"),
-        (status = 400, description = "No actors given", body = crate::openapi::ExceptionEntity),
-        (status = 403, description = "Reassignment not allowed for this task or caller", body = crate::openapi::ExceptionEntity),
-        (status = 404, description = "No such task", body = crate::openapi::ExceptionEntity),
-        (status = 409, description = "The task is no longer open", body = crate::openapi::ExceptionEntity),
+        (status = 400, description = "No actors given", body = ExceptionBody),
+        (status = 403, description = "Reassignment not allowed for this task or caller", body = ExceptionBody),
+        (status = 404, description = "No such task", body = ExceptionBody),
+        (status = 409, description = "The task is no longer open", body = ExceptionBody),
     )
 )]
 async fn reassign(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
-    let list = actors(&api.params, &["actors"])?;
-    let comment = api.params.get("comment").map(str::to_owned);
+    let p: ReassignParams = api.params.decode()?;
     api.router()
-        .reassign(api.cx(), &seg.id, list, comment)
+        .reassign(api.cx(), &seg.id, p.actors, p.comment)
         .await
         .map_err(unknown_task(&seg.id))?;
     Ok(empty(StatusCode::OK))
@@ -210,20 +281,19 @@ async fn reassign(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiErro
     operation_id = "delegateTask",
     tag = "task",
     summary = "Add delegated actors to a task",
-    params(("taskId" = String, Path, description = "Task id"), ("delegatedActors" = Vec<String>, Query, description = "Delegated actors (repeated, or comma-separated); `actors` is accepted too"), ("comment" = Option<String>, Query, description = "Comment recorded with the change")),
+    params(("taskId" = String, Path, description = "Task id"), DelegateParams),
     responses(
         (status = 200, description = "Delegated (empty body)"),
-        (status = 400, description = "No actors given", body = crate::openapi::ExceptionEntity),
-        (status = 403, description = "The caller may not delegate this task", body = crate::openapi::ExceptionEntity),
-        (status = 404, description = "No such task", body = crate::openapi::ExceptionEntity),
-        (status = 409, description = "The task is no longer open", body = crate::openapi::ExceptionEntity),
+        (status = 400, description = "No actors given", body = ExceptionBody),
+        (status = 403, description = "The caller may not delegate this task", body = ExceptionBody),
+        (status = 404, description = "No such task", body = ExceptionBody),
+        (status = 409, description = "The task is no longer open", body = ExceptionBody),
     )
 )]
 async fn delegate(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
-    let list = actors(&api.params, &["delegatedActors", "actors"])?;
-    let comment = api.params.get("comment").map(str::to_owned);
+    let p: DelegateParams = api.params.decode()?;
     api.router()
-        .delegate(api.cx(), &seg.id, list, comment)
+        .delegate(api.cx(), &seg.id, p.delegated_actors, p.comment)
         .await
         .map_err(unknown_task(&seg.id))?;
     Ok(empty(StatusCode::OK))

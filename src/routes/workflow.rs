@@ -4,23 +4,34 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use flowgate_core::{TaskQuery, WorkflowQuery};
 
-use super::{empty, ids::IdRoutes, json, read_body, resource, Api, Seg};
+use super::{
+    empty, ids::IdRoutes, json, read_body, resource, Api, Methods, Seg, TaskFetch, WorkflowFetch,
+};
 use crate::error::ApiError;
+use crate::error::ExceptionBody;
+use crate::nuxeo::schema::{TaskList, WorkflowList};
 use crate::nuxeo::{parse_start, GraphEntity};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 /// Registers the routes (under a static scope, like `/task`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        resource("/workflow")
-            .route(web::get().to(list))
-            .route(web::post().to(start)),
-    )
-    .service(
-        IdRoutes::new("/workflow")
-            .at("/{id}", [web::get().to(get), web::delete().to(cancel)])
-            .at("/{id}/graph", [web::get().to(graph)])
-            .at("/{id}/task", [web::get().to(tasks)]),
-    );
+    cfg.service(resource("/workflow").get(list).post(start))
+        .service(
+            IdRoutes::new("/workflow")
+                .at("/{id}", Methods::default().get(get).delete(cancel))
+                .at("/{id}/graph", Methods::default().get(graph))
+                .at("/{id}/task", Methods::default().get(tasks)),
+        );
+}
+
+/// Query of `GET /workflow`. Blank values count as absent.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct WorkflowListParams {
+    /// Only workflows of this model.
+    #[serde(rename = "workflowModelName")]
+    workflow_model_name: Option<String>,
 }
 
 /// `GET /workflow`: running workflows started by the caller.
@@ -30,15 +41,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     operation_id = "listWorkflows",
     tag = "workflow",
     summary = "Running workflows started by the caller",
-    params(("workflowModelName" = Option<String>, Query, description = "Only workflows of this model"), crate::openapi::WorkflowFetch),
+    params(WorkflowListParams, WorkflowFetch),
     responses(
-        (status = 200, description = "The caller's running workflows", body = crate::openapi::WorkflowList),
+        (status = 200, description = "The caller's running workflows", body = WorkflowList),
+        (status = 404, description = "No engine serves the model named by `workflowModelName`", body = ExceptionBody),
     )
 )]
 async fn list(api: Api) -> Result<HttpResponse, ApiError> {
+    let p: WorkflowListParams = api.params.decode()?;
     let q = WorkflowQuery {
         initiator: Some(api.cx().user.clone()),
-        model_name: api.params.get("workflowModelName").map(str::to_owned),
+        model_name: p.workflow_model_name,
         ..WorkflowQuery::default()
     };
     let fanned = api.router().workflows(api.cx(), q).await?;
@@ -53,12 +66,12 @@ async fn list(api: Api) -> Result<HttpResponse, ApiError> {
     operation_id = "startWorkflow",
     tag = "workflow",
     summary = "Start a workflow",
-    params(crate::openapi::WorkflowFetch),
-    request_body = crate::openapi::WorkflowRequest,
+    params(WorkflowFetch),
+    request_body = crate::nuxeo::WorkflowRequest,
     responses(
         (status = 201, description = "The started workflow", body = crate::nuxeo::WorkflowEntity),
-        (status = 400, description = "Malformed body or unknown variables", body = crate::openapi::ExceptionEntity),
-        (status = 404, description = "No such model", body = crate::openapi::ExceptionEntity),
+        (status = 400, description = "Malformed body or unknown variables", body = ExceptionBody),
+        (status = 404, description = "No such model", body = ExceptionBody),
     )
 )]
 async fn start(api: Api, payload: web::Payload) -> Result<HttpResponse, ApiError> {
@@ -75,11 +88,11 @@ async fn start(api: Api, payload: web::Payload) -> Result<HttpResponse, ApiError
     operation_id = "getWorkflow",
     tag = "workflow",
     summary = "A workflow instance",
-    params(("workflowInstanceId" = String, Path, description = "Workflow instance id"), crate::openapi::WorkflowFetch),
+    params(("workflowInstanceId" = String, Path, description = "Workflow instance id"), WorkflowFetch),
     responses(
         (status = 200, description = "The workflow", body = crate::nuxeo::WorkflowEntity),
-        (status = 403, description = "Not visible to the caller", body = crate::openapi::ExceptionEntity),
-        (status = 404, description = "No such workflow", body = crate::openapi::ExceptionEntity),
+        (status = 403, description = "Not visible to the caller", body = ExceptionBody),
+        (status = 404, description = "No such workflow", body = ExceptionBody),
     )
 )]
 async fn get(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
@@ -103,8 +116,8 @@ async fn get(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
     params(("workflowInstanceId" = String, Path, description = "Workflow instance id")),
     responses(
         (status = 200, description = "The graph", body = crate::nuxeo::GraphEntity),
-        (status = 403, description = "Not visible to the caller", body = crate::openapi::ExceptionEntity),
-        (status = 404, description = "No such workflow", body = crate::openapi::ExceptionEntity),
+        (status = 403, description = "Not visible to the caller", body = ExceptionBody),
+        (status = 404, description = "No such workflow", body = ExceptionBody),
     )
 )]
 async fn graph(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
@@ -132,9 +145,9 @@ async fn graph(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> 
     params(("workflowInstanceId" = String, Path, description = "Workflow instance id")),
     responses(
         (status = 204, description = "Canceled"),
-        (status = 403, description = "Only the initiator, power users and administrators may cancel", body = crate::openapi::ExceptionEntity),
-        (status = 404, description = "No such workflow", body = crate::openapi::ExceptionEntity),
-        (status = 409, description = "The workflow has already ended", body = crate::openapi::ExceptionEntity),
+        (status = 403, description = "Only the initiator, power users and administrators may cancel", body = ExceptionBody),
+        (status = 404, description = "No such workflow", body = ExceptionBody),
+        (status = 409, description = "The workflow has already ended", body = ExceptionBody),
     )
 )]
 async fn cancel(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
@@ -150,9 +163,9 @@ async fn cancel(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError>
     operation_id = "listWorkflowTasks",
     tag = "workflow",
     summary = "Open tasks of a workflow instance",
-    params(("workflowInstanceId" = String, Path, description = "Workflow instance id"), crate::openapi::TaskFetch),
+    params(("workflowInstanceId" = String, Path, description = "Workflow instance id"), TaskFetch),
     responses(
-        (status = 200, description = "Open tasks the caller may see (empty for an unknown id)", body = crate::openapi::TaskList),
+        (status = 200, description = "Open tasks the caller may see (empty for an unknown id)", body = TaskList),
     )
 )]
 async fn tasks(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {

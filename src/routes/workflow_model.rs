@@ -3,18 +3,19 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
-use super::{ids::IdRoutes, json, resource, Api, Seg};
+use super::{ids::IdRoutes, json, resource, Api, Methods, Seg};
 use crate::error::ApiError;
+use crate::error::ExceptionBody;
+use crate::nuxeo::schema::WorkflowList;
 use crate::nuxeo::{GraphEntity, ListEntity};
 
 /// Registers the routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/workflowModel").route(web::get().to(list)))
-        .service(
-            IdRoutes::new("/workflowModel")
-                .at("/{name}", [web::get().to(get)])
-                .at("/{name}/graph", [web::get().to(graph)]),
-        );
+    cfg.service(resource("/workflowModel").get(list)).service(
+        IdRoutes::new("/workflowModel")
+            .at("/{name}", Methods::default().get(get))
+            .at("/{name}/graph", Methods::default().get(graph)),
+    );
 }
 
 /// `GET /workflowModel`: every model, sorted by name.
@@ -25,7 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     tag = "workflowModel",
     summary = "Every model, sorted by name",
     responses(
-        (status = 200, description = "Models, rendered as `workflow` entities in state `validated`", body = crate::openapi::WorkflowList),
+        (status = 200, description = "Models, rendered as `workflow` entities in state `validated`", body = WorkflowList),
     )
 )]
 async fn list(api: Api) -> Result<HttpResponse, ApiError> {
@@ -50,7 +51,7 @@ async fn list(api: Api) -> Result<HttpResponse, ApiError> {
     params(("modelName" = String, Path, description = "Model name")),
     responses(
         (status = 200, description = "The model as a `workflow` entity with default variables", body = crate::nuxeo::WorkflowEntity),
-        (status = 404, description = "No such model", body = crate::openapi::ExceptionEntity),
+        (status = 404, description = "No such model", body = ExceptionBody),
     )
 )]
 async fn get(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
@@ -75,7 +76,7 @@ async fn get(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
     params(("modelName" = String, Path, description = "Model name")),
     responses(
         (status = 200, description = "The graph (every node `validated`)", body = crate::nuxeo::GraphEntity),
-        (status = 404, description = "No such model", body = crate::openapi::ExceptionEntity),
+        (status = 404, description = "No such model", body = ExceptionBody),
     )
 )]
 async fn graph(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
