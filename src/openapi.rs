@@ -93,21 +93,61 @@ ids of non-default engines look like `<prefix>~<native id>`.",
 )]
 pub struct ApiDoc;
 
+/// The description as a JSON value.
+///
+/// utoipa 5 writes the fields of a response's link objects in snake case
+/// (`operation_id`); OpenAPI spells them `operationId`, `operationRef` and
+/// `requestBody`, which is what tools following links read.
+fn document() -> serde_json::Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    let operations = doc
+        .get_mut("paths")
+        .and_then(serde_json::Value::as_object_mut)
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(serde_json::Value::as_object_mut)
+        .flat_map(|item| item.values_mut());
+    for op in operations {
+        let responses = op
+            .get_mut("responses")
+            .and_then(serde_json::Value::as_object_mut)
+            .into_iter()
+            .flat_map(|r| r.values_mut());
+        for response in responses {
+            let links = response
+                .get_mut("links")
+                .and_then(serde_json::Value::as_object_mut)
+                .into_iter()
+                .flat_map(|l| l.values_mut())
+                .filter_map(serde_json::Value::as_object_mut);
+            for link in links {
+                for (from, to) in [
+                    ("operation_id", "operationId"),
+                    ("operation_ref", "operationRef"),
+                    ("request_body", "requestBody"),
+                ] {
+                    if let Some(v) = link.remove(from) {
+                        link.insert(to.to_owned(), v);
+                    }
+                }
+            }
+        }
+    }
+    doc
+}
+
 /// The description as compact JSON, built once.
 pub fn spec_json() -> &'static str {
     static JSON: OnceLock<String> = OnceLock::new();
     JSON.get_or_init(|| {
         // Serializing plain data cannot fail; an empty object keeps the endpoint valid JSON.
-        ApiDoc::openapi()
-            .to_json()
-            .unwrap_or_else(|_| "{}".to_owned())
+        serde_json::to_string(&document()).unwrap_or_else(|_| "{}".to_owned())
     })
 }
 
 /// The description as indented JSON (`flowgate openapi`).
 pub fn spec_pretty() -> Result<String, String> {
-    ApiDoc::openapi()
-        .to_pretty_json()
+    serde_json::to_string_pretty(&document())
         .map_err(|e| format!("cannot render the OpenAPI description: {e}"))
 }
 

@@ -12,6 +12,8 @@ use crate::error::ApiError;
 use crate::error::ExceptionBody;
 use crate::nuxeo::{base_url, user_entity, Params};
 use crate::AppState;
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 /// Registers the endpoints that live outside `/api/v1`, under `ctx` (`/nuxeo` or "").
 pub fn configure_root(cfg: &mut web::ServiceConfig, ctx: &str) {
@@ -114,6 +116,24 @@ async fn running_status(state: web::Data<AppState>) -> Result<HttpResponse, ApiE
     )
 }
 
+/// Query of `GET authentication/token`. Blank values count as absent.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TokenParams {
+    /// Application the token is for.
+    #[param(min_length = 1, pattern = r"\S")]
+    application_name: String,
+    /// Device the token is for.
+    #[param(min_length = 1, pattern = r"\S")]
+    device_id: String,
+    /// `rw` (or any value containing `w`) for a token that may change things; any other
+    /// value, or none, issues a read-only token.
+    permission: Option<String>,
+    /// `true` revokes the token of this application and device.
+    revoke: Option<bool>,
+}
+
 /// `GET authentication/token`: issues (or revokes) a token for the Basic-authenticated
 /// caller; the answer is the bare token as `text/plain`.
 #[utoipa::path(
@@ -122,25 +142,24 @@ async fn running_status(state: web::Data<AppState>) -> Result<HttpResponse, ApiE
     operation_id = "acquireToken",
     tag = "session",
     summary = "Issue (or revoke) a token for X-Authentication-Token",
-    params(("applicationName" = String, Query, description = "Application the token is for"), ("deviceId" = String, Query, description = "Device the token is for"), ("permission" = Option<String>, Query, description = "Required to issue a token (e.g. `rw`)"), ("revoke" = Option<bool>, Query, description = "`true` revokes the token of this application and device")),
+    params(TokenParams),
     responses(
         (status = 200, description = "The token (or a revocation message) as plain text", content_type = "text/plain", body = String),
-        (status = 400, description = "applicationName, deviceId or permission missing", body = ExceptionBody),
+        (status = 400, description = "applicationName or deviceId missing", body = ExceptionBody),
+        (status = 403, description = "Tokens are issued only to a password sign-in", body = ExceptionBody),
     )
 )]
 async fn token(req: HttpRequest, caller: Caller) -> Result<HttpResponse, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal("application state is missing"))?;
-    let p = Params::of(&req);
-    let (Some(app), Some(device)) = (p.get("applicationName"), p.get("deviceId")) else {
-        return Err(ApiError::bad_request(
-            "Query parameters applicationName and deviceId are required",
-        ));
-    };
+    let p: TokenParams = Params::of(&req).decode().map_err(|_| {
+        ApiError::bad_request("Query parameters applicationName and deviceId are required")
+    })?;
+    let (app, device) = (p.application_name.as_str(), p.device_id.as_str());
     let user = &caller.cx.user;
     let (app_shown, device_shown) = (shown(app), shown(device));
-    let text = if p.flag("revoke") {
+    let text = if p.revoke == Some(true) {
         let existed = state.directory.revoke_token(user, app, device);
         if existed {
             format!(
@@ -152,11 +171,6 @@ async fn token(req: HttpRequest, caller: Caller) -> Result<HttpResponse, ApiErro
             )
         }
     } else {
-        let Some(permission) = p.get("permission").filter(|v| !v.trim().is_empty()) else {
-            return Err(ApiError::bad_request(
-                "Query parameter permission is required",
-            ));
-        };
         if caller.sign_in != SignIn::Password {
             // A token cannot mint tokens: a stolen (or read-only) one would otherwise
             // turn into lasting, wider access.
@@ -166,7 +180,7 @@ async fn token(req: HttpRequest, caller: Caller) -> Result<HttpResponse, ApiErro
                 "Tokens are issued only to a password sign-in",
             ));
         }
-        let read_only = !permission.contains('w');
+        let read_only = !p.permission.is_some_and(|v| v.contains('w'));
         state.directory.acquire_token(user, app, device, read_only)
     };
     Ok(HttpResponse::Ok()

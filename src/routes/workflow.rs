@@ -69,7 +69,15 @@ async fn list(api: Api) -> Result<HttpResponse, ApiError> {
     params(WorkflowFetch),
     request_body = crate::nuxeo::WorkflowRequest,
     responses(
-        (status = 201, description = "The started workflow", body = crate::nuxeo::WorkflowEntity),
+        (status = 201, description = "The started workflow", body = crate::nuxeo::WorkflowEntity,
+            links(
+                ("GetWorkflow" = (operation_id = "getWorkflow", parameters(("workflowInstanceId" = "$response.body#/id")))),
+                ("CancelWorkflow" = (operation_id = "cancelWorkflow", parameters(("workflowInstanceId" = "$response.body#/id")))),
+                ("GetWorkflowGraph" = (operation_id = "getWorkflowGraph", parameters(("workflowInstanceId" = "$response.body#/id")))),
+                ("ListWorkflowTasks" = (operation_id = "listWorkflowTasks", parameters(("workflowInstanceId" = "$response.body#/id")))),
+                ("ListTasksOfWorkflow" = (operation_id = "listTasks", parameters(("workflowInstanceId" = "$response.body#/id")))),
+            )
+        ),
         (status = 400, description = "Malformed body or unknown variables", body = ExceptionBody),
         (status = 404, description = "No such model", body = ExceptionBody),
     )
@@ -165,7 +173,14 @@ async fn cancel(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError>
     summary = "Open tasks of a workflow instance",
     params(("workflowInstanceId" = String, Path, description = "Workflow instance id"), TaskFetch),
     responses(
-        (status = 200, description = "Open tasks the caller may see (empty for an unknown id)", body = TaskList),
+        (status = 200, description = "Open tasks the caller may see (empty for an unknown id)", body = TaskList,
+            links(
+                ("GetTask" = (operation_id = "getTask", parameters(("taskId" = "$response.body#/entries/0/id")))),
+                ("CompleteTask" = (operation_id = "completeTask", parameters(("taskId" = "$response.body#/entries/0/id"), ("action" = "$response.body#/entries/0/taskInfo/taskActions/0/name")))),
+                ("ReassignTask" = (operation_id = "reassignTask", parameters(("taskId" = "$response.body#/entries/0/id")))),
+                ("DelegateTask" = (operation_id = "delegateTask", parameters(("taskId" = "$response.body#/entries/0/id")))),
+            )
+        ),
     )
 )]
 async fn tasks(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
