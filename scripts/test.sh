@@ -9,6 +9,8 @@
 #   extra    every scripts/test.d/*.sh, in name order (hook for further checks)
 #   python   the official Nuxeo Python client against the debug gateway (pytest)
 #   js       the official Nuxeo JavaScript client against the debug gateway (node --test)
+#   schemathesis  scripts/schemathesis.sh: property-based tests of the debug gateway against
+#            its own OpenAPI description (every check, stateful phase; zero failures)
 #
 # Usage: bash scripts/test.sh [STAGE...]     (no argument: every stage)
 #
@@ -16,7 +18,8 @@
 # failed and names them. Nothing is printed after the last stage when all passed, so the
 # output ends with the test runners' own summary lines. The client stages reuse the debug binary the rust stage built
 # (FLOWGATE_BIN) and install their pinned dependencies when missing:
-# tests/clients/python/.venv (pip) and tests/clients/js/node_modules (npm ci).
+# tests/clients/python/.venv (pip), tests/clients/js/node_modules (npm ci) and
+# target/schemathesis-venv (pip).
 # .ci/run installs them up front; a developer machine needs python3 (with venv) and node 20.
 #
 # To add a check, drop an executable-or-not bash script into scripts/test.d/; it runs from
@@ -32,7 +35,7 @@ export FLOWGATE_BIN="${FLOWGATE_BIN:-$TARGET_DIR/debug/flowgate}"
 PY_DIR="$ROOT/tests/clients/python"
 JS_DIR="$ROOT/tests/clients/js"
 
-ALL_STAGES=(fmt clippy rust ops extra python js)
+ALL_STAGES=(fmt clippy rust ops extra python js schemathesis)
 FAILED=()
 
 banner() { printf '\n==> %s\n' "$*"; }
@@ -90,6 +93,11 @@ stage_js() {
     (cd "$JS_DIR" && npm ci --no-audit --no-fund)
   fi
   (cd "$JS_DIR" && node --test --test-concurrency=1)
+}
+
+stage_schemathesis() {
+  ensure_gateway_binary
+  bash "$ROOT/scripts/schemathesis.sh"
 }
 
 stage_ops() {
