@@ -318,6 +318,13 @@ impl Modify for CommonErrors {
                         "No or wrong credentials (with a WWW-Authenticate: Basic challenge)",
                     );
                 }
+                let has_query = op.parameters.as_ref().is_some_and(|ps| {
+                    ps.iter()
+                        .any(|p| p.parameter_in == utoipa::openapi::path::ParameterIn::Query)
+                });
+                if has_query {
+                    add_response(op, "400", "A query parameter is missing or malformed");
+                }
                 if reaches_engine {
                     add_response(op, "502", "The engine answered with an error or the gateway's own credentials were refused upstream");
                     add_response(

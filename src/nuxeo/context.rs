@@ -61,24 +61,25 @@ impl Params {
         self.get(name).and_then(|v| v.parse().ok())
     }
 
-    /// The parameters read into `T` (a `serde` query type): blank values are absent,
-    /// repeated names are joined with commas, unknown names are ignored. A value of the
+    /// The parameters read into `T` (a `serde` query type): values are trimmed, a name
+    /// with only blank values is absent, repeated names are joined with commas, unknown
+    /// names are ignored. A value of the
     /// wrong type (`pageSize=ten`) is a 400.
     pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
-        let mut merged: Vec<(&str, String)> = Vec::new();
+        let mut merged: Vec<(&str, Vec<&str>)> = Vec::new();
         for (k, v) in &self.pairs {
-            let v = v.trim();
-            if v.is_empty() {
-                continue;
-            }
+            let v = super::requests::trimmed(v);
             match merged.iter_mut().find(|(name, _)| name == k) {
-                Some((_, joined)) => {
-                    joined.push(',');
-                    joined.push_str(v);
-                }
-                None => merged.push((k, v.to_owned())),
+                Some((_, values)) => values.push(v),
+                None => merged.push((k, vec![v])),
             }
         }
+        // A name whose values are all blank is absent; otherwise every value counts, so
+        // that a list with a blank entry is seen as such.
+        let merged = merged
+            .into_iter()
+            .filter(|(_, values)| values.iter().any(|v| !v.is_empty()))
+            .map(|(k, values)| (k, values.join(",")));
         let query = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(merged)
             .finish();

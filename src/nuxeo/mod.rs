@@ -14,6 +14,6 @@ pub use entities::{
     ListEntity, Pagination, Renderer, TaskEntity, WorkflowEntity, MAX_PAGE_SIZE,
 };
 pub use requests::{
-    parse_completion, parse_start, DocumentId, DocumentIds, DocumentObject, TaskCompletionRequest,
-    WorkflowRequest,
+    parse_completion, parse_start, trimmed, DocumentId, DocumentIds, DocumentObject,
+    TaskCompletionRequest, WorkflowRequest,
 };

@@ -9,6 +9,27 @@ use utoipa::ToSchema;
 
 use crate::error::ApiError;
 
+/// Whether `c` is white space as JSON Schema patterns (ECMAScript's `\s`) see it, so
+/// that a value the description's `\S` pattern accepts is never blank here.
+pub fn is_space(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200a}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202f}'
+                | '\u{205f}'
+                | '\u{3000}'
+                | '\u{feff}'
+    )
+}
+
+/// `s` without leading and trailing [`is_space`] characters.
+pub fn trimmed(s: &str) -> &str {
+    s.trim_matches(is_space)
+}
+
 /// Parses a JSON object and checks its `entity-type`.
 fn entity_object(body: &[u8], expected: &str) -> Result<Map<String, Value>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
@@ -102,10 +123,10 @@ impl DocumentId {
     /// The id; `Ok(None)` for a blank string, an error for an object without one.
     fn into_id(self) -> Result<Option<String>, ApiError> {
         let id = match self {
-            Self::Id(s) => return Ok(Some(s.trim().to_owned()).filter(|s| !s.is_empty())),
+            Self::Id(s) => return Ok(Some(trimmed(&s).to_owned()).filter(|s| !s.is_empty())),
             Self::Object(o) => o.id.or(o.uid).unwrap_or_default(),
         };
-        let id = id.trim();
+        let id = trimmed(&id);
         if id.is_empty() {
             return Err(ApiError::bad_request(
                 "Unable to deserialize property: attachedDocumentIds entries must be ids or {\"id\":…} objects",
@@ -161,30 +182,34 @@ pub fn parse_start(body: &[u8], document: Option<String>) -> Result<StartWorkflo
         ));
     }
     let req: WorkflowRequest = typed(obj)?;
-    let model = req.workflow_model_name.trim();
+    let model = trimmed(&req.workflow_model_name);
     if model.is_empty() {
         return Err(ApiError::bad_request(
             "workflowModelName is required to start a workflow",
         ));
     }
-    let documents = match (document, req.attached_document_ids) {
-        (Some(d), _) => vec![d],
-        (None, None) => Vec::new(),
-        (None, Some(DocumentIds::One(id))) => {
-            let id = id.trim();
+    // The body's documents are checked even when the URL's document replaces them.
+    let attached = match req.attached_document_ids {
+        None => Vec::new(),
+        Some(DocumentIds::One(id)) => {
+            let id = trimmed(&id);
             if id.is_empty() {
                 Vec::new()
             } else {
                 vec![id.to_owned()]
             }
         }
-        (None, Some(DocumentIds::Many(list))) => {
+        Some(DocumentIds::Many(list)) => {
             let mut ids = Vec::with_capacity(list.len());
             for d in list {
                 ids.extend(d.into_id()?);
             }
             ids
         }
+    };
+    let documents = match document {
+        Some(d) => vec![d],
+        None => attached,
     };
     Ok(StartWorkflow {
         model: model.to_owned(),

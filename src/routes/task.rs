@@ -47,7 +47,6 @@ pub(crate) struct TaskQueryParams {
     /// Offset of the first task; wins over `currentPageIndex`.
     offset: Option<u32>,
     /// Accepted for compatibility and ignored.
-    #[allow(dead_code)]
     max_results: Option<u32>,
     /// Accepted for compatibility and ignored: tasks are ordered by due date.
     #[allow(dead_code)]
@@ -96,6 +95,20 @@ pub(crate) fn task_query(
 )]
 async fn list(api: Api) -> Result<HttpResponse, ApiError> {
     let p: TaskQueryParams = api.params.decode()?;
+    // The description declares 32-bit integers.
+    for (name, v) in [
+        ("pageSize", p.page_size),
+        ("currentPageIndex", p.current_page_index),
+        ("offset", p.offset),
+        ("maxResults", p.max_results),
+    ] {
+        if v.is_some_and(|v| v > i32::MAX as u32) {
+            return Err(ApiError::bad_request(format!(
+                "Query parameter '{name}' must be at most {}",
+                i32::MAX
+            )));
+        }
+    }
     let mut q = task_query(
         &api,
         p.user_id,
@@ -211,7 +224,7 @@ async fn complete(
 pub(crate) struct ReassignParams {
     /// New actors (repeated, or comma-separated).
     #[serde(deserialize_with = "principal_list")]
-    #[param(min_items = 1, style = Form, explode)]
+    #[param(value_type = Vec<PrincipalName>, inline, min_items = 1, style = Form, explode)]
     actors: Vec<String>,
     /// Comment recorded with the change.
     comment: Option<String>,
@@ -233,18 +246,33 @@ pub(crate) struct DelegateParams {
     comment: Option<String>,
 }
 
-/// A comma-separated list of principal names (repeated parameters arrive joined);
-/// empty names are dropped and at least one must remain.
+/// A user name or `group:<name>` in an actor list (schema only): not blank, no comma.
+pub(crate) struct PrincipalName;
+
+impl utoipa::PartialSchema for PrincipalName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("A user name or `group:<name>`"))
+            .min_length(Some(1))
+            .pattern(Some(r"^[^,]*[^\s,][^,]*$"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for PrincipalName {}
+
+/// A comma-separated list of principal names (repeated parameters arrive joined); none
+/// may be blank.
 fn principal_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     let joined = String::deserialize(d)?;
     let list: Vec<String> = joined
         .split(',')
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
+        .map(crate::nuxeo::trimmed)
         .map(str::to_owned)
         .collect();
-    if list.is_empty() {
-        return Err(serde::de::Error::custom("at least one actor is required"));
+    if list.iter().any(String::is_empty) {
+        return Err(serde::de::Error::custom("actor names must not be blank"));
     }
     Ok(list)
 }

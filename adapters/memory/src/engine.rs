@@ -775,7 +775,7 @@ impl WorkflowEngine for MemoryEngine {
             ));
         }
         if wf.state == WorkflowState::Canceled {
-            return Err(EngineError::bad_request(format!(
+            return Err(EngineError::conflict(format!(
                 "The workflow '{id}' is already canceled"
             )));
         }
