@@ -240,7 +240,7 @@ pub(crate) struct DelegateParams {
         alias = "actors",
         deserialize_with = "principal_list"
     )]
-    #[param(min_items = 1, style = Form, explode)]
+    #[param(value_type = Vec<PrincipalName>, inline, min_items = 1, style = Form, explode)]
     delegated_actors: Vec<String>,
     /// Comment recorded with the change.
     comment: Option<String>,

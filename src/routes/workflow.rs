@@ -153,6 +153,7 @@ async fn graph(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> 
     params(("workflowInstanceId" = String, Path, description = "Workflow instance id")),
     responses(
         (status = 204, description = "Canceled"),
+        (status = 400, description = "The workflow is already canceled", body = ExceptionBody),
         (status = 403, description = "Only the initiator, power users and administrators may cancel", body = ExceptionBody),
         (status = 404, description = "No such workflow", body = ExceptionBody),
         (status = 409, description = "The workflow has already ended", body = ExceptionBody),

@@ -775,7 +775,7 @@ impl WorkflowEngine for MemoryEngine {
             ));
         }
         if wf.state == WorkflowState::Canceled {
-            return Err(EngineError::conflict(format!(
+            return Err(EngineError::bad_request(format!(
                 "The workflow '{id}' is already canceled"
             )));
         }
