@@ -29,9 +29,9 @@ use flowgate_core::WorkflowEngine;
 use flowgate_memory::{EngineStats, MemoryEngine};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use parking_lot::Mutex;
-use serde::Deserialize;
 
 use crate::error::ApiError;
+use crate::settings::MetricsSettings;
 use crate::AppState;
 
 /// Where the metrics are served.
@@ -45,20 +45,6 @@ const BUCKETS: &[f64] = &[
 /// How often histogram samples are folded into their buckets when nobody scrapes, so that
 /// memory stays bounded.
 const UPKEEP_EVERY: Duration = Duration::from_secs(5);
-
-/// `[metrics]`
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MetricsSettings {
-    /// Serve `GET /metrics` (without authentication) and count requests.
-    pub enabled: bool,
-}
-
-impl Default for MetricsSettings {
-    fn default() -> Self {
-        Self { enabled: true }
-    }
-}
 
 /// The process-wide Prometheus recorder, installed on first use. `None` when another
 /// recorder was installed first (an embedding program's): `/metrics` then answers 503.

@@ -44,7 +44,7 @@ pub struct Settings {
     pub cors: crate::cors::CorsSettings,
     /// The Prometheus endpoint (`[metrics]`).
     #[serde(default)]
-    pub metrics: crate::metrics::MetricsSettings,
+    pub metrics: MetricsSettings,
     /// Workflow engines by name. Empty means one built-in embedded engine named `local`.
     #[serde(default)]
     pub engines: BTreeMap<String, EngineSettings>,
@@ -207,6 +207,20 @@ pub struct LogSettings {
     pub format: String,
     /// Filter directive (`info`, `flowgate=debug,info`); `RUST_LOG` wins when set.
     pub level: String,
+}
+
+/// `[metrics]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// Serve `GET /metrics` (without authentication) and count requests.
+    pub enabled: bool,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
 }
 
 /// `[errors]`
