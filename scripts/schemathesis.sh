@@ -88,7 +88,7 @@ timeout --kill-after=10 "$RUN_SECONDS" \
   --max-examples "$MAX_EXAMPLES" \
   --max-time "$((RUN_SECONDS - 60))" \
   --request-timeout 10 \
-  --workers 2 \
+  --workers 1 \
   --seed "${SEED:-20}" \
   --generation-database none \
   --no-color \

@@ -62,13 +62,18 @@ impl Params {
     }
 
     /// The parameters read into `T` (a `serde` query type): values are trimmed, a name
-    /// with only blank values is absent, repeated names are joined with commas, unknown
+    /// with only empty values is absent, repeated names are joined with commas, unknown
     /// names are ignored. A value of the
     /// wrong type (`pageSize=ten`) is a 400.
     pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
         let mut merged: Vec<(&str, Vec<&str>)> = Vec::new();
-        for (k, v) in &self.pairs {
-            let v = super::requests::trimmed(v);
+        for (k, raw) in &self.pairs {
+            // Trimmed, except that a value of white space alone stays as sent, so that it
+            // is refused where the type does not take it (`revoke=%20`).
+            let v = match super::requests::trimmed(raw) {
+                "" => raw.as_str(),
+                v => v,
+            };
             match merged.iter_mut().find(|(name, _)| name == k) {
                 Some((_, values)) => values.push(v),
                 None => merged.push((k, vec![v])),

@@ -156,7 +156,15 @@ async fn token(req: HttpRequest, caller: Caller) -> Result<HttpResponse, ApiErro
     let p: TokenParams = Params::of(&req).decode().map_err(|_| {
         ApiError::bad_request("Query parameters applicationName and deviceId are required")
     })?;
-    let (app, device) = (p.application_name.as_str(), p.device_id.as_str());
+    let (app, device) = (
+        crate::nuxeo::trimmed(&p.application_name),
+        crate::nuxeo::trimmed(&p.device_id),
+    );
+    if app.is_empty() || device.is_empty() {
+        return Err(ApiError::bad_request(
+            "Query parameters applicationName and deviceId are required",
+        ));
+    }
     let user = &caller.cx.user;
     let (app_shown, device_shown) = (shown(app), shown(device));
     let text = if p.revoke == Some(true) {
