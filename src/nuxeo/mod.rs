@@ -4,7 +4,6 @@
 
 mod context;
 mod entities;
-mod jsonw;
 mod requests;
 
 pub use context::{base_url, valid_host, Params, RenderCtx};
