@@ -42,7 +42,7 @@ use actix_web::dev::{Server, ServerHandle, ServiceFactory, ServiceRequest, Servi
 use actix_web::middleware::{from_fn, Condition, Next};
 use actix_web::{web, App, HttpMessage, HttpServer};
 
-use crate::auth::RequestId;
+use crate::auth::{Directory, RequestId};
 use crate::error::{ApiError, ErrorDetail};
 use crate::router::Router;
 use crate::settings::Settings;

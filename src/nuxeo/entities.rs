@@ -9,10 +9,10 @@ use std::collections::HashMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use flowgate_core::{Document, Graph, Page, Task, Variables, WorkflowInstance, WorkflowModel};
 use serde::Serialize;
-use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use super::context::{RenderCtx, API_PATH};
+use super::principals::{document_entity, group_entity, user_entity, Fetched, UserOrName};
 use crate::auth::Directory;
 
 /// W3C date in UTC with exactly three fraction digits and `Z`.
@@ -109,7 +109,7 @@ pub struct WorkflowEntity<'a> {
     workflow_model_name: &'a str,
     /// User name of the initiator; a `user` entity with `fetch.workflow=initiator`.
     #[schema(value_type = Option<String>)]
-    initiator: Value,
+    initiator: Option<UserOrName>,
     #[serde(rename = "attachedDocumentIds")]
     #[schema(value_type = Vec<crate::openapi::DocumentRef>)]
     attached_document_ids: Vec<RefOr<'a>>,
@@ -141,7 +141,7 @@ pub struct TaskEntity<'a> {
     workflow_model_name: Option<&'a str>,
     #[serde(rename = "workflowInitiator", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
-    workflow_initiator: Option<Value>,
+    workflow_initiator: Option<Option<UserOrName>>,
     #[serde(rename = "workflowTitle", skip_serializing_if = "Option::is_none")]
     workflow_title: Option<&'a str>,
     #[serde(
@@ -404,7 +404,7 @@ pub enum RefOr<'a> {
         id: &'a str,
     },
     /// A fetched entity.
-    Entity(Value),
+    Entity(Box<Fetched>),
 }
 
 fn id_obj(id: &str) -> RefOr<'_> {
@@ -415,9 +415,9 @@ impl<'a> Renderer<'a> {
     /// A workflow instance.
     pub fn workflow(&self, w: &'a WorkflowInstance) -> WorkflowEntity<'a> {
         let initiator = match &w.initiator {
-            None => Value::Null,
-            Some(u) if self.ctx.fetches("workflow", "initiator") => self.user_or_string(u),
-            Some(u) => Value::String(u.clone()),
+            None => None,
+            Some(u) if self.ctx.fetches("workflow", "initiator") => Some(self.user_or_string(u)),
+            Some(u) => Some(UserOrName::Name(u.clone())),
         };
         let fetch_docs = self.ctx.fetches("workflow", "attachedDocumentIds");
         WorkflowEntity {
@@ -447,7 +447,7 @@ impl<'a> Renderer<'a> {
             title: &m.title,
             state: "validated",
             workflow_model_name: &m.name,
-            initiator: Value::Null,
+            initiator: None,
             attached_document_ids: Vec::new(),
             variables: VarsRef::Owned(m.default_variables()),
             graph_resource: self.ctx.api_url(&["workflowModel/", &m.name, "/graph"]),
@@ -470,7 +470,7 @@ impl<'a> Renderer<'a> {
             if self.ctx.fetches("task", "workflowInitiator") {
                 self.user_or_string(u)
             } else {
-                Value::String(u.to_owned())
+                UserOrName::Name(u.to_owned())
             }
         });
         TaskEntity {
@@ -484,7 +484,7 @@ impl<'a> Renderer<'a> {
                 None
             },
             workflow_initiator: if in_wf {
-                Some(initiator.unwrap_or(Value::Null))
+                Some(initiator)
             } else {
                 None
             },
@@ -573,16 +573,31 @@ impl<'a> Renderer<'a> {
             ..Document::default()
         };
         let doc = self.documents.get(id).unwrap_or(&stub);
-        RefOr::Entity(document_entity(doc, &self.ctx.repository))
+        RefOr::Entity(Box::new(Fetched::Document(document_entity(
+            doc,
+            &self.ctx.repository,
+        ))))
     }
 
     /// A user entity for `name`, or the plain string when the user is unknown.
-    fn user_or_string(&self, name: &str) -> Value {
+    fn user_or_string(&self, name: &str) -> UserOrName {
         let bare = name.strip_prefix("user:").unwrap_or(name);
         match self.directory.user(bare) {
-            Some(u) => user_entity(u, self.directory, self.ctx),
-            None => Value::String(name.to_owned()),
+            Some(u) => UserOrName::User(Box::new(user_entity(u, self.directory, self.ctx))),
+            None => UserOrName::Name(name.to_owned()),
         }
+    }
+
+    fn user_ref<'b>(&self, u: &crate::auth::User) -> RefOr<'b> {
+        RefOr::Entity(Box::new(Fetched::User(user_entity(
+            u,
+            self.directory,
+            self.ctx,
+        ))))
+    }
+
+    fn group_ref<'b>(g: &crate::auth::Group) -> RefOr<'b> {
+        RefOr::Entity(Box::new(Fetched::Group(group_entity(g))))
     }
 
     /// Resolves an actor: `user:X` → user, `group:Y` → group, bare → user, else group,
@@ -592,92 +607,22 @@ impl<'a> Renderer<'a> {
         if let Some(u) = actor.strip_prefix("user:") {
             return d
                 .user(u)
-                .map(|u| RefOr::Entity(user_entity(u, d, self.ctx)))
+                .map(|u| self.user_ref(u))
                 .unwrap_or_else(|| id_obj(actor));
         }
         if let Some(g) = actor.strip_prefix("group:") {
             return d
                 .group(g)
-                .map(|g| RefOr::Entity(group_entity(g)))
+                .map(Self::group_ref)
                 .unwrap_or_else(|| id_obj(actor));
         }
         if let Some(u) = d.user(actor) {
-            return RefOr::Entity(user_entity(u, d, self.ctx));
+            return self.user_ref(u);
         }
         d.group(actor)
-            .map(|g| RefOr::Entity(group_entity(g)))
+            .map(Self::group_ref)
             .unwrap_or_else(|| id_obj(actor))
     }
-}
-
-/// A user entity (never with a password).
-pub fn user_entity(u: &crate::auth::User, d: &Directory, ctx: &RenderCtx) -> Value {
-    let extended: Vec<Value> = u
-        .groups
-        .iter()
-        .map(|g| {
-            let label = d.group(g).map(|x| x.label.as_str()).unwrap_or(g);
-            json!({"name": g, "label": label, "url": ctx.api_url(&["group/", g])})
-        })
-        .collect();
-    json!({
-        "entity-type": "user",
-        "id": u.name,
-        "properties": {
-            "firstName": u.first_name,
-            "lastName": u.last_name,
-            "username": u.name,
-            "email": u.email,
-            "company": "",
-            "groups": u.groups,
-            "tenantId": null,
-        },
-        "extendedGroups": extended,
-        "isAdministrator": u.admin,
-        "isAnonymous": false,
-    })
-}
-
-/// A group entity.
-pub fn group_entity(g: &crate::auth::Group) -> Value {
-    json!({
-        "entity-type": "group",
-        "groupname": g.name,
-        "grouplabel": g.label,
-        "id": g.name,
-        "properties": {
-            "groupname": g.name,
-            "grouplabel": g.label,
-            "description": g.description,
-        },
-    })
-}
-
-/// A document entity; unknown fields of stub documents are `null`.
-pub fn document_entity(d: &Document, repository: &str) -> Value {
-    json!({
-        "entity-type": "document",
-        "repository": repository,
-        "uid": d.id,
-        "path": d.path,
-        "type": d.doc_type,
-        "state": d.state,
-        "parentRef": null,
-        "isCheckedOut": null,
-        "isRecord": null,
-        "retainUntil": null,
-        "hasLegalHold": null,
-        "isUnderRetentionOrLegalHold": null,
-        "isVersion": null,
-        "isProxy": null,
-        "changeToken": null,
-        "isTrashed": null,
-        "title": d.title,
-        "lastModified": null,
-        "properties": {},
-        "facets": [],
-        "schemas": [],
-    })
 }
 
 /// Paging parameters of `GET /task`, resolved to an offset and a page size.
@@ -698,6 +643,8 @@ pub fn pagination_of<T>(p: &Page<T>, offset: usize, size: usize) -> Pagination {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{json, Value};
+
     use super::*;
 
     #[test]
