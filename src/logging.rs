@@ -57,9 +57,14 @@ pub fn tracing_logger() -> TracingLogger<AccessLog> {
     TracingLogger::new()
 }
 
-/// When the request reached the logger, for the duration in its log line.
-#[derive(Clone, Copy, Debug)]
-struct Started(Instant);
+/// What the request's log line repeats from its span (so that each line stands alone),
+/// and when the request reached the logger.
+#[derive(Debug)]
+struct Started {
+    at: Instant,
+    id: String,
+    path: String,
+}
 
 /// The span and log line of each request (see the module documentation).
 #[derive(Debug)]
@@ -73,9 +78,15 @@ impl RootSpanBuilder for AccessLog {
             Some(p) => p.0.as_str(),
             None => req.path(),
         };
-        let span = tracing::info_span!("http.request", request_id = %id, method = %req.method(), %path);
+        let span =
+            tracing::info_span!("http.request", request_id = %id, method = %req.method(), %path);
+        let started = Started {
+            at: Instant::now(),
+            id: id.to_owned(),
+            path: path.to_owned(),
+        };
         drop(ext);
-        req.extensions_mut().insert(Started(Instant::now()));
+        req.extensions_mut().insert(started);
         span
     }
 
@@ -84,15 +95,19 @@ impl RootSpanBuilder for AccessLog {
             Ok(res) => {
                 let req = res.request();
                 let ext = req.extensions();
-                let duration_ms = ext
-                    .get::<Started>()
-                    .map(|s| s.0.elapsed().as_secs_f64() * 1000.0)
+                let started = ext.get::<Started>();
+                let duration_ms = started
+                    .map(|s| s.at.elapsed().as_secs_f64() * 1000.0)
                     .unwrap_or_default();
+                let request_id = started.map(|s| s.id.as_str()).unwrap_or("");
+                let path = started.map(|s| s.path.as_str()).unwrap_or("");
                 let user = ext
                     .get::<AuthenticatedUser>()
                     .map(|u| u.0.as_str())
                     .unwrap_or("");
-                let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+                let route = req
+                    .match_pattern()
+                    .unwrap_or_else(|| "unmatched".to_owned());
                 let code = res
                     .response()
                     .extensions()
@@ -100,6 +115,9 @@ impl RootSpanBuilder for AccessLog {
                     .map(|c| c.code)
                     .unwrap_or("");
                 tracing::info!(
+                    request_id,
+                    method = %req.method(),
+                    path,
                     %route,
                     status = res.status().as_u16(),
                     duration_ms,

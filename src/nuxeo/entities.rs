@@ -483,11 +483,7 @@ impl<'a> Renderer<'a> {
             } else {
                 None
             },
-            workflow_initiator: if in_wf {
-                Some(initiator)
-            } else {
-                None
-            },
+            workflow_initiator: if in_wf { Some(initiator) } else { None },
             workflow_title: if in_wf {
                 Some(t.workflow_title.as_deref().unwrap_or(""))
             } else {
@@ -796,10 +792,7 @@ mod tests {
                 assert_eq!(back, serde_json::to_value(&e).unwrap());
                 if t.id.contains('"') {
                     assert!(text.contains(r#""id":"t\"2\\""#), "{text}");
-                    assert!(
-                        text.contains(r#""text":"line\nbreak \u0001 ✓""#),
-                        "{text}"
-                    );
+                    assert!(text.contains(r#""text":"line\nbreak \u0001 ✓""#), "{text}");
                 }
             }
         }

@@ -13,7 +13,7 @@ pub use entities::{
     WorkflowEntity, MAX_PAGE_SIZE,
 };
 pub use principals::{
-    document_entity, group_entity, user_entity, DocumentEntity, Fetched, GroupEntity,
-    UserEntity, UserOrName,
+    document_entity, group_entity, user_entity, DocumentEntity, Fetched, GroupEntity, UserEntity,
+    UserOrName,
 };
 pub use requests::{parse_completion, parse_start};

@@ -20,9 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .service(resource("/{doc}/@workflow/{wf}/task").route(web::get().to(wf_tasks_by_id)))
             .service(resource("/{doc}/@task").route(web::get().to(tasks_by_id)))
-            .service(
-                resource("/{doc}/@task/{task}/{action}").route(web::put().to(complete_by_id)),
-            ),
+            .service(resource("/{doc}/@task/{task}/{action}").route(web::put().to(complete_by_id))),
     )
     .service(
         web::scope("/path")

@@ -72,7 +72,10 @@ async fn idle_keep_alive_connections_close_after_keep_alive_secs() {
         .expect("the idle connection is closed");
     assert!(rest.is_empty(), "{rest}");
     let waited = idle.elapsed();
-    assert!(waited >= Duration::from_millis(500), "closed after {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(500),
+        "closed after {waited:?}"
+    );
     running.stop().await;
 }
 
@@ -88,7 +91,10 @@ async fn keep_alive_zero_closes_every_connection_after_its_response() {
         .await
         .expect("closed after the response");
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
-    assert!(text.to_ascii_lowercase().contains("connection: close"), "{text}");
+    assert!(
+        text.to_ascii_lowercase().contains("connection: close"),
+        "{text}"
+    );
     running.stop().await;
 }
 
