@@ -5,27 +5,22 @@ use actix_web::{web, HttpResponse};
 use flowgate_core::{DocLocator, WorkflowQuery};
 
 use super::task::{complete_task, task_query};
-use super::{ids::IdRoutes, read_body, resource, Api, Seg};
+use super::{read_body, resource, Api, Seg};
 use crate::error::ApiError;
 use crate::nuxeo::parse_start;
 
 /// Registers the routes for both addressing styles.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        IdRoutes::new("/id")
-            .at(
-                "/{doc}/@workflow",
-                [web::get().to(workflows_by_id), web::post().to(start_by_id)],
+        web::scope("/id")
+            .service(
+                resource("/{doc}/@workflow")
+                    .route(web::get().to(workflows_by_id))
+                    .route(web::post().to(start_by_id)),
             )
-            .at(
-                "/{doc}/@workflow/{wf}/task",
-                [web::get().to(wf_tasks_by_id)],
-            )
-            .at("/{doc}/@task", [web::get().to(tasks_by_id)])
-            .at(
-                "/{doc}/@task/{task}/{action}",
-                [web::put().to(complete_by_id)],
-            ),
+            .service(resource("/{doc}/@workflow/{wf}/task").route(web::get().to(wf_tasks_by_id)))
+            .service(resource("/{doc}/@task").route(web::get().to(tasks_by_id)))
+            .service(resource("/{doc}/@task/{task}/{action}").route(web::put().to(complete_by_id))),
     )
     .service(
         web::scope("/path")

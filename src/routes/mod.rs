@@ -3,7 +3,6 @@
 
 pub mod bootstrap;
 pub mod document;
-mod ids;
 pub mod ops;
 pub mod task;
 pub mod workflow;
@@ -61,31 +60,7 @@ pub(crate) struct Seg {
 
 /// A resource whose unlisted methods answer 405 with an exception body.
 pub(crate) fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path)
-        .app_data(RouteSlot::default())
-        .default_service(web::to(method_not_allowed))
-}
-
-/// The full route template of a resource (`/api/v1/task/{id}`), for metrics and logs.
-///
-/// actix only offers `HttpRequest::match_pattern`, which walks the route table again
-/// and allocates; every resource instead carries this slot, filled from the first
-/// request it serves (all its requests share the template) and read by reference after.
-#[derive(Debug, Default)]
-pub struct RouteSlot(std::cell::OnceCell<std::rc::Rc<str>>);
-
-impl RouteSlot {
-    /// A slot holding `template` from the start.
-    pub(crate) fn fixed(template: &str) -> Self {
-        Self(std::cell::OnceCell::from(std::rc::Rc::from(template)))
-    }
-
-    /// The template, computed from `req` the first time.
-    pub fn template(&self, req: &HttpRequest) -> std::rc::Rc<str> {
-        self.0
-            .get_or_init(|| std::rc::Rc::from(req.match_pattern().unwrap_or_default()))
-            .clone()
-    }
+    web::resource(path).default_service(web::to(method_not_allowed))
 }
 
 /// 404 for paths no route knows.
@@ -165,7 +140,7 @@ pub(crate) fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<HttpRes
     // Sized for one task entity (~1.5 KB) so that a single entity is written without
     // growing the buffer; lists grow it a few times.
     let mut bytes = Vec::with_capacity(2048);
-    sonic_rs::to_writer(&mut bytes, body).map_err(ApiError::internal)?;
+    serde_json::to_writer(&mut bytes, body).map_err(ApiError::internal)?;
     Ok(json_bytes(status, bytes))
 }
 
@@ -328,12 +303,7 @@ impl Api {
         t: &Task,
     ) -> Result<HttpResponse, ApiError> {
         let docs = self.task_docs(std::slice::from_ref(t)).await;
-        let mut bytes = Vec::with_capacity(2048);
-        self.renderer(&docs)
-            .task(t)
-            .write_json(&mut bytes)
-            .map_err(ApiError::internal)?;
-        Ok(json_bytes(status, bytes))
+        json(status, &self.renderer(&docs).task(t))
     }
 
     /// A task list as a response: plain, or paginated (first page) when the result

@@ -4,21 +4,20 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use flowgate_core::{ActorFilter, EngineError, ErrorKind, PageRequest, TaskQuery};
 
-use super::{empty, ids::IdRoutes, json_fanned, read_body, resource, Api, Seg};
+use super::{empty, json_fanned, read_body, resource, Api, Seg};
 use crate::error::ApiError;
 use crate::nuxeo::{page_of, pagination_of, parse_completion, ListEntity, Params};
 
-/// Registers the routes. A static scope keeps other resources' requests from trying
-/// these patterns; the single-segment read comes first (the most frequent request, and
-/// it cannot shadow the others), `reassign` and `delegate` before the generic action.
+/// Registers the routes. A scope keeps other resources' requests from trying these
+/// patterns; `reassign` and `delegate` come before the generic action.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/task").route(web::get().to(list)))
         .service(
-            IdRoutes::new("/task")
-                .at("/{id}", [web::get().to(get)])
-                .at("/{id}/reassign", [web::put().to(reassign)])
-                .at("/{id}/delegate", [web::put().to(delegate)])
-                .at("/{id}/{action}", [web::put().to(complete)]),
+            web::scope("/task")
+                .service(resource("/{id}").route(web::get().to(get)))
+                .service(resource("/{id}/reassign").route(web::put().to(reassign)))
+                .service(resource("/{id}/delegate").route(web::put().to(delegate)))
+                .service(resource("/{id}/{action}").route(web::put().to(complete))),
         );
 }
 

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use flowgate_core::{TaskQuery, WorkflowQuery};
 
-use super::{empty, ids::IdRoutes, json, read_body, resource, Api, Seg};
+use super::{empty, json, read_body, resource, Api, Seg};
 use crate::error::ApiError;
 use crate::nuxeo::{parse_start, GraphEntity};
 
@@ -16,10 +16,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(start)),
     )
     .service(
-        IdRoutes::new("/workflow")
-            .at("/{id}", [web::get().to(get), web::delete().to(cancel)])
-            .at("/{id}/graph", [web::get().to(graph)])
-            .at("/{id}/task", [web::get().to(tasks)]),
+        web::scope("/workflow")
+            .service(
+                resource("/{id}")
+                    .route(web::get().to(get))
+                    .route(web::delete().to(cancel)),
+            )
+            .service(resource("/{id}/graph").route(web::get().to(graph)))
+            .service(resource("/{id}/task").route(web::get().to(tasks))),
     );
 }
 

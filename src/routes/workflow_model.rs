@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
-use super::{ids::IdRoutes, json, resource, Api, Seg};
+use super::{json, resource, Api, Seg};
 use crate::error::ApiError;
 use crate::nuxeo::{GraphEntity, ListEntity};
 
@@ -11,9 +11,9 @@ use crate::nuxeo::{GraphEntity, ListEntity};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/workflowModel").route(web::get().to(list)))
         .service(
-            IdRoutes::new("/workflowModel")
-                .at("/{name}", [web::get().to(get)])
-                .at("/{name}/graph", [web::get().to(graph)]),
+            web::scope("/workflowModel")
+                .service(resource("/{name}").route(web::get().to(get)))
+                .service(resource("/{name}/graph").route(web::get().to(graph))),
         );
 }
 
