@@ -136,12 +136,6 @@ impl AlfrescoEngine {
         &self.inner.client
     }
 
-    /// Whether the circuit breaker lets every call through; while it does not, one
-    /// request goes before any concurrent ones (a half-open breaker passes one probe).
-    fn breaker_closed(&self) -> bool {
-        self.c().up.breaker_state() == flowgate_http::BreakerState::Closed
-    }
-
     /// Whether the adapter itself must enforce the caller's visibility.
     fn filters(&self, cx: &CallContext) -> bool {
         !cx.admin && self.c().mode() != AuthMode::Passthrough
@@ -523,22 +517,11 @@ impl AlfrescoEngine {
             ),
             None => {
                 let items_url = c.wf(&["tasks", native, "items"])?;
-                if self.breaker_closed() {
-                    let (raw, items) = futures::join!(
-                        c.entry::<wire::Task>(cx, "task", task_url, &no_query),
-                        c.sub_list::<wire::Item>(cx, "task_items", items_url),
-                    );
-                    (raw, items.map(Arc::new))
-                } else {
-                    // A half-open breaker lets one probe through: the rest follow its answer.
-                    let raw = c.entry::<wire::Task>(cx, "task", task_url, &no_query).await;
-                    (
-                        raw,
-                        c.sub_list::<wire::Item>(cx, "task_items", items_url)
-                            .await
-                            .map(Arc::new),
-                    )
-                }
+                let (raw, items) = futures::join!(
+                    c.entry::<wire::Task>(cx, "task", task_url, &no_query),
+                    c.sub_list::<wire::Item>(cx, "task_items", items_url),
+                );
+                (raw, items.map(Arc::new))
             }
         };
         // The task's own answer decides (e.g. its 404 or 403), before its parts'.
@@ -813,19 +796,6 @@ impl AlfrescoEngine {
         let t = self.raw_task(cx, native).await.ok()?;
         (t.state == "completed").then_some(t)
     }
-}
-
-fn sort_tasks(tasks: &mut [Task]) {
-    tasks.sort_by(|a, b| {
-        let due = match (a.due_date, b.due_date) {
-            (Some(x), Some(y)) => x.cmp(&y),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (None, None) => std::cmp::Ordering::Equal,
-        };
-        due.then(a.created.cmp(&b.created))
-            .then_with(|| natural(&a.id).cmp(&natural(&b.id)))
-    });
 }
 
 /// Numeric ids compare as numbers.
@@ -1238,13 +1208,6 @@ impl WorkflowEngine for AlfrescoEngine {
                 }
             }
             // Alfresco has no OR: the clauses are independent lists, read concurrently.
-            let mut clauses = clauses.into_iter();
-            if !self.breaker_closed() {
-                // A half-open breaker lets one probe through: the rest follow its answer.
-                if let Some(first) = clauses.next() {
-                    raws.extend(self.tasks_where(cx, first).await?);
-                }
-            }
             let lists: Vec<Vec<wire::Task>> = stream::iter(clauses)
                 .map(|c| self.tasks_where(cx, c))
                 .buffered(FAN_OUT)
@@ -1280,7 +1243,7 @@ impl WorkflowEngine for AlfrescoEngine {
                 })
                 && self.may_see_task(cx, t)
         });
-        sort_tasks(&mut tasks);
+        flowgate_core::order::sort_inbox(&mut tasks);
         Ok(q.page.slice(tasks))
     }
 

@@ -26,7 +26,9 @@ pub fn sort_inbox(tasks: &mut [Task]) {
 
 /// Whether a task list is in [`inbox`] order.
 pub fn is_inbox_ordered(tasks: &[Task]) -> bool {
-    tasks.windows(2).all(|w| inbox(&w[0], &w[1]) != Ordering::Greater)
+    tasks
+        .windows(2)
+        .all(|w| inbox(&w[0], &w[1]) != Ordering::Greater)
 }
 
 #[cfg(test)]

@@ -266,13 +266,8 @@ impl CqEngine {
             Some(s) => s.iter().map(|st| format!(".{st}.json")).collect(),
             None => vec![".json".to_owned()],
         };
-        // One list per state, read concurrently (one at a time while the breaker
-        // probes), kept in state order.
-        let parallel = if self.client.breaker_closed() {
-            ACTIVE_STATES.len()
-        } else {
-            1
-        };
+        // One list per state, read concurrently, kept in state order.
+        let parallel = ACTIVE_STATES.len();
         let lists: Vec<Vec<UriRow>> = stream::iter(selectors)
             .map(|sel| async move {
                 self.client
@@ -703,7 +698,7 @@ impl CqEngine {
     }
 
     /// Reads instances concurrently, each together with the work items it is expected
-    /// to have (only while the cache is on and the breaker closed); instances that
+    /// to have (only while the cache is on); instances that
     /// vanished meanwhile are skipped. The fresh instance still decides which items are
     /// open: a guessed item it no longer lists is dropped, one it newly lists is read
     /// afterwards.
@@ -712,7 +707,7 @@ impl CqEngine {
         cx: &CallContext,
         paths: Vec<(String, Vec<String>)>,
     ) -> Result<Vec<(Arc<InstanceDoc>, Prefetched)>> {
-        let prefetch = self.cache.enabled() && self.client.breaker_closed();
+        let prefetch = self.cache.enabled();
         let docs: Vec<Option<(Arc<InstanceDoc>, Prefetched)>> = stream::iter(paths)
             .map(|(p, guess)| async move {
                 if ids::check_path(&p).is_err() {
@@ -1216,32 +1211,14 @@ impl WorkflowEngine for CqEngine {
         let cached_actions = self.cache.actions(&scope, &item_path);
         // Everything below is addressed by the id alone: one concurrent wave. The
         // instance's answer decides first, then the item's, then its actions'.
-        // While the breaker probes, the deciding request goes alone and the rest follow.
-        let probe = !self.client.breaker_closed();
-        let inst_first = if probe && cached_inst.is_none() {
-            Some(self.instance_arc(cx, &inst_path).await)
-        } else {
-            None
-        };
-        let item_first = if probe && cached_inst.is_some() {
-            Some(self.item_doc(cx, &item_path).await)
-        } else {
-            None
-        };
         let (inst, item, actions) = futures::join!(
             async {
-                match (&cached_inst, inst_first) {
-                    (Some(d), _) => Ok(d.clone()),
-                    (None, Some(r)) => r,
-                    (None, None) => self.instance_arc(cx, &inst_path).await,
+                match &cached_inst {
+                    Some(d) => Ok(d.clone()),
+                    None => self.instance_arc(cx, &inst_path).await,
                 }
             },
-            async {
-                match item_first {
-                    Some(r) => r,
-                    None => self.item_doc(cx, &item_path).await,
-                }
-            },
+            self.item_doc(cx, &item_path),
             async {
                 match &cached_actions {
                     Some(a) => Ok(a.clone()),
@@ -1329,7 +1306,7 @@ impl WorkflowEngine for CqEngine {
                 })
             })
             .collect();
-        out.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
+        flowgate_core::order::sort_inbox(&mut out);
         Ok(q.page.slice(out))
     }
 
