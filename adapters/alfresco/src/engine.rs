@@ -13,7 +13,7 @@ use flowgate_http::{Idempotency, Upstream};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use parking_lot::Mutex;
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::cache::{self, PartsCache};
 use crate::client::{Auth, Client, Query};
@@ -672,8 +672,10 @@ impl AlfrescoEngine {
         op: &'static str,
         (native, pid): (&str, Option<&str>),
         select: &str,
-        body: &Value,
+        body: &wire::TaskUpdate,
     ) -> Result<flowgate_http::Response> {
+        let body = serde_json::to_value(body)
+            .map_err(|_| EngineError::upstream(None, "cannot encode the task update"))?;
         let res = self
             .c()
             .call(
@@ -683,7 +685,7 @@ impl AlfrescoEngine {
                 Method::PUT,
                 self.c().wf(&["tasks", native])?,
                 &vec![("select", select.to_owned())],
-                Some(body),
+                Some(&body),
             )
             .await;
         if let Some(pid) = pid {
@@ -1257,7 +1259,7 @@ impl WorkflowEngine for AlfrescoEngine {
         }
         ensure_open(&task)?;
         let form = self.task_form(cx, &raw).await?;
-        let mut variables: Vec<Value> = Vec::new();
+        let mut variables: Vec<wire::VariableBody> = Vec::new();
         match convert::outcome(&form.elements) {
             Some((prop, values, _)) => {
                 let value = values
@@ -1274,7 +1276,10 @@ impl WorkflowEngine for AlfrescoEngine {
                                 .join(", ")
                         ))
                     })?;
-                variables.push(json!({"name": prop, "value": value, "scope": "local"}));
+                variables.push(wire::VariableBody::local(
+                    prop.clone(),
+                    Value::from(value.as_str()),
+                ));
             }
             None => {
                 if c.action != convert::DEFAULT_ACTION {
@@ -1304,19 +1309,21 @@ impl WorkflowEngine for AlfrescoEngine {
                 &cx.user,
                 Some(text.clone()),
             ));
-            variables.push(json!({"name": "bpm_comment", "value": text, "scope": "local"}));
+            variables.push(wire::VariableBody::local(
+                "bpm_comment",
+                Value::String(text),
+            ));
         }
         for (name, value) in &c.variables {
             let alf = convert::alf_name(name);
-            if name == "comment"
-                || alf == "bpm_comment"
-                || variables.iter().any(|v| v["name"] == json!(alf))
+            if name == "comment" || alf == "bpm_comment" || variables.iter().any(|v| v.name == alf)
             {
                 continue;
             }
             // Unknown names are ignored, as the trait says.
             if form.elements.iter().any(|e| e.name == alf) {
-                variables.push(json!({"name": alf, "value": convert::alf_value(&alf, value), "scope": "local"}));
+                let value = convert::alf_value(&alf, value);
+                variables.push(wire::VariableBody::local(alf, value));
             }
         }
         let mut assignee = raw.assignee.clone();
@@ -1328,7 +1335,10 @@ impl WorkflowEngine for AlfrescoEngine {
                 "resolve",
                 (&native, raw.process_id.as_deref()),
                 "state",
-                &json!({"state": "resolved"}),
+                &wire::TaskUpdate {
+                    state: Some("resolved"),
+                    ..Default::default()
+                },
             )
             .await?;
             assignee = raw.owner.clone();
@@ -1336,8 +1346,20 @@ impl WorkflowEngine for AlfrescoEngine {
         if assignee.is_none() {
             // Pooled task: take it first so that the completing user is recorded.
             let (select, body) = match self.c().mode() {
-                AuthMode::Passthrough => ("state", json!({"state": "claimed"})),
-                _ => ("assignee", json!({"assignee": cx.user})),
+                AuthMode::Passthrough => (
+                    "state",
+                    wire::TaskUpdate {
+                        state: Some("claimed"),
+                        ..Default::default()
+                    },
+                ),
+                _ => (
+                    "assignee",
+                    wire::TaskUpdate {
+                        assignee: Some(cx.user.clone()),
+                        ..Default::default()
+                    },
+                ),
             };
             self.put_task(
                 cx,
@@ -1348,7 +1370,11 @@ impl WorkflowEngine for AlfrescoEngine {
             )
             .await?;
         }
-        let body = json!({"state": "completed", "variables": variables});
+        let body = wire::TaskUpdate {
+            state: Some("completed"),
+            variables: Some(variables),
+            ..Default::default()
+        };
         let res = self
             .put_task(
                 cx,
@@ -1405,7 +1431,11 @@ impl WorkflowEngine for AlfrescoEngine {
         let vars = self.task_vars(cx, &raw.id).await?;
         let log =
             convert::comment_log_with(&vars, &cx.user, comment.filter(|c| !c.trim().is_empty()));
-        let body = json!({"assignee": user, "variables": [log]});
+        let body = wire::TaskUpdate {
+            assignee: Some(user),
+            variables: Some(vec![log]),
+            ..Default::default()
+        };
         self.put_task(
             cx,
             "reassign",
@@ -1446,7 +1476,10 @@ impl WorkflowEngine for AlfrescoEngine {
                 "delegate",
                 (&raw.id, raw.process_id.as_deref()),
                 "variables",
-                &json!({"variables": [log]}),
+                &wire::TaskUpdate {
+                    variables: Some(vec![log]),
+                    ..Default::default()
+                },
             )
             .await?;
             return Ok(());
@@ -1456,7 +1489,11 @@ impl WorkflowEngine for AlfrescoEngine {
                 "task {id} is already delegated; Alfresco keeps one delegate per task"
             )));
         }
-        let body = json!({"state": "delegated", "assignee": user, "variables": [log]});
+        let body = wire::TaskUpdate {
+            state: Some("delegated"),
+            assignee: Some(user),
+            variables: Some(vec![log]),
+        };
         self.put_task(
             cx,
             "delegate",
