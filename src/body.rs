@@ -8,8 +8,8 @@
 //! - The body must arrive within `server.body_timeout_ms` of the headers; a slower one
 //!   is answered 408 and the connection is closed, so slow senders cannot hold
 //!   connections and workers open.
-//! - A body past `server.max_body_bytes` is 413 (a declared length is refused earlier,
-//!   by the edge middleware, without reading anything).
+//! - A body past `server.max_body_bytes` is 413 (a declared length past it is refused
+//!   before anything is read).
 //!
 //! Answers given before the body was read in full close the connection: what is left of
 //! the body would otherwise be read as the next request.
@@ -83,6 +83,14 @@ pub async fn guard<B: MessageBody + 'static>(
             .call(req)
             .await
             .map(ServiceResponse::map_into_left_body);
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > rules.limit as u64) {
+        return Ok(refuse(req, ApiError::payload_too_large(rules.limit)));
     }
     if is_write(req.method()) {
         let content_type = req

@@ -20,12 +20,11 @@
 //! # Ok(()) }
 //! ```
 
-pub mod alloc;
 pub mod auth;
 pub mod body;
-pub mod conn;
 pub mod cors;
 pub mod error;
+pub mod logging;
 pub mod metrics;
 pub mod normalize;
 pub mod nuxeo;
@@ -36,16 +35,14 @@ pub mod routes;
 pub mod settings;
 
 use std::net::{SocketAddr, TcpListener};
-use std::time::Instant;
+use std::time::Duration;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{from_fn, Condition, Next};
-use actix_web::{web, App, HttpMessage};
-use tracing::Instrument;
+use actix_web::{web, App, HttpMessage, HttpServer};
 
-use crate::auth::{AuthenticatedUser, Directory, RequestId};
+use crate::auth::{Directory, RequestId};
 use crate::error::{ApiError, ErrorDetail};
 use crate::router::Router;
 use crate::settings::Settings;
@@ -148,13 +145,9 @@ pub fn app(
     }
     let limit = s.max_body_bytes;
     let dev_errors = state.settings.errors.stacktrace;
-    let edge_cfg = std::rc::Rc::new(Edge {
-        mounts: normalize::Mounts::new(api_prefixes(&s.context_path)),
-        body_limit: limit,
-        metrics: metrics_on,
-    });
+    let mounts = std::rc::Rc::new(normalize::Mounts::new(api_prefixes(&s.context_path)));
     let body_rules = std::rc::Rc::new(body::BodyRules {
-        timeout: std::time::Duration::from_millis(s.body_timeout_ms),
+        timeout: Duration::from_millis(s.body_timeout_ms),
         limit,
     });
     let contexts = context_roots(&s.context_path);
@@ -188,11 +181,15 @@ pub fn app(
             enable_cors,
             from_fn(cors::credentials_only_with_origin),
         ))
-        .wrap(from_fn(move |req, next| edge(edge_cfg.clone(), req, next)));
+        .wrap(Condition::new(metrics_on, from_fn(metrics::middleware)))
+        .wrap(logging::tracing_logger())
+        .wrap(from_fn(logging::request_id))
+        .wrap(from_fn(move |req, next| {
+            normalize::middleware(mounts.clone(), req, next)
+        }));
     // Every API mount (`/nuxeo/site/api/v1`, `.../repo/{name}`, ...) reaches this one
-    // scope: the normalize middleware rewrites them before routing. It comes first, as
-    // nearly every request is for it and actix tries services in registration order;
-    // the API explorer lives inside it.
+    // scope: the normalize middleware rewrites them before routing. The API explorer
+    // lives inside it.
     app = app.service(
         web::scope(normalize::API_ROOT)
             .configure(routes::configure_api)
@@ -241,12 +238,10 @@ async fn dev_error_fields(
     };
     let status = res.status();
     let method = res.request().method().to_string();
-    let route = metrics::route_of(res.request());
-    let route = if std::rc::Rc::ptr_eq(&route, &metrics::unmatched()) {
-        res.request().path().to_owned()
-    } else {
-        route.to_string()
-    };
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| res.request().path().to_owned());
     let rid = res
         .request()
         .extensions()
@@ -255,127 +250,6 @@ async fn dev_error_fields(
         .unwrap_or_default();
     let body = error::exception_json_dev(status, &detail, &method, &route, &rid);
     Ok(res.map_body(|_, _| actix_web::body::BoxBody::new(body)))
-}
-
-fn valid_request_id(v: &str) -> bool {
-    !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic())
-}
-
-/// What the edge middleware needs to know.
-struct Edge {
-    mounts: normalize::Mounts,
-    body_limit: usize,
-    metrics: bool,
-}
-
-/// The one middleware every request passes first. In order: assigns the request id,
-/// counts the request in flight, rewrites the path to its canonical mount
-/// ([`normalize`]), answers 413 from `Content-Length` before anything reads the body,
-/// then records the request's metrics and writes its log line (with the path as the
-/// client sent it, without the query string, never a header value).
-///
-/// One middleware rather than one per duty: each actix middleware layer boxes the rest
-/// of the request's future and dispatches through it, a cost every request pays.
-async fn edge(
-    cfg: std::rc::Rc<Edge>,
-    mut req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let started = Instant::now();
-    let id = req
-        .headers()
-        .get(X_REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| valid_request_id(v))
-        .map(str::to_owned)
-        .unwrap_or_else(new_request_id);
-    req.extensions_mut().insert(RequestId(id.clone()));
-    let _in_flight = cfg.metrics.then(metrics::in_flight);
-    let method = req.method().clone();
-    // Only copied when a request line will be written.
-    let logged_path = tracing::enabled!(tracing::Level::INFO).then(|| req.path().to_owned());
-    normalize::rewrite(&cfg.mounts, &mut req);
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    let res = if declared.is_some_and(|n| n > cfg.body_limit as u64) {
-        Err(ApiError::payload_too_large(cfg.body_limit).into())
-    } else {
-        match &logged_path {
-            Some(path) => {
-                let span = tracing::info_span!("http.request", request_id = %id, %method, %path);
-                next.call(req).instrument(span).await
-            }
-            None => next.call(req).await,
-        }
-    };
-    let elapsed = started.elapsed();
-    let mut res = match res {
-        Ok(r) => r,
-        Err(e) => {
-            // Refused before a handler ran (413, CORS): still counted, logged and given
-            // its id.
-            let status = e.as_response_error().status_code().as_u16();
-            if cfg.metrics {
-                metrics::record_request(&method, metrics::unmatched(), status, elapsed);
-            }
-            if let Some(path) = &logged_path {
-                tracing::info!(request_id = %id, %method, %path, status, duration_ms = elapsed.as_secs_f64() * 1000.0, "request");
-            }
-            return Err(e);
-        }
-    };
-    let status = res.status().as_u16();
-    if cfg.metrics || logged_path.is_some() {
-        let route = metrics::route_of(res.request());
-        if cfg.metrics {
-            metrics::record_request(&method, route.clone(), status, elapsed);
-        }
-        if let Some(path) = &logged_path {
-            let user = res
-                .request()
-                .extensions()
-                .get::<AuthenticatedUser>()
-                .map(|u| u.0.clone())
-                .unwrap_or_default();
-            let code = res
-                .response()
-                .extensions()
-                .get::<ErrorDetail>()
-                .map(|c| c.code)
-                .unwrap_or("");
-            tracing::info!(request_id = %id, %method, %path, %route, status, duration_ms = elapsed.as_secs_f64() * 1000.0, user = %user, error_code = code, "request");
-        }
-    }
-    set_request_id(&mut res, id);
-    Ok(res)
-}
-
-thread_local! {
-    /// Each thread's own clock sequence for request ids: `Uuid::now_v7` locks one
-    /// process-wide context, which every request on every worker would write.
-    static REQUEST_ID_CONTEXT: uuid::ContextV7 = const { uuid::ContextV7::new() };
-}
-
-/// A fresh request id: a UUIDv7 (time-ordered within a thread, unique across them).
-fn new_request_id() -> String {
-    let id = REQUEST_ID_CONTEXT.with(|cx| uuid::Uuid::new_v7(uuid::Timestamp::now(cx)));
-    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    id.hyphenated().encode_lower(&mut buf).to_owned()
-}
-
-/// `X-Request-Id`, as a ready header name.
-const X_REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-request-id");
-
-/// Echoes the request id to the client.
-/// The id's own bytes become the header value (checked, not copied).
-fn set_request_id<B>(res: &mut ServiceResponse<B>, id: String) {
-    if let Ok(v) = HeaderValue::from_maybe_shared(actix_web::web::Bytes::from(id.into_bytes())) {
-        res.headers_mut().insert(X_REQUEST_ID, v);
-    }
 }
 
 /// A server started on a background task.
@@ -403,16 +277,27 @@ impl Running {
     }
 }
 
-/// Builds the HTTP server on an already bound listener (see [`conn::serve`]).
+/// Builds actix-web's `HttpServer` on an already bound listener, with the `[server]`
+/// settings: workers, keep-alive, the time a client has to send a request head, and
+/// the grace period of a graceful stop.
 pub fn server(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
     let s = &state.settings.server;
-    let options = conn::Options {
-        workers: s.workers,
-        shutdown_timeout_secs: s.shutdown_timeout_secs,
-        batch_writes: s.batch_writes,
+    let keep_alive = match s.keep_alive_secs {
+        0 => actix_web::http::KeepAlive::Disabled,
+        n => actix_web::http::KeepAlive::Timeout(Duration::from_secs(n)),
     };
+    let client_request_timeout = Duration::from_millis(s.client_request_timeout_ms);
+    let shutdown_timeout = s.shutdown_timeout_secs;
+    let workers = s.workers;
     let data = web::Data::new(state);
-    conn::serve(listener, options, move || app(data.clone()))
+    let mut server = HttpServer::new(move || app(data.clone()))
+        .keep_alive(keep_alive)
+        .client_request_timeout(client_request_timeout)
+        .shutdown_timeout(shutdown_timeout);
+    if workers > 0 {
+        server = server.workers(workers);
+    }
+    Ok(server.listen(listener)?.run())
 }
 
 /// Binds `server.bind` (port 0 picks a free port), starts serving on a background task
@@ -450,31 +335,5 @@ mod tests {
         );
         assert_eq!(api_prefixes(""), vec!["/api/v1"]);
         assert_eq!(context_roots("/nuxeo"), vec!["/nuxeo", ""]);
-    }
-
-    #[test]
-    fn request_ids_are_bounded_printable_ascii() {
-        assert!(valid_request_id("abc-123"));
-        assert!(!valid_request_id(""));
-        assert!(!valid_request_id("a b"));
-        assert!(!valid_request_id(&"x".repeat(200)));
-    }
-
-    #[test]
-    fn generated_request_ids_are_distinct_uuid_v7_across_threads() {
-        let make = || (0..2000).map(|_| new_request_id()).collect::<Vec<_>>();
-        let other = std::thread::spawn(make);
-        let mut all = make();
-        let mine = all.clone();
-        all.extend(other.join().expect("thread"));
-        let distinct: std::collections::HashSet<_> = all.iter().collect();
-        assert_eq!(distinct.len(), all.len());
-        for id in &all {
-            let u = uuid::Uuid::parse_str(id).expect("a UUID");
-            assert_eq!(u.get_version_num(), 7, "{id}");
-            assert!(valid_request_id(id));
-        }
-        // Time-ordered within one thread.
-        assert!(mine.windows(2).all(|w| w[0] < w[1]));
     }
 }

@@ -9,9 +9,8 @@ use clap::{Parser, Subcommand};
 use flowgate::settings::{Settings, Sources};
 use flowgate::AppState;
 
-// mimalloc, see `flowgate::alloc`.
 #[global_allocator]
-static GLOBAL: flowgate::alloc::Allocator = flowgate::alloc::Allocator;
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(name = "flowgate", version, about = "Nuxeo workflow REST API gateway")]

@@ -3,8 +3,8 @@
 //!
 //! Series:
 //! - `flowgate_http_requests_total{method,route,status}`, `flowgate_http_request_duration_seconds`
-//!   (histogram, same labels) and `flowgate_http_requests_in_flight`, recorded by the
-//!   gateway's edge middleware through [`record_request`] and [`in_flight`].
+//!   (histogram, same labels) and `flowgate_http_requests_in_flight`, recorded by
+//!   [`middleware`].
 //!   `route` is the matched route template (`/api/v1/task/{id}`), `unmatched` for paths no
 //!   route knows: never a raw path, so ids cannot blow up the label space.
 //! - `flowgate_engine_calls_total{engine,op,outcome}`, `flowgate_engine_call_duration_seconds`
@@ -17,13 +17,14 @@
 //! dozens). The embedded-engine counts are not global: each scrape reads the engines of the
 //! application that answers it.
 
-use std::cell::RefCell;
 use std::fmt::Write as _;
-use std::rc::Rc;
 use std::sync::{Arc, OnceLock, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method, StatusCode};
+use actix_web::middleware::Next;
 use actix_web::{web, HttpRequest, HttpResponse};
 use flowgate_core::WorkflowEngine;
 use flowgate_memory::{EngineStats, MemoryEngine};
@@ -143,7 +144,6 @@ pub(crate) async fn scrape(req: HttpRequest) -> Result<HttpResponse, ApiError> {
             "Metrics are not available: another metrics recorder is installed",
         )
     })?;
-    metrics::gauge!("flowgate_http_requests_in_flight").set(in_flight_total() as f64);
     let mut body = handle.render();
     if let Some(state) = req.app_data::<web::Data<AppState>>() {
         render_engine_stats(
@@ -251,137 +251,61 @@ fn method_label(m: &Method) -> &'static str {
     }
 }
 
-/// One thread's count of requests in flight, on a cache line of its own.
-#[repr(align(128))]
-#[derive(Debug, Default)]
-struct InFlightSlot(std::sync::atomic::AtomicI64);
-
-/// Every thread's slot; a scrape publishes their sum as
-/// `flowgate_http_requests_in_flight`. One shared gauge had every request on every
-/// worker write the same cache line (handle clone, increment, decrement, release), and
-/// the workers run on different cores.
-static IN_FLIGHT_SLOTS: std::sync::Mutex<Vec<std::sync::Arc<InFlightSlot>>> =
-    std::sync::Mutex::new(Vec::new());
-
-/// Requests in flight now, over every thread.
-fn in_flight_total() -> i64 {
-    let slots = IN_FLIGHT_SLOTS.lock().unwrap_or_else(|e| e.into_inner());
-    slots
-        .iter()
-        .map(|s| s.0.load(std::sync::atomic::Ordering::Relaxed))
-        .sum()
-}
-
-/// Counts a request in this thread's slot while it lives.
-struct InFlight(std::sync::Arc<InFlightSlot>);
+/// Keeps `flowgate_http_requests_in_flight` raised while a request is answered, and
+/// lowers it on completion, error and cancellation (client gone) alike.
+struct InFlight(metrics::Gauge);
 
 impl InFlight {
     fn enter() -> Self {
-        let slot = IN_FLIGHT.with(std::sync::Arc::clone);
-        slot.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        InFlight(slot)
+        let g = metrics::gauge!("flowgate_http_requests_in_flight");
+        g.increment(1.0);
+        Self(g)
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        // Runs on completion, error and cancellation (client gone) alike.
-        self.0 .0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.0.decrement(1.0);
     }
 }
 
-/// The series of one (method, route, status) combination.
-struct RequestSeries {
-    count: metrics::Counter,
-    duration: metrics::Histogram,
-}
+/// The route label of requests no resource answered (404, or refused before routing:
+/// 413, CORS).
+const UNMATCHED: &str = "unmatched";
 
-/// Metric handles already registered by this worker thread. Looking a series up in the
-/// recorder hashes and compares its name and labels; a worker answers the same few
-/// combinations over and over, so it keeps their handles (bounded by the route table
-/// size × methods × statuses seen).
-///
-/// Hashed with foldhash, not SipHash: the keys are route templates, methods and
-/// statuses the gateway itself produced (no caller chooses them), and every request
-/// hashes one.
-#[derive(Default)]
-struct Handles {
-    series: std::collections::HashMap<
-        (&'static str, Rc<str>, u16),
-        RequestSeries,
-        foldhash::fast::RandomState,
-    >,
-}
-
-thread_local! {
-    static HANDLES: RefCell<Handles> = RefCell::new(Handles::default());
-    static UNMATCHED: Rc<str> = Rc::from("unmatched");
-    static IN_FLIGHT: std::sync::Arc<InFlightSlot> = {
-        let slot = std::sync::Arc::new(InFlightSlot::default());
-        IN_FLIGHT_SLOTS
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(std::sync::Arc::clone(&slot));
-        slot
+/// The middleware counting requests: `flowgate_http_requests_in_flight` while a request
+/// is answered, then `flowgate_http_requests_total` and its latency, labelled with the
+/// method, the route template the request matched (`unmatched` when none did) and the
+/// status.
+pub async fn middleware<B: MessageBody>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<B>, actix_web::Error> {
+    let started = Instant::now();
+    let _in_flight = InFlight::enter();
+    let method = method_label(req.method());
+    let res = next.call(req).await;
+    let (route, status) = match &res {
+        Ok(r) => (
+            r.request()
+                .match_pattern()
+                .unwrap_or_else(|| UNMATCHED.to_owned()),
+            r.status().as_u16(),
+        ),
+        Err(e) => (
+            UNMATCHED.to_owned(),
+            e.as_response_error().status_code().as_u16(),
+        ),
     };
-}
-
-/// Runs `f` on the handles of a series (used in place: cloning a handle would write its
-/// shared reference count).
-fn with_series(method: &'static str, route: Rc<str>, status: u16, f: impl FnOnce(&RequestSeries)) {
-    HANDLES.with(|h| {
-        let mut h = h.borrow_mut();
-        let s = h
-            .series
-            .entry((method, route, status))
-            .or_insert_with_key(|key| {
-                let labels = [
-                    ("method", method.to_owned()),
-                    ("route", key.1.to_string()),
-                    ("status", status.to_string()),
-                ];
-                RequestSeries {
-                    count: metrics::counter!("flowgate_http_requests_total", &labels),
-                    duration: metrics::histogram!(
-                        "flowgate_http_request_duration_seconds",
-                        &labels
-                    ),
-                }
-            });
-        f(s);
-    })
-}
-
-/// The route template a response was produced by: learned once per resource (see
-/// [`crate::routes::RouteSlot`]), `unmatched` when no resource answered.
-pub(crate) fn route_of(req: &HttpRequest) -> Rc<str> {
-    match req.app_data::<crate::routes::RouteSlot>() {
-        Some(slot) => slot.template(req),
-        None => match req.match_pattern() {
-            Some(p) => Rc::from(p),
-            None => unmatched(),
-        },
-    }
-}
-
-/// Counts one answered request: `flowgate_http_requests_total` and its latency, labelled
-/// with the method, the route template the request matched ([`route_of`], `unmatched`
-/// when refused before routing) and the status.
-pub(crate) fn record_request(method: &Method, route: Rc<str>, status: u16, elapsed: Duration) {
-    with_series(method_label(method), route, status, |s| {
-        s.count.increment(1);
-        s.duration.record(elapsed.as_secs_f64());
-    });
-}
-
-/// The route label of requests refused before routing (413, CORS).
-pub(crate) fn unmatched() -> Rc<str> {
-    UNMATCHED.with(Rc::clone)
-}
-
-/// Counts a request in `flowgate_http_requests_in_flight` until the guard is dropped.
-pub(crate) fn in_flight() -> impl Drop {
-    InFlight::enter()
+    let labels = [
+        ("method", method.to_owned()),
+        ("route", route),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!("flowgate_http_requests_total", &labels).increment(1);
+    metrics::histogram!("flowgate_http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    res
 }
 
 #[cfg(test)]

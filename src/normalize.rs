@@ -2,14 +2,18 @@
 //!
 //! The API answers under several mounts (`/nuxeo/site/api/v1`, `/nuxeo/api/v1`, `/api/v1`,
 //! each optionally followed by `/repo/{name}`). Rather than registering the resource tree
-//! six times, which makes every request walk six scopes' patterns, the gateway's edge middleware
-//! rewrites every mount to the canonical `/api/v1`, keeps the repository named by a
+//! six times, which makes every request walk six scopes' patterns, one middleware
+//! ([`middleware`], the outermost) rewrites every mount to the canonical `/api/v1`, keeps the repository named by a
 //! `/repo/{name}` segment in the request's extensions ([`RepoSegment`]), and merges
 //! repeated slashes and trims a trailing one, as Nuxeo tolerates both. Paths that need
 //! no change are not touched (no allocation).
 
-use actix_web::dev::ServiceRequest;
+use std::rc::Rc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::uri::{PathAndQuery, Uri};
+use actix_web::middleware::Next;
 use actix_web::HttpMessage;
 
 /// The canonical API mount every other mount is rewritten to.
@@ -93,6 +97,16 @@ fn tidy_slashes(path: &str) -> Option<String> {
         out.pop();
     }
     Some(out)
+}
+
+/// The middleware: rewrites the path with [`rewrite`], then lets the request through.
+pub async fn middleware<B: MessageBody>(
+    mounts: Rc<Mounts>,
+    mut req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<B>, actix_web::Error> {
+    rewrite(&mounts, &mut req);
+    next.call(req).await
 }
 
 /// Rewrites the request path to its canonical form (before routing).

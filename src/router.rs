@@ -227,22 +227,14 @@ fn remote_id_problem(id: &str) -> Option<String> {
     if id.len() > MAX_REMOTE_ID {
         return Some(format!("longer than {MAX_REMOTE_ID} bytes"));
     }
-    // The common case in one pass over the bytes, without an early exit so that it is
-    // checked many bytes at a time: printable ASCII other than space and the refused
-    // characters. Anything else takes the checks below, which also say what is wrong.
-    let plain = |b: u8| {
-        b > b' ' && b < 0x7f && !matches!(b, b'/' | b'\\' | b'%' | b'?' | b'#' | b'&' | b'@')
-    };
-    if !id.bytes().fold(true, |ok, b| ok & plain(b)) {
-        if id.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return Some("control or white-space characters".into());
-        }
-        if id
-            .chars()
-            .any(|c| matches!(c, '/' | '\\' | '%' | '?' | '#' | '&' | '@'))
-        {
-            return Some("path, query or escape characters".into());
-        }
+    if id.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Some("control or white-space characters".into());
+    }
+    if id
+        .chars()
+        .any(|c| matches!(c, '/' | '\\' | '%' | '?' | '#' | '&' | '@'))
+    {
+        return Some("path, query or escape characters".into());
     }
     // Absolute URLs (`scheme://…`) need a `/`, already refused above.
     if id == "." || id == ".." {
@@ -771,16 +763,7 @@ impl Router {
         let Fanned { value, failures } = merge(&engines, results)?;
         let total = value.iter().map(|(_, p)| p.total).sum();
         let mut items: Vec<_> = value.into_iter().flat_map(|(_, p)| p.items).collect();
-        items.sort_by(|a, b| {
-            let due = match (a.due_date, b.due_date) {
-                (Some(x), Some(y)) => x.cmp(&y),
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (None, None) => std::cmp::Ordering::Equal,
-            };
-            due.then_with(|| a.created.cmp(&b.created))
-                .then_with(|| a.id.cmp(&b.id))
-        });
+        items.sort_by(flowgate_core::order::inbox);
         Ok(Fanned {
             value: Page {
                 items: items

@@ -115,9 +115,14 @@ pub struct ServerSettings {
     pub body_timeout_ms: u64,
     /// Seconds in-flight requests get to finish after SIGTERM / Ctrl-C.
     pub shutdown_timeout_secs: u64,
-    /// Write each response after the worker's other ready requests had their turn
-    /// ([`crate::conn::Batched`]).
-    pub batch_writes: bool,
+    /// Seconds an idle keep-alive connection stays open; 0 closes every connection
+    /// after its response.
+    pub keep_alive_secs: u64,
+    /// Time a client has to send a request's head (line and headers) once it connected
+    /// or, on a kept-alive connection, once the previous response went out, in
+    /// milliseconds; 0 means no limit. A late head is answered 408 and the connection
+    /// closed.
+    pub client_request_timeout_ms: u64,
 }
 
 /// `[nuxeo]`
@@ -452,6 +457,13 @@ impl Settings {
         let cfg = b
             .build()
             .map_err(|e| SettingsError::Load(format!("cannot read settings: {e}")))?;
+        if cfg.get::<config::Value>("server.batch_writes").is_ok() {
+            return Err(SettingsError::Load(
+                "invalid settings: server.batch_writes was removed (responses are written \
+                 by actix-web's own server); delete the key"
+                    .into(),
+            ));
+        }
         let s: Settings = cfg
             .try_deserialize()
             .map_err(|e| SettingsError::Load(format!("invalid settings: {e}")))?;

@@ -244,19 +244,10 @@ pub fn base_url(req: &HttpRequest, server: &ServerSettings) -> String {
             return b;
         }
     }
+    // When nothing in the request names a host (HTTP/1.0 without `Host`), actix answers
+    // with the server's own host, which `HttpServer` sets to the bound address.
     let info = req.connection_info();
     let (mut scheme, mut host) = (info.scheme().to_owned(), info.host().to_owned());
-    let named = headers.contains_key(actix_web::http::header::HOST)
-        || headers.contains_key(actix_web::http::header::FORWARDED)
-        || headers.contains_key(X_FORWARDED_HOST)
-        || req.uri().authority().is_some();
-    if !named {
-        // Nothing in the request names a host (HTTP/1.0 without Host): the address the
-        // server listens on, when known, rather than the application's placeholder.
-        if let Some(bound) = req.app_data::<crate::conn::Bound>() {
-            host = bound.0.to_string();
-        }
-    }
     if server.trust_forwarded_headers {
         if let Some(p) = first("x-forwarded-proto") {
             scheme = p;
@@ -294,10 +285,7 @@ pub fn base_url(req: &HttpRequest, server: &ServerSettings) -> String {
             .and_then(|v| v.to_str().ok())
             .filter(|h| valid_host(h))
             .map(str::to_owned)
-            .or_else(|| {
-                req.app_data::<crate::conn::Bound>()
-                    .map(|b| b.0.to_string())
-            })
+            .or_else(|| Some(req.app_config().host().to_owned()).filter(|h| valid_host(h)))
             .unwrap_or_else(|| "localhost".to_owned());
     }
     format!("{scheme}://{host}{}/", server.context_path)

@@ -9,11 +9,10 @@ use std::collections::HashMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use flowgate_core::{Document, Graph, Page, Task, Variables, WorkflowInstance, WorkflowModel};
 use serde::Serialize;
-use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use super::context::{RenderCtx, API_PATH};
-use super::jsonw;
+use super::principals::{document_entity, group_entity, user_entity, Fetched, UserOrName};
 use crate::auth::Directory;
 
 /// W3C date in UTC with exactly three fraction digits and `Z`.
@@ -72,11 +71,6 @@ impl<'a> Joined<'a> {
         all[..N].copy_from_slice(&parts);
         Self(all)
     }
-
-    /// Appends the joined string as a JSON string.
-    fn write_json(&self, out: &mut Vec<u8>) {
-        jsonw::joined(out, &self.0);
-    }
 }
 
 impl std::fmt::Display for Joined<'_> {
@@ -116,7 +110,7 @@ pub struct WorkflowEntity<'a> {
     workflow_model_name: &'a str,
     /// User name of the initiator; a `user` entity with `fetch.workflow=initiator`.
     #[schema(value_type = Option<String>)]
-    initiator: Value,
+    initiator: Option<UserOrName>,
     #[serde(rename = "attachedDocumentIds")]
     #[schema(value_type = Vec<super::schema::DocumentRef>)]
     attached_document_ids: Vec<RefOr<'a>>,
@@ -149,7 +143,7 @@ pub struct TaskEntity<'a> {
     workflow_model_name: Option<&'a str>,
     #[serde(rename = "workflowInitiator", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
-    workflow_initiator: Option<Value>,
+    workflow_initiator: Option<Option<UserOrName>>,
     #[serde(rename = "workflowTitle", skip_serializing_if = "Option::is_none")]
     workflow_title: Option<&'a str>,
     #[serde(
@@ -216,119 +210,6 @@ struct NamedUrl<'a> {
     name: Joined<'a>,
     #[schema(value_type = String)]
     url: Joined<'a>,
-}
-
-impl RefOr<'_> {
-    fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
-        match self {
-            RefOr::Id { id } => {
-                out.extend_from_slice(b"{\"id\":");
-                jsonw::string(out, id);
-                out.push(b'}');
-                Ok(())
-            }
-            RefOr::Entity(v) => jsonw::value(out, v),
-        }
-    }
-}
-
-impl TaskEntity<'_> {
-    /// Appends the entity as JSON, byte for byte what its `Serialize` implementation
-    /// gives, faster (see [`jsonw`]).
-    pub fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
-        out.extend_from_slice(b"{\"entity-type\":");
-        jsonw::string(out, self.entity_type);
-        out.extend_from_slice(b",\"id\":");
-        jsonw::string(out, self.id);
-        out.extend_from_slice(b",\"name\":");
-        jsonw::string(out, self.name);
-        out.extend_from_slice(b",\"workflowInstanceId\":");
-        jsonw::opt_string(out, self.workflow_instance_id);
-        if let Some(m) = self.workflow_model_name {
-            out.extend_from_slice(b",\"workflowModelName\":");
-            jsonw::string(out, m);
-        }
-        if let Some(i) = &self.workflow_initiator {
-            out.extend_from_slice(b",\"workflowInitiator\":");
-            jsonw::value(out, i)?;
-        }
-        if let Some(t) = self.workflow_title {
-            out.extend_from_slice(b",\"workflowTitle\":");
-            jsonw::string(out, t);
-        }
-        if let Some(st) = self.workflow_life_cycle_state {
-            out.extend_from_slice(b",\"workflowLifeCycleState\":");
-            jsonw::string(out, st);
-        }
-        if let Some(g) = &self.graph_resource {
-            out.extend_from_slice(b",\"graphResource\":");
-            g.write_json(out);
-        }
-        out.extend_from_slice(b",\"state\":");
-        jsonw::string(out, self.state);
-        out.extend_from_slice(b",\"directive\":");
-        jsonw::opt_string(out, self.directive);
-        out.extend_from_slice(b",\"created\":");
-        jsonw::string(out, &self.created);
-        out.extend_from_slice(b",\"dueDate\":");
-        jsonw::opt_string(out, self.due_date.as_deref());
-        out.extend_from_slice(b",\"nodeName\":");
-        jsonw::string(out, self.node_name);
-        out.extend_from_slice(b",\"targetDocumentIds\":");
-        jsonw::array(out, &self.target_document_ids, |o, r| r.write_json(o))?;
-        out.extend_from_slice(b",\"actors\":");
-        jsonw::array(out, &self.actors, |o, r| r.write_json(o))?;
-        out.extend_from_slice(b",\"delegatedActors\":");
-        jsonw::array(out, &self.delegated_actors, |o, r| r.write_json(o))?;
-        out.extend_from_slice(b",\"comments\":");
-        jsonw::array(out, &self.comments, |o, c| {
-            o.extend_from_slice(b"{\"author\":");
-            jsonw::string(o, c.author);
-            o.extend_from_slice(b",\"text\":");
-            jsonw::opt_string(o, c.text);
-            o.extend_from_slice(b",\"date\":");
-            jsonw::string(o, &c.date);
-            o.push(b'}');
-            Ok::<(), serde_json::Error>(())
-        })?;
-        out.extend_from_slice(b",\"variables\":");
-        jsonw::object(out, self.variables);
-        let info = &self.task_info;
-        out.extend_from_slice(b",\"taskInfo\":{\"allowTaskReassignment\":");
-        jsonw::boolean(out, info.allow_task_reassignment);
-        out.extend_from_slice(b",\"taskActions\":");
-        jsonw::array(out, &info.task_actions, |o, a| {
-            o.extend_from_slice(b"{\"name\":");
-            jsonw::string(o, a.name);
-            o.extend_from_slice(b",\"url\":");
-            a.url.write_json(o);
-            o.extend_from_slice(b",\"label\":");
-            jsonw::string(o, a.label);
-            o.extend_from_slice(b",\"validate\":");
-            jsonw::boolean(o, a.validate);
-            o.push(b'}');
-            Ok::<(), serde_json::Error>(())
-        })?;
-        out.extend_from_slice(b",\"layoutResource\":");
-        info.layout_resource.write_json(out);
-        out.extend_from_slice(b",\"schemas\":");
-        jsonw::array(out, &info.schemas, |o, n| {
-            n.write_json(o);
-            Ok::<(), serde_json::Error>(())
-        })?;
-        out.extend_from_slice(b"}}");
-        Ok(())
-    }
-}
-
-impl NamedUrl<'_> {
-    fn write_json(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"{\"name\":");
-        self.name.write_json(out);
-        out.extend_from_slice(b",\"url\":");
-        self.url.write_json(out);
-        out.push(b'}');
-    }
 }
 
 /// `{"entity-type":"workflows"|"tasks", [pagination], "entries":[…]}`
@@ -526,7 +407,7 @@ pub enum RefOr<'a> {
         id: &'a str,
     },
     /// A fetched entity.
-    Entity(Value),
+    Entity(Box<Fetched>),
 }
 
 fn id_obj(id: &str) -> RefOr<'_> {
@@ -537,9 +418,9 @@ impl<'a> Renderer<'a> {
     /// A workflow instance.
     pub fn workflow(&self, w: &'a WorkflowInstance) -> WorkflowEntity<'a> {
         let initiator = match &w.initiator {
-            None => Value::Null,
-            Some(u) if self.ctx.fetches("workflow", "initiator") => self.user_or_string(u),
-            Some(u) => Value::String(u.clone()),
+            None => None,
+            Some(u) if self.ctx.fetches("workflow", "initiator") => Some(self.user_or_string(u)),
+            Some(u) => Some(UserOrName::Name(u.clone())),
         };
         let fetch_docs = self.ctx.fetches("workflow", "attachedDocumentIds");
         WorkflowEntity {
@@ -569,7 +450,7 @@ impl<'a> Renderer<'a> {
             title: &m.title,
             state: "validated",
             workflow_model_name: &m.name,
-            initiator: Value::Null,
+            initiator: None,
             attached_document_ids: Vec::new(),
             variables: VarsRef::Owned(m.default_variables()),
             graph_resource: self.ctx.api_url(&["workflowModel/", &m.name, "/graph"]),
@@ -592,7 +473,7 @@ impl<'a> Renderer<'a> {
             if self.ctx.fetches("task", "workflowInitiator") {
                 self.user_or_string(u)
             } else {
-                Value::String(u.to_owned())
+                UserOrName::Name(u.to_owned())
             }
         });
         TaskEntity {
@@ -605,11 +486,7 @@ impl<'a> Renderer<'a> {
             } else {
                 None
             },
-            workflow_initiator: if in_wf {
-                Some(initiator.unwrap_or(Value::Null))
-            } else {
-                None
-            },
+            workflow_initiator: if in_wf { Some(initiator) } else { None },
             workflow_title: if in_wf {
                 Some(t.workflow_title.as_deref().unwrap_or(""))
             } else {
@@ -695,16 +572,31 @@ impl<'a> Renderer<'a> {
             ..Document::default()
         };
         let doc = self.documents.get(id).unwrap_or(&stub);
-        RefOr::Entity(document_entity(doc, &self.ctx.repository))
+        RefOr::Entity(Box::new(Fetched::Document(document_entity(
+            doc,
+            &self.ctx.repository,
+        ))))
     }
 
     /// A user entity for `name`, or the plain string when the user is unknown.
-    fn user_or_string(&self, name: &str) -> Value {
+    fn user_or_string(&self, name: &str) -> UserOrName {
         let bare = name.strip_prefix("user:").unwrap_or(name);
         match self.directory.user(bare) {
-            Some(u) => user_entity(u, self.directory, self.ctx),
-            None => Value::String(name.to_owned()),
+            Some(u) => UserOrName::User(Box::new(user_entity(u, self.directory, self.ctx))),
+            None => UserOrName::Name(name.to_owned()),
         }
+    }
+
+    fn user_ref<'b>(&self, u: &crate::auth::User) -> RefOr<'b> {
+        RefOr::Entity(Box::new(Fetched::User(user_entity(
+            u,
+            self.directory,
+            self.ctx,
+        ))))
+    }
+
+    fn group_ref<'b>(g: &crate::auth::Group) -> RefOr<'b> {
+        RefOr::Entity(Box::new(Fetched::Group(group_entity(g))))
     }
 
     /// Resolves an actor: `user:X` → user, `group:Y` → group, bare → user, else group,
@@ -714,92 +606,22 @@ impl<'a> Renderer<'a> {
         if let Some(u) = actor.strip_prefix("user:") {
             return d
                 .user(u)
-                .map(|u| RefOr::Entity(user_entity(u, d, self.ctx)))
+                .map(|u| self.user_ref(u))
                 .unwrap_or_else(|| id_obj(actor));
         }
         if let Some(g) = actor.strip_prefix("group:") {
             return d
                 .group(g)
-                .map(|g| RefOr::Entity(group_entity(g)))
+                .map(Self::group_ref)
                 .unwrap_or_else(|| id_obj(actor));
         }
         if let Some(u) = d.user(actor) {
-            return RefOr::Entity(user_entity(u, d, self.ctx));
+            return self.user_ref(u);
         }
         d.group(actor)
-            .map(|g| RefOr::Entity(group_entity(g)))
+            .map(Self::group_ref)
             .unwrap_or_else(|| id_obj(actor))
     }
-}
-
-/// A user entity (never with a password).
-pub fn user_entity(u: &crate::auth::User, d: &Directory, ctx: &RenderCtx) -> Value {
-    let extended: Vec<Value> = u
-        .groups
-        .iter()
-        .map(|g| {
-            let label = d.group(g).map(|x| x.label.as_str()).unwrap_or(g);
-            json!({"name": g, "label": label, "url": ctx.api_url(&["group/", g])})
-        })
-        .collect();
-    json!({
-        "entity-type": "user",
-        "id": u.name,
-        "properties": {
-            "firstName": u.first_name,
-            "lastName": u.last_name,
-            "username": u.name,
-            "email": u.email,
-            "company": "",
-            "groups": u.groups,
-            "tenantId": null,
-        },
-        "extendedGroups": extended,
-        "isAdministrator": u.admin,
-        "isAnonymous": false,
-    })
-}
-
-/// A group entity.
-pub fn group_entity(g: &crate::auth::Group) -> Value {
-    json!({
-        "entity-type": "group",
-        "groupname": g.name,
-        "grouplabel": g.label,
-        "id": g.name,
-        "properties": {
-            "groupname": g.name,
-            "grouplabel": g.label,
-            "description": g.description,
-        },
-    })
-}
-
-/// A document entity; unknown fields of stub documents are `null`.
-pub fn document_entity(d: &Document, repository: &str) -> Value {
-    json!({
-        "entity-type": "document",
-        "repository": repository,
-        "uid": d.id,
-        "path": d.path,
-        "type": d.doc_type,
-        "state": d.state,
-        "parentRef": null,
-        "isCheckedOut": null,
-        "isRecord": null,
-        "retainUntil": null,
-        "hasLegalHold": null,
-        "isUnderRetentionOrLegalHold": null,
-        "isVersion": null,
-        "isProxy": null,
-        "changeToken": null,
-        "isTrashed": null,
-        "title": d.title,
-        "lastModified": null,
-        "properties": {},
-        "facets": [],
-        "schemas": [],
-    })
 }
 
 /// Paging parameters of `GET /task`, resolved to an offset and a page size.
@@ -819,318 +641,5 @@ pub fn pagination_of<T>(p: &Page<T>, offset: usize, size: usize) -> Pagination {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn joined_strings_serialise_as_one_escaped_string_everywhere() {
-        let j = Joined::of(["http://h/\"x\"/", "api/v1/", "task/", "a\\b\n"]);
-        let want = serde_json::to_string("http://h/\"x\"/api/v1/task/a\\b\n").unwrap();
-        assert_eq!(serde_json::to_string(&j).unwrap(), want);
-        assert_eq!(sonic_rs::to_string(&j).unwrap(), want);
-        let mut out = Vec::new();
-        j.write_json(&mut out);
-        assert_eq!(String::from_utf8(out).unwrap(), want);
-    }
-
-    #[test]
-    fn w3c_dates_match_the_general_formatter() {
-        use chrono::{Duration, NaiveDate};
-        let mut d = Utc.with_ymd_and_hms(1999, 12, 31, 23, 59, 58).unwrap();
-        for step in 0..2000 {
-            assert_eq!(
-                w3c(&d),
-                d.to_rfc3339_opts(SecondsFormat::Millis, true),
-                "{d:?}"
-            );
-            d += Duration::milliseconds(1_234_567 + step * 977_003_331);
-        }
-        let leap = NaiveDate::from_ymd_opt(2016, 12, 31)
-            .unwrap()
-            .and_hms_milli_opt(23, 59, 59, 1_500)
-            .unwrap()
-            .and_utc();
-        assert_eq!(
-            w3c(&leap),
-            leap.to_rfc3339_opts(SecondsFormat::Millis, true)
-        );
-        let far = Utc.with_ymd_and_hms(12345, 1, 2, 3, 4, 5).unwrap();
-        assert_eq!(w3c(&far), far.to_rfc3339_opts(SecondsFormat::Millis, true));
-    }
-    use chrono::TimeZone;
-    use flowgate_core::{
-        Comment, GraphNode, GraphPoint, GraphTransition, NodeState, TaskAction, TaskInfo,
-        TaskState, WorkflowState,
-    };
-
-    fn dir() -> Directory {
-        let s = crate::settings::Settings::load(&crate::settings::Sources::from_toml(
-            "[[auth.groups]]\nname = \"members\"\nlabel = \"Members group\"\n",
-        ))
-        .unwrap();
-        Directory::new(&s.auth)
-    }
-
-    fn ctx() -> RenderCtx {
-        RenderCtx {
-            base: "http://localhost:8080/nuxeo/".into(),
-            repository: "default".into(),
-            ..RenderCtx::default()
-        }
-    }
-
-    fn task() -> Task {
-        let t0 = Utc.with_ymd_and_hms(2024, 5, 2, 9, 41, 7).unwrap();
-        let mut vars = Variables::new();
-        vars.insert("comment".into(), Value::Null);
-        vars.insert("participants".into(), json!([]));
-        Task {
-            id: "t1".into(),
-            name: "wf.serialDocumentReview.chooseParticipants".into(),
-            workflow_id: Some("w1".into()),
-            workflow_model_name: Some("SerialDocumentReview".into()),
-            workflow_initiator: Some("Administrator".into()),
-            workflow_title: Some("wf.serialDocumentReview.SerialDocumentReview".into()),
-            workflow_state: Some(WorkflowState::Running),
-            state: TaskState::Opened,
-            directive: Some("wf.serialDocumentReview.pleaseSelect".into()),
-            created: t0,
-            due_date: None,
-            node_id: "Task38e".into(),
-            target_documents: vec!["d1".into()],
-            actors: vec!["Administrator".into()],
-            delegated_actors: vec![],
-            comments: vec![Comment {
-                author: "jdoe".into(),
-                text: None,
-                date: t0,
-            }],
-            variables: vars,
-            info: TaskInfo {
-                allow_reassignment: false,
-                actions: vec![TaskAction {
-                    name: "cancel".into(),
-                    label: "wf.serialDocumentReview.cancel".into(),
-                    validate: false,
-                }],
-                schemas: vec!["var_Task38e".into()],
-            },
-            initiator: Some("Administrator".into()),
-        }
-    }
-
-    #[test]
-    fn task_writer_matches_serde_byte_for_byte() {
-        let s = crate::settings::Settings::load(&crate::settings::Sources::from_toml(
-            "[[auth.users]]\nname = \"Administrator\"\npassword_hash = \"$argon2id$v=19$m=19456,t=2,p=1$RkWvW/mhjhUJqm14SNAm0g$TvgCkEX90TvTSavFt8+dl59lPJ9uNbn1MduQj2SPV3w\"\ngroups = [\"members\"]\n\
-             [[auth.groups]]\nname = \"members\"\nlabel = \"Members \\\"group\\\"\"\n",
-        ))
-        .unwrap();
-        let d = Directory::new(&s.auth);
-        let plain = ctx();
-        let mut fetching = ctx();
-        fetching.fetch.insert(
-            "task".to_owned(),
-            ["actors", "targetDocumentIds", "workflowInitiator"]
-                .into_iter()
-                .map(str::to_owned)
-                .collect(),
-        );
-        let mut docs = HashMap::new();
-        docs.insert(
-            "d1".to_owned(),
-            Document {
-                id: "d1".into(),
-                path: Some("/default-domain/ws/n\u{f6}te \"1\"".into()),
-                ..Document::default()
-            },
-        );
-        let base = task();
-        let mut odd = task();
-        odd.id = "t\"2\\".into();
-        odd.workflow_id = None;
-        odd.directive = None;
-        odd.due_date = Some(Utc.with_ymd_and_hms(2030, 1, 2, 3, 4, 5).unwrap());
-        odd.actors = vec!["group:members".into(), "user:nobody".into(), "x\ty".into()];
-        odd.delegated_actors = vec!["Administrator".into()];
-        odd.comments[0].text = Some("line\nbreak \u{1} \u{2713}".into());
-        odd.variables.insert(
-            "nested".into(),
-            json!({"a": [1, 2.5, null, "s\"q"], "b": true}),
-        );
-        odd.info.actions.clear();
-        odd.info.schemas.clear();
-        odd.target_documents.push("d2".into());
-        for c in [&plain, &fetching] {
-            let r = Renderer {
-                ctx: c,
-                directory: &d,
-                documents: &docs,
-            };
-            for t in [&base, &odd] {
-                let e = r.task(t);
-                let mut fast = Vec::new();
-                e.write_json(&mut fast).unwrap();
-                assert_eq!(
-                    String::from_utf8(fast).unwrap(),
-                    serde_json::to_string(&e).unwrap()
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn task_renders_in_nuxeo_field_order() {
-        let d = dir();
-        let c = ctx();
-        let docs = HashMap::new();
-        let r = Renderer {
-            ctx: &c,
-            directory: &d,
-            documents: &docs,
-        };
-        let t = task();
-        let s = serde_json::to_string(&r.task(&t)).unwrap();
-        let expected = concat!(
-            r#"{"entity-type":"task","id":"t1","name":"wf.serialDocumentReview.chooseParticipants","#,
-            r#""workflowInstanceId":"w1","workflowModelName":"SerialDocumentReview","workflowInitiator":"Administrator","#,
-            r#""workflowTitle":"wf.serialDocumentReview.SerialDocumentReview","workflowLifeCycleState":"running","#,
-            r#""graphResource":"http://localhost:8080/nuxeo/api/v1/workflow/w1/graph","state":"opened","#,
-            r#""directive":"wf.serialDocumentReview.pleaseSelect","created":"2024-05-02T09:41:07.000Z","dueDate":null,"#,
-            r#""nodeName":"Task38e","targetDocumentIds":[{"id":"d1"}],"actors":[{"id":"Administrator"}],"delegatedActors":[],"#,
-            r#""comments":[{"author":"jdoe","text":null,"date":"2024-05-02T09:41:07.000Z"}],"#,
-            r#""variables":{"comment":null,"participants":[]},"#,
-            r#""taskInfo":{"allowTaskReassignment":false,"taskActions":[{"name":"cancel","url":"http://localhost:8080/nuxeo/api/v1/task/t1/cancel","label":"wf.serialDocumentReview.cancel","validate":false}],"#,
-            r#""layoutResource":{"name":"Task38e@taskLayout","url":"http://localhost:8080/nuxeo/site/layout-manager/layouts/?layoutName=Task38e@taskLayout"},"#,
-            r#""schemas":[{"name":"var_Task38e","url":"http://localhost:8080/nuxeo/api/v1/config/schemas/var_Task38e"}]}}"#
-        );
-        assert_eq!(s, expected);
-    }
-
-    #[test]
-    fn standalone_task_omits_workflow_fields_but_keeps_null_instance_id() {
-        let d = dir();
-        let c = ctx();
-        let docs = HashMap::new();
-        let r = Renderer {
-            ctx: &c,
-            directory: &d,
-            documents: &docs,
-        };
-        let mut t = task();
-        t.workflow_id = None;
-        let v = serde_json::to_value(r.task(&t)).unwrap();
-        assert_eq!(v["workflowInstanceId"], Value::Null);
-        assert!(v.get("workflowModelName").is_none());
-        assert!(v.get("graphResource").is_none());
-    }
-
-    #[test]
-    fn fetched_actors_and_documents_become_entities() {
-        let d = dir();
-        let mut c = ctx();
-        c.fetch.insert(
-            "task".into(),
-            ["actors".to_string(), "targetDocumentIds".to_string()].into(),
-        );
-        let docs = HashMap::new();
-        let r = Renderer {
-            ctx: &c,
-            directory: &d,
-            documents: &docs,
-        };
-        let mut t = task();
-        t.actors = vec!["group:members".into(), "ghost".into()];
-        let v = serde_json::to_value(r.task(&t)).unwrap();
-        assert_eq!(v["actors"][0]["entity-type"], "group");
-        assert_eq!(v["actors"][0]["id"], "members");
-        assert_eq!(v["actors"][1], json!({"id": "ghost"}));
-        assert_eq!(v["targetDocumentIds"][0]["entity-type"], "document");
-        assert_eq!(v["targetDocumentIds"][0]["uid"], "d1");
-    }
-
-    #[test]
-    fn workflow_and_model_render_with_graph_resources() {
-        let d = dir();
-        let c = ctx();
-        let docs = HashMap::new();
-        let r = Renderer {
-            ctx: &c,
-            directory: &d,
-            documents: &docs,
-        };
-        let w = WorkflowInstance {
-            id: "w1".into(),
-            name: "SerialDocumentReview".into(),
-            title: "t".into(),
-            state: WorkflowState::Canceled,
-            model_name: "SerialDocumentReview".into(),
-            initiator: Some("Administrator".into()),
-            attached_documents: vec!["d1".into()],
-            variables: Variables::new(),
-            created: Utc::now(),
-            ended: None,
-        };
-        let s = serde_json::to_string(&r.workflow(&w)).unwrap();
-        assert!(s.starts_with(r#"{"entity-type":"workflow","id":"w1","name":"SerialDocumentReview","title":"t","state":"canceled","workflowModelName":"SerialDocumentReview","initiator":"Administrator","attachedDocumentIds":[{"id":"d1"}],"variables":{},"graphResource":"http://localhost:8080/nuxeo/api/v1/workflow/w1/graph"}"#), "{s}");
-        let m = WorkflowModel {
-            id: "m1".into(),
-            name: "ParallelDocumentReview".into(),
-            title: "t".into(),
-            variables: vec![],
-        };
-        let v = serde_json::to_value(r.model(&m)).unwrap();
-        assert_eq!(v["state"], "validated");
-        assert_eq!(v["initiator"], Value::Null);
-        assert_eq!(
-            v["graphResource"],
-            "http://localhost:8080/nuxeo/api/v1/workflowModel/ParallelDocumentReview/graph"
-        );
-    }
-
-    #[test]
-    fn graph_has_nodes_then_transitions() {
-        let g = Graph {
-            nodes: vec![GraphNode {
-                id: "n1".into(),
-                title: "Start".into(),
-                x: 1,
-                y: 2,
-                start: true,
-                end: false,
-                state: NodeState::Validated,
-                merge: false,
-                multi_task: false,
-                sub_workflow: false,
-            }],
-            transitions: vec![GraphTransition {
-                source: "n1".into(),
-                target: "n2".into(),
-                label: "".into(),
-                path: vec![GraphPoint { x: 0.0, y: 80.0 }],
-            }],
-        };
-        let s = serde_json::to_string(&GraphEntity::from_graph(&g)).unwrap();
-        assert_eq!(
-            s,
-            r#"{"entity-type":"graph","nodes":[{"x":1,"y":2,"isStartNode":true,"isEndNode":false,"id":"n1","title":"Start","state":"validated","isMerge":false,"isMultiTask":false,"hasSubWorkflow":false,"startNode":true,"endNode":false}],"transitions":[{"nodeSourceId":"n1","nodeTargetId":"n2","label":"","path":[{"x":0.0,"y":80.0}]}]}"#
-        );
-    }
-
-    #[test]
-    fn pagination_fields_are_computed() {
-        let p = Pagination::new(2, 50, 1, 1);
-        let v = serde_json::to_value(ListEntity::<Value>::paginated_tasks(vec![], p)).unwrap();
-        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
-        assert_eq!(keys[0], "entity-type");
-        assert_eq!(keys[1], "isPaginable");
-        assert_eq!(keys.last().unwrap().as_str(), "entries");
-        assert_eq!(v["resultsCount"], 2);
-        assert_eq!(v["currentPageOffset"], 1);
-        assert_eq!(v["isPreviousPageAvailable"], true);
-        assert_eq!(v["isNextPageAvailable"], false);
-        assert_eq!(v["numberOfPages"], 1);
-        assert_eq!(page_of(Some(10), Some(2), None), (20, 10));
-        assert_eq!(page_of(None, Some(3), Some(1)), (1, 50));
-    }
-}
+#[path = "entities_tests.rs"]
+mod tests;

@@ -4,14 +4,18 @@
 
 mod context;
 mod entities;
-mod jsonw;
+mod principals;
 mod requests;
 pub mod schema;
 
 pub use context::{base_url, valid_host, Params, RenderCtx};
 pub use entities::{
-    document_entity, group_entity, page_of, pagination_of, user_entity, w3c, GraphEntity,
-    ListEntity, Pagination, Renderer, TaskEntity, WorkflowEntity, MAX_PAGE_SIZE,
+    page_of, pagination_of, w3c, GraphEntity, ListEntity, Pagination, Renderer, TaskEntity,
+    WorkflowEntity, MAX_PAGE_SIZE,
+};
+pub use principals::{
+    document_entity, group_entity, user_entity, DocumentEntity, Fetched, GroupEntity, UserEntity,
+    UserOrName,
 };
 pub use requests::{
     parse_completion, parse_start, trimmed, DocumentId, DocumentIds, DocumentObject,

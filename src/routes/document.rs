@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 use flowgate_core::{DocLocator, WorkflowQuery};
 
 use super::task::{complete_task, task_query};
-use super::{ids::IdRoutes, read_body, resource, Api, Methods, Seg, TaskFetch, WorkflowFetch};
+use super::{read_body, resource, Api, Seg, TaskFetch, WorkflowFetch};
 use crate::error::ApiError;
 use crate::error::ExceptionBody;
 use crate::nuxeo::parse_start;
@@ -16,20 +16,15 @@ use utoipa::IntoParams;
 /// Registers the routes for both addressing styles.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        IdRoutes::new("/id")
-            .at(
-                "/{doc}/@workflow",
-                Methods::default().get(workflows_by_id).post(start_by_id),
+        web::scope("/id")
+            .service(
+                resource("/{doc}/@workflow")
+                    .get(workflows_by_id)
+                    .post(start_by_id),
             )
-            .at(
-                "/{doc}/@workflow/{wf}/task",
-                Methods::default().get(wf_tasks_by_id),
-            )
-            .at("/{doc}/@task", Methods::default().get(tasks_by_id))
-            .at(
-                "/{doc}/@task/{task}/{action}",
-                Methods::default().put(complete_by_id),
-            ),
+            .service(resource("/{doc}/@workflow/{wf}/task").get(wf_tasks_by_id))
+            .service(resource("/{doc}/@task").get(tasks_by_id))
+            .service(resource("/{doc}/@task/{task}/{action}").put(complete_by_id)),
     )
     .service(
         web::scope("/path")

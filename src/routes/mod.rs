@@ -3,7 +3,6 @@
 
 pub mod bootstrap;
 pub mod document;
-mod ids;
 pub mod ops;
 pub mod task;
 pub mod workflow;
@@ -82,19 +81,20 @@ pub(crate) struct Seg {
     pub task: String,
 }
 
-/// A resource answering the methods given to it and 405, with an `Allow` header naming
-/// them and an exception body, for every other method:
+/// A resource answering the methods given to it, and 405 with an exception body and an
+/// `Allow` header naming them for every other method:
 /// `resource("/workflow").get(list).post(start)`.
 pub(crate) fn resource(path: &str) -> ApiResource {
     ApiResource {
         path: path.to_owned(),
-        methods: Methods::default(),
+        routes: Vec::new(),
+        names: Vec::new(),
     }
 }
 
-/// The routes of one resource by method, and the `Allow` value they make.
-#[derive(Default)]
-pub(crate) struct Methods {
+/// A resource under construction; see [`resource`].
+pub(crate) struct ApiResource {
+    path: String,
     routes: Vec<actix_web::Route>,
     names: Vec<&'static str>,
 }
@@ -104,106 +104,42 @@ pub(crate) struct Methods {
 pub(crate) struct AllowedMethods(header::HeaderValue);
 
 macro_rules! method_adders {
-    ($($(#[$doc:meta])* $fn:ident => $route:ident, $name:literal;)*) => {$(
-        $(#[$doc])*
+    ($($fn:ident => $name:literal;)*) => {$(
+        #[doc = concat!("Answers ", $name, " with `handler`.")]
         pub(crate) fn $fn<F, Args>(mut self, handler: F) -> Self
         where
             F: actix_web::Handler<Args>,
             Args: FromRequest + 'static,
             F::Output: actix_web::Responder + 'static,
         {
-            self.add($name, web::$route().to(handler));
+            self.routes.push(web::$fn().to(handler));
+            self.names.push($name);
             self
         }
     )*};
 }
 
-impl Methods {
-    fn add(&mut self, name: &'static str, route: actix_web::Route) {
-        self.routes.push(route);
-        self.names.push(name);
-    }
-
-    method_adders! {
-        /// Answers GET with `handler`.
-        get => get, "GET";
-        /// Answers POST with `handler`.
-        post => post, "POST";
-        /// Answers PUT with `handler`.
-        put => put, "PUT";
-        /// Answers DELETE with `handler`.
-        delete => delete, "DELETE";
-    }
-
-    /// The `Allow` value: the methods in the order they were added.
-    pub(crate) fn allowed(&self) -> AllowedMethods {
-        let value = self.names.join(", ");
-        AllowedMethods(
-            header::HeaderValue::from_str(&value)
-                .unwrap_or_else(|_| header::HeaderValue::from_static("")),
-        )
-    }
-
-    /// The routes, one per method.
-    pub(crate) fn into_routes(self) -> Vec<actix_web::Route> {
-        self.routes
-    }
-}
-
-/// A resource under construction; see [`resource`].
-pub(crate) struct ApiResource {
-    path: String,
-    methods: Methods,
-}
-
 impl ApiResource {
-    fn add(&mut self, name: &'static str, route: actix_web::Route) {
-        self.methods.add(name, route);
-    }
-
     method_adders! {
-    /// Answers GET with `handler`.
-    get => get, "GET";
-    /// Answers POST with `handler`.
-    post => post, "POST";
-    /// Answers PUT with `handler`.
-    put => put, "PUT";
-        }
+        get => "GET";
+        post => "POST";
+        put => "PUT";
+        delete => "DELETE";
+    }
 }
 
 impl actix_web::dev::HttpServiceFactory for ApiResource {
     fn register(self, config: &mut actix_web::dev::AppService) {
-        let allowed = self.methods.allowed();
+        // Method names are header-safe tokens; the fallback is never taken.
+        let allow = header::HeaderValue::from_str(&self.names.join(", "))
+            .unwrap_or_else(|_| header::HeaderValue::from_static(""));
         let mut r = web::resource(self.path.as_str())
-            .app_data(RouteSlot::default())
-            .app_data(allowed)
+            .app_data(AllowedMethods(allow))
             .default_service(web::to(method_not_allowed));
-        for route in self.methods.into_routes() {
+        for route in self.routes {
             r = r.route(route);
         }
         r.register(config)
-    }
-}
-
-/// The full route template of a resource (`/api/v1/task/{id}`), for metrics and logs.
-///
-/// actix only offers `HttpRequest::match_pattern`, which walks the route table again
-/// and allocates; every resource instead carries this slot, filled from the first
-/// request it serves (all its requests share the template) and read by reference after.
-#[derive(Debug, Default)]
-pub struct RouteSlot(std::cell::OnceCell<std::rc::Rc<str>>);
-
-impl RouteSlot {
-    /// A slot holding `template` from the start.
-    pub(crate) fn fixed(template: &str) -> Self {
-        Self(std::cell::OnceCell::from(std::rc::Rc::from(template)))
-    }
-
-    /// The template, computed from `req` the first time.
-    pub fn template(&self, req: &HttpRequest) -> std::rc::Rc<str> {
-        self.0
-            .get_or_init(|| std::rc::Rc::from(req.match_pattern().unwrap_or_default()))
-            .clone()
     }
 }
 
@@ -289,7 +225,7 @@ pub(crate) fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<HttpRes
     // Sized for one task entity (~1.5 KB) so that a single entity is written without
     // growing the buffer; lists grow it a few times.
     let mut bytes = Vec::with_capacity(2048);
-    sonic_rs::to_writer(&mut bytes, body).map_err(ApiError::internal)?;
+    serde_json::to_writer(&mut bytes, body).map_err(ApiError::internal)?;
     Ok(json_bytes(status, bytes))
 }
 
@@ -452,12 +388,7 @@ impl Api {
         t: &Task,
     ) -> Result<HttpResponse, ApiError> {
         let docs = self.task_docs(std::slice::from_ref(t)).await;
-        let mut bytes = Vec::with_capacity(2048);
-        self.renderer(&docs)
-            .task(t)
-            .write_json(&mut bytes)
-            .map_err(ApiError::internal)?;
-        Ok(json_bytes(status, bytes))
+        json(status, &self.renderer(&docs).task(t))
     }
 
     /// A task list as a response: plain, or paginated (first page) when the result

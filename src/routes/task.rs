@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use flowgate_core::{ActorFilter, EngineError, ErrorKind, PageRequest, TaskQuery};
 
-use super::{empty, ids::IdRoutes, json_fanned, read_body, resource, Api, Methods, Seg, TaskFetch};
+use super::{empty, json_fanned, read_body, resource, Api, Seg, TaskFetch};
 use crate::error::ApiError;
 use crate::error::ExceptionBody;
 use crate::nuxeo::schema::TaskList;
@@ -12,16 +12,15 @@ use crate::nuxeo::{page_of, pagination_of, parse_completion, ListEntity};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-/// Registers the routes. A static scope keeps other resources' requests from trying
-/// these patterns; the single-segment read comes first (the most frequent request, and
-/// it cannot shadow the others), `reassign` and `delegate` before the generic action.
+/// Registers the routes. A scope keeps other resources' requests from trying these
+/// patterns; `reassign` and `delegate` come before the generic action.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/task").get(list)).service(
-        IdRoutes::new("/task")
-            .at("/{id}", Methods::default().get(get))
-            .at("/{id}/reassign", Methods::default().put(reassign))
-            .at("/{id}/delegate", Methods::default().put(delegate))
-            .at("/{id}/{action}", Methods::default().put(complete)),
+        web::scope("/task")
+            .service(resource("/{id}").get(get))
+            .service(resource("/{id}/reassign").put(reassign))
+            .service(resource("/{id}/delegate").put(delegate))
+            .service(resource("/{id}/{action}").put(complete)),
     );
 }
 

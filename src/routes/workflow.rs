@@ -4,9 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use flowgate_core::{TaskQuery, WorkflowQuery};
 
-use super::{
-    empty, ids::IdRoutes, json, read_body, resource, Api, Methods, Seg, TaskFetch, WorkflowFetch,
-};
+use super::{empty, json, read_body, resource, Api, Seg, TaskFetch, WorkflowFetch};
 use crate::error::ApiError;
 use crate::error::ExceptionBody;
 use crate::nuxeo::schema::{TaskList, WorkflowList};
@@ -18,10 +16,10 @@ use utoipa::IntoParams;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/workflow").get(list).post(start))
         .service(
-            IdRoutes::new("/workflow")
-                .at("/{id}", Methods::default().get(get).delete(cancel))
-                .at("/{id}/graph", Methods::default().get(graph))
-                .at("/{id}/task", Methods::default().get(tasks)),
+            web::scope("/workflow")
+                .service(resource("/{id}").get(get).delete(cancel))
+                .service(resource("/{id}/graph").get(graph))
+                .service(resource("/{id}/task").get(tasks)),
         );
 }
 

@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
-use super::{ids::IdRoutes, json, resource, Api, Methods, Seg};
+use super::{json, resource, Api, Seg};
 use crate::error::ApiError;
 use crate::error::ExceptionBody;
 use crate::nuxeo::schema::WorkflowList;
@@ -12,9 +12,9 @@ use crate::nuxeo::{GraphEntity, ListEntity};
 /// Registers the routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/workflowModel").get(list)).service(
-        IdRoutes::new("/workflowModel")
-            .at("/{name}", Methods::default().get(get))
-            .at("/{name}/graph", Methods::default().get(graph)),
+        web::scope("/workflowModel")
+            .service(resource("/{name}").get(get))
+            .service(resource("/{name}/graph").get(graph)),
     );
 }
 

@@ -1,6 +1,5 @@
 //! On a real socket: concurrent completions of one task (exactly one wins), pipelined
-//! and concurrent requests with batched writes on and off, links for a request that
-//! names no host.
+//! and concurrent requests, links for a request that names no host.
 
 use std::time::Duration;
 
@@ -185,13 +184,8 @@ async fn pipelined_and_concurrent(addr: std::net::SocketAddr) {
 }
 
 #[actix_web::test]
-async fn pipelined_and_concurrent_requests_with_batched_writes() {
-    served("batch_writes = true\n", pipelined_and_concurrent).await;
-}
-
-#[actix_web::test]
-async fn pipelined_and_concurrent_requests_without_batched_writes() {
-    served("batch_writes = false\n", pipelined_and_concurrent).await;
+async fn pipelined_and_concurrent_requests_are_answered_whole_and_in_order() {
+    served("", pipelined_and_concurrent).await;
 }
 
 #[actix_web::test]

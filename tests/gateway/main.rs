@@ -15,6 +15,7 @@ mod hardening;
 mod limits;
 mod models;
 mod runs;
+mod server;
 mod slow_body;
 mod tasks;
 mod wire;

@@ -16,14 +16,14 @@
 //!   delegation is never served from the cache (so a stale verdict can only hide an
 //!   actor, never add one).
 //!
-//! Each map holds at most `max` entries: when full, expired entries go first and, if
-//! that is not enough, the whole map is emptied (like the process cache).
+//! Each map is a moka cache holding at most `max` entries (least recently used go
+//! first) for at most `ttl`.
 
-use std::collections::HashMap;
-use std::hash::Hash;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use moka::policy::EvictionPolicy;
+use moka::sync::Cache;
 use parking_lot::Mutex;
 
 use crate::convert::TaskVars;
@@ -35,6 +35,7 @@ pub(crate) const MAX_ENTRIES: usize = 10_000;
 /// What the runtime list said about an open task that is not a pending delegation.
 #[derive(Debug, Clone)]
 struct Verdict {
+    pid: String,
     owner: Option<String>,
     assignee: Option<String>,
     /// The runtime `state` (`claimed`, `unclaimed`, `resolved`).
@@ -48,33 +49,37 @@ struct Vars {
     vars: Arc<TaskVars>,
 }
 
+/// A value with the time its request was sent.
 #[derive(Debug, Clone)]
 struct Timed<T> {
     at: Instant,
     value: T,
 }
 
-#[derive(Debug, Default)]
-struct Maps {
-    /// Bumped by every invalidation; a read stores only if it is unchanged since it began.
-    epoch: u64,
-    /// Package items by process id.
-    items: HashMap<String, Timed<Arc<Vec<wire::Item>>>>,
-    /// Variables by task id.
-    vars: HashMap<String, Timed<Vars>>,
-    /// Non-delegation verdicts by task id, with the process id for invalidation.
-    verdicts: HashMap<String, Timed<(String, Verdict)>>,
-    /// Process of a task (never changes; no expiry).
-    task_pid: HashMap<String, String>,
-}
-
 /// The per-engine cache of task parts. Disabled (every lookup misses, nothing is
 /// stored) when built with a zero TTL.
-#[derive(Debug)]
 pub(crate) struct PartsCache {
     ttl: Duration,
-    max: usize,
-    maps: Mutex<Maps>,
+    /// Bumped by every invalidation; a read stores only if it is unchanged since it
+    /// began. Stores and invalidations hold it, so none slips between check and insert.
+    epoch: Mutex<u64>,
+    /// Package items by process id.
+    items: Cache<String, Timed<Arc<Vec<wire::Item>>>>,
+    /// Variables by task id.
+    vars: Cache<String, Timed<Vars>>,
+    /// Non-delegation verdicts by task id.
+    verdicts: Cache<String, Timed<Verdict>>,
+    /// Process of a task (never changes; only the size bound applies).
+    task_pid: Cache<String, String>,
+}
+
+impl std::fmt::Debug for PartsCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartsCache")
+            .field("ttl", &self.ttl)
+            .field("epoch", &*self.epoch.lock())
+            .finish_non_exhaustive()
+    }
 }
 
 /// What [`PartsCache::snapshot`] found for one read.
@@ -106,29 +111,28 @@ pub(crate) struct Ticket {
     at: Instant,
 }
 
-fn bounded_insert<K: Eq + Hash, V>(
-    map: &mut HashMap<K, Timed<V>>,
-    key: K,
-    value: Timed<V>,
-    ttl: Duration,
-    max: usize,
-) {
-    if map.len() >= max {
-        map.retain(|_, v| v.at.elapsed() < ttl);
-        if map.len() >= max {
-            map.clear();
-        }
+fn map<V: Clone + Send + Sync + 'static>(ttl: Duration, max: usize) -> Cache<String, V> {
+    let mut b = Cache::builder()
+        .max_capacity(max as u64)
+        .eviction_policy(EvictionPolicy::lru())
+        .support_invalidation_closures();
+    if !ttl.is_zero() {
+        b = b.time_to_live(ttl);
     }
-    map.insert(key, value);
+    b.build()
 }
 
 impl PartsCache {
     /// A cache whose entries live `ttl` (zero disables it), each map holding at most `max`.
     pub(crate) fn new(ttl: Duration, max: usize) -> Self {
+        let max = max.max(1);
         Self {
             ttl,
-            max: max.max(1),
-            maps: Mutex::new(Maps::default()),
+            epoch: Mutex::new(0),
+            items: map(ttl, max),
+            vars: map(ttl, max),
+            verdicts: map(ttl, max),
+            task_pid: map(Duration::ZERO, max),
         }
     }
 
@@ -140,7 +144,7 @@ impl PartsCache {
     /// Take before sending the requests whose answers may be stored.
     pub(crate) fn ticket(&self) -> Ticket {
         Ticket {
-            epoch: self.maps.lock().epoch,
+            epoch: *self.epoch.lock(),
             at: Instant::now(),
         }
     }
@@ -149,28 +153,29 @@ impl PartsCache {
         t.at.elapsed() < self.ttl
     }
 
-    /// Remembers the process of a task (immutable, so no epoch check).
-    pub(crate) fn put_task_pid(&self, tid: &str, pid: &str) {
+    /// Runs `store` if no invalidation happened since `ticket` was taken.
+    fn store_under(&self, ticket: Ticket, store: impl FnOnce()) {
         if !self.enabled() {
             return;
         }
-        let mut m = self.maps.lock();
-        if m.task_pid.len() >= self.max {
-            m.task_pid.clear();
+        let epoch = self.epoch.lock();
+        if *epoch == ticket.epoch {
+            store();
         }
-        m.task_pid.insert(tid.to_owned(), pid.to_owned());
     }
 
-    /// What a read of task `tid` may take from the cache, gathered under one lock: the
-    /// ticket for what the read will store, the items of the task's process and the
-    /// task's variables. With `lookup` false (a read that must not use the cache) only
-    /// the ticket is taken.
+    /// Remembers the process of a task (immutable, so no epoch check).
+    pub(crate) fn put_task_pid(&self, tid: &str, pid: &str) {
+        if self.enabled() {
+            self.task_pid.insert(tid.to_owned(), pid.to_owned());
+        }
+    }
+
+    /// What a read of task `tid` may take from the cache: the ticket for what the read
+    /// will store, the items of the task's process and the task's variables. With
+    /// `lookup` false (a read that must not use the cache) only the ticket is taken.
     pub(crate) fn snapshot(&self, tid: &str, lookup: bool) -> Snapshot {
-        let m = self.maps.lock();
-        let ticket = Ticket {
-            epoch: m.epoch,
-            at: Instant::now(),
-        };
+        let ticket = self.ticket();
         if !lookup || !self.enabled() {
             return Snapshot {
                 ticket,
@@ -178,15 +183,10 @@ impl PartsCache {
                 vars: None,
             };
         }
-        let items = m
-            .task_pid
-            .get(tid)
-            .and_then(|pid| m.items.get(pid))
-            .filter(|t| self.fresh(t))
-            .map(|t| t.value.clone());
-        let vars = m.vars.get(tid).map(|t| Timed {
+        let items = self.task_pid.get(tid).and_then(|pid| self.items(&pid));
+        let vars = self.vars.get(tid).map(|t| Timed {
             at: t.at,
-            value: (t.value.ended, t.value.vars.clone()),
+            value: (t.value.ended, t.value.vars),
         });
         Snapshot {
             ticket,
@@ -200,27 +200,21 @@ impl PartsCache {
         if !self.enabled() {
             return None;
         }
-        let m = self.maps.lock();
-        m.items
+        self.items
             .get(pid)
             .filter(|t| self.fresh(t))
-            .map(|t| t.value.clone())
+            .map(|t| t.value)
     }
 
     /// Stores the items of a process read under `ticket`.
     pub(crate) fn put_items(&self, ticket: Ticket, pid: &str, items: &Arc<Vec<wire::Item>>) {
-        if !self.enabled() {
-            return;
-        }
-        let mut m = self.maps.lock();
-        if m.epoch != ticket.epoch {
-            return;
-        }
-        let v = Timed {
-            at: ticket.at,
-            value: items.clone(),
-        };
-        bounded_insert(&mut m.items, pid.to_owned(), v, self.ttl, self.max);
+        self.store_under(ticket, || {
+            let v = Timed {
+                at: ticket.at,
+                value: items.clone(),
+            };
+            self.items.insert(pid.to_owned(), v);
+        });
     }
 
     /// Stores the variables of a task of process `pid` read under `ticket`.
@@ -232,22 +226,17 @@ impl PartsCache {
         ended: bool,
         vars: &Arc<TaskVars>,
     ) {
-        if !self.enabled() {
-            return;
-        }
-        let mut m = self.maps.lock();
-        if m.epoch != ticket.epoch {
-            return;
-        }
-        let v = Timed {
-            at: ticket.at,
-            value: Vars {
-                pid: pid.to_owned(),
-                ended,
-                vars: vars.clone(),
-            },
-        };
-        bounded_insert(&mut m.vars, tid.to_owned(), v, self.ttl, self.max);
+        self.store_under(ticket, || {
+            let v = Timed {
+                at: ticket.at,
+                value: Vars {
+                    pid: pid.to_owned(),
+                    ended,
+                    vars: vars.clone(),
+                },
+            };
+            self.vars.insert(tid.to_owned(), v);
+        });
     }
 
     /// The runtime state of an open task that the runtime list showed as not delegated,
@@ -261,63 +250,72 @@ impl PartsCache {
         if !self.enabled() {
             return None;
         }
-        let m = self.maps.lock();
-        m.verdicts
+        self.verdicts
             .get(tid)
             .filter(|t| {
                 self.fresh(t)
-                    && t.value.1.owner.as_deref() == owner
-                    && t.value.1.assignee.as_deref() == assignee
+                    && t.value.owner.as_deref() == owner
+                    && t.value.assignee.as_deref() == assignee
             })
-            .map(|t| t.value.1.state.clone())
+            .map(|t| t.value.state)
     }
 
     /// Stores the runtime verdict on an open task that is not a pending delegation.
     pub(crate) fn put_verdict(&self, ticket: Ticket, pid: &str, rt: &wire::Task) {
-        if !self.enabled() {
-            return;
-        }
-        let mut m = self.maps.lock();
-        if m.epoch != ticket.epoch {
-            return;
-        }
-        let v = Timed {
-            at: ticket.at,
-            value: (
-                pid.to_owned(),
-                Verdict {
+        self.store_under(ticket, || {
+            let v = Timed {
+                at: ticket.at,
+                value: Verdict {
+                    pid: pid.to_owned(),
                     owner: rt.owner.clone(),
                     assignee: rt.assignee.clone(),
                     state: rt.state.clone(),
                 },
-            ),
-        };
-        bounded_insert(&mut m.verdicts, rt.id.clone(), v, self.ttl, self.max);
+            };
+            self.verdicts.insert(rt.id.clone(), v);
+        });
     }
 
     /// Drops everything cached about process `pid` and its tasks, and keeps reads that
     /// were in flight from storing what they read.
     pub(crate) fn invalidate_process(&self, pid: &str) {
-        let mut m = self.maps.lock();
-        m.epoch = m.epoch.wrapping_add(1);
+        let mut epoch = self.epoch.lock();
+        *epoch = epoch.wrapping_add(1);
         if !self.enabled() {
             return;
         }
-        m.items.remove(pid);
-        m.vars.retain(|_, v| v.value.pid != pid);
-        m.verdicts.retain(|_, v| v.value.0 != pid);
+        self.items.invalidate(pid);
+        let owned = pid.to_owned();
+        if self
+            .vars
+            .invalidate_entries_if(move |_, v| v.value.pid == owned)
+            .is_err()
+        {
+            self.vars.invalidate_all();
+        }
+        let owned = pid.to_owned();
+        if self
+            .verdicts
+            .invalidate_entries_if(move |_, v| v.value.pid == owned)
+            .is_err()
+        {
+            self.verdicts.invalidate_all();
+        }
     }
 
     /// Entries held, per map (items, variables, verdicts, task→process), for tests of
     /// the bound.
     #[cfg(test)]
-    pub(crate) fn sizes(&self) -> [usize; 4] {
-        let m = self.maps.lock();
+    pub(crate) fn sizes(&self) -> [u64; 4] {
+        self.items.run_pending_tasks();
+        self.vars.run_pending_tasks();
+        self.verdicts.run_pending_tasks();
+        self.task_pid.run_pending_tasks();
         [
-            m.items.len(),
-            m.vars.len(),
-            m.verdicts.len(),
-            m.task_pid.len(),
+            self.items.entry_count(),
+            self.vars.entry_count(),
+            self.verdicts.entry_count(),
+            self.task_pid.entry_count(),
         ]
     }
 }

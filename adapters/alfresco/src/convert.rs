@@ -263,7 +263,7 @@ pub(crate) fn comment_log_with(
     vars: &[wire::Variable],
     author: &str,
     text: Option<String>,
-) -> Value {
+) -> wire::VariableBody {
     let mut log = comment_log(vars);
     log.push(Comment {
         author: author.to_owned(),
@@ -271,7 +271,12 @@ pub(crate) fn comment_log_with(
         date: Utc::now(),
     });
     let encoded = serde_json::to_string(&log).unwrap_or_else(|_| "[]".to_owned());
-    serde_json::json!({"name": COMMENTS_VAR, "type": "d:text", "value": encoded, "scope": "local"})
+    wire::VariableBody {
+        name: COMMENTS_VAR.to_owned(),
+        ty: Some("d:text"),
+        value: Value::String(encoded),
+        scope: "local",
+    }
 }
 
 /// The Alfresco name of a variable given under a Nuxeo or Alfresco name.

@@ -182,3 +182,36 @@ pub(crate) struct ProcessBody {
     pub variables: serde_json::Map<String, Value>,
     pub items: Vec<String>,
 }
+
+/// A task variable written with `PUT /tasks/{id}`.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct VariableBody {
+    pub name: String,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub ty: Option<&'static str>,
+    pub value: Value,
+    pub scope: &'static str,
+}
+
+impl VariableBody {
+    /// A task-local variable of the type Alfresco infers from the value.
+    pub(crate) fn local(name: impl Into<String>, value: Value) -> Self {
+        Self {
+            name: name.into(),
+            ty: None,
+            value,
+            scope: "local",
+        }
+    }
+}
+
+/// Body of `PUT /tasks/{id}`; the request's `select` names the fields it sets.
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct TaskUpdate {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variables: Option<Vec<VariableBody>>,
+}

@@ -28,6 +28,7 @@ mod engine;
 mod error;
 mod limits;
 mod model;
+pub mod order;
 mod query;
 
 pub use context::{CallContext, Credentials, Secret};

@@ -106,8 +106,8 @@ impl ActorFilter {
 }
 
 /// A task query. All filters are optional and combine with AND. Results are limited to
-/// what the caller (`CallContext`) may see, ordered by due date ascending (tasks without a
-/// due date last), then creation time, then id.
+/// what the caller (`CallContext`) may see, in [`crate::order::inbox`] order: due date
+/// ascending (tasks without a due date last), then creation time, then id.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TaskQuery {
     /// Keep tasks assigned or delegated to this user or its groups.

@@ -7,19 +7,18 @@
 //! whose work item list or state an operation depends on. Entries live `cache_ttl_ms`
 //! at most; every write of the adapter drops what it may have changed, and a read that
 //! was in flight while a write happened cannot put its (possibly older) answer back
-//! (a generation counter). A TTL of zero turns the cache off entirely.
+//! (a generation counter). A TTL of zero turns the cache off entirely. Each map is a
+//! moka cache bounded in entries (least recently used go first).
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use moka::policy::EvictionPolicy;
 use parking_lot::Mutex;
 
 use crate::wire::{Choice, InstanceDoc};
 
-/// Entries each map holds at most; a full map first drops expired entries, then
-/// arbitrary ones down to three quarters of this.
+/// Entries each map holds at most.
 pub(crate) const MAX_ENTRIES: usize = 10_000;
 
 /// Routes and back-routes of a work item.
@@ -72,61 +71,53 @@ impl PartialEq for dyn KeyParts + '_ {
 
 impl Eq for dyn KeyParts + '_ {}
 
-/// A map whose entries expire.
-#[derive(Debug)]
-struct Timed<V> {
-    map: HashMap<Key, (V, Instant)>,
+type Map<V> = moka::sync::Cache<Key, V>;
+
+fn map<V: Clone + Send + Sync + 'static>(ttl: Duration, cap: usize) -> Map<V> {
+    moka::sync::Cache::builder()
+        .max_capacity(cap as u64)
+        .eviction_policy(EvictionPolicy::lru())
+        .time_to_live(ttl)
+        .support_invalidation_closures()
+        .build()
 }
 
-impl<V: Clone> Timed<V> {
-    fn new() -> Self {
-        Timed {
-            map: HashMap::new(),
-        }
-    }
-
-    fn get(&self, scope: &str, path: &str, ttl: Duration) -> Option<V> {
-        self.map
-            .get(&(scope, path) as &dyn KeyParts)
-            .filter(|(_, at)| at.elapsed() < ttl)
-            .map(|(v, _)| v.clone())
-    }
-
-    fn put(&mut self, key: Key, v: V, ttl: Duration, cap: usize) {
-        if self.map.len() >= cap && !self.map.contains_key(&key) {
-            self.map.retain(|_, (_, at)| at.elapsed() < ttl);
-            if self.map.len() >= cap {
-                let excess = self.map.len() - cap * 3 / 4;
-                let victims: Vec<Key> = self.map.keys().take(excess).cloned().collect();
-                for k in victims {
-                    self.map.remove(&k);
-                }
-            }
-        }
-        self.map.insert(key, (v, Instant::now()));
-    }
-
-    fn remove_where(&mut self, f: impl Fn(&str) -> bool) {
-        self.map.retain(|(_, path), _| !f(path));
-    }
+fn get<V: Clone + Send + Sync + 'static>(m: &Map<V>, scope: &str, path: &str) -> Option<V> {
+    m.get(&(scope, path) as &dyn KeyParts)
 }
 
-#[derive(Debug)]
-struct Maps {
-    instances: Timed<Arc<InstanceDoc>>,
-    actions: Timed<Arc<Actions>>,
-    /// Work items an instance had when last read: which items a list may fetch
-    /// together with the instance. Only a guess: the fresh instance decides.
-    items: Timed<Arc<Vec<String>>>,
+/// Drops the entries whose path `f` selects, in every scope.
+fn remove_where<V: Clone + Send + Sync + 'static>(
+    m: &Map<V>,
+    f: impl Fn(&str) -> bool + Send + Sync + 'static,
+) {
+    if m.invalidate_entries_if(move |(_, path), _| f(path))
+        .is_err()
+    {
+        m.invalidate_all();
+    }
 }
 
 /// The per-engine cache. See the module documentation for what it may hold.
-#[derive(Debug)]
 pub(crate) struct Cache {
     ttl: Duration,
-    cap: usize,
-    maps: Mutex<Maps>,
-    generation: AtomicU64,
+    instances: Map<Arc<InstanceDoc>>,
+    actions: Map<Arc<Actions>>,
+    /// Work items an instance had when last read: which items a list may fetch
+    /// together with the instance. Only a guess: the fresh instance decides.
+    items: Map<Arc<Vec<String>>>,
+    /// Bumped by every write; stores and invalidations hold it, so that no write can
+    /// slip between a store's check and its insert.
+    generation: Mutex<u64>,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("ttl", &self.ttl)
+            .field("generation", &*self.generation.lock())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The generation a read started in; its answer is cached only if no write happened
@@ -142,15 +133,15 @@ impl Cache {
 
     /// The same with another bound (tests).
     pub fn with_capacity(ttl: Duration, cap: usize) -> Cache {
+        let cap = cap.max(4);
+        // moka refuses no TTL, but a zero one caches nothing anyway: see `enabled`.
+        let live = ttl.max(Duration::from_millis(1));
         Cache {
             ttl,
-            cap: cap.max(4),
-            maps: Mutex::new(Maps {
-                instances: Timed::new(),
-                actions: Timed::new(),
-                items: Timed::new(),
-            }),
-            generation: AtomicU64::new(0),
+            instances: map(live, cap),
+            actions: map(live, cap),
+            items: map(LONG, cap),
+            generation: Mutex::new(0),
         }
     }
 
@@ -161,11 +152,7 @@ impl Cache {
 
     /// To be taken before sending the read whose answer will be offered to the cache.
     pub fn generation(&self) -> Generation {
-        Generation(self.generation.load(Ordering::Acquire))
-    }
-
-    fn current(&self, g: Generation) -> bool {
-        self.enabled() && self.generation.load(Ordering::Acquire) == g.0
+        Generation(*self.generation.lock())
     }
 
     fn key(scope: &Scope, path: &str) -> Key {
@@ -177,7 +164,7 @@ impl Cache {
         if !self.enabled() {
             return None;
         }
-        self.maps.lock().instances.get(scope, path, self.ttl)
+        get(&self.instances, scope, path)
     }
 
     /// Offers the document of the instance at `path`, read in generation `g` (also
@@ -188,12 +175,10 @@ impl Cache {
         }
         let items = Arc::new(doc.work_items.iter().map(|w| w.id.clone()).collect());
         let key = Self::key(scope, path);
-        // Checked under the lock: an invalidation takes it too, so no write can slip
-        // between the check and the insert.
-        let mut maps = self.maps.lock();
-        maps.items.put(key.clone(), items, LONG, self.cap);
-        if self.current(g) {
-            maps.instances.put(key, doc, self.ttl, self.cap);
+        let current = self.generation.lock();
+        self.items.insert(key.clone(), items);
+        if *current == g.0 {
+            self.instances.insert(key, doc);
         }
     }
 
@@ -202,15 +187,17 @@ impl Cache {
         if !self.enabled() {
             return None;
         }
-        self.maps.lock().actions.get(scope, item, self.ttl)
+        get(&self.actions, scope, item)
     }
 
     /// Offers the routes and back-routes of a work item read in generation `g`.
     pub fn put_actions(&self, g: Generation, scope: &Scope, item: &str, a: Arc<Actions>) {
-        let mut maps = self.maps.lock();
-        if self.current(g) {
-            maps.actions
-                .put(Self::key(scope, item), a, self.ttl, self.cap);
+        if !self.enabled() {
+            return;
+        }
+        let current = self.generation.lock();
+        if *current == g.0 {
+            self.actions.insert(Self::key(scope, item), a);
         }
     }
 
@@ -219,10 +206,7 @@ impl Cache {
         if !self.enabled() {
             return Vec::new();
         }
-        self.maps
-            .lock()
-            .items
-            .get(scope, inst, LONG)
+        get(&self.items, scope, inst)
             .map(|v| v.as_ref().clone())
             .unwrap_or_default()
     }
@@ -230,25 +214,36 @@ impl Cache {
     /// Forgets everything about an instance and its work items, for every scope, and
     /// refuses the answers of reads that are still in flight.
     pub fn invalidate(&self, inst: &str) {
+        let mut current = self.generation.lock();
+        *current = current.wrapping_add(1);
+        if !self.enabled() {
+            return;
+        }
+        let same = |inst: &str| {
+            let inst = inst.to_owned();
+            move |p: &str| p == inst
+        };
+        remove_where(&self.instances, same(inst));
+        remove_where(&self.items, same(inst));
         let prefix = format!("{inst}/workItems/");
-        let mut maps = self.maps.lock();
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        maps.instances.remove_where(|p| p == inst);
-        maps.items.remove_where(|p| p == inst);
-        maps.actions.remove_where(|p| p.starts_with(&prefix));
+        remove_where(&self.actions, move |p| p.starts_with(&prefix));
     }
 
     /// Refuses the answers of reads in flight without forgetting anything (a write
     /// whose target is not known, such as an unconfirmed start).
     pub fn bump(&self) {
-        let _maps = self.maps.lock();
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        let mut current = self.generation.lock();
+        *current = current.wrapping_add(1);
     }
 
     /// Entries held (tests and diagnostics).
     pub fn len(&self) -> usize {
-        let m = self.maps.lock();
-        m.instances.map.len() + m.actions.map.len() + m.items.map.len()
+        self.instances.run_pending_tasks();
+        self.actions.run_pending_tasks();
+        self.items.run_pending_tasks();
+        let n =
+            self.instances.entry_count() + self.actions.entry_count() + self.items.entry_count();
+        usize::try_from(n).unwrap_or(usize::MAX)
     }
 }
 

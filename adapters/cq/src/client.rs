@@ -75,6 +75,7 @@ impl Client {
     /// Whether the circuit breaker lets every call through. While it does not, a
     /// caller sends one request before any concurrent ones: a half-open breaker lets a
     /// single probe pass and would refuse its siblings.
+    #[allow(dead_code)]
     pub fn breaker_closed(&self) -> bool {
         self.up.breaker_state() == flowgate_http::BreakerState::Closed
     }

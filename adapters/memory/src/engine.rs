@@ -1,6 +1,5 @@
 //! `MemoryEngine`: the `WorkflowEngine` implementation.
 
-use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -600,19 +599,6 @@ impl<R> Step<R> {
     }
 }
 
-fn sort_tasks(tasks: &mut [Task]) {
-    tasks.sort_by(|a, b| {
-        let due = match (a.due_date, b.due_date) {
-            (Some(x), Some(y)) => x.cmp(&y),
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            (None, None) => Ordering::Equal,
-        };
-        due.then(a.created.cmp(&b.created))
-            .then_with(|| a.id.cmp(&b.id))
-    });
-}
-
 #[async_trait]
 impl WorkflowEngine for MemoryEngine {
     fn info(&self) -> &EngineInfo {
@@ -927,7 +913,7 @@ impl WorkflowEngine for MemoryEngine {
             };
             out.push(view::task(model, &wf, &t));
         }
-        sort_tasks(&mut out);
+        flowgate_core::order::sort_inbox(&mut out);
         Ok(q.page.slice(out))
     }
 

@@ -612,6 +612,54 @@ pub async fn paging_reports_totals(e: &dyn WorkflowEngine, f: &Fixture) {
     );
 }
 
+/// Every task list comes in the one inbox order of `flowgate_core::order::inbox`: due
+/// date ascending (none last), then creation time, then id.
+pub async fn task_lists_are_in_inbox_order(e: &dyn WorkflowEngine, f: &Fixture) {
+    for _ in 0..3 {
+        start(e, f).await;
+    }
+    let first_step = f.approve_path.first().expect("approve path has a step");
+    let worker = f.user(first_step.who);
+    let queries = [
+        ("all open tasks", &f.admin, TaskQuery::default()),
+        (
+            "by model",
+            &f.admin,
+            TaskQuery {
+                model_name: Some(f.model.clone()),
+                ..Default::default()
+            },
+        ),
+        (
+            "by document",
+            &f.admin,
+            TaskQuery {
+                document: Some(f.document.clone()),
+                ..Default::default()
+            },
+        ),
+        (
+            "by user",
+            worker,
+            TaskQuery::for_actor(worker.user.clone(), worker.groups.clone()),
+        ),
+    ];
+    for (what, cx, q) in queries {
+        let page = e.tasks(cx, q).await.expect(what);
+        assert!(!page.items.is_empty(), "[{}] {what}: no tasks", f.label);
+        let order: Vec<_> = page
+            .items
+            .iter()
+            .map(|t| (t.due_date, t.created, t.id.as_str()))
+            .collect();
+        assert!(
+            flowgate_core::order::is_inbox_ordered(&page.items),
+            "[{}] {what}: not in inbox order: {order:?}",
+            f.label
+        );
+    }
+}
+
 /// Unknown ids are NotFound everywhere.
 pub async fn unknown_ids_are_not_found(e: &dyn WorkflowEngine, f: &Fixture) {
     for id in [UNKNOWN_UUID, "no-such-id"] {

@@ -57,6 +57,7 @@ macro_rules! conformance_suite {
             cancel_cancels_tasks_and_refuses_second_cancel,
             queries_find_by_user_workflow_document_model,
             paging_reports_totals,
+            task_lists_are_in_inbox_order,
             unknown_ids_are_not_found,
             wrong_actor_is_forbidden,
             double_completion_is_conflict,

@@ -1,7 +1,8 @@
 //! Load driver for flowgate benchmarks.
 //!
 //! `seed` starts workflows over HTTP so that every user holds open tasks; `drive` runs
-//! complete SerialDocumentReview reviews (start, start_review, validate) from many
+//! complete SerialDocumentReview reviews (start on a document, read the task, start_review
+//! with the participants, read the next task, validate) from many
 //! clients at once and reports completions per second. Both are bounded by count.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -113,13 +114,16 @@ impl Client {
             .ok_or_else(|| format!("workflow {workflow} has no open task"))
     }
 
-    async fn review(&self, user: &str) -> Result<(), String> {
+    async fn review(&self, user: &str, n: usize) -> Result<(), String> {
         let wf = self
             .call(
                 user,
                 reqwest::Method::POST,
                 "/workflow",
-                Some(json!({"entity-type":"workflow","workflowModelName":"SerialDocumentReview"})),
+                Some(
+                    json!({"entity-type":"workflow","workflowModelName":"SerialDocumentReview",
+                            "attachedDocumentIds":[format!("bench-doc-{user}-{n}")]}),
+                ),
             )
             .await?;
         let wid = wf["id"].as_str().ok_or("start returned no id")?.to_owned();
@@ -269,7 +273,7 @@ async fn main() {
                     let (client, errors) = (client.clone(), errors.clone());
                     let user = user_name(&args.prefix, i % args.users);
                     async move {
-                        if let Err(e) = client.review(&user).await {
+                        if let Err(e) = client.review(&user, i).await {
                             if errors.fetch_add(1, Ordering::Relaxed) < 3 {
                                 eprintln!("drive error: {e}");
                             }

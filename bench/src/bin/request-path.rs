@@ -20,7 +20,7 @@ use flowgate::AppState;
 
 // The gateway binary's allocator, so that allocation costs what it costs in production.
 #[global_allocator]
-static GLOBAL: flowgate::alloc::Allocator = flowgate::alloc::Allocator;
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 struct Args {

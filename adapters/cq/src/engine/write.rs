@@ -1,0 +1,486 @@
+//! Writes: start, state changes (cancel, suspend, resume), complete, delegate. Every
+//! write drops what the cache holds about its instance.
+
+use super::*;
+
+impl CqEngine {
+    /// POSTs `state=<target>`; an ambiguous outcome is settled by reading the state back.
+    pub(super) async fn change_state(
+        &self,
+        cx: &CallContext,
+        id: &str,
+        op: &'static str,
+        target: &str,
+    ) -> Result<()> {
+        let (path, doc) = self.owned_instance(cx, id, op).await?;
+        if target == "ABORTED" && matches!(doc.state.as_str(), "ABORTED" | "COMPLETED") {
+            // Same answer as the other engines for canceling an ended workflow.
+            return Err(EngineError::bad_request(format!(
+                "workflow {id} has already ended ({})",
+                convert::workflow_state(&doc.state).as_str()
+            )));
+        }
+        let mut fields = vec![("state".to_owned(), target.to_owned())];
+        if target == "ABORTED" {
+            fields.push((
+                "terminateComment".to_owned(),
+                format!("{op} by {}", cx.user),
+            ));
+        }
+        let outcome = self.client.post_form(cx, op, &path, &fields).await;
+        // Whatever the answer, the state may have changed.
+        self.forget(&path, None);
+        match outcome {
+            Ok(posted) => {
+                if posted.status == 201 || posted.page.message.as_deref() == Some("Created") {
+                    return Err(EngineError::upstream(
+                        Some(posted.status),
+                        format!(
+                            "engine '{}' created content instead of changing the workflow state",
+                            self.name()
+                        ),
+                    ));
+                }
+                Ok(())
+            }
+            Err(e) if ambiguous(&e) => {
+                let doc = self.instance_doc(cx, &path).await.map_err(|_| e.clone())?;
+                if doc.state == target {
+                    tracing::info!(engine = %self.name(), op, "ambiguous state change settled by reading it back");
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// After an ambiguous start, finds the instance carrying our start id.
+    pub(super) async fn reconcile_start(
+        &self,
+        cx: &CallContext,
+        start_id: &str,
+    ) -> Result<Option<InstanceDoc>> {
+        let paths = self.instance_paths(cx, None).await?;
+        let docs = self.instance_docs(cx, paths).await?;
+        Ok(docs
+            .into_iter()
+            .find(|d| d.meta.get(META_START_ID).and_then(Value::as_str) == Some(start_id)))
+    }
+
+    /// Resolves a completion action to `(field, rid)`: a route by id or label, or a
+    /// back-route written `back:<id or label>`.
+    pub(super) fn resolve_action(
+        action: &str,
+        routes: &[Choice],
+        back: &[Choice],
+    ) -> Option<(&'static str, String)> {
+        let find = |list: &[Choice], a: &str| {
+            list.iter()
+                .find(|c| c.rid == a)
+                .or_else(|| list.iter().find(|c| c.label.as_deref() == Some(a)))
+                .map(|c| c.rid.clone())
+        };
+        if let Some(b) = action.strip_prefix("back:") {
+            return find(back, b).map(|rid| ("backroute", rid));
+        }
+        find(routes, action).map(|rid| ("route", rid))
+    }
+
+    /// Loads an open item for an action, or says why it cannot be acted on.
+    pub(super) async fn open_item(
+        &self,
+        cx: &CallContext,
+        id: &str,
+    ) -> Result<(WorkItemDoc, InstanceDoc, Arc<ModelInfo>)> {
+        let (item_path, inst_path) = ids::task_path(id, self.root())?;
+        let inst = self
+            .instance_doc(cx, &inst_path)
+            .await
+            .map_err(|e| not_found_as(e, format!("Can not get task with id: {id}")))?;
+        let item = match self.item_doc(cx, &item_path).await {
+            Ok(i) => i,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                let past = self.past_task(cx, &item_path, &inst).await?;
+                return Err(EngineError::conflict(format!(
+                    "The task '{}' is not active",
+                    past.name
+                )));
+            }
+            Err(e) => return Err(e),
+        };
+        let model = self.instance_model(cx, &inst).await?;
+        Ok((item, inst, model))
+    }
+
+    pub(super) fn ensure_running(inst: &InstanceDoc, task_name: &str) -> Result<()> {
+        match inst.state.as_str() {
+            "RUNNING" => Ok(()),
+            "SUSPENDED" => Err(EngineError::conflict(format!(
+                "The task '{task_name}' belongs to a suspended workflow"
+            ))),
+            _ => Err(EngineError::conflict(format!(
+                "The task '{task_name}' is not active"
+            ))),
+        }
+    }
+
+    pub(super) async fn item_still_open(
+        &self,
+        cx: &CallContext,
+        inst_path: &str,
+        item: &str,
+    ) -> Result<bool> {
+        let doc = self.instance_doc(cx, inst_path).await?;
+        Ok(doc.work_items.iter().any(|w| w.id == item))
+    }
+
+    pub(super) async fn start_instance(
+        &self,
+        cx: &CallContext,
+        req: StartWorkflow,
+    ) -> Result<WorkflowInstance> {
+        let name = Self::model_name_arg(&req.model);
+        let model = self.load_model(cx, &name).await?;
+        let [doc] = req.documents.as_slice() else {
+            return Err(EngineError::bad_request(format!(
+                "a CQ workflow runs on exactly one payload; {} documents were given",
+                req.documents.len()
+            )));
+        };
+        let payload = ids::document_path(doc)?;
+        let runtime = self.config.profile.model_id(&name);
+        let start_id = uuid::Uuid::new_v4().to_string();
+        let mut fields: Vec<(String, String)> = vec![
+            ("model".into(), runtime.clone()),
+            ("payloadType".into(), "JCR_PATH".into()),
+            ("payload".into(), payload.clone()),
+            (META_INITIATOR.into(), cx.user.clone()),
+            (META_START_ID.into(), start_id.clone()),
+        ];
+        let var = |keys: &[&str]| {
+            keys.iter()
+                .find_map(|k| req.variables.get(*k).and_then(scalar))
+        };
+        if let Some(t) = var(&["title", META_TITLE]) {
+            fields.push((META_TITLE.into(), t));
+        }
+        if let Some(c) = var(&["comment", META_COMMENT, "initiatorComment"]) {
+            fields.push((META_COMMENT.into(), c));
+        }
+        for (k, v) in &req.variables {
+            let taken = matches!(
+                k.as_str(),
+                "title" | "comment" | "initiatorComment" | META_TITLE | META_COMMENT
+            );
+            if taken
+                || RESERVED_FIELDS.contains(&k.as_str())
+                || k.starts_with(':')
+                || k.starts_with("flowgate")
+                || k.chars().any(char::is_control)
+            {
+                continue;
+            }
+            if let Some(s) = scalar(v) {
+                fields.push((k.clone(), s));
+            }
+        }
+        let outcome = self
+            .client
+            .post_form(cx, "start_workflow", "/etc/workflow/instances", &fields)
+            .await;
+        // Nothing cached can describe a new instance; reads in flight are refused anyway.
+        self.cache.bump();
+        let posted = match outcome {
+            Ok(p) => p,
+            Err(e) if ambiguous(&e) => {
+                // Never re-POST a start: look for the instance carrying our start id.
+                tracing::warn!(engine = %self.name(), error = %e, "start outcome unknown; reconciling");
+                return match self.reconcile_start(cx, &start_id).await {
+                    Ok(Some(doc)) => convert::instance(&doc, Some(&model.title)),
+                    Ok(None) => Err(EngineError::upstream(
+                        None,
+                        format!("engine '{}' did not confirm the start and no new workflow was found; it may be retried", self.name()),
+                    )),
+                    Err(_) => Err(e),
+                };
+            }
+            Err(e) => return Err(e),
+        };
+        if posted.status != 201 {
+            tracing::warn!(engine = %self.name(), status = posted.status, "start answered without 201 Created");
+        }
+        let path = posted
+            .location
+            .as_deref()
+            .and_then(|l| self.client.location_path(l))
+            .or_else(|| {
+                posted
+                    .page
+                    .location
+                    .as_deref()
+                    .and_then(|l| self.client.location_path(l))
+            })
+            .or_else(|| posted.page.path.clone())
+            .ok_or_else(|| {
+                EngineError::upstream(
+                    Some(posted.status),
+                    format!(
+                        "engine '{}' answered {} to the start but created no workflow instance",
+                        self.name(),
+                        posted.status
+                    ),
+                )
+            })?;
+        let unverified = |why: &str| {
+            EngineError::upstream(
+                Some(posted.status),
+                format!(
+                    "engine '{}' answered {} to the start but {why}",
+                    self.name(),
+                    posted.status
+                ),
+            )
+        };
+        if ids::check_path(&path).is_err()
+            || !path.starts_with(self.root()) && !path.starts_with("/etc/workflow/instances/")
+        {
+            return Err(unverified("named no workflow instance"));
+        }
+        let doc = match self.instance_doc(cx, &path).await {
+            Ok(d) => d,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                return Err(unverified("created no workflow instance"))
+            }
+            Err(e) => return Err(e),
+        };
+        let same_model = model_name_of(&doc.model).as_deref() == Some(name.as_str());
+        if !same_model || doc.payload.as_deref() != Some(payload.as_str()) {
+            if doc.state == "RUNNING" {
+                let abort = vec![("state".to_owned(), "ABORTED".to_owned())];
+                let outcome = self
+                    .client
+                    .post_form(cx, "abort_unverified", &doc.id, &abort)
+                    .await;
+                self.forget(&path, None);
+                self.forget(&doc.id, None);
+                if let Err(e) = outcome {
+                    tracing::warn!(engine = %self.name(), error = %e, "could not abort an unverified start");
+                }
+            }
+            return Err(unverified("the new instance does not match the request"));
+        }
+        convert::instance(&doc, Some(&model.title))
+    }
+
+    pub(super) async fn complete_task(
+        &self,
+        cx: &CallContext,
+        id: &str,
+        c: Completion,
+    ) -> Result<Task> {
+        let (item, inst, model) = self.open_item(cx, id).await?;
+        let tc = self.context(cx, &inst, &model).await;
+        let gone = |e: EngineError, name: &str| match e.kind() {
+            // The item vanished after it was read: someone else completed it.
+            ErrorKind::NotFound => {
+                EngineError::conflict(format!("The task '{name}' is not active"))
+            }
+            _ => e,
+        };
+        let node_title = item
+            .node
+            .as_deref()
+            .and_then(|n| model.node(n))
+            .map(|n| n.title.clone())
+            .unwrap_or_default();
+        let mut task = self
+            .open_task(cx, &item, &tc)
+            .await
+            .map_err(|e| gone(e, &node_title))?;
+        if self.restricted(cx) && !effective_assignee(&task).is_some_and(|a| cx.is_principal(a)) {
+            return Err(EngineError::forbidden(format!(
+                "User with id '{}' cannot end this task",
+                cx.user
+            )));
+        }
+        Self::ensure_running(&inst, &task.name)?;
+        // Route ids are opaque and may change: read them right before completing.
+        let (routes, back) = self
+            .actions(cx, &item.id)
+            .await
+            .map_err(|e| gone(e, &task.name))?;
+        let Some((field, rid)) = Self::resolve_action(&c.action, &routes, &back) else {
+            let known: Vec<&str> = task.info.actions.iter().map(|a| a.name.as_str()).collect();
+            return Err(EngineError::bad_request(format!(
+                "unknown action '{}' for task '{}'; known actions: {}",
+                c.action,
+                task.name,
+                known.join(", ")
+            )));
+        };
+        if !c.variables.is_empty() {
+            tracing::info!(engine = %self.name(), "CQ work items take no variables on completion; ignored");
+        }
+        let comment = c
+            .comment
+            .clone()
+            .filter(|s| !s.trim().is_empty())
+            .or_else(|| {
+                c.variables
+                    .get("comment")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .filter(|s| !s.trim().is_empty())
+            });
+        let mut fields = vec![
+            ("item".to_owned(), item.id.clone()),
+            (field.to_owned(), rid),
+        ];
+        if let Some(text) = &comment {
+            fields.push(("comment".into(), text.clone()));
+            if self.config.profile.has_touch_inbox() {
+                fields.push((format!("comment-{}", item.id), text.clone()));
+            }
+        }
+        let outcome = self
+            .client
+            .post_form(cx, "complete_task", "/bin/workflow/inbox", &fields)
+            .await;
+        // Whatever the answer, the instance may have moved on.
+        self.forget(&inst.id, Some(&item.id));
+        match outcome {
+            Ok(_) => {}
+            Err(e) if ambiguous(&e) => {
+                if self
+                    .item_still_open(cx, &inst.id, &item.id)
+                    .await
+                    .unwrap_or(true)
+                {
+                    return Err(e);
+                }
+                tracing::info!(engine = %self.name(), "ambiguous completion settled: the item is gone");
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::NotFound | ErrorKind::Conflict | ErrorKind::Upstream
+                ) =>
+            {
+                // A concurrent completion wins the race: the item is gone, this one lost.
+                if !self
+                    .item_still_open(cx, &inst.id, &item.id)
+                    .await
+                    .unwrap_or(true)
+                {
+                    return Err(EngineError::conflict(format!(
+                        "The task '{}' is not active",
+                        task.name
+                    )));
+                }
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        }
+        let after = self.instance_doc(cx, &inst.id).await?;
+        if after.work_items.iter().any(|w| w.id == item.id) {
+            return Err(EngineError::upstream(
+                Some(200),
+                format!(
+                    "engine '{}' accepted the completion but the task is still open",
+                    self.name()
+                ),
+            ));
+        }
+        task.state = TaskState::Ended;
+        task.workflow_state = Some(convert::workflow_state(&after.state));
+        if let Some(text) = comment {
+            task.comments.push(Comment {
+                author: cx.user.clone(),
+                text: Some(text),
+                date: Utc::now(),
+            });
+        }
+        Ok(task)
+    }
+
+    pub(super) async fn delegate_task(
+        &self,
+        cx: &CallContext,
+        id: &str,
+        actors: Vec<String>,
+        comment: Option<String>,
+    ) -> Result<()> {
+        let [actor] = actors.as_slice() else {
+            return Err(EngineError::bad_request(
+                "a CQ work item has one assignee: delegate to exactly one principal",
+            ));
+        };
+        let target = bare(actor).to_owned();
+        let (item, inst, model) = self.open_item(cx, id).await?;
+        let tc = self.context(cx, &inst, &model).await;
+        let assignee = item.current_assignee.clone().or_else(|| {
+            item.node
+                .as_deref()
+                .and_then(|n| model.node(n))
+                .and_then(|n| n.participant.clone())
+        });
+        if assignee.as_deref() == Some(target.as_str()) {
+            // Already delegated there: nothing to do (CQ would refuse the self-delegation).
+            return Ok(());
+        }
+        let is_actor = assignee.as_deref().is_some_and(|a| cx.is_principal(a));
+        let is_initiator = convert::initiator_of(&inst).as_deref() == Some(cx.user.as_str());
+        if self.restricted(cx) && !is_actor && !is_initiator {
+            return Err(EngineError::forbidden(format!(
+                "User with id '{}' cannot delegate task {id}",
+                cx.user
+            )));
+        }
+        let node_title = item
+            .node
+            .as_deref()
+            .and_then(|n| model.node(n))
+            .map_or_else(|| tc.inst_title.clone(), |n| n.title.clone());
+        Self::ensure_running(&inst, &node_title)?;
+        let allowed: Delegatees = self.choices(cx, &item.id, ".delegatees.json").await?;
+        if !allowed.delegatees.iter().any(|d| d.rid == target) {
+            return Err(EngineError::bad_request(format!(
+                "'{target}' is not a valid delegatee for task '{node_title}'"
+            )));
+        }
+        let mut fields = vec![
+            ("item".to_owned(), item.id.clone()),
+            ("delegatee".to_owned(), target.clone()),
+        ];
+        if let Some(text) = comment.filter(|c| !c.trim().is_empty()) {
+            fields.push(("comment".into(), text.clone()));
+            if self.config.profile.has_touch_inbox() {
+                fields.push((format!("comment-{}", item.id), text));
+            }
+        }
+        let outcome = self
+            .client
+            .post_form(cx, "delegate_task", "/bin/workflow/inbox", &fields)
+            .await;
+        self.forget(&inst.id, Some(&item.id));
+        outcome?;
+        if let Ok(after) = self.item_doc(cx, &item.id).await {
+            if after
+                .current_assignee
+                .as_deref()
+                .is_some_and(|a| a != target)
+            {
+                return Err(EngineError::upstream(
+                    Some(200),
+                    format!(
+                        "engine '{}' accepted the delegation but the assignee did not change",
+                        self.name()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
