@@ -30,7 +30,7 @@ mod limits;
 mod model;
 mod query;
 
-pub use context::{CallContext, Credentials, Secret};
+pub use context::{valid_traceparent, CallContext, Credentials, Secret};
 pub use engine::{Capabilities, EngineInfo, Health, WorkflowEngine};
 pub use error::{EngineError, ErrorKind, Result};
 pub use limits::{shown, Limits};

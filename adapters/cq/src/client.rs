@@ -330,7 +330,7 @@ impl Client {
 
     /// Strips scheme, host and the base path from an absolute `Location`.
     pub fn location_path(&self, location: &str) -> Option<String> {
-        let base = self.up.settings().base_url.path().trim_end_matches('/');
+        let base = self.up.base_url().path().trim_end_matches('/');
         let p = if location.starts_with('/') {
             location.to_owned()
         } else {
