@@ -146,20 +146,21 @@ impl TlsProblem {
     }
 }
 
-/// Finds a rustls error in `e`'s chain (io errors wrap it without exposing it as their
-/// source) and says what it means.
+/// Finds a rustls error in `e`'s chain. An io error's `source()` skips the error it
+/// wraps (and io errors nest), so those are opened with `get_ref()`.
 fn tls_problem(e: &(dyn std::error::Error + 'static)) -> Option<TlsProblem> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        let found = err.downcast_ref::<rustls::Error>().or_else(|| {
-            err.downcast_ref::<std::io::Error>()
-                .and_then(|io| io.get_ref())
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        });
-        if let Some(r) = found {
+    for _ in 0..16 {
+        let err = cur?;
+        if let Some(r) = err.downcast_ref::<rustls::Error>() {
             return Some(classify(r));
         }
-        cur = err.source();
+        cur = match err.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
     }
     None
 }
