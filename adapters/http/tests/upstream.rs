@@ -85,13 +85,14 @@ async fn serve(steps: Vec<Step>, fallback: Step) -> (url::Url, Arc<Script>) {
 }
 
 fn settings() -> HttpSettings {
-    let mut s = HttpSettings::default();
-    s.request_timeout_ms = 300;
-    s.retry_min_delay_ms = 5;
-    s.retry_max_delay_ms = 20;
-    s.breaker_failures = 3;
-    s.breaker_cooldown_ms = 200;
-    s
+    HttpSettings {
+        request_timeout_ms: 300,
+        retry_min_delay_ms: 5,
+        retry_max_delay_ms: 20,
+        breaker_failures: 3,
+        breaker_cooldown_ms: 200,
+        ..HttpSettings::default()
+    }
 }
 
 fn cx() -> CallContext {

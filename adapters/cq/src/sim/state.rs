@@ -139,7 +139,10 @@ impl World {
         }
         let mut groups = BTreeMap::new();
         let g = |m: &[&str]| m.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        groups.insert("administrators".to_owned(), g(&["admin", "flowgate-service"]));
+        groups.insert(
+            "administrators".to_owned(),
+            g(&["admin", "flowgate-service"]),
+        );
         groups.insert(
             "workflow-administrators".to_owned(),
             g(&["admin", "flowgate-service"]),
