@@ -542,6 +542,13 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Caller,
         admin: user.admin,
         poweruser: user.poweruser,
         request_id,
+        traceparent: req
+            .headers()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| flowgate_core::valid_traceparent(v))
+            .map(str::to_owned),
         deadline: Some(
             std::time::Instant::now()
                 + Duration::from_millis(state.settings.server.request_timeout_ms),

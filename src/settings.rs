@@ -304,7 +304,7 @@ impl EngineSettings {
     pub fn base_url(&self) -> Option<&url::Url> {
         match self {
             EngineSettings::Memory(_) => None,
-            EngineSettings::Alfresco(a) => Some(&a.http.base_url),
+            EngineSettings::Alfresco(a) => Some(&a.base_url),
             EngineSettings::Cq(c) => Some(&c.base_url),
         }
     }

@@ -40,20 +40,24 @@ pub struct AuthConfig {
 /// ```toml
 /// [engines.alfresco]
 /// kind = "alfresco"                # read by the gateway
+/// base_url = "https://alfresco.example/alfresco/"
 /// id_prefix = "alf"
 /// mounts = ["/alfresco"]
-/// [engines.alfresco.http]
-/// base_url = "http://127.0.0.1:8081/alfresco/"
+/// [engines.alfresco.http]          # optional: TLS, proxy, timeouts, retries
+/// ca_file = "/etc/flowgate/corporate-ca.pem"
 /// [engines.alfresco.auth]
 /// mode = "ticket"
 /// user = "admin"
 /// password_env = "ALFRESCO_PASSWORD"
 /// ```
+///
+/// The base URL is also accepted at its older place, `[engines.<name>.http] base_url`.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "AlfrescoFile")]
 pub struct AlfrescoConfig {
-    /// Upstream HTTP settings; `base_url` is the Alfresco web application
-    /// (`http://host:8080/alfresco/`).
+    /// The Alfresco web application (`https://host:8443/alfresco/`).
+    pub base_url: url::Url,
+    /// Upstream HTTP settings: TLS, proxy, timeouts, retries, breaker, pool.
     pub http: HttpSettings,
     /// Authentication.
     #[serde(default)]
@@ -84,6 +88,62 @@ pub struct AlfrescoConfig {
     pub cache_ttl_ms: u64,
 }
 
+/// `[engines.<name>]` as written in a file: the base URL at the engine level or, as in
+/// older files, in the `http` table.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlfrescoFile {
+    #[serde(default)]
+    base_url: Option<url::Url>,
+    #[serde(default)]
+    http: HttpSettings,
+    #[serde(default)]
+    auth: AuthConfig,
+    #[serde(default)]
+    default: bool,
+    #[serde(default)]
+    id_prefix: Option<String>,
+    #[serde(default)]
+    mounts: Vec<String>,
+    #[serde(default = "default_page_size")]
+    page_size: u32,
+    #[serde(default = "default_max_scan")]
+    max_scan: usize,
+    #[serde(default = "default_cache_ttl_ms")]
+    cache_ttl_ms: u64,
+}
+
+impl TryFrom<AlfrescoFile> for AlfrescoConfig {
+    type Error = String;
+
+    fn try_from(f: AlfrescoFile) -> Result<Self, String> {
+        let mut http = f.http;
+        let base_url = match (f.base_url, http.legacy_base_url.take()) {
+            (Some(u), None) | (None, Some(u)) => u,
+            (Some(a), Some(b)) if a == b => a,
+            (Some(_), Some(_)) => {
+                return Err(
+                    "base_url is given twice (at the engine level and in its http \
+                            table) with different values"
+                        .to_owned(),
+                )
+            }
+            (None, None) => return Err("missing field `base_url`".to_owned()),
+        };
+        Ok(Self {
+            base_url,
+            http,
+            auth: f.auth,
+            default: f.default,
+            id_prefix: f.id_prefix,
+            mounts: f.mounts,
+            page_size: f.page_size,
+            max_scan: f.max_scan,
+            cache_ttl_ms: f.cache_ttl_ms,
+        })
+    }
+}
+
 fn default_page_size() -> u32 {
     100
 }
@@ -103,7 +163,8 @@ impl AlfrescoConfig {
     /// A configuration with defaults for everything but the base URL and auth.
     pub fn new(base_url: url::Url, auth: AuthConfig) -> Self {
         Self {
-            http: HttpSettings::new(base_url),
+            base_url,
+            http: HttpSettings::default(),
             auth,
             default: false,
             id_prefix: None,
@@ -117,7 +178,9 @@ impl AlfrescoConfig {
     /// Every problem with these settings, each naming its key relative to `prefix`
     /// (e.g. `engines.alfresco`).
     pub fn validate(&self, prefix: &str) -> Vec<String> {
-        let mut out = self.http.validate(&format!("{prefix}.http"));
+        let mut out =
+            flowgate_http::validate_base_url(&self.base_url, &format!("{prefix}.base_url"));
+        out.extend(self.http.validate(&format!("{prefix}.http")));
         for m in &self.mounts {
             if !m.starts_with('/') {
                 out.push(format!("{prefix}.mounts: '{m}' must start with '/'"));
@@ -182,16 +245,28 @@ mod tests {
     #[test]
     fn config_parses_with_defaults_and_rejects_unknown_keys() {
         let c: AlfrescoConfig = toml_like(
-            r#"{"http":{"base_url":"http://127.0.0.1:8081/alfresco/"},
+            r#"{"base_url":"http://127.0.0.1:8081/alfresco/",
                 "auth":{"mode":"ticket","user":"admin","password_env":"ALF_PW"},
                 "id_prefix":"alf"}"#,
         )
         .unwrap();
+        // The older place of the base URL is still read.
+        let old: AlfrescoConfig = toml_like(
+            r#"{"http":{"base_url":"http://127.0.0.1:8081/alfresco/","max_attempts":2},
+                "auth":{"mode":"ticket","user":"admin","password_env":"ALF_PW"},
+                "id_prefix":"alf"}"#,
+        )
+        .unwrap();
+        assert_eq!(old.base_url, c.base_url);
+        assert_eq!(old.http.max_attempts, 2);
+        assert_eq!(old.http.legacy_base_url, None);
+        assert!(toml_like(r#"{"base_url":"http://a/","http":{"base_url":"http://b/"}}"#).is_err());
+        assert!(toml_like(r#"{"http":{}}"#).is_err());
         assert_eq!(c.auth.mode, AuthMode::Ticket);
         assert_eq!(c.page_size, 100);
         assert_eq!(c.cache_ttl_ms, 2000);
         assert!(c.validate("engines.alfresco").is_empty());
-        assert!(toml_like(r#"{"http":{"base_url":"http://x/"},"bogus":1}"#).is_err());
+        assert!(toml_like(r#"{"base_url":"http://x/","bogus":1}"#).is_err());
     }
 
     #[test]

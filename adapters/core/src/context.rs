@@ -77,8 +77,13 @@ pub struct CallContext {
     pub admin: bool,
     /// Power users see and may cancel every workflow (see [`crate::access`]).
     pub poweruser: bool,
-    /// Correlates log lines of one request across engines.
+    /// Correlates log lines of one request across engines; sent upstream as
+    /// `X-Request-Id` by the remote adapters (empty: none).
     pub request_id: String,
+    /// The caller's W3C trace context (`traceparent` header), forwarded upstream
+    /// unchanged when present. Only a well-formed value is kept (see
+    /// [`valid_traceparent`]).
+    pub traceparent: Option<String>,
     /// When the caller stops waiting. `None` means no deadline.
     pub deadline: Option<Instant>,
     /// Repository name from the request (`default` unless the client said otherwise).
@@ -101,6 +106,7 @@ impl CallContext {
             admin: false,
             poweruser: false,
             request_id: String::new(),
+            traceparent: None,
             deadline: None,
             repository: "default".to_owned(),
             credentials: None,
@@ -123,6 +129,12 @@ impl CallContext {
     /// Sets the request id.
     pub fn with_request_id(mut self, id: impl Into<String>) -> Self {
         self.request_id = id.into();
+        self
+    }
+
+    /// Sets the W3C trace context, when `value` is a well-formed `traceparent`.
+    pub fn with_traceparent(mut self, value: &str) -> Self {
+        self.traceparent = valid_traceparent(value).then(|| value.to_owned());
         self
     }
 
@@ -150,9 +162,64 @@ impl CallContext {
     }
 }
 
+/// Whether `v` is a W3C `traceparent` value of a known shape: `version-traceid-parentid-flags`
+/// in lower-case hex (2-32-16-2 digits), trace and parent ids not all zeros, version not
+/// `ff`. Later versions may append fields after a `-`.
+pub fn valid_traceparent(v: &str) -> bool {
+    fn hex(s: &str, n: usize) -> bool {
+        s.len() == n && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    }
+    let mut parts = v.split('-');
+    let (Some(version), Some(trace), Some(parent), Some(flags)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let rest_ok = match version {
+        "00" => parts.next().is_none(),
+        _ => true,
+    };
+    v.len() <= 512
+        && hex(version, 2)
+        && version != "ff"
+        && hex(trace, 32)
+        && trace.bytes().any(|b| b != b'0')
+        && hex(parent, 16)
+        && parent.bytes().any(|b| b != b'0')
+        && hex(flags, 2)
+        && rest_ok
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn traceparents_are_checked() {
+        let ok = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        assert!(valid_traceparent(ok));
+        assert_eq!(
+            CallContext::admin("a")
+                .with_traceparent(ok)
+                .traceparent
+                .as_deref(),
+            Some(ok)
+        );
+        for bad in [
+            "",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x",
+        ] {
+            assert!(!valid_traceparent(bad), "{bad}");
+            assert_eq!(
+                CallContext::admin("a").with_traceparent(bad).traceparent,
+                None
+            );
+        }
+    }
 
     #[test]
     fn principal_matching_understands_prefixes_and_groups() {

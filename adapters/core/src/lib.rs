@@ -31,7 +31,7 @@ mod model;
 pub mod order;
 mod query;
 
-pub use context::{CallContext, Credentials, Secret};
+pub use context::{valid_traceparent, CallContext, Credentials, Secret};
 pub use engine::{Capabilities, EngineInfo, Health, WorkflowEngine};
 pub use error::{EngineError, ErrorKind, Result};
 pub use limits::{shown, Limits};

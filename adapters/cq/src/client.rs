@@ -72,14 +72,6 @@ impl Client {
     }
 
     /// Whether the adapter acts with a service account (and must enforce visibility).
-    /// Whether the circuit breaker lets every call through. While it does not, a
-    /// caller sends one request before any concurrent ones: a half-open breaker lets a
-    /// single probe pass and would refuse its siblings.
-    #[allow(dead_code)]
-    pub fn breaker_closed(&self) -> bool {
-        self.up.breaker_state() == flowgate_http::BreakerState::Closed
-    }
-
     pub fn is_service_account(&self) -> bool {
         !matches!(self.auth, Auth::Passthrough)
     }
@@ -331,7 +323,7 @@ impl Client {
 
     /// Strips scheme, host and the base path from an absolute `Location`.
     pub fn location_path(&self, location: &str) -> Option<String> {
-        let base = self.up.settings().base_url.path().trim_end_matches('/');
+        let base = self.up.base_url().path().trim_end_matches('/');
         let p = if location.starts_with('/') {
             location.to_owned()
         } else {

@@ -18,9 +18,9 @@ pub struct CqConfig {
     pub profile: Profile,
     /// How the adapter authenticates upstream.
     pub auth: AuthConfig,
-    /// Timeouts, retries, breaker and pooling.
+    /// Upstream HTTP settings: TLS, proxy, timeouts, retries, breaker, pool.
     #[serde(default)]
-    pub http: HttpTuning,
+    pub http: HttpSettings,
     /// Document path prefixes this engine resolves (default `["/content"]`); the gateway
     /// routes `/path/...` documents under the longest matching mount here.
     #[serde(default = "defaults::mounts")]
@@ -84,30 +84,6 @@ pub enum AuthConfig {
     Passthrough,
 }
 
-/// Optional overrides of the shared HTTP settings (see `flowgate_http::HttpSettings`).
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct HttpTuning {
-    /// Connect timeout in milliseconds.
-    pub connect_timeout_ms: Option<u64>,
-    /// Timeout of one attempt in milliseconds.
-    pub request_timeout_ms: Option<u64>,
-    /// Attempts in all for idempotent calls.
-    pub max_attempts: Option<u32>,
-    /// First retry delay in milliseconds.
-    pub retry_min_delay_ms: Option<u64>,
-    /// Largest retry delay in milliseconds.
-    pub retry_max_delay_ms: Option<u64>,
-    /// Consecutive failures that open the breaker (0 disables it).
-    pub breaker_failures: Option<u32>,
-    /// Breaker cool-down in milliseconds.
-    pub breaker_cooldown_ms: Option<u64>,
-    /// Calls in flight.
-    pub max_concurrency: Option<usize>,
-    /// Largest body read, in bytes.
-    pub max_body_bytes: Option<usize>,
-}
-
 mod defaults {
     use crate::Profile;
 
@@ -146,7 +122,7 @@ impl CqConfig {
             base_url,
             profile,
             auth,
-            http: HttpTuning::default(),
+            http: HttpSettings::default(),
             mounts: defaults::mounts(),
             id_prefix: None,
             default: false,
@@ -160,7 +136,14 @@ impl CqConfig {
     /// Every problem with these settings, each naming its key under `prefix`
     /// (`engines.cq`). Empty when the configuration is usable.
     pub fn validate(&self, prefix: &str) -> Vec<String> {
-        let mut out = self.http_settings().validate(prefix);
+        let mut out =
+            flowgate_http::validate_base_url(&self.base_url, &format!("{prefix}.base_url"));
+        out.extend(self.http.validate(&format!("{prefix}.http")));
+        if self.http.legacy_base_url.is_some() {
+            out.push(format!(
+                "{prefix}.http.base_url: give base_url at the engine level"
+            ));
+        }
         for (i, m) in self.mounts.iter().enumerate() {
             if !m.starts_with('/') || m.contains("..") || m.contains("//") {
                 out.push(format!("{prefix}.mounts[{i}]: must be an absolute path"));
@@ -197,27 +180,6 @@ impl CqConfig {
             out.push(format!("{prefix}.auth: {}", e.message()));
         }
         out
-    }
-
-    /// The shared HTTP layer's settings for this engine.
-    pub fn http_settings(&self) -> HttpSettings {
-        let mut s = HttpSettings::new(self.base_url.clone());
-        let t = &self.http;
-        macro_rules! apply {
-            ($($f:ident),*) => { $( if let Some(v) = t.$f { s.$f = v; } )* };
-        }
-        apply!(
-            connect_timeout_ms,
-            request_timeout_ms,
-            max_attempts,
-            retry_min_delay_ms,
-            retry_max_delay_ms,
-            breaker_failures,
-            breaker_cooldown_ms,
-            max_concurrency,
-            max_body_bytes
-        );
-        s
     }
 
     /// Resolves secrets (reading the named environment variables).
@@ -315,7 +277,7 @@ mod tests {
             errs.iter().any(|e| e.starts_with("engines.cq.mounts[0]")),
             "{errs:?}"
         );
-        assert_eq!(c.http_settings().request_timeout_ms, 500);
+        assert_eq!(c.http.request_timeout_ms, 500);
         c.cache_ttl_ms = MAX_CACHE_TTL_MS + 1;
         assert!(c
             .validate("engines.cq")

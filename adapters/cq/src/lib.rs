@@ -45,8 +45,9 @@ mod ids;
 mod profile;
 mod wire;
 
-pub use config::{AuthConfig, CqConfig, HttpTuning};
+pub use config::{AuthConfig, CqConfig};
 pub use engine::CqEngine;
+pub use flowgate_http::HttpSettings;
 pub use profile::Profile;
 
 #[cfg(feature = "sim")]

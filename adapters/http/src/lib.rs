@@ -15,16 +15,14 @@
 //!    retried (a slow upstream would only be hit again): a read reports it, and a start,
 //!    completion or cancel whose outcome is unknown fails with `Timeout` (504).
 //!
-//! Plain-`http` base URLs are served by a small built-in HTTP/1.1 client (module `h1`):
-//! the request is written and its answer read in the calling task, with no connection
-//! task, channel or per-request URL parsing in between. `https` base URLs (and requests
-//! with streamed bodies) go through `reqwest` with rustls. Either way an answer is read in
-//! full, bounded by `max_body_bytes`, within the attempt's timeout, and handed over as a
-//! [`Response`].
-//!
-//! Connections are pooled per Tokio runtime: in a thread-per-core server (one
-//! current-thread runtime per worker) each worker sends over connections its own runtime
-//! drives, instead of waking another worker for every call (and waiting when it is busy).
+//! Every call, `http` or `https`, goes through one `reqwest::Client` per engine: its
+//! connection pool, rustls with the system's roots plus the engine's `ca_file`, an
+//! optional client certificate, and the engine's proxy (or the standard `HTTPS_PROXY` /
+//! `HTTP_PROXY` / `NO_PROXY` variables). TLS refusals are not retried and are reported
+//! as such (an untrusted upstream certificate, a refused client certificate). An answer
+//! is read in full, bounded by `max_body_bytes`, within the attempt's timeout, and
+//! handed over as a [`Response`]. The caller's request id and W3C `traceparent` are sent
+//! upstream as `X-Request-Id` and `traceparent`.
 //!
 //! [`breaker_state`] lets readiness checks read an engine's breaker without a handle on
 //! its client.
@@ -36,7 +34,8 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), flowgate_core::EngineError> {
 //! use flowgate_http::{HttpSettings, Idempotency, Upstream};
-//! let up = Upstream::new("alfresco", HttpSettings::new("http://127.0.0.1:8081/alfresco/".parse().unwrap()))?;
+//! let base = "https://alfresco.example/alfresco/".parse().unwrap();
+//! let up = Upstream::new("alfresco", base, HttpSettings::default())?;
 //! let cx = flowgate_core::CallContext::admin("admin");
 //! let url = up.url(&["api", "-default-", "public", "workflow", "versions", "1", "tasks", "42"])?;
 //! let resp = up.send(&cx, "get_task", Idempotency::Idempotent, up.request(reqwest::Method::GET, url)).await?;
@@ -45,13 +44,14 @@
 //! ```
 
 mod breaker;
-mod h1;
 mod request;
 mod settings;
+mod transport;
 mod upstream;
 mod urls;
 
 pub use breaker::BreakerState;
 pub use request::{basic_auth_value, bearer_auth_value, RequestBuilder, Target};
-pub use settings::HttpSettings;
-pub use upstream::{breaker_state, snippet, Idempotency, Response, Upstream};
+pub use settings::{validate_base_url, HttpSettings};
+pub use transport::Response;
+pub use upstream::{breaker_state, snippet, Idempotency, Upstream};

@@ -1,108 +1,106 @@
-//! Per-engine HTTP settings.
+//! Per-engine HTTP settings: the `[engines.<name>.http]` table of a remote engine.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
 
-/// Timeouts, retry, breaker and pooling settings of one remote engine.
+/// Transport (TLS, proxy, pool), timeout, retry, breaker and concurrency settings of one
+/// remote engine. Every field has a default, so an empty table is valid. The engine's
+/// base URL is not part of it: both remote adapters take `base_url` at the engine level.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct HttpSettings {
-    /// Base URL of the upstream; its path is the prefix of every call
-    /// (`http://host:8080/alfresco/`).
-    pub base_url: url::Url,
-    /// Connect timeout in milliseconds.
-    #[serde(default = "defaults::connect_timeout_ms")]
+    /// Connect timeout in milliseconds (TCP connect plus TLS handshake).
     pub connect_timeout_ms: u64,
     /// Timeout of one attempt in milliseconds (also capped by the caller's deadline).
-    #[serde(default = "defaults::request_timeout_ms")]
     pub request_timeout_ms: u64,
     /// Attempts in all for idempotent calls (1 = no retry).
-    #[serde(default = "defaults::max_attempts")]
     pub max_attempts: u32,
     /// First retry delay in milliseconds.
-    #[serde(default = "defaults::retry_min_delay_ms")]
     pub retry_min_delay_ms: u64,
     /// Largest retry delay in milliseconds.
-    #[serde(default = "defaults::retry_max_delay_ms")]
     pub retry_max_delay_ms: u64,
     /// Consecutive failures that open the circuit breaker (0 disables it).
-    #[serde(default = "defaults::breaker_failures")]
     pub breaker_failures: u32,
     /// How long the breaker stays open before one probe is let through, in milliseconds.
-    #[serde(default = "defaults::breaker_cooldown_ms")]
     pub breaker_cooldown_ms: u64,
     /// Maximum calls in flight to this engine.
-    #[serde(default = "defaults::max_concurrency")]
     pub max_concurrency: usize,
     /// Largest upstream body read, in bytes.
-    #[serde(default = "defaults::max_body_bytes")]
     pub max_body_bytes: usize,
+    /// How long an idle pooled connection is kept, in milliseconds.
+    pub pool_idle_timeout_ms: u64,
+    /// PEM file of certificate authorities trusted in addition to the system's roots
+    /// (a corporate CA signing the upstream's certificate).
+    pub ca_file: Option<PathBuf>,
+    /// PEM file of the client certificate (and its chain) presented to the upstream
+    /// (mutual TLS). Needs `client_key_file`.
+    pub client_cert_file: Option<PathBuf>,
+    /// PEM file of the private key (PKCS#8, PKCS#1 or SEC1) of `client_cert_file`.
+    pub client_key_file: Option<PathBuf>,
+    /// Forward proxy for every call to this engine (`http://proxy.example:3128`; https
+    /// upstreams are reached through `CONNECT`). When absent, the standard
+    /// `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` / `NO_PROXY` variables apply.
+    pub proxy: Option<url::Url>,
+    /// Hosts reached without `proxy` (comma-separated, as in `NO_PROXY`).
+    pub no_proxy: Option<String>,
+    /// Accept any upstream certificate, unverified. **Insecure**: anyone on the path can
+    /// read and change the traffic. A warning is logged when an engine starts with it.
+    pub danger_accept_invalid_certs: bool,
+    /// Older place of the engine's base URL (`[engines.<name>.http] base_url`), still
+    /// accepted by the Alfresco adapter; give `base_url` at the engine level instead.
+    #[doc(hidden)]
+    #[serde(rename = "base_url")]
+    pub legacy_base_url: Option<url::Url>,
 }
 
-mod defaults {
-    pub fn connect_timeout_ms() -> u64 {
-        2_000
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            connect_timeout_ms: 2_000,
+            request_timeout_ms: 10_000,
+            max_attempts: 3,
+            retry_min_delay_ms: 100,
+            retry_max_delay_ms: 2_000,
+            breaker_failures: 5,
+            breaker_cooldown_ms: 5_000,
+            max_concurrency: 64,
+            max_body_bytes: 8 * 1024 * 1024,
+            pool_idle_timeout_ms: 60_000,
+            ca_file: None,
+            client_cert_file: None,
+            client_key_file: None,
+            proxy: None,
+            no_proxy: None,
+            danger_accept_invalid_certs: false,
+            legacy_base_url: None,
+        }
     }
-    pub fn request_timeout_ms() -> u64 {
-        10_000
+}
+
+/// Problems with an engine's base URL, each naming `key` (e.g. `engines.alf.base_url`).
+pub fn validate_base_url(base_url: &url::Url, key: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if !matches!(base_url.scheme(), "http" | "https") {
+        out.push(format!("{key}: must be an http or https URL"));
     }
-    pub fn max_attempts() -> u32 {
-        3
+    if base_url.cannot_be_a_base() || base_url.host().is_none() {
+        out.push(format!("{key}: not an absolute URL with a host"));
     }
-    pub fn retry_min_delay_ms() -> u64 {
-        100
+    if !base_url.username().is_empty() || base_url.password().is_some() {
+        out.push(format!(
+            "{key}: must not carry credentials; use the auth settings"
+        ));
     }
-    pub fn retry_max_delay_ms() -> u64 {
-        2_000
-    }
-    pub fn breaker_failures() -> u32 {
-        5
-    }
-    pub fn breaker_cooldown_ms() -> u64 {
-        5_000
-    }
-    pub fn max_concurrency() -> usize {
-        64
-    }
-    pub fn max_body_bytes() -> usize {
-        8 * 1024 * 1024
-    }
+    out
 }
 
 impl HttpSettings {
-    /// Settings with every default and the given base URL.
-    pub fn new(base_url: url::Url) -> Self {
-        Self {
-            base_url,
-            connect_timeout_ms: defaults::connect_timeout_ms(),
-            request_timeout_ms: defaults::request_timeout_ms(),
-            max_attempts: defaults::max_attempts(),
-            retry_min_delay_ms: defaults::retry_min_delay_ms(),
-            retry_max_delay_ms: defaults::retry_max_delay_ms(),
-            breaker_failures: defaults::breaker_failures(),
-            breaker_cooldown_ms: defaults::breaker_cooldown_ms(),
-            max_concurrency: defaults::max_concurrency(),
-            max_body_bytes: defaults::max_body_bytes(),
-        }
-    }
-
-    /// Problems with these settings, each naming its field relative to `prefix`.
+    /// Problems with these settings, each naming its field relative to `prefix`
+    /// (the table, e.g. `engines.alf.http`). Files are checked when the client is built.
     pub fn validate(&self, prefix: &str) -> Vec<String> {
         let mut out = Vec::new();
-        if !matches!(self.base_url.scheme(), "http" | "https") {
-            out.push(format!("{prefix}.base_url: must be an http or https URL"));
-        }
-        if self.base_url.cannot_be_a_base() || self.base_url.host().is_none() {
-            out.push(format!(
-                "{prefix}.base_url: not an absolute URL with a host"
-            ));
-        }
-        if !self.base_url.username().is_empty() || self.base_url.password().is_some() {
-            out.push(format!(
-                "{prefix}.base_url: must not carry credentials; use the auth settings"
-            ));
-        }
         if self.request_timeout_ms == 0 {
             out.push(format!("{prefix}.request_timeout_ms: must be > 0"));
         }
@@ -120,6 +118,27 @@ impl HttpSettings {
                 "{prefix}.retry_min_delay_ms: must not exceed retry_max_delay_ms"
             ));
         }
+        match (&self.client_cert_file, &self.client_key_file) {
+            (Some(_), None) => out.push(format!(
+                "{prefix}.client_key_file: required with client_cert_file"
+            )),
+            (None, Some(_)) => out.push(format!(
+                "{prefix}.client_cert_file: required with client_key_file"
+            )),
+            _ => {}
+        }
+        if let Some(p) = &self.proxy {
+            if !matches!(p.scheme(), "http" | "https") || p.host().is_none() {
+                out.push(format!(
+                    "{prefix}.proxy: must be an http:// or https:// URL with a host"
+                ));
+            }
+        }
+        if self.no_proxy.is_some() && self.proxy.is_none() {
+            out.push(format!(
+                "{prefix}.no_proxy: only applies with proxy (NO_PROXY covers the environment's proxy)"
+            ));
+        }
         out
     }
 
@@ -134,20 +153,34 @@ mod tests {
 
     #[test]
     fn defaults_fill_missing_fields() {
-        let s: HttpSettings =
-            serde_json::from_str(r#"{"base_url":"http://127.0.0.1:1/x/"}"#).unwrap();
-        assert_eq!(s.max_attempts, 3);
-        assert!(s.validate("engines.a").is_empty());
+        let s: HttpSettings = serde_json::from_str(r#"{"max_attempts":2}"#).unwrap();
+        assert_eq!(s.max_attempts, 2);
+        assert_eq!(s.request_timeout_ms, 10_000);
+        assert!(!s.danger_accept_invalid_certs);
+        assert!(s.validate("engines.a.http").is_empty());
+        assert!(serde_json::from_str::<HttpSettings>(r#"{"bogus":1}"#).is_err());
     }
 
     #[test]
     fn validation_names_the_field() {
-        let mut s = HttpSettings::new("http://u:p@127.0.0.1:1/".parse().unwrap());
-        s.max_attempts = 0;
-        let problems = s.validate("engines.a");
-        assert!(problems.iter().any(|p| p.starts_with("engines.a.base_url")));
-        assert!(problems
+        let s = HttpSettings {
+            max_attempts: 0,
+            client_cert_file: Some("c.pem".into()),
+            proxy: Some("socks9://p/".parse().unwrap()),
+            ..HttpSettings::default()
+        };
+        let problems = s.validate("engines.a.http");
+        for key in ["max_attempts", "client_key_file", "proxy"] {
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.starts_with(&format!("engines.a.http.{key}"))),
+                "{key}: {problems:?}"
+            );
+        }
+        let url: url::Url = "http://u:p@127.0.0.1:1/".parse().unwrap();
+        assert!(validate_base_url(&url, "engines.a.base_url")
             .iter()
-            .any(|p| p.starts_with("engines.a.max_attempts")));
+            .any(|p| p.starts_with("engines.a.base_url")));
     }
 }

@@ -1,55 +1,27 @@
-//! The per-engine upstream client.
+//! The per-engine upstream client: the layers around the engine's one
+//! `reqwest::Client` (concurrency limit, circuit breaker, per-attempt deadline, retries).
 
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
-use bytes::Bytes;
 use flowgate_core::{CallContext, EngineError};
+use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
-use std::cell::RefCell;
-use std::sync::atomic::{AtomicU8, Ordering};
-
 use thread_local::ThreadLocal;
 use tokio::sync::Semaphore;
 
 use crate::breaker::{Breaker, BreakerState};
-use crate::h1;
 use crate::request::{RequestBuilder, Target};
 use crate::settings::HttpSettings;
+use crate::transport::{self, Failure, Response};
 use crate::urls;
 
-const USER_AGENT: &str = concat!("flowgate/", env!("CARGO_PKG_VERSION"));
-
-/// How long an idle pooled connection is kept.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// An upstream's answer, read in full (its body bounded by `max_body_bytes`).
-#[derive(Debug)]
-pub struct Response {
-    status: StatusCode,
-    fields: h1::Fields,
-    body: Bytes,
-}
-
-impl Response {
-    /// The HTTP status.
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-
-    /// The value of header field `name` (case-insensitive; the first if repeated), when
-    /// it is text.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.fields.get(name)
-    }
-
-    /// The body.
-    pub fn body(&self) -> &[u8] {
-        &self.body
-    }
-}
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// Whether repeating a call is harmless.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,8 +32,9 @@ pub enum Idempotency {
     NonIdempotent,
 }
 
-/// One remote engine's HTTP client: pooled connections, concurrency limit, circuit
-/// breaker, timeouts and retries. Cheap to clone.
+/// One remote engine's HTTP client: one `reqwest::Client` (pooled connections, rustls)
+/// wrapped in a concurrency limit, a circuit breaker, per-attempt timeouts and retries.
+/// Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Upstream {
     inner: Arc<Inner>,
@@ -72,31 +45,18 @@ struct Inner {
     engine: String,
     /// The engine name as a metric label (cloned per call without allocating).
     label: metrics::SharedString,
+    base_url: url::Url,
     settings: HttpSettings,
-    /// The base URL's origin when it is plain `http`: requests to it go through the
-    /// built-in HTTP/1.1 client ([`h1`]); others (`https`) through reqwest.
-    origin: Option<h1::Origin>,
-    /// Builds requests, and sends them outside any Tokio runtime.
+    /// Every call to this engine goes through this client and its pool.
     client: reqwest::Client,
-    /// What each thread that sent through this upstream keeps: the connection pool of
-    /// each of its Tokio runtimes (see [`Inner::local`]) and its metric handles. Per
-    /// thread, so that a call takes no lock and clones no handle that the server's
-    /// other workers, on other cores, also write.
-    here: ThreadLocal<RefCell<Here>>,
+    /// Metric handles, per thread, so that a call takes no lock and clones no handle
+    /// that the server's other workers, on other cores, also write.
+    here: ThreadLocal<RefCell<CallMetrics>>,
     breaker: Breaker,
     limit: Semaphore,
     /// The value last written to `flowgate_breaker_open` (2: none yet); the gauge is
     /// written when it changes, not on every call.
     open_shown: AtomicU8,
-}
-
-/// One thread's share of an upstream.
-#[derive(Debug, Default)]
-struct Here {
-    runtimes: Vec<(tokio::runtime::Id, Local)>,
-    /// Metric handles, registered on first use (looking a labelled series up in the
-    /// recorder on every call costs more than the rest of the bookkeeping).
-    metrics: CallMetrics,
 }
 
 /// The metric handles of one engine (a few dozen at most: looked up by a scan).
@@ -115,133 +75,6 @@ impl std::fmt::Debug for CallMetrics {
     }
 }
 
-/// Runtimes remembered per upstream before the list is started afresh (bounds memory
-/// when runtimes come and go, as in tests).
-const MAX_RUNTIMES: usize = 64;
-
-/// The connections of one runtime.
-#[derive(Clone, Debug)]
-struct Local {
-    /// Plain-`http` connections to the base URL's origin.
-    plain: Option<Arc<h1::Pool>>,
-    /// Everything else: built on first use.
-    other: Option<reqwest::Client>,
-}
-
-fn build_client(engine: &str, settings: &HttpSettings) -> Result<reqwest::Client, EngineError> {
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
-        .pool_idle_timeout(IDLE_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(USER_AGENT)
-        .build()
-        .map_err(|e| {
-            EngineError::Unavailable(format!("engine '{engine}': cannot build HTTP client: {e}"))
-        })
-}
-
-impl Inner {
-    /// The connections that belong to the calling runtime. A socket is driven by the
-    /// reactor of the runtime that opened it; a thread-per-core server (one
-    /// current-thread runtime per worker) sharing one pool would hand a worker's request
-    /// to a connection another worker drives, costing cross-thread wake-ups per call and
-    /// waiting on that worker when it is busy. A pool per runtime keeps every call on the
-    /// thread that made it.
-    fn local(&self) -> Option<Local> {
-        let id = tokio::runtime::Handle::try_current().ok()?.id();
-        let mut here = self.here.get_or_default().borrow_mut();
-        let pools = &mut here.runtimes;
-        if let Some((_, local)) = pools.iter().find(|(i, _)| *i == id) {
-            return Some(local.clone());
-        }
-        let local = Local {
-            plain: self.origin.clone().map(|origin| {
-                Arc::new(h1::Pool::new(
-                    origin,
-                    self.settings.max_concurrency,
-                    IDLE_TIMEOUT,
-                    Duration::from_millis(self.settings.connect_timeout_ms),
-                ))
-            }),
-            other: None,
-        };
-        if pools.len() >= MAX_RUNTIMES {
-            pools.clear();
-        }
-        pools.push((id, local.clone()));
-        Some(local)
-    }
-
-    /// The reqwest client of the calling runtime (of the process outside a runtime).
-    fn reqwest_here(&self) -> reqwest::Client {
-        let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            return self.client.clone();
-        };
-        let id = handle.id();
-        let mut here = self.here.get_or_default().borrow_mut();
-        let Some((_, local)) = here.runtimes.iter_mut().find(|(i, _)| *i == id) else {
-            return self.client.clone();
-        };
-        if let Some(c) = &local.other {
-            return c.clone();
-        }
-        let c = build_client(&self.engine, &self.settings).unwrap_or_else(|_| self.client.clone());
-        local.other = Some(c.clone());
-        c
-    }
-}
-
-/// One call's request, ready for every attempt.
-enum Prepared {
-    /// Written once by the built-in client; each attempt sends the same bytes.
-    Plain {
-        pool: Arc<h1::Pool>,
-        bytes: Vec<u8>,
-        head_only: bool,
-    },
-    /// Sent by reqwest (https): cloned per attempt.
-    Other {
-        client: reqwest::Client,
-        request: Box<reqwest::Request>,
-    },
-}
-
-/// Sends one attempt through reqwest and reads the whole answer.
-async fn fetch(
-    client: &reqwest::Client,
-    request: reqwest::Request,
-    limit: usize,
-) -> Result<Response, Failure> {
-    let mut resp = client.execute(request).await.map_err(|e| {
-        let e = e.without_url();
-        tracing::debug!(error = %e, "upstream call failed");
-        if e.is_connect() {
-            Failure::Connect
-        } else if e.is_timeout() {
-            Failure::Timeout
-        } else {
-            Failure::Broken("the connection failed")
-        }
-    })?;
-    let status = resp.status();
-    let mut body = Vec::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|_| Failure::Broken("the connection failed while reading the answer"))?
-    {
-        if body.len() + chunk.len() > limit {
-            return Err(Failure::TooLarge(status));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(Response {
-        status,
-        fields: h1::Fields::from_map(resp.headers()),
-        body: body.into(),
-    })
-}
-
 /// Cuts an upstream body for logs: the first 200 characters on one line. Never put
 /// upstream bodies into client-facing messages.
 pub fn snippet(body: &str) -> String {
@@ -251,35 +84,15 @@ pub fn snippet(body: &str) -> String {
         .collect()
 }
 
-enum Failure {
-    /// The connection could not be made: the request was not sent.
-    Connect,
-    /// No complete answer in time.
-    Timeout,
-    /// The connection broke or the answer was not HTTP.
-    Broken(&'static str),
-    /// The answer's body is over the size limit.
-    TooLarge(StatusCode),
-}
-
-impl From<h1::Failure> for Failure {
-    fn from(f: h1::Failure) -> Self {
-        match f {
-            h1::Failure::Connect(e) => {
-                tracing::debug!(error = %e, "upstream connection failed");
-                Failure::Connect
-            }
-            h1::Failure::Broken(why) => Failure::Broken(why),
-            h1::Failure::TooLarge(status) => Failure::TooLarge(status),
-        }
-    }
-}
-
 impl Upstream {
-    /// Builds the client. Fails only when the TLS/HTTP stack cannot be initialised.
-    pub fn new(engine: &str, settings: HttpSettings) -> Result<Self, EngineError> {
-        let client = build_client(engine, &settings)?;
-        let origin = h1::Origin::of(&settings.base_url);
+    /// Builds the engine's client from its base URL and settings. Fails with
+    /// `Unavailable` when a TLS file named in the settings cannot be read or parsed.
+    pub fn new(
+        engine: &str,
+        base_url: url::Url,
+        settings: HttpSettings,
+    ) -> Result<Self, EngineError> {
+        let client = transport::build_client(engine, &settings)?;
         let inner = Arc::new(Inner {
             engine: engine.to_owned(),
             label: metrics::SharedString::from(std::sync::Arc::<str>::from(engine)),
@@ -288,8 +101,8 @@ impl Upstream {
                 Duration::from_millis(settings.breaker_cooldown_ms),
             ),
             limit: Semaphore::new(settings.max_concurrency.max(1)),
+            base_url,
             settings,
-            origin,
             client,
             here: ThreadLocal::new(),
             open_shown: AtomicU8::new(2),
@@ -308,6 +121,11 @@ impl Upstream {
         &self.inner.settings
     }
 
+    /// The base URL every call goes under.
+    pub fn base_url(&self) -> &url::Url {
+        &self.inner.base_url
+    }
+
     /// The current circuit-breaker state.
     pub fn breaker_state(&self) -> BreakerState {
         self.inner.breaker.state()
@@ -317,14 +135,14 @@ impl Upstream {
     /// segment. Empty, `.`/`..`, control-character and over-long segments are refused
     /// with `BadRequest` before anything is sent.
     pub fn url(&self, segments: &[&str]) -> Result<Target, EngineError> {
-        urls::join(&self.inner.settings.base_url, segments, None)
+        urls::join(&self.inner.base_url, segments, None)
     }
 
     /// Like [`Upstream::url`], followed by an absolute repository path whose pieces are
     /// encoded one by one (slashes kept). Relative, `..`, `//` and control-character paths
     /// are refused.
     pub fn url_with_path(&self, segments: &[&str], abs_path: &str) -> Result<Target, EngineError> {
-        urls::join(&self.inner.settings.base_url, segments, Some(abs_path))
+        urls::join(&self.inner.base_url, segments, Some(abs_path))
     }
 
     /// A request to fill in and pass to [`Upstream::send`].
@@ -355,7 +173,7 @@ impl Upstream {
         let elapsed = started.elapsed().as_secs_f64();
         let engine = &self.inner.label;
         let mut here = self.inner.here.get_or_default().borrow_mut();
-        let m = &mut here.metrics;
+        let m = &mut *here;
         match m.calls.iter().find(|(o, c, _)| *o == op && *c == outcome) {
             Some((_, _, counter)) => counter.increment(1),
             None => {
@@ -420,29 +238,19 @@ impl Upstream {
 
         let settings = &inner.settings;
         let limit = settings.max_body_bytes;
-        let prepared = match inner.local().and_then(|l| l.plain) {
-            Some(pool) => Prepared::Plain {
-                bytes: h1::encode(pool.origin(), &req, USER_AGENT),
-                head_only: req.method == reqwest::Method::HEAD,
-                pool,
-            },
-            None => {
-                let client = inner.reqwest_here();
-                let request = req
-                    .to_reqwest(&client, &settings.base_url)
-                    .map_err(|e| {
-                        tracing::warn!(engine = %engine, op, error = %e, "could not build upstream request");
-                        EngineError::upstream(
-                            None,
-                            format!("engine '{engine}': could not build the {op} request"),
-                        )
-                    })?;
-                Prepared::Other {
-                    client,
-                    request: Box::new(request),
-                }
-            }
-        };
+        let request = req
+            .to_reqwest(&inner.client, &inner.base_url)
+            .map(|mut r| {
+                forward_ids(cx, r.headers_mut());
+                r
+            })
+            .map_err(|e| {
+                tracing::warn!(engine = %engine, op, error = %e, "could not build upstream request");
+                EngineError::upstream(
+                    None,
+                    format!("engine '{engine}': could not build the {op} request"),
+                )
+            })?;
 
         // Built on the first retry only: most calls succeed at once.
         let mut delays = None;
@@ -465,24 +273,9 @@ impl Upstream {
                 None => settings.request_timeout(),
             };
             let exchange = async {
-                match &prepared {
-                    Prepared::Plain {
-                        pool,
-                        bytes,
-                        head_only,
-                    } => pool
-                        .exchange(bytes, idem == Idempotency::Idempotent, *head_only, limit)
-                        .await
-                        .map(|a| Response {
-                            status: a.status,
-                            fields: a.fields,
-                            body: a.body,
-                        })
-                        .map_err(Failure::from),
-                    Prepared::Other { client, request } => match request.try_clone() {
-                        Some(r) => Box::pin(fetch(client, r, limit)).await,
-                        None => Err(Failure::Broken("the request body cannot be replayed")),
-                    },
+                match request.try_clone() {
+                    Some(r) => Box::pin(transport::fetch(&inner.client, r, limit)).await,
+                    None => Err(Failure::Broken("the request body cannot be replayed")),
                 }
             };
             let failure = match tokio::time::timeout(budget, exchange).await {
@@ -513,12 +306,19 @@ impl Upstream {
                 }
                 Ok(Err(failure)) => {
                     inner.breaker.failure(permit);
-                    let why = match failure {
-                        Failure::Connect => "connection refused or failed",
-                        Failure::Broken(why) => why,
-                        _ => "timed out",
-                    };
-                    tracing::warn!(engine = %engine, op, attempt, error = why, "upstream call failed");
+                    match &failure {
+                        Failure::Tls(problem) => {
+                            tracing::warn!(engine = %engine, op, attempt, error = ?problem, "upstream TLS failure");
+                        }
+                        other => {
+                            let why = match other {
+                                Failure::Connect => "connection refused or failed",
+                                Failure::Broken(why) => why,
+                                _ => "timed out",
+                            };
+                            tracing::warn!(engine = %engine, op, attempt, error = why, "upstream call failed");
+                        }
+                    }
                     failure
                 }
                 Err(_) => {
@@ -531,11 +331,12 @@ impl Upstream {
             // A refused connection is retried for every call: the request was never sent.
             // A connection dropped without an answer is retried for reads only. A timeout
             // is never retried: a slow upstream would only be hit again, and a write may
-            // have taken effect.
+            // have taken effect. A TLS refusal (an untrusted certificate, a missing client
+            // certificate) would only be refused again.
             let may_retry = match failure {
                 Failure::Connect => true,
                 Failure::Broken(_) => idem == Idempotency::Idempotent,
-                Failure::Timeout | Failure::TooLarge(_) => false,
+                Failure::Timeout | Failure::TooLarge(_) | Failure::Tls(_) => false,
             };
             if may_retry {
                 let delays = delays.get_or_insert_with(|| backoff(settings));
@@ -556,6 +357,7 @@ impl Upstream {
                 Failure::Timeout => {
                     EngineError::Timeout(format!("engine '{engine}' did not answer {op} in time"))
                 }
+                Failure::Tls(problem) => EngineError::upstream(None, problem.message(engine)),
                 Failure::Broken(_) | Failure::TooLarge(_) => EngineError::upstream(
                     None,
                     format!("engine '{engine}' dropped the connection during {op}"),
@@ -568,10 +370,10 @@ impl Upstream {
     /// documents the gateway reads; a task entity parses in about a fifth less work
     /// than with serde_json).
     pub fn read_json<T: DeserializeOwned>(&self, resp: Response) -> Result<T, EngineError> {
-        let status = resp.status.as_u16();
-        sonic_rs::from_slice(&resp.body).map_err(|e| {
+        let status = resp.status().as_u16();
+        sonic_rs::from_slice(resp.body()).map_err(|e| {
             tracing::warn!(engine = %self.inner.engine, status, error = %e,
-                body = %snippet(&String::from_utf8_lossy(&resp.body)), "malformed upstream JSON");
+                body = %snippet(&String::from_utf8_lossy(resp.body())), "malformed upstream JSON");
             EngineError::upstream(
                 Some(status),
                 format!("engine '{}' returned malformed JSON", self.inner.engine),
@@ -581,7 +383,7 @@ impl Upstream {
 
     /// The body as text, e.g. an HTML status page.
     pub fn read_text(&self, resp: Response) -> String {
-        String::from_utf8_lossy(&resp.body).into_owned()
+        String::from_utf8_lossy(resp.body()).into_owned()
     }
 }
 
@@ -592,6 +394,23 @@ fn backoff(settings: &HttpSettings) -> impl Iterator<Item = Duration> {
         .with_max_times(settings.max_attempts.saturating_sub(1) as usize)
         .with_jitter()
         .build()
+}
+
+/// Sends the caller's request id and W3C trace context upstream, unless the adapter set
+/// them itself, so that upstream logs can be matched with the gateway's.
+fn forward_ids(cx: &CallContext, headers: &mut reqwest::header::HeaderMap) {
+    if !cx.request_id.is_empty() && !headers.contains_key(X_REQUEST_ID) {
+        if let Ok(v) = HeaderValue::from_str(&cx.request_id) {
+            headers.insert(X_REQUEST_ID, v);
+        }
+    }
+    if let Some(tp) = cx.traceparent.as_deref() {
+        if !headers.contains_key(TRACEPARENT) {
+            if let Ok(v) = HeaderValue::from_str(tp) {
+                headers.insert(TRACEPARENT, v);
+            }
+        }
+    }
 }
 
 /// Every live upstream client of the process, so that health checks can read breaker
@@ -613,7 +432,7 @@ pub fn breaker_state(engine: &str, base_url: &url::Url) -> Option<BreakerState> 
     let states: Vec<BreakerState> = board
         .iter()
         .filter_map(std::sync::Weak::upgrade)
-        .filter(|i| i.engine == engine && &i.settings.base_url == base_url)
+        .filter(|i| i.engine == engine && &i.base_url == base_url)
         .map(|i| i.breaker.state())
         .collect();
     drop(board);

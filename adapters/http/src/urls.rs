@@ -82,7 +82,7 @@ fn check_piece(piece: &str, what: &str) -> Result<(), EngineError> {
 
 fn push_segment(path: &mut String, piece: &str) {
     path.push('/');
-    if piece.bytes().fold(true, |ok, b| ok & plain(b)) {
+    if piece.bytes().all(plain) {
         path.push_str(piece);
         return;
     }
@@ -113,11 +113,7 @@ pub(crate) fn join(
         let rest = p
             .strip_prefix('/')
             .ok_or_else(|| EngineError::bad_request("path must be absolute"))?;
-        // No early exit, so that it is checked many bytes at a time.
-        if rest
-            .bytes()
-            .fold(true, |ok, b| ok & (b == b'/' || plain(b)))
-        {
+        if rest.bytes().all(|b| b == b'/' || plain(b)) {
             // Nothing to encode and no control characters (the usual repository path):
             // only the pieces' shapes to check, then copied whole.
             if !rest.is_empty() {

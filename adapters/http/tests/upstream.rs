@@ -84,14 +84,15 @@ async fn serve(steps: Vec<Step>, fallback: Step) -> (url::Url, Arc<Script>) {
     (format!("http://{addr}/api/").parse().unwrap(), script)
 }
 
-fn settings(base: url::Url) -> HttpSettings {
-    let mut s = HttpSettings::new(base);
-    s.request_timeout_ms = 300;
-    s.retry_min_delay_ms = 5;
-    s.retry_max_delay_ms = 20;
-    s.breaker_failures = 3;
-    s.breaker_cooldown_ms = 200;
-    s
+fn settings() -> HttpSettings {
+    HttpSettings {
+        request_timeout_ms: 300,
+        retry_min_delay_ms: 5,
+        retry_max_delay_ms: 20,
+        breaker_failures: 3,
+        breaker_cooldown_ms: 200,
+        ..HttpSettings::default()
+    }
 }
 
 fn cx() -> CallContext {
@@ -118,7 +119,7 @@ async fn idempotent_call_is_retried_on_503_then_succeeds() {
         Step::Reply(200, "", r#"{"ok":true}"#),
     )
     .await;
-    let up = Upstream::new("t", settings(base)).unwrap();
+    let up = Upstream::new("t", base, settings()).unwrap();
     let resp = get(&up, Idempotency::Idempotent).await.unwrap();
     assert_eq!(resp.status(), 200);
     let v: serde_json::Value = up.read_json(resp).unwrap();
@@ -129,7 +130,7 @@ async fn idempotent_call_is_retried_on_503_then_succeeds() {
 #[tokio::test]
 async fn retry_after_zero_is_honoured_and_attempts_are_bounded() {
     let (base, script) = serve(vec![], Step::Reply(429, "retry-after: 0\r\n", "{}")).await;
-    let up = Upstream::new("t", settings(base)).unwrap();
+    let up = Upstream::new("t", base, settings()).unwrap();
     let resp = get(&up, Idempotency::Idempotent).await.unwrap();
     assert_eq!(resp.status(), 429);
     assert_eq!(
@@ -142,7 +143,7 @@ async fn retry_after_zero_is_honoured_and_attempts_are_bounded() {
 #[tokio::test]
 async fn non_idempotent_call_is_not_retried_on_503() {
     let (base, script) = serve(vec![], Step::Reply(503, "", "{}")).await;
-    let up = Upstream::new("t", settings(base)).unwrap();
+    let up = Upstream::new("t", base, settings()).unwrap();
     let resp = get(&up, Idempotency::NonIdempotent).await.unwrap();
     assert_eq!(resp.status(), 503);
     assert_eq!(script.hits.load(Ordering::SeqCst), 1);
@@ -151,7 +152,7 @@ async fn non_idempotent_call_is_not_retried_on_503() {
 #[tokio::test]
 async fn non_idempotent_timeout_is_reported_once_with_unknown_outcome() {
     let (base, script) = serve(vec![], Step::Slow(2_000, 200)).await;
-    let up = Upstream::new("t", settings(base)).unwrap();
+    let up = Upstream::new("t", base, settings()).unwrap();
     let started = Instant::now();
     let err = get(&up, Idempotency::NonIdempotent).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout);
@@ -164,9 +165,9 @@ async fn non_idempotent_timeout_is_reported_once_with_unknown_outcome() {
 #[tokio::test]
 async fn caller_deadline_caps_the_attempt() {
     let (base, _script) = serve(vec![], Step::Slow(2_000, 200)).await;
-    let mut s = settings(base);
+    let mut s = settings();
     s.request_timeout_ms = 10_000;
-    let up = Upstream::new("t", s).unwrap();
+    let up = Upstream::new("t", base, s).unwrap();
     let cx = CallContext::admin("a").with_timeout(Duration::from_millis(150));
     let started = Instant::now();
     let url = up.url(&["x"]).unwrap();
@@ -186,9 +187,9 @@ async fn caller_deadline_caps_the_attempt() {
 #[tokio::test]
 async fn dropped_connection_maps_to_upstream_error() {
     let (base, _script) = serve(vec![], Step::Drop).await;
-    let mut s = settings(base);
+    let mut s = settings();
     s.max_attempts = 1;
-    let up = Upstream::new("t", s).unwrap();
+    let up = Upstream::new("t", base, s).unwrap();
     let err = get(&up, Idempotency::Idempotent).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Upstream, "{err}");
 }
@@ -196,7 +197,7 @@ async fn dropped_connection_maps_to_upstream_error() {
 #[tokio::test]
 async fn malformed_json_maps_to_upstream_error() {
     let (base, _script) = serve(vec![], Step::Reply(200, "", "{not json")).await;
-    let up = Upstream::new("t", settings(base)).unwrap();
+    let up = Upstream::new("t", base, settings()).unwrap();
     let resp = get(&up, Idempotency::Idempotent).await.unwrap();
     let err = up.read_json::<serde_json::Value>(resp).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Upstream);
@@ -213,9 +214,10 @@ async fn refused_connection_opens_the_breaker_then_fails_fast_then_recovers() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let mut s = settings(format!("http://127.0.0.1:{port}/").parse().unwrap());
+    let base: url::Url = format!("http://127.0.0.1:{port}/").parse().unwrap();
+    let mut s = settings();
     s.max_attempts = 1;
-    let up = Upstream::new("dead", s).unwrap();
+    let up = Upstream::new("dead", base, s).unwrap();
     for _ in 0..3 {
         let e = get(&up, Idempotency::Idempotent).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Unavailable);
@@ -237,9 +239,9 @@ async fn refused_connection_opens_the_breaker_then_fails_fast_then_recovers() {
 #[tokio::test]
 async fn concurrency_limit_is_respected() {
     let (base, script) = serve(vec![], Step::Slow(100, 200)).await;
-    let mut s = settings(base);
+    let mut s = settings();
     s.max_concurrency = 2;
-    let up = Upstream::new("t", s).unwrap();
+    let up = Upstream::new("t", base, s).unwrap();
     let calls: Vec<_> = (0..6)
         .map(|_| {
             let up = up.clone();
@@ -256,7 +258,7 @@ async fn concurrency_limit_is_respected() {
 #[tokio::test]
 async fn a_slow_read_is_reported_once_not_retried() {
     let (base, script) = serve(vec![], Step::Slow(1_000, 200)).await;
-    let up = Upstream::new("t", settings(base)).unwrap();
+    let up = Upstream::new("t", base, settings()).unwrap();
     let started = Instant::now();
     let err = get(&up, Idempotency::Idempotent).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
@@ -275,9 +277,10 @@ async fn a_refused_write_is_retried_because_it_was_never_sent() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let mut s = settings(format!("http://127.0.0.1:{port}/").parse().unwrap());
+    let base: url::Url = format!("http://127.0.0.1:{port}/").parse().unwrap();
+    let mut s = settings();
     s.breaker_failures = 0;
-    let up = Upstream::new("refused-write", s).unwrap();
+    let up = Upstream::new("refused-write", base, s).unwrap();
     let err = get(&up, Idempotency::NonIdempotent).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
 }
@@ -289,10 +292,10 @@ async fn breaker_state_is_observable_by_engine_and_base_url() {
         l.local_addr().unwrap().port()
     };
     let base: url::Url = format!("http://127.0.0.1:{port}/").parse().unwrap();
-    let mut s = settings(base.clone());
+    let mut s = settings();
     s.max_attempts = 1;
     s.breaker_failures = 1;
-    let up = Upstream::new("observed", s).unwrap();
+    let up = Upstream::new("observed", base.clone(), s).unwrap();
     assert_eq!(
         flowgate_http::breaker_state("observed", &base),
         Some(BreakerState::Closed)
@@ -374,36 +377,70 @@ fn get_on(rt: &tokio::runtime::Runtime, up: &Upstream) -> u16 {
     })
 }
 
-/// A pooled connection is driven by the runtime that opened it. Shared across runtimes,
-/// b would pick a's idle connection and wait for a to be polled (here: forever, as a is
-/// not running; in a thread-per-core server: until a's worker is free).
+/// One client serves every runtime: connections are pooled and reused, and a runtime
+/// that goes away (with the connections it drove) does not break the next calls.
 #[test]
-fn each_runtime_sends_over_connections_of_its_own() {
+fn one_client_pools_connections_across_runtimes() {
     let (base, accepted) = keep_alive_server();
-    let up = Upstream::new("e", HttpSettings::new(base)).unwrap();
+    let up = Upstream::new("e", base, HttpSettings::default()).unwrap();
     let rt = || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap()
     };
-    let (a, b) = (rt(), rt());
+    let a = rt();
     assert_eq!(get_on(&a, &up), 200);
     assert_eq!(get_on(&a, &up), 200);
     assert_eq!(
         accepted.load(Ordering::SeqCst),
         1,
-        "a reuses its connection"
+        "the connection is reused"
     );
-    // b does not borrow a's idle connection, which a's runtime drives.
-    assert_eq!(get_on(&b, &up), 200);
-    assert_eq!(get_on(&b, &up), 200);
-    assert_eq!(
-        accepted.load(Ordering::SeqCst),
-        2,
-        "b has a connection of its own"
-    );
-    // Once a is gone, b still answers.
     drop(a);
+    let b = rt();
     assert_eq!(get_on(&b, &up), 200);
+    assert_eq!(get_on(&b, &up), 200);
+}
+
+/// The caller's request id and trace context go upstream.
+#[tokio::test]
+async fn request_id_and_traceparent_are_forwarded() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base: url::Url = format!("http://{}/", listener.local_addr().unwrap())
+        .parse()
+        .unwrap();
+    let seen = tokio::spawn(async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 4096];
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            match sock.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        let _ = sock
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}")
+            .await;
+        String::from_utf8_lossy(&got).to_ascii_lowercase()
+    });
+    let up = Upstream::new("ids", base, settings()).unwrap();
+    let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let cx = cx().with_request_id("req-42").with_traceparent(tp);
+    let url = up.url(&["x"]).unwrap();
+    up.send(
+        &cx,
+        "t",
+        Idempotency::Idempotent,
+        up.request(Method::GET, url),
+    )
+    .await
+    .unwrap();
+    let head = tokio::time::timeout(Duration::from_secs(5), seen)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(head.contains("x-request-id: req-42\r\n"), "{head}");
+    assert!(head.contains(&format!("traceparent: {tp}\r\n")), "{head}");
 }

@@ -109,7 +109,7 @@ impl AlfrescoEngine {
             Auth::Passthrough => 0,
             _ => cfg.cache_ttl_ms,
         };
-        let up = Upstream::new(name, cfg.http.clone())?;
+        let up = Upstream::new(name, cfg.base_url.clone(), cfg.http.clone())?;
         Ok(Self {
             info: EngineInfo {
                 name: name.to_owned(),

@@ -91,7 +91,7 @@ impl CqEngine {
             return Err(EngineError::bad_request(problems.join("; ")));
         }
         let auth = config.resolve_auth()?;
-        let up = Upstream::new(name, config.http_settings())?;
+        let up = Upstream::new(name, config.base_url.clone(), config.http.clone())?;
         let client = Client::new(
             up,
             config.profile,

@@ -8,9 +8,9 @@
 //! [`CqSim`] handle that [`spawn`] returns.
 //!
 //! Users (password = user id, bearer token = `token-<user>`): `admin`, `jdoe`,
-//! `editor1`, `legal1`, `dam1`. Groups: `administrators`, `workflow-administrators`
-//! (admin), `authors` (jdoe, editor1), `legal` (legal1), `dam-users` (dam1),
-//! `workflow-users` (everyone).
+//! `editor1`, `legal1`, `dam1`, and the service account `flowgate-service`. Groups:
+//! `administrators`, `workflow-administrators` (admin, flowgate-service), `authors`
+//! (jdoe, editor1), `legal` (legal1), `dam-users` (dam1), `workflow-users` (everyone).
 
 mod models;
 mod server;

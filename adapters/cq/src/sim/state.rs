@@ -132,13 +132,21 @@ impl World {
             ("editor1", "Eddie Editor"),
             ("legal1", "Lena Legal"),
             ("dam1", "Dana Dam"),
+            // The service account of config/example.toml and the README.
+            ("flowgate-service", "flowgate service account"),
         ] {
             users.insert(id.to_owned(), (id.to_owned(), name.to_owned()));
         }
         let mut groups = BTreeMap::new();
         let g = |m: &[&str]| m.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        groups.insert("administrators".to_owned(), g(&["admin"]));
-        groups.insert("workflow-administrators".to_owned(), g(&["admin"]));
+        groups.insert(
+            "administrators".to_owned(),
+            g(&["admin", "flowgate-service"]),
+        );
+        groups.insert(
+            "workflow-administrators".to_owned(),
+            g(&["admin", "flowgate-service"]),
+        );
         groups.insert("authors".to_owned(), g(&["jdoe", "editor1"]));
         groups.insert("legal".to_owned(), g(&["legal1"]));
         groups.insert("dam-users".to_owned(), g(&["dam1"]));

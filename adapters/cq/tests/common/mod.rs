@@ -42,12 +42,12 @@ pub fn config_for(sim: &CqSim, auth: AuthConfig) -> CqConfig {
         sim.profile(),
         auth,
     );
-    c.http.request_timeout_ms = Some(2_000);
-    c.http.connect_timeout_ms = Some(1_000);
-    c.http.max_attempts = Some(3);
-    c.http.retry_min_delay_ms = Some(10);
-    c.http.retry_max_delay_ms = Some(50);
-    c.http.breaker_failures = Some(0);
+    c.http.request_timeout_ms = 2_000;
+    c.http.connect_timeout_ms = 1_000;
+    c.http.max_attempts = 3;
+    c.http.retry_min_delay_ms = 10;
+    c.http.retry_max_delay_ms = 50;
+    c.http.breaker_failures = 0;
     c
 }
 
