@@ -27,6 +27,8 @@
 //! SerialDocumentReview and ParallelDocumentReview.
 
 pub mod cases;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod fixture;
 
 pub use fixture::{ExpectedTask, Fixture, Setup, Step, Who};

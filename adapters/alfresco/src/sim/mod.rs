@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
+pub use flowgate_testkit::tls::{ServerTls, TlsCounters};
 pub use model::nodes;
 
 /// Start-up options of a simulator.
@@ -46,6 +47,8 @@ pub struct SimOptions {
     pub initiator_shortcut_broken: bool,
     /// Reproduce the 500 for candidate-group members on a process with several open tasks.
     pub group_shortcut_500_on_multi_task: bool,
+    /// Serve https with this certificate (and client-certificate check) instead of http.
+    pub tls: Option<ServerTls>,
 }
 
 impl Default for SimOptions {
@@ -57,6 +60,7 @@ impl Default for SimOptions {
             extra_users: Vec::new(),
             initiator_shortcut_broken: false,
             group_shortcut_500_on_multi_task: true,
+            tls: None,
         }
     }
 }
@@ -153,22 +157,50 @@ impl Sim {
             log: Mutex::new(Vec::new()),
             ticket_idle: opts.ticket_idle,
         });
-        let listener = std::net::TcpListener::bind(("127.0.0.1", opts.port))?;
-        let addr = listener.local_addr()?;
+        let public = std::net::TcpListener::bind(("127.0.0.1", opts.port))?;
+        let addr = public.local_addr()?;
+        let counters = Arc::new(TlsCounters::default());
+        // With TLS the public port is a TLS front relaying to the HTTP server on a
+        // loopback port of its own.
+        let (listener, front) = match &opts.tls {
+            Some(tls) => {
+                let config = tls.config()?;
+                let inner = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+                let backend = inner.local_addr()?;
+                (inner, Some((config, public, backend, counters.clone())))
+            }
+            None => (public, None),
+        };
         let server = http::server(shared.clone(), listener)?;
         let handle = server.handle();
         let thread = std::thread::Builder::new()
             .name(format!("alfresco-sim-{}", addr.port()))
             .spawn(move || {
                 let sys = actix_web::rt::System::new();
-                if let Err(e) = sys.block_on(server) {
+                let run = async move {
+                    if let Some((config, public, backend, counters)) = front {
+                        actix_web::rt::spawn(async move {
+                            let r = flowgate_testkit::tls::serve_front(
+                                config, public, backend, counters,
+                            )
+                            .await;
+                            if let Err(e) = r {
+                                tracing::warn!(error = %e, "alfresco simulator TLS front stopped");
+                            }
+                        });
+                    }
+                    server.await
+                };
+                if let Err(e) = sys.block_on(run) {
                     tracing::warn!(error = %e, "alfresco simulator stopped with an error");
                 }
             })?;
+        let scheme = if opts.tls.is_some() { "https" } else { "http" };
         Ok(SimHandle {
-            base_url: format!("http://{addr}/alfresco/"),
+            base_url: format!("{scheme}://{addr}/alfresco/"),
             port: addr.port(),
             shared,
+            tls: counters,
             server: handle,
             thread: Some(thread),
         })
@@ -182,6 +214,7 @@ pub struct SimHandle {
     /// The bound port.
     pub port: u16,
     shared: Arc<Shared>,
+    tls: Arc<TlsCounters>,
     server: actix_web::dev::ServerHandle,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -195,6 +228,11 @@ impl std::fmt::Debug for SimHandle {
 }
 
 impl SimHandle {
+    /// Connections and failed handshakes on the TLS front (zero when serving http).
+    pub fn tls_counters(&self) -> &TlsCounters {
+        &self.tls
+    }
+
     /// Adds a fault rule (rules are tried in insertion order).
     pub fn fault(&self, f: Fault) {
         self.shared.faults.lock().push(f);
