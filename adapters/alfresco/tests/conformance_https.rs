@@ -14,7 +14,11 @@ async fn setup() -> Setup {
         tls: Some(ca.server_tls(None).expect("server certificate")),
         ..SimOptions::default()
     });
-    assert!(sim.base_url.starts_with("https://127.0.0.1:"), "{}", sim.base_url);
+    assert!(
+        sim.base_url.starts_with("https://127.0.0.1:"),
+        "{}",
+        sim.base_url
+    );
     let ca_file = pem_file(&ca.pem()).expect("CA file");
     let mut cfg = common::config(&sim, AuthMode::Ticket);
     cfg.http.ca_file = Some(ca_file.path().to_owned());

@@ -27,9 +27,9 @@
 //! SerialDocumentReview and ParallelDocumentReview.
 
 pub mod cases;
+mod fixture;
 #[cfg(feature = "tls")]
 pub mod tls;
-mod fixture;
 
 pub use fixture::{ExpectedTask, Fixture, Setup, Step, Who};
 

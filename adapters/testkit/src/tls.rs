@@ -139,13 +139,12 @@ impl ServerTls {
                         .add(c.map_err(|e| invalid("client CA", e))?)
                         .map_err(|e| invalid("client CA", e))?;
                 }
-                let verifier =
-                    rustls::server::WebPkiClientVerifier::builder_with_provider(
-                        Arc::new(roots),
-                        provider,
-                    )
-                    .build()
-                    .map_err(|e| invalid("client CA", e))?;
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider,
+                )
+                .build()
+                .map_err(|e| invalid("client CA", e))?;
                 builder.with_client_cert_verifier(verifier)
             }
             None => builder.with_no_client_auth(),

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
+pub use flowgate_testkit::tls::{ServerTls, TlsCounters};
 pub use models::{SimModel, SimNode, SimTransition};
 
 use crate::Profile;
@@ -173,15 +174,18 @@ pub(crate) struct Shared {
     pub options: Mutex<SimOptions>,
     pub faults: Mutex<Vec<Fault>>,
     pub requests: Mutex<Vec<RecordedRequest>>,
-    pub addr: Mutex<Option<SocketAddr>>,
+    pub origin: Mutex<Option<String>>,
 }
 
 /// A running simulator. Dropping it stops the server.
 #[derive(Debug)]
 pub struct CqSim {
     addr: SocketAddr,
+    scheme: &'static str,
     shared: Arc<Shared>,
     handle: actix_web::dev::ServerHandle,
+    tls: Arc<TlsCounters>,
+    front: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Starts a simulator of `profile` on `127.0.0.1` with an ephemeral port.
@@ -198,35 +202,80 @@ pub async fn spawn_with(options: SimOptions, port: u16) -> std::io::Result<CqSim
     Ok(sim)
 }
 
+/// Starts a simulator serving https on `127.0.0.1:port` (0 = ephemeral) with `tls`,
+/// which may require client certificates. Must be called inside a tokio runtime.
+pub async fn spawn_tls(options: SimOptions, port: u16, tls: &ServerTls) -> std::io::Result<CqSim> {
+    let (sim, server) = bind_tls(options, port, Some(tls))?;
+    tokio::spawn(server);
+    Ok(sim)
+}
+
 /// Binds the server and returns the handle plus the future that runs it, for callers
 /// that want to drive it themselves (the simulator binary).
 pub fn bind(options: SimOptions, port: u16) -> std::io::Result<(CqSim, actix_web::dev::Server)> {
+    bind_tls(options, port, None)
+}
+
+/// Like [`bind`], serving https when `tls` is given: the public port is then a TLS
+/// front (spawned on the current tokio runtime) relaying to the HTTP server on a
+/// loopback port of its own.
+pub fn bind_tls(
+    options: SimOptions,
+    port: u16,
+    tls: Option<&ServerTls>,
+) -> std::io::Result<(CqSim, actix_web::dev::Server)> {
     let shared = Arc::new(Shared {
         world: Mutex::new(state::World::new(options.profile)),
         options: Mutex::new(options),
         faults: Mutex::new(Vec::new()),
         requests: Mutex::new(Vec::new()),
-        addr: Mutex::new(None),
+        origin: Mutex::new(None),
     });
-    let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
-    let addr = listener.local_addr()?;
-    *shared.addr.lock() = Some(addr);
+    let public = std::net::TcpListener::bind(("127.0.0.1", port))?;
+    let addr = public.local_addr()?;
+    let counters = Arc::new(TlsCounters::default());
+    let (listener, scheme, front) = match tls {
+        Some(tls) => {
+            let config = tls.config()?;
+            let inner = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+            let backend = inner.local_addr()?;
+            let c = counters.clone();
+            let front = tokio::spawn(async move {
+                let r = flowgate_testkit::tls::serve_front(config, public, backend, c).await;
+                if let Err(e) = r {
+                    tracing::warn!(error = %e, "cq simulator TLS front stopped");
+                }
+            });
+            (inner, "https", Some(front))
+        }
+        None => (public, "http", None),
+    };
+    *shared.origin.lock() = Some(format!("{scheme}://{addr}"));
     let server = server::build(shared.clone(), listener)?;
     let handle = server.handle();
     Ok((
         CqSim {
             addr,
+            scheme,
             shared,
             handle,
+            tls: counters,
+            front,
         },
         server,
     ))
 }
 
 impl CqSim {
-    /// Base URL with a trailing slash, e.g. `http://127.0.0.1:41234/`.
+    /// Base URL with a trailing slash, e.g. `http://127.0.0.1:41234/` (`https://` when
+    /// serving TLS).
     pub fn base_url(&self) -> String {
-        format!("http://{}/", self.addr)
+        format!("{}://{}/", self.scheme, self.addr)
+    }
+
+    /// Connections and failed handshakes on the TLS front (zero when serving http).
+    pub fn tls_counters(&self) -> &TlsCounters {
+        &self.tls
     }
 
     /// The bound address.
@@ -310,7 +359,10 @@ impl CqSim {
     /// Stops the server and waits until every worker has stopped: "graceful" with a zero
     /// shutdown timeout closes open connections at once but, unlike a forced stop, only
     /// returns when no worker can answer any more.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
+        if let Some(front) = self.front.take() {
+            front.abort();
+        }
         self.handle.stop(true).await;
     }
 }
@@ -319,5 +371,8 @@ impl Drop for CqSim {
     fn drop(&mut self) {
         // The stop command is sent when `stop` is called; the returned future only waits.
         drop(self.handle.stop(true));
+        if let Some(front) = self.front.take() {
+            front.abort();
+        }
     }
 }

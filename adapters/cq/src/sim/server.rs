@@ -768,12 +768,8 @@ fn start(
         .collect();
     let path = world.start(&name, &user, payload_type, payload, meta, now)?;
     let location = if options.absolute_location {
-        let addr = shared
-            .addr
-            .lock()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
-        format!("http://{addr}{path}")
+        let origin = shared.origin.lock().clone().unwrap_or_default();
+        format!("{origin}{path}")
     } else {
         path.clone()
     };

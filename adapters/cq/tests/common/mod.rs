@@ -140,3 +140,24 @@ pub async fn setup(profile: Profile) -> Setup {
     s.guard = Some(Box::new(sim));
     s
 }
+
+/// Like [`setup`], with the simulator serving https from a CA made at test time that
+/// the engine trusts through `ca_file`.
+pub async fn setup_https(profile: Profile) -> Setup {
+    let ca = flowgate_testkit::tls::Ca::new("flowgate cq test CA").expect("CA");
+    let tls = ca.server_tls(None).expect("server certificate");
+    let sim = sim::spawn_tls(sim::SimOptions::new(profile), 0, &tls)
+        .await
+        .expect("simulator starts");
+    assert!(sim.base_url().starts_with("https://127.0.0.1:"));
+    let ca_file = flowgate_testkit::tls::pem_file(&ca.pem()).expect("CA file");
+    let mut cfg = config_for(&sim, service_auth(profile));
+    cfg.http.ca_file = Some(ca_file.path().to_owned());
+    let engine = CqEngine::new("cq", cfg).expect("engine");
+    let mut s = Setup::new(
+        Arc::new(engine),
+        vec![review_fixture(profile), publish_fixture(profile)],
+    );
+    s.guard = Some(Box::new((sim, ca_file)));
+    s
+}
