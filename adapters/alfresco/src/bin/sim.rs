@@ -1,10 +1,11 @@
-//! `flowgate-alfresco-sim --port N`: runs the Alfresco simulator on 127.0.0.1 until
+//! `flowgate-alfresco-sim --port N [--tls-cert FILE --tls-key FILE [--client-ca FILE]]`:
+//! runs the Alfresco simulator on 127.0.0.1 until
 //! interrupted. Seeded users: admin, jdoe, bob, carol, dave (password = user name).
 
 use std::time::Duration;
 
 use clap::Parser;
-use flowgate_alfresco::sim::{Fault, FaultKind, Sim, SimOptions};
+use flowgate_alfresco::sim::{Fault, FaultKind, ServerTls, Sim, SimOptions};
 
 /// Command line of the simulator.
 #[derive(Parser, Debug)]
@@ -22,6 +23,25 @@ struct Args {
     /// Delay added to every request, in milliseconds (latency experiments, benchmarks).
     #[arg(long, default_value_t = 0)]
     delay_ms: u64,
+    /// Serve https with this certificate chain (PEM, leaf first); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+    /// Require client certificates signed by this CA (PEM); needs --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    client_ca: Option<std::path::PathBuf>,
+}
+
+/// The TLS settings given on the command line, if any.
+fn server_tls(args: &Args) -> std::io::Result<Option<ServerTls>> {
+    match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            ServerTls::from_files(cert, key, args.client_ca.as_deref()).map(Some)
+        }
+        _ => Ok(None),
+    }
 }
 
 fn main() -> std::io::Result<()> {
@@ -29,6 +49,7 @@ fn main() -> std::io::Result<()> {
     let sim = Sim::spawn(SimOptions {
         port: args.port,
         ticket_idle: Duration::from_secs(args.ticket_idle_secs),
+        tls: server_tls(&args)?,
         ..SimOptions::default()
     })?;
     if args.delay_ms > 0 {
