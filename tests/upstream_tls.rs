@@ -17,12 +17,10 @@ use flowgate_testkit::tls::{connect_proxy, pem_file, Ca};
 use serde_json::Value;
 
 use common::TestGateway;
-use routing_sims::{alf_toml, bounded, cq_toml, gateway_toml, users_only_toml, Tuning};
+use routing_sims::{alf_toml, bounded, cq_toml, gateway_toml, Tuning, CQ_DOC_PATH};
 
 /// A path answered by the Alfresco engine alone (a task id of its prefix).
 const ALF_TASK: &str = "/api/v1/task/alf~1001";
-/// A path answered by the CQ engine alone.
-const CQ_MODELS: &str = "/api/v1/workflowModel";
 
 fn alf_sim(ca: &Ca) -> SimHandle {
     Sim::spawn(SimOptions {
@@ -39,14 +37,19 @@ async fn alf_gateway(sim: &SimHandle, http_extra: &str) -> TestGateway {
         "[engines.alf.auth]",
         &format!("{http_extra}[engines.alf.auth]"),
     );
-    TestGateway::with(&format!("{}{}{alf}", users_only_toml(), gateway_toml(&t))).await
+    TestGateway::with(&format!("{}{alf}", gateway_toml(&t))).await
 }
 
 /// A gateway over the CQ simulator only, with extra `[engines.aem.http]` lines.
 async fn cq_gateway(base_url: &str, http_extra: &str) -> TestGateway {
     let t = Tuning::default();
     let cq = format!("{}{http_extra}", cq_toml(base_url, &t));
-    TestGateway::with(&format!("{}{}{cq}", users_only_toml(), gateway_toml(&t))).await
+    TestGateway::with(&format!("{}{cq}", gateway_toml(&t))).await
+}
+
+/// The workflows of a CQ page: answered by the CQ engine alone.
+fn cq_workflows() -> String {
+    format!("{CQ_DOC_PATH}/@workflow")
 }
 
 fn message(v: &Value) -> String {
@@ -64,17 +67,32 @@ async fn an_unknown_upstream_ca_answers_502_at_once_and_ca_file_makes_it_work() 
         let sim = alf_sim(&ca);
 
         let gw = alf_gateway(&sim, "").await;
+        assert_eq!(
+            sim.tls_counters().connections(),
+            0,
+            "no call before the request"
+        );
         let started = Instant::now();
         let r = gw.get(ALF_TASK, "jdoe").await.expect_exception(502);
-        assert!(started.elapsed() < Duration::from_secs(5), "answered quickly");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "answered quickly"
+        );
         let v = r.json();
         assert!(
             message(&v).contains("upstream certificate was not trusted"),
             "{v}"
         );
         let tls = sim.tls_counters();
-        assert_eq!(tls.connections(), 1, "one handshake, no retries");
-        assert_eq!(tls.failed_handshakes(), 1);
+        // The task and its items are read concurrently: one handshake for each call,
+        // none retried (the engine allows 2 attempts, so retries would make 4).
+        assert!(
+            (1..=2).contains(&tls.connections()),
+            "one handshake per call, no retries: {}",
+            tls.connections()
+        );
+        let failed = tls.failed_handshakes();
+        assert_eq!(failed, tls.connections());
         assert!(sim.requests().is_empty(), "nothing reached the simulator");
 
         let ca_file = pem_file(&ca.pem()).expect("CA file");
@@ -85,8 +103,15 @@ async fn an_unknown_upstream_ca_answers_502_at_once_and_ca_file_makes_it_work() 
         .await;
         // An unknown task: the simulator answers, the gateway maps it to 404.
         gw.get(ALF_TASK, "jdoe").await.expect_exception(404);
-        assert_eq!(tls.failed_handshakes(), 1, "the trusted handshake passed");
-        assert!(!sim.requests().is_empty(), "the request reached the simulator");
+        assert_eq!(
+            tls.failed_handshakes(),
+            failed,
+            "the trusted handshakes passed"
+        );
+        assert!(
+            !sim.requests().is_empty(),
+            "the request reached the simulator"
+        );
         let v = gw
             .get("/api/v1/task?userId=jdoe", "jdoe")
             .await
@@ -111,8 +136,11 @@ async fn a_cq_server_wanting_a_client_certificate_answers_502_until_one_is_confi
 
         let gw = cq_gateway(&sim.base_url(), &trust).await;
         let started = Instant::now();
-        let r = gw.get(CQ_MODELS, "jdoe").await.expect_exception(502);
-        assert!(started.elapsed() < Duration::from_secs(5), "answered quickly");
+        let r = gw.get(&cq_workflows(), "jdoe").await.expect_exception(502);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "answered quickly"
+        );
         let v = r.json();
         assert!(message(&v).contains("client certificate"), "{v}");
         assert!(sim.requests().is_empty(), "nothing reached the simulator");
@@ -128,10 +156,11 @@ async fn a_cq_server_wanting_a_client_certificate_answers_502_until_one_is_confi
             toml_path(key_file.path())
         );
         let gw = cq_gateway(&sim.base_url(), &with_cert).await;
-        let v = gw.get(CQ_MODELS, "jdoe").await.expect(200).json();
+        let v = gw.get(&cq_workflows(), "jdoe").await.expect(200).json();
+        assert!(v["entries"].is_array(), "{v}");
         assert!(
-            v["entries"].as_array().is_some_and(|e| !e.is_empty()),
-            "{v}"
+            !sim.requests().is_empty(),
+            "the request reached the simulator"
         );
         sim.stop().await;
     })
@@ -154,7 +183,10 @@ async fn a_configured_proxy_carries_the_https_calls() {
         )
         .await;
         gw.get(ALF_TASK, "jdoe").await.expect_exception(404);
-        assert!(tunnels.load(Ordering::SeqCst) >= 1, "went through the proxy");
+        assert!(
+            tunnels.load(Ordering::SeqCst) >= 1,
+            "went through the proxy"
+        );
         assert_eq!(
             tunnels.load(Ordering::SeqCst),
             sim.tls_counters().connections(),
