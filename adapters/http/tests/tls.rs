@@ -9,46 +9,12 @@ use std::time::{Duration, Instant};
 
 use flowgate_core::{CallContext, ErrorKind};
 use flowgate_http::{HttpSettings, Idempotency, Upstream};
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose,
-};
+use flowgate_testkit::tls::{connect_proxy, Ca};
 use reqwest::Method;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-
-struct Ca {
-    issuer: CertifiedIssuer<'static, KeyPair>,
-}
-
-impl Ca {
-    fn new(name: &str) -> Ca {
-        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        p.distinguished_name
-            .push(rcgen::DnType::CommonName, name.to_owned());
-        Ca {
-            issuer: CertifiedIssuer::self_signed(p, KeyPair::generate().unwrap()).unwrap(),
-        }
-    }
-
-    fn pem(&self) -> String {
-        self.issuer.pem()
-    }
-
-    /// (certificate PEM, key PEM) of a leaf for loopback.
-    fn leaf(&self, purpose: ExtendedKeyUsagePurpose) -> (String, String) {
-        let mut p =
-            CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
-        p.extended_key_usages = vec![purpose];
-        let key = KeyPair::generate().unwrap();
-        let cert = p.signed_by(&key, &self.issuer).unwrap();
-        (cert.pem(), key.serialize_pem())
-    }
-}
+use tokio::net::TcpListener;
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
@@ -56,7 +22,7 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 
 /// An https server on loopback answering `200 {}`; counts TCP connections.
 async fn https_server(ca: &Ca, client_ca: Option<&Ca>) -> (url::Url, Arc<AtomicUsize>) {
-    let (cert, key) = ca.leaf(ExtendedKeyUsagePurpose::ServerAuth);
+    let (cert, key) = ca.server_leaf().expect("server leaf");
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert.as_bytes())
         .collect::<Result<_, _>>()
         .unwrap();
@@ -154,7 +120,7 @@ async fn get(up: &Upstream) -> Result<u16, flowgate_core::EngineError> {
 
 #[tokio::test]
 async fn an_unknown_ca_is_refused_at_once_and_ca_file_makes_it_pass() {
-    let ca = Ca::new("flowgate test CA");
+    let ca = Ca::new("flowgate test CA").expect("CA");
     let (base, connections) = https_server(&ca, None).await;
 
     let up = Upstream::new("alf", base.clone(), settings()).unwrap();
@@ -183,8 +149,8 @@ async fn an_unknown_ca_is_refused_at_once_and_ca_file_makes_it_pass() {
 
 #[tokio::test]
 async fn a_server_wanting_a_client_certificate_works_with_one_and_fails_clearly_without() {
-    let ca = Ca::new("flowgate server CA");
-    let clients = Ca::new("flowgate client CA");
+    let ca = Ca::new("flowgate server CA").expect("CA");
+    let clients = Ca::new("flowgate client CA").expect("CA");
     let (base, _) = https_server(&ca, Some(&clients)).await;
     let ca_file = pem_file(&ca.pem());
     let mut s = settings();
@@ -198,7 +164,7 @@ async fn a_server_wanting_a_client_certificate_works_with_one_and_fails_clearly_
     assert_eq!(err.kind(), ErrorKind::Upstream, "{err}");
     assert!(err.message().contains("client certificate"), "{err}");
 
-    let (cert, key) = clients.leaf(ExtendedKeyUsagePurpose::ClientAuth);
+    let (cert, key) = clients.client_leaf().expect("client leaf");
     let (cert_file, key_file) = (pem_file(&cert), pem_file(&key));
     s.client_cert_file = Some(cert_file.path().to_owned());
     s.client_key_file = Some(key_file.path().to_owned());
@@ -206,64 +172,12 @@ async fn a_server_wanting_a_client_certificate_works_with_one_and_fails_clearly_
     assert_eq!(get(&up).await.unwrap(), 200);
 }
 
-/// A forward proxy on loopback: answers `CONNECT host:port` by tunnelling; counts tunnels.
-async fn connect_proxy() -> (url::Url, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let tunnels = Arc::new(AtomicUsize::new(0));
-    let t = tunnels.clone();
-    tokio::spawn(async move {
-        while let Ok((mut client, _)) = listener.accept().await {
-            let t = t.clone();
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
-                    match client.read(&mut byte).await {
-                        Ok(1) => head.push(byte[0]),
-                        _ => return,
-                    }
-                }
-                let text = String::from_utf8_lossy(&head).into_owned();
-                let Some(target) = text
-                    .strip_prefix("CONNECT ")
-                    .and_then(|r| r.split(' ').next())
-                else {
-                    let _ = client
-                        .write_all(b"HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\n\r\n")
-                        .await;
-                    return;
-                };
-                // Loopback only.
-                if !target.starts_with("127.0.0.1:") {
-                    let _ = client
-                        .write_all(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n")
-                        .await;
-                    return;
-                }
-                let Ok(mut upstream) = TcpStream::connect(target).await else {
-                    return;
-                };
-                t.fetch_add(1, Ordering::SeqCst);
-                if client
-                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-            });
-        }
-    });
-    (format!("http://{addr}/").parse().unwrap(), tunnels)
-}
-
 #[tokio::test]
 async fn a_configured_proxy_carries_the_calls() {
-    let ca = Ca::new("flowgate proxy test CA");
+    let ca = Ca::new("flowgate proxy test CA").expect("CA");
     let (base, direct) = https_server(&ca, None).await;
-    let (proxy, tunnels) = connect_proxy().await;
+    let (proxy, tunnels) = connect_proxy().await.expect("proxy");
+    let proxy: url::Url = proxy.parse().expect("proxy URL");
     let ca_file = pem_file(&ca.pem());
     let mut s = settings();
     s.ca_file = Some(ca_file.path().to_owned());
