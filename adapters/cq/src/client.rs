@@ -175,7 +175,7 @@ impl Client {
         let json = matches!(trimmed.first(), Some(b'{' | b'['));
         if (200..300).contains(&status) && !html && json {
             // The common case: parsed straight from the bytes received.
-            if let Ok(v) = sonic_rs::from_slice(trimmed) {
+            if let Ok(v) = serde_json::from_slice(trimmed) {
                 return Ok(v);
             }
         }

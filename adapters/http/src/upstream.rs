@@ -1,7 +1,6 @@
 //! The per-engine upstream client: the layers around the engine's one
 //! `reqwest::Client` (concurrency limit, circuit breaker, per-attempt deadline, retries).
 
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,7 +10,6 @@ use flowgate_core::{CallContext, EngineError};
 use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
-use thread_local::ThreadLocal;
 use tokio::sync::Semaphore;
 
 use crate::breaker::{Breaker, BreakerState};
@@ -49,30 +47,11 @@ struct Inner {
     settings: HttpSettings,
     /// Every call to this engine goes through this client and its pool.
     client: reqwest::Client,
-    /// Metric handles, per thread, so that a call takes no lock and clones no handle
-    /// that the server's other workers, on other cores, also write.
-    here: ThreadLocal<RefCell<CallMetrics>>,
     breaker: Breaker,
     limit: Semaphore,
     /// The value last written to `flowgate_breaker_open` (2: none yet); the gauge is
     /// written when it changes, not on every call.
     open_shown: AtomicU8,
-}
-
-/// The metric handles of one engine (a few dozen at most: looked up by a scan).
-#[derive(Default)]
-struct CallMetrics {
-    calls: Vec<(&'static str, &'static str, metrics::Counter)>,
-    durations: Vec<(&'static str, metrics::Histogram)>,
-    breaker_open: Option<metrics::Gauge>,
-}
-
-impl std::fmt::Debug for CallMetrics {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CallMetrics")
-            .field("series", &(self.calls.len() + self.durations.len()))
-            .finish()
-    }
 }
 
 /// Cuts an upstream body for logs: the first 200 characters on one line. Never put
@@ -104,7 +83,6 @@ impl Upstream {
             base_url,
             settings,
             client,
-            here: ThreadLocal::new(),
             open_shown: AtomicU8::new(2),
         });
         register(&inner);
@@ -172,38 +150,23 @@ impl Upstream {
         let open = matches!(self.breaker_state(), BreakerState::Open);
         let elapsed = started.elapsed().as_secs_f64();
         let engine = &self.inner.label;
-        let mut here = self.inner.here.get_or_default().borrow_mut();
-        let m = &mut *here;
-        match m.calls.iter().find(|(o, c, _)| *o == op && *c == outcome) {
-            Some((_, _, counter)) => counter.increment(1),
-            None => {
-                let counter = metrics::counter!("flowgate_engine_calls_total", "engine" => engine.clone(), "op" => op, "outcome" => outcome);
-                counter.increment(1);
-                m.calls.push((op, outcome, counter));
-            }
-        }
-        match m.durations.iter().find(|(o, _)| *o == op) {
-            Some((_, histogram)) => histogram.record(elapsed),
-            None => {
-                let histogram = metrics::histogram!("flowgate_engine_call_duration_seconds", "engine" => engine.clone(), "op" => op);
-                histogram.record(elapsed);
-                m.durations.push((op, histogram));
-            }
-        }
+        metrics::counter!("flowgate_engine_calls_total", "engine" => engine.clone(), "op" => op, "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!("flowgate_engine_call_duration_seconds", "engine" => engine.clone(), "op" => op)
+            .record(elapsed);
         // Written, then remembered: a call racing with another that saw the other state
         // can leave the gauge stale, and the next call that differs from what is
         // remembered writes it again.
         if self.inner.open_shown.load(Ordering::Relaxed) != u8::from(open) {
-            m.breaker_open
-                .get_or_insert_with(
-                    || metrics::gauge!("flowgate_breaker_open", "engine" => engine.clone()),
-                )
-                .set(if open { 1.0 } else { 0.0 });
+            metrics::gauge!("flowgate_breaker_open", "engine" => engine.clone()).set(if open {
+                1.0
+            } else {
+                0.0
+            });
             self.inner
                 .open_shown
                 .store(u8::from(open), Ordering::Relaxed);
         }
-        drop(here);
         result
     }
 
@@ -366,12 +329,10 @@ impl Upstream {
         }
     }
 
-    /// Parses the body as JSON (with sonic-rs: upstream answers are the largest
-    /// documents the gateway reads; a task entity parses in about a fifth less work
-    /// than with serde_json).
+    /// Parses the body as JSON.
     pub fn read_json<T: DeserializeOwned>(&self, resp: Response) -> Result<T, EngineError> {
         let status = resp.status().as_u16();
-        sonic_rs::from_slice(resp.body()).map_err(|e| {
+        serde_json::from_slice(resp.body()).map_err(|e| {
             tracing::warn!(engine = %self.inner.engine, status, error = %e,
                 body = %snippet(&String::from_utf8_lossy(resp.body())), "malformed upstream JSON");
             EngineError::upstream(
