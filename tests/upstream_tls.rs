@@ -84,6 +84,22 @@ async fn an_unknown_upstream_ca_answers_502_at_once_and_ca_file_makes_it_work() 
             "{v}"
         );
         let tls = sim.tls_counters();
+        // The 502 may be written while the other call's handshake is still being
+        // refused, and a dropped concurrent call may reach the listener a moment later:
+        // wait (bounded) until the counts agree and stay still.
+        let settle = Instant::now();
+        let mut last = (0, 0);
+        let mut still_since = Instant::now();
+        while settle.elapsed() < Duration::from_secs(5) {
+            let now = (tls.connections(), tls.failed_handshakes());
+            if now != last {
+                last = now;
+                still_since = Instant::now();
+            } else if now.0 == now.1 && still_since.elapsed() > Duration::from_millis(300) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         // The task and its items are read concurrently: one handshake for each call,
         // none retried (the engine allows 2 attempts, so retries would make 4).
         assert!(

@@ -7,8 +7,8 @@ use actix_web::HttpRequest;
 use crate::error::ApiError;
 use crate::settings::ServerSettings;
 
-/// Query parameters with Nuxeo's tolerance: empty values are absent, names are exact,
-/// unknown names are ignored, repeated names accumulate.
+/// Query parameters with Nuxeo's tolerance: empty text values are absent, names are
+/// exact, unknown names are ignored, repeated names accumulate.
 #[derive(Clone, Debug, Default)]
 pub struct Params {
     pairs: Vec<(String, String)>,
@@ -61,10 +61,10 @@ impl Params {
         self.get(name).and_then(|v| v.parse().ok())
     }
 
-    /// The parameters read into `T` (a `serde` query type): values are trimmed, a name
-    /// with only empty values is absent, repeated names are joined with commas, unknown
-    /// names are ignored. A value of the
-    /// wrong type (`pageSize=ten`) is a 400.
+    /// The parameters read into `T` (a `serde` query type): values are trimmed, repeated
+    /// names are joined with commas, unknown names are ignored. A value of the wrong type
+    /// (`pageSize=ten`, `pageSize=`) is a 400; an optional text field marked with
+    /// [`blank_as_none`] reads a blank value as absent.
     pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
         let mut merged: Vec<(&str, Vec<&str>)> = Vec::new();
         for (k, raw) in &self.pairs {
@@ -79,12 +79,16 @@ impl Params {
                 None => merged.push((k, vec![v])),
             }
         }
-        // A name whose values are all blank is absent; otherwise every value counts, so
-        // that a list with a blank entry is seen as such.
-        let merged = merged
-            .into_iter()
-            .filter(|(_, values)| values.iter().any(|v| !v.is_empty()))
-            .map(|(k, values)| (k, values.join(",")));
+        // A name whose values are all blank is sent once, blank: text fields read it as
+        // absent (see [`blank_as_none`]), numbers and flags refuse it. Otherwise every
+        // value counts, so that a list with a blank entry is seen as such.
+        let merged = merged.into_iter().map(|(k, values)| {
+            if values.iter().all(|v| v.is_empty()) {
+                (k, String::new())
+            } else {
+                (k, values.join(","))
+            }
+        });
         let query = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(merged)
             .finish();
@@ -102,6 +106,13 @@ impl Params {
     pub fn pairs(&self) -> &[(String, String)] {
         &self.pairs
     }
+}
+
+/// `deserialize_with` for an optional text query field: a blank value is absent, as
+/// Nuxeo treats `?userId=`. Use with `#[serde(default)]`.
+pub fn blank_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v: Option<String> = serde::Deserialize::deserialize(d)?;
+    Ok(v.filter(|v| !super::requests::trimmed(v).is_empty()))
 }
 
 /// Everything the renderers need to know about the request.

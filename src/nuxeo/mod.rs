@@ -8,7 +8,7 @@ mod principals;
 mod requests;
 pub mod schema;
 
-pub use context::{base_url, valid_host, Params, RenderCtx};
+pub use context::{base_url, blank_as_none, valid_host, Params, RenderCtx};
 pub use entities::{
     page_of, pagination_of, w3c, GraphEntity, ListEntity, Pagination, Renderer, TaskEntity,
     WorkflowEntity, MAX_PAGE_SIZE,

@@ -129,6 +129,7 @@ pub(crate) struct TokenParams {
     device_id: String,
     /// `rw` (or any value containing `w`) for a token that may change things; any other
     /// value, or none, issues a read-only token.
+    #[serde(default, deserialize_with = "crate::nuxeo::blank_as_none")]
     permission: Option<String>,
     /// `true` revokes the token of this application and device.
     revoke: Option<bool>,
@@ -153,8 +154,12 @@ async fn token(req: HttpRequest, caller: Caller) -> Result<HttpResponse, ApiErro
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal("application state is missing"))?;
-    let p: TokenParams = Params::of(&req).decode().map_err(|_| {
-        ApiError::bad_request("Query parameters applicationName and deviceId are required")
+    let p: TokenParams = Params::of(&req).decode().map_err(|e| {
+        if e.message().contains("missing field") {
+            ApiError::bad_request("Query parameters applicationName and deviceId are required")
+        } else {
+            e
+        }
     })?;
     let (app, device) = (
         crate::nuxeo::trimmed(&p.application_name),

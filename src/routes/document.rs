@@ -71,10 +71,13 @@ async fn start(api: Api, doc: String, payload: web::Payload) -> Result<HttpRespo
 #[serde(rename_all = "camelCase")]
 pub(crate) struct DocTaskParams {
     /// Tasks whose actors include this user or one of their groups.
+    #[serde(default, deserialize_with = "crate::nuxeo::blank_as_none")]
     user_id: Option<String>,
     /// Tasks of this workflow instance.
+    #[serde(default, deserialize_with = "crate::nuxeo::blank_as_none")]
     workflow_instance_id: Option<String>,
     /// Tasks of workflows of this model.
+    #[serde(default, deserialize_with = "crate::nuxeo::blank_as_none")]
     workflow_model_name: Option<String>,
 }
 

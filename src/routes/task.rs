@@ -32,10 +32,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub(crate) struct TaskQueryParams {
     /// Tasks whose actors or delegated actors include this user or one of their groups.
     /// Optional: without it, every open task the caller may see.
+    #[serde(default, deserialize_with = "crate::nuxeo::blank_as_none")]
     user_id: Option<String>,
     /// Tasks of this workflow instance.
+    #[serde(default, deserialize_with = "crate::nuxeo::blank_as_none")]
     workflow_instance_id: Option<String>,
     /// Tasks of workflows of this model (forces the non-paginated form).
+    #[serde(default, deserialize_with = "crate::nuxeo::blank_as_none")]
     workflow_model_name: Option<String>,
     /// `true` for the paginated form.
     is_paginated: Option<bool>,
@@ -49,9 +52,11 @@ pub(crate) struct TaskQueryParams {
     max_results: Option<u32>,
     /// Accepted for compatibility and ignored: tasks are ordered by due date.
     #[allow(dead_code)]
+    #[serde(default, deserialize_with = "crate::nuxeo::blank_as_none")]
     sort_by: Option<String>,
     /// Accepted for compatibility and ignored.
     #[allow(dead_code)]
+    #[serde(default, deserialize_with = "crate::nuxeo::blank_as_none")]
     sort_order: Option<String>,
 }
 
@@ -226,6 +231,7 @@ pub(crate) struct ReassignParams {
     #[param(value_type = Vec<PrincipalName>, inline, min_items = 1, style = Form, explode)]
     actors: Vec<String>,
     /// Comment recorded with the change.
+    #[serde(default, deserialize_with = "crate::nuxeo::blank_as_none")]
     comment: Option<String>,
 }
 
@@ -242,6 +248,7 @@ pub(crate) struct DelegateParams {
     #[param(value_type = Vec<PrincipalName>, inline, min_items = 1, style = Form, explode)]
     delegated_actors: Vec<String>,
     /// Comment recorded with the change.
+    #[serde(default, deserialize_with = "crate::nuxeo::blank_as_none")]
     comment: Option<String>,
 }
 

@@ -29,6 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub(crate) struct WorkflowListParams {
     /// Only workflows of this model.
     #[serde(rename = "workflowModelName")]
+    #[serde(default, deserialize_with = "crate::nuxeo::blank_as_none")]
     workflow_model_name: Option<String>,
 }
 

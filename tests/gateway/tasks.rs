@@ -181,6 +181,44 @@ async fn pagination_fields_appear_only_when_asked() {
 }
 
 #[actix_web::test]
+async fn blank_text_parameters_are_absent_but_blank_numbers_and_flags_are_refused() {
+    let gw = TestGateway::new().await;
+    gw.start("jdoe", "SerialDocumentReview", None).await;
+    // `userId=` and `workflowModelName=` read as absent: the caller's tasks.
+    let v = gw
+        .get("/api/v1/task?userId=&workflowModelName=%20", "jdoe")
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(v["entries"].as_array().unwrap().len(), 1, "{v}");
+    for query in [
+        "pageSize=",
+        "pageSize=%20",
+        "currentPageIndex=",
+        "offset=&offset=",
+        "isPaginated=",
+        "pageSize=ten",
+    ] {
+        let r = gw
+            .get(&format!("/api/v1/task?{query}"), "jdoe")
+            .await
+            .expect_exception(400);
+        let m = r.json()["message"].as_str().unwrap_or_default().to_owned();
+        assert!(m.starts_with("Invalid query parameters"), "{query}: {m}");
+    }
+    // A blank flag on the token endpoint names the flag's problem, not the names.
+    let r = gw
+        .get(
+            "/authentication/token?applicationName=a&deviceId=d&revoke=",
+            "jdoe",
+        )
+        .await
+        .expect_exception(400);
+    let m = r.json()["message"].as_str().unwrap_or_default().to_owned();
+    assert!(m.starts_with("Invalid query parameters"), "{m}");
+}
+
+#[actix_web::test]
 async fn reassign_replaces_actors_and_answers_empty_200() {
     let gw = TestGateway::new().await;
     let (wf, t) = serial_review_task(&gw, json!(["user:jdoe"])).await;
