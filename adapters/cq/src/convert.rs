@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use flowgate_core::{
     EngineError, Graph, GraphNode, GraphTransition, NodeState, Variables, WorkflowInstance,
     WorkflowModel, WorkflowState,
@@ -11,9 +11,9 @@ use flowgate_core::{
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::ids;
 use crate::profile::model_name_of;
 use crate::wire::{InstanceDoc, ModelDoc, NodeDoc, TransitionDoc};
+use crate::{dates, ids};
 
 /// Start metadata keys the adapter writes itself (never shown as variables).
 pub(crate) const META_INITIATOR: &str = "flowgateInitiator";
@@ -23,88 +23,6 @@ pub(crate) const META_COMMENT: &str = "startComment";
 
 fn malformed(what: &str) -> EngineError {
     EngineError::upstream(None, format!("CQ/AEM returned a malformed {what}"))
-}
-
-/// Parses Java `Date.toString()` text (`Thu May 02 09:12:44 CEST 2024`). Zone
-/// abbreviations are ambiguous; a small table covers the common ones and anything else
-/// is read as UTC.
-pub(crate) fn parse_java_date(s: &str) -> Option<DateTime<Utc>> {
-    let mut parts = s.split_whitespace();
-    let (Some(_dow), Some(mon), Some(day), Some(time), Some(zone), Some(year), None) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return None;
-    };
-    let naive = java_date_time(mon, day, time, year).or_else(|| {
-        NaiveDateTime::parse_from_str(&format!("{mon} {day} {time} {year}"), "%b %d %H:%M:%S %Y")
-            .ok()
-    })?;
-    let offset_minutes = match zone {
-        "UTC" | "GMT" | "Z" | "WET" => 0,
-        "CET" | "WEST" | "BST" => 60,
-        "CEST" | "EET" => 120,
-        "EEST" | "MSK" => 180,
-        "IST" => 330,
-        "JST" | "KST" => 540,
-        "EST" | "CDT" => -300,
-        "EDT" => -240,
-        "CST" | "MDT" => -360,
-        "MST" | "PDT" => -420,
-        "PST" => -480,
-        other => other
-            .strip_prefix("GMT")
-            .and_then(parse_offset)
-            .unwrap_or(0),
-    };
-    let utc = naive - chrono::Duration::minutes(offset_minutes);
-    Some(Utc.from_utc_datetime(&utc))
-}
-
-/// The usual shape (`May 02 09:12:44 2024`) read directly; chrono's format parser is
-/// the fallback for anything else.
-fn java_date_time(mon: &str, day: &str, time: &str, year: &str) -> Option<NaiveDateTime> {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = MONTHS.iter().position(|m| *m == mon)? as u32 + 1;
-    let digits = |s: &str| {
-        (!s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| s.parse::<u32>().ok())
-            .flatten()
-    };
-    let t = time.as_bytes();
-    if t.len() != 8 || t[2] != b':' || t[5] != b':' {
-        return None;
-    }
-    let date =
-        chrono::NaiveDate::from_ymd_opt(i32::try_from(digits(year)?).ok()?, month, digits(day)?)?;
-    date.and_hms_opt(
-        digits(&time[0..2])?,
-        digits(&time[3..5])?,
-        digits(&time[6..8])?,
-    )
-}
-
-/// `+02:00` / `-0500` → minutes.
-fn parse_offset(s: &str) -> Option<i64> {
-    let (sign, rest) = match s.as_bytes().first()? {
-        b'+' => (1, &s[1..]),
-        b'-' => (-1, &s[1..]),
-        _ => return None,
-    };
-    let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
-    let (h, m) = match digits.len() {
-        1 | 2 => (digits.parse::<i64>().ok()?, 0),
-        4 => (digits[..2].parse().ok()?, digits[2..].parse().ok()?),
-        _ => return None,
-    };
-    Some(sign * (h * 60 + m))
 }
 
 /// A parsed model node.
@@ -317,9 +235,14 @@ pub(crate) fn model_name(doc: &InstanceDoc) -> Result<String, EngineError> {
     model_name_of(&doc.model).ok_or_else(|| malformed("workflow instance (model)"))
 }
 
-/// A date that must be there.
-pub(crate) fn required_date(s: Option<&str>, what: &str) -> Result<DateTime<Utc>, EngineError> {
-    s.and_then(parse_java_date).ok_or_else(|| malformed(what))
+/// When an instance started: its `startTime`, else the day its path names (CQ files
+/// instances by start date), else the Unix epoch as "unknown" (the neutral model has
+/// no empty start date). Never an error.
+pub(crate) fn instance_created(doc: &InstanceDoc) -> DateTime<Utc> {
+    doc.start_time
+        .get()
+        .or_else(|| dates::day_of_instance_path(&doc.id))
+        .unwrap_or(DateTime::UNIX_EPOCH)
 }
 
 /// Instance JSON → neutral instance; `model_title` is used when the instance has no title.
@@ -345,10 +268,6 @@ pub(crate) fn instance(
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let ended = match doc.end_time.as_deref() {
-        Some(t) => Some(parse_java_date(t).ok_or_else(|| malformed("workflow end time"))?),
-        None => None,
-    };
     Ok(WorkflowInstance {
         id: ids::encode(&doc.id),
         name: name.clone(),
@@ -358,8 +277,8 @@ pub(crate) fn instance(
         initiator: initiator_of(doc),
         attached_documents: doc.payload.iter().map(|p| ids::encode(p)).collect(),
         variables,
-        created: required_date(doc.start_time.as_deref(), "workflow start time")?,
-        ended,
+        created: instance_created(doc),
+        ended: doc.end_time.get(),
     })
 }
 
@@ -367,55 +286,6 @@ pub(crate) fn instance(
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn the_direct_java_date_reader_agrees_with_chrono() {
-        for (mon, day, time, year) in [
-            ("May", "02", "09:12:44", "2024"),
-            ("Feb", "29", "23:59:59", "2024"),
-            ("Dec", "31", "00:00:00", "1999"),
-            ("Jan", "1", "10:00:00", "2025"),
-        ] {
-            let chrono_read = NaiveDateTime::parse_from_str(
-                &format!("{mon} {day} {time} {year}"),
-                "%b %d %H:%M:%S %Y",
-            )
-            .ok();
-            assert!(chrono_read.is_some());
-            assert_eq!(
-                java_date_time(mon, day, time, year),
-                chrono_read,
-                "{mon} {day}"
-            );
-        }
-        for (mon, day, time, year) in [
-            ("Feb", "29", "10:00:00", "2023"),
-            ("Foo", "01", "10:00:00", "2024"),
-            ("May", "02", "25:00:00", "2024"),
-            ("May", "02", "9:12:44", "2024"),
-            ("May", "x", "09:12:44", "2024"),
-        ] {
-            assert_eq!(
-                java_date_time(mon, day, time, year),
-                None,
-                "{mon} {day} {time}"
-            );
-        }
-        // Shapes the direct reader leaves to chrono still parse.
-        assert!(parse_java_date("Thu May 02 9:12:44 CEST 2024").is_some());
-        assert!(parse_java_date("Thu May 02 09:12:44 CEST 2024 extra").is_none());
-    }
-
-    #[test]
-    fn java_dates_are_read_with_their_zone() {
-        let d = parse_java_date("Thu May 02 09:12:44 CEST 2024").unwrap();
-        assert_eq!(d.to_rfc3339(), "2024-05-02T07:12:44+00:00");
-        let d = parse_java_date("Wed Mar 08 10:15:30 EST 2017").unwrap();
-        assert_eq!(d.to_rfc3339(), "2017-03-08T15:15:30+00:00");
-        let d = parse_java_date("Wed Mar 08 10:15:30 XYZ 2017").unwrap();
-        assert_eq!(d.to_rfc3339(), "2017-03-08T10:15:30+00:00");
-        assert!(parse_java_date("2017-03-08").is_none());
-    }
 
     fn serialized() -> ModelDoc {
         serde_json::from_value(json!({"id":"/var/workflow/models/publish_example","title":"Publish Example",
@@ -499,5 +369,34 @@ mod tests {
             ids::document_path(&i.attached_documents[0]).unwrap(),
             "/content/a"
         );
+    }
+
+    #[test]
+    fn instance_dates_in_any_shape_never_fail_the_instance() {
+        let doc = |start: Value, end: Value| -> InstanceDoc {
+            serde_json::from_value(json!({
+                "id":"/var/workflow/instances/server0/2024-05-02/review_3","state":"COMPLETED",
+                "model":"/var/workflow/models/flowgate/review","initiator":"jdoe",
+                "startTime": start, "endTime": end}))
+            .expect("an instance with odd dates still parses")
+        };
+        let at = "2024-05-02T07:12:44+00:00";
+        for start in [
+            json!("Thu May 02 09:12:44 CEST 2024"),
+            json!(1_714_633_964_000_i64),
+            json!("1714633964000"),
+            json!("2024-05-02T07:12:44Z"),
+        ] {
+            let i = instance(&doc(start.clone(), start.clone()), None).expect("converts");
+            assert_eq!(i.created.to_rfc3339(), at, "{start}");
+            assert_eq!(i.ended.map(|d| d.to_rfc3339()).as_deref(), Some(at));
+        }
+        // Unreadable: the end stays empty, the start falls back to the path's day.
+        let i = instance(&doc(json!("soon"), json!({"x": 1})), None).expect("converts");
+        assert_eq!(i.ended, None);
+        assert_eq!(i.created.to_rfc3339(), "2024-05-02T00:00:00+00:00");
+        let i = instance(&doc(Value::Null, Value::Null), None).expect("converts");
+        assert_eq!(i.state, WorkflowState::Done);
+        assert_eq!(i.ended, None);
     }
 }

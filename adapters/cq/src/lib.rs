@@ -38,6 +38,7 @@ mod cache;
 mod client;
 mod config;
 mod convert;
+mod dates;
 mod engine;
 mod error;
 mod html;

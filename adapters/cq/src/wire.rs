@@ -4,16 +4,7 @@
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
-/// A string that some releases send as a JSON number (route ids).
-fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    match Value::deserialize(d)? {
-        Value::String(s) => Ok(s),
-        Value::Number(n) => Ok(n.to_string()),
-        other => Err(serde::de::Error::custom(format!(
-            "expected a string or number, got {other}"
-        ))),
-    }
-}
+use crate::dates::WireDate;
 
 /// `GET /libs/granite/csrf/token.json`.
 #[derive(Debug, Deserialize)]
@@ -74,10 +65,10 @@ pub(crate) struct InstanceDoc {
     pub model: String,
     pub initiator: Option<String>,
     pub payload: Option<String>,
-    #[serde(rename = "startTime")]
-    pub start_time: Option<String>,
-    #[serde(rename = "endTime")]
-    pub end_time: Option<String>,
+    #[serde(rename = "startTime", default)]
+    pub start_time: WireDate,
+    #[serde(rename = "endTime", default)]
+    pub end_time: WireDate,
     #[serde(rename = "workItems", default)]
     pub work_items: Vec<ItemRef>,
     #[serde(rename = "metaData", default)]
@@ -92,23 +83,27 @@ pub(crate) struct ItemRef {
     pub node: Option<String>,
 }
 
-/// A row of `GET /bin/workflow/inbox.json`.
+/// A row of `GET /bin/workflow/inbox.json` (documented with `currentAssignee`).
 #[derive(Debug, Deserialize)]
 pub(crate) struct InboxRow {
     pub uri: String,
     #[serde(rename = "type")]
     pub ty: Option<String>,
+    #[serde(rename = "currentAssignee")]
+    pub current_assignee: Option<String>,
 }
 
-/// `GET {W}.json`.
+/// `GET {W}.json`. Adobe's published client reads `id`, `instance`, `model`, `node`,
+/// `startTime`, `payloadType`, `payload` and `properties`; `currentAssignee` is not
+/// among them and is used only when present.
 #[derive(Debug, Deserialize)]
 pub(crate) struct WorkItemDoc {
     pub id: String,
     pub node: Option<String>,
     #[serde(rename = "currentAssignee")]
     pub current_assignee: Option<String>,
-    #[serde(rename = "startTime")]
-    pub start_time: Option<String>,
+    #[serde(rename = "startTime", default)]
+    pub start_time: WireDate,
     #[serde(default)]
     pub properties: Vec<Property>,
 }
@@ -121,12 +116,34 @@ pub(crate) struct Property {
     pub value: Value,
 }
 
-/// An entry of `routes.json`, `backroutes.json` or `delegatees.json`.
-#[derive(Debug, Deserialize)]
+/// An entry of `routes.json`, `backroutes.json` or `delegatees.json` (`rid` / `label`),
+/// or of the `routes` / `delegatees` arrays some work item renderings embed (`id` /
+/// `name`). Route ids are opaque: numbers, numeric strings or composite values such
+/// as `<id>@<participant>` are all kept as text and sent back unchanged.
+#[derive(Debug)]
 pub(crate) struct Choice {
-    #[serde(deserialize_with = "string_or_number")]
     pub rid: String,
     pub label: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Choice {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Choice, D::Error> {
+        let m = Map::<String, Value>::deserialize(d)?;
+        let text = |v: &Value| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        let rid = m
+            .get("rid")
+            .and_then(text)
+            .or_else(|| m.get("id").and_then(text))
+            .ok_or_else(|| serde::de::Error::missing_field("rid"))?;
+        let label = ["label", "name"]
+            .iter()
+            .find_map(|k| m.get(*k).and_then(Value::as_str).map(str::to_owned));
+        Ok(Choice { rid, label })
+    }
 }
 
 /// `GET {W}.routes.json`.
@@ -157,17 +174,20 @@ pub(crate) struct History {
     pub items: Vec<HistoryRow>,
 }
 
-/// One history entry.
+/// One history entry. Adobe's published client reads `status`, `process` (the step
+/// title), `user`, `action`, `comment`, `startTime` and `endTime`; `workItem` is read
+/// only when a server sends it.
 #[derive(Debug, Deserialize)]
 pub(crate) struct HistoryRow {
     #[serde(default)]
     pub status: String,
+    pub process: Option<String>,
     pub user: Option<String>,
     pub comment: Option<String>,
     #[serde(rename = "workItem")]
     pub work_item: Option<String>,
-    #[serde(rename = "endTime")]
-    pub end_time: Option<String>,
-    #[serde(rename = "startTime")]
-    pub start_time: Option<String>,
+    #[serde(rename = "endTime", default)]
+    pub end_time: WireDate,
+    #[serde(rename = "startTime", default)]
+    pub start_time: WireDate,
 }

@@ -125,10 +125,10 @@ impl CqEngine {
             .ok_or_else(|| {
                 EngineError::upstream(None, "CQ/AEM returned a work item without node")
             })?;
-        let created = match item.start_time.as_deref() {
-            Some(t) => convert::required_date(Some(t), "work item start time")?,
-            None => convert::required_date(tc.inst.start_time.as_deref(), "workflow start time")?,
-        };
+        let created = item
+            .start_time
+            .get()
+            .unwrap_or_else(|| convert::instance_created(tc.inst));
         let variables: Variables = item
             .properties
             .iter()
@@ -190,12 +190,12 @@ impl CqEngine {
             EngineError::not_found(format!("unknown task id '{}'", ids::encode(item)))
         })?;
         let model = self.instance_model(cx, inst).await?;
-        if model.node(&node_id).is_none() {
+        let Some(node) = model.node(&node_id) else {
             return Err(EngineError::not_found(format!(
                 "unknown task id '{}'",
                 ids::encode(item)
             )));
-        }
+        };
         let history: Vec<crate::wire::HistoryRow> = match self
             .client
             .get_json::<History>(
@@ -213,10 +213,7 @@ impl CqEngine {
                 Vec::new()
             }
         };
-        let rows: Vec<_> = history
-            .iter()
-            .filter(|h| h.work_item.as_deref() == Some(item))
-            .collect();
+        let rows = history_rows(&history, item, &node.title);
         let completed = rows.iter().any(|h| h.status == "Completed");
         if !completed && inst.state == "RUNNING" && rows.is_empty() {
             return Err(EngineError::not_found(format!(
@@ -229,15 +226,15 @@ impl CqEngine {
         } else {
             TaskState::Cancelled
         };
+        let created = rows
+            .first()
+            .and_then(|h| h.start_time.get())
+            .unwrap_or_else(|| convert::instance_created(inst));
         let comments = rows
             .iter()
             .filter_map(|h| {
                 let text = h.comment.clone().filter(|c| !c.is_empty())?;
-                let date = h
-                    .end_time
-                    .as_deref()
-                    .or(h.start_time.as_deref())
-                    .and_then(convert::parse_java_date)?;
+                let date = h.end_time.get().or(h.start_time.get()).unwrap_or(created);
                 Some(Comment {
                     author: h.user.clone().unwrap_or_default(),
                     text: Some(text),
@@ -245,14 +242,6 @@ impl CqEngine {
                 })
             })
             .collect();
-        let created = rows
-            .first()
-            .and_then(|h| h.start_time.as_deref())
-            .and_then(convert::parse_java_date)
-            .map_or_else(
-                || convert::required_date(inst.start_time.as_deref(), "workflow start time"),
-                Ok,
-            )?;
         let tc = self.context(cx, inst, &model).await;
         let facts = ItemFacts {
             assignee: None,
@@ -494,5 +483,27 @@ impl CqEngine {
             .collect();
         flowgate_core::order::sort_inbox(&mut out);
         Ok(q.page.slice(out))
+    }
+}
+
+/// The history rows of one work item. A server that names the item in its rows
+/// (`workItem`) is matched on it; Adobe's documented rows name only the step's title
+/// (`process`), so otherwise every row of the item's step counts, which for a step
+/// visited more than once gathers the rows of all its visits.
+pub(super) fn history_rows<'h>(
+    history: &'h [crate::wire::HistoryRow],
+    item: &str,
+    step_title: &str,
+) -> Vec<&'h crate::wire::HistoryRow> {
+    if history.iter().any(|h| h.work_item.is_some()) {
+        history
+            .iter()
+            .filter(|h| h.work_item.as_deref() == Some(item))
+            .collect()
+    } else {
+        history
+            .iter()
+            .filter(|h| h.process.as_deref() == Some(step_title))
+            .collect()
     }
 }
