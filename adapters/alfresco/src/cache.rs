@@ -39,7 +39,7 @@ struct Verdict {
     owner: Option<String>,
     assignee: Option<String>,
     /// The runtime `state` (`claimed`, `unclaimed`, `resolved`).
-    state: String,
+    state: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -246,7 +246,7 @@ impl PartsCache {
         tid: &str,
         owner: Option<&str>,
         assignee: Option<&str>,
-    ) -> Option<String> {
+    ) -> Option<Option<String>> {
         if !self.enabled() {
             return None;
         }
@@ -325,7 +325,9 @@ mod tests {
     use super::*;
 
     fn item(id: &str) -> wire::Item {
-        wire::Item { id: id.into() }
+        wire::Item {
+            id: Some(id.into()),
+        }
     }
 
     #[test]

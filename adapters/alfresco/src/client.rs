@@ -47,6 +47,8 @@ pub(crate) struct Client {
     pub auth: Auth,
     pub page_size: u32,
     pub max_scan: usize,
+    /// Pages read from one list before it counts as endless (`max_pages`).
+    pub max_pages: usize,
 }
 
 /// Query parameters of one call.
@@ -143,7 +145,7 @@ impl Client {
             let text = self.up.read_text(resp);
             return Err(upstream_error(status, &text));
         }
-        let t: wire::Entry<wire::Ticket> = self.up.read_json(resp)?;
+        let t: wire::Entry<wire::Ticket> = self.read("login", resp)?;
         Ok(Secret::new(t.entry.id))
     }
 
@@ -262,7 +264,31 @@ impl Client {
                 None,
             )
             .await?;
-        self.up.read_json(resp)
+        self.read(op, resp)
+    }
+
+    /// Reads a successful answer. An answer that is JSON but lacks something flowgate
+    /// needs (or has it with another type) is a 502 naming the field and the call.
+    pub fn read<T: DeserializeOwned>(
+        &self,
+        op: &'static str,
+        resp: flowgate_http::Response,
+    ) -> Result<T, EngineError> {
+        let status = resp.status().as_u16();
+        serde_json::from_slice(resp.body()).map_err(|e| {
+            tracing::warn!(engine = self.up.engine(), op, status, error = %e,
+                body = %flowgate_http::snippet(&String::from_utf8_lossy(resp.body())),
+                "unusable Alfresco answer");
+            let msg = match e.classify() {
+                serde_json::error::Category::Data => {
+                    let text = e.to_string();
+                    let text = text.split(" at line ").next().unwrap_or(&text).to_owned();
+                    format!("Alfresco's answer to '{op}' cannot be used: {text}")
+                }
+                _ => format!("Alfresco's answer to '{op}' is not valid JSON"),
+            };
+            EngineError::upstream(Some(status), msg)
+        })
     }
 
     /// GET of a single entity.
@@ -276,7 +302,9 @@ impl Client {
         Ok(self.get::<wire::Entry<T>>(cx, op, url, query).await?.entry)
     }
 
-    /// Every entry of a list, page after page (bounded by `max_scan`).
+    /// Every entry of a list, page after page, bounded by `max_pages` requests and
+    /// `max_scan` entries. Without `pagination.hasMoreItems` (it is optional in the
+    /// definition) a full page means more may follow; an empty page always ends.
     pub async fn list_all<T: DeserializeOwned>(
         &self,
         cx: &CallContext,
@@ -286,16 +314,18 @@ impl Client {
     ) -> Result<Vec<T>, EngineError> {
         let mut out = Vec::new();
         let mut skip = 0usize;
-        loop {
+        let page_size = self.page_size as usize;
+        for _ in 0..self.max_pages.max(1) {
             let mut q = query.clone();
             q.push(("skipCount", skip.to_string()));
-            q.push(("maxItems", self.page_size.to_string()));
+            q.push(("maxItems", page_size.to_string()));
             let page: wire::List<T> = self.get(cx, op, url.clone(), &q).await?;
             let n = page.list.entries.len();
-            out.extend(page.list.entries.into_iter().map(|e| e.entry));
+            let more = page.list.has_more(skip + n);
+            let entries = page.list.into_entries();
+            out.extend(entries);
             skip += n;
-            if !page.list.pagination.has_more_items || n == 0 {
-                let _ = (page.list.pagination.count, page.list.pagination.total_items);
+            if n == 0 || !more.unwrap_or(n >= page_size) {
                 return Ok(out);
             }
             if out.len() >= self.max_scan {
@@ -308,6 +338,7 @@ impl Client {
                 ));
             }
         }
+        Err(endless(op, self.max_pages))
     }
 
     /// One unpaged sub-collection (items, variables, candidates, form models).
@@ -318,6 +349,17 @@ impl Client {
         url: Target,
     ) -> Result<Vec<T>, EngineError> {
         let page: wire::List<T> = self.get(cx, op, url, &Vec::new()).await?;
-        Ok(page.list.entries.into_iter().map(|e| e.entry).collect())
+        Ok(page.list.into_entries())
     }
+}
+
+/// The error for a list that still said it had more after `max_pages` pages.
+pub(crate) fn endless(op: &str, max_pages: usize) -> EngineError {
+    EngineError::upstream(
+        None,
+        format!(
+            "Alfresco's list for '{op}' did not end: it still had more entries after \
+             {max_pages} pages (the engine's max_pages setting)"
+        ),
+    )
 }

@@ -78,6 +78,11 @@ pub struct AlfrescoConfig {
     /// Upper bound on items read from one Alfresco list before giving up with an error.
     #[serde(default = "default_max_scan")]
     pub max_scan: usize,
+    /// Upper bound on pages (requests) read from one Alfresco list, 1..=10000. A list
+    /// whose `hasMoreItems` is still true after that many pages is an error (502) rather
+    /// than an endless walk.
+    #[serde(default = "default_max_pages")]
+    pub max_pages: usize,
     /// How long (milliseconds) the parts of a task that rarely change while it is open
     /// (its process's package items, its variables, the runtime list's "not delegated"
     /// verdict) are reused without asking Alfresco again. The task itself (state,
@@ -109,6 +114,8 @@ struct AlfrescoFile {
     page_size: u32,
     #[serde(default = "default_max_scan")]
     max_scan: usize,
+    #[serde(default = "default_max_pages")]
+    max_pages: usize,
     #[serde(default = "default_cache_ttl_ms")]
     cache_ttl_ms: u64,
 }
@@ -139,6 +146,7 @@ impl TryFrom<AlfrescoFile> for AlfrescoConfig {
             mounts: f.mounts,
             page_size: f.page_size,
             max_scan: f.max_scan,
+            max_pages: f.max_pages,
             cache_ttl_ms: f.cache_ttl_ms,
         })
     }
@@ -151,6 +159,13 @@ fn default_page_size() -> u32 {
 fn default_max_scan() -> usize {
     5000
 }
+
+fn default_max_pages() -> usize {
+    50
+}
+
+/// Largest `max_pages` accepted.
+const MAX_MAX_PAGES: usize = 10_000;
 
 fn default_cache_ttl_ms() -> u64 {
     2000
@@ -171,6 +186,7 @@ impl AlfrescoConfig {
             mounts: Vec::new(),
             page_size: default_page_size(),
             max_scan: default_max_scan(),
+            max_pages: default_max_pages(),
             cache_ttl_ms: default_cache_ttl_ms(),
         }
     }
@@ -188,6 +204,11 @@ impl AlfrescoConfig {
         }
         if !(1..=1000).contains(&self.page_size) {
             out.push(format!("{prefix}.page_size: must be between 1 and 1000"));
+        }
+        if !(1..=MAX_MAX_PAGES).contains(&self.max_pages) {
+            out.push(format!(
+                "{prefix}.max_pages: must be between 1 and {MAX_MAX_PAGES}"
+            ));
         }
         if self.cache_ttl_ms > MAX_CACHE_TTL_MS {
             out.push(format!(
@@ -264,6 +285,7 @@ mod tests {
         assert!(toml_like(r#"{"http":{}}"#).is_err());
         assert_eq!(c.auth.mode, AuthMode::Ticket);
         assert_eq!(c.page_size, 100);
+        assert_eq!(c.max_pages, 50);
         assert_eq!(c.cache_ttl_ms, 2000);
         assert!(c.validate("engines.alfresco").is_empty());
         assert!(toml_like(r#"{"base_url":"http://x/","bogus":1}"#).is_err());
@@ -277,7 +299,9 @@ mod tests {
         );
         c.page_size = 0;
         c.cache_ttl_ms = 3_600_000;
+        c.max_pages = 0;
         let errs = c.validate("engines.alf");
+        assert!(errs.iter().any(|e| e.starts_with("engines.alf.max_pages")));
         assert!(errs.iter().any(|e| e.starts_with("engines.alf.page_size")));
         assert!(errs
             .iter()

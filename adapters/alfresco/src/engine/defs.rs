@@ -18,11 +18,10 @@ impl AlfrescoEngine {
             .get(cx, "model", self.c().wf(&["process-definitions"])?, &q)
             .await?;
         page.list
-            .entries
+            .into_entries()
             .into_iter()
             .next()
-            .map(|e| e.entry)
-            .filter(|d| d.key == key)
+            .filter(|d| d.key() == key)
             .ok_or_else(|| EngineError::not_found(format!("no workflow model named '{key}'")))
     }
 
@@ -101,10 +100,10 @@ impl AlfrescoEngine {
         // Every version is listed: keep the highest per key.
         let mut latest: BTreeMap<String, wire::ProcessDefinition> = BTreeMap::new();
         for d in defs {
-            match latest.get(&d.key) {
-                Some(cur) if cur.version >= d.version => {}
+            match latest.get(d.key()) {
+                Some(cur) if cur.version() >= d.version() => {}
                 _ => {
-                    latest.insert(d.key.clone(), d);
+                    latest.insert(d.key().to_owned(), d);
                 }
             }
         }
@@ -128,14 +127,14 @@ impl AlfrescoEngine {
 
     pub(super) async fn graph_of_model(&self, cx: &CallContext, name: &str) -> Result<Graph> {
         let d = self.latest_definition(cx, name).await?;
-        if let Some(g) = convert::builtin_graph(&d.key) {
+        if let Some(g) = convert::builtin_graph(d.key()) {
             return Ok(g);
         }
         // A custom definition: learn its shape from the activities of a recent instance.
         let q: Query = vec![
             (
                 "where",
-                format!("(status='any' AND processDefinitionKey='{}')", sq(&d.key)),
+                format!("(status='any' AND processDefinitionKey='{}')", sq(d.key())),
             ),
             ("maxItems", "1".into()),
         ];
@@ -143,7 +142,7 @@ impl AlfrescoEngine {
             .c()
             .get(cx, "model_graph", self.c().wf(&["processes"])?, &q)
             .await?;
-        let Some(p) = page.list.entries.into_iter().next() else {
+        let Some(p) = page.list.into_entries().into_iter().next() else {
             return Ok(Graph::default());
         };
         let acts: Vec<wire::Activity> = self
@@ -151,7 +150,7 @@ impl AlfrescoEngine {
             .sub_list(
                 cx,
                 "model_graph",
-                self.c().wf(&["processes", &p.entry.id, "activities"])?,
+                self.c().wf(&["processes", &p.id, "activities"])?,
             )
             .await?;
         Ok(convert::graph_from_activities(&acts))
@@ -170,7 +169,12 @@ impl AlfrescoEngine {
         // Activities are sliced silently at maxItems: keep reading while pages are full.
         let mut acts: Vec<wire::Activity> = Vec::new();
         let page = 1000usize;
+        let mut pages = 0usize;
         loop {
+            pages += 1;
+            if pages > self.c().max_pages.max(1) {
+                return Err(crate::client::endless("workflow_graph", self.c().max_pages));
+            }
             let q: Query = vec![
                 ("skipCount", acts.len().to_string()),
                 ("maxItems", page.to_string()),
@@ -184,8 +188,9 @@ impl AlfrescoEngine {
                     &q,
                 )
                 .await?;
-            let n = l.list.entries.len();
-            acts.extend(l.list.entries.into_iter().map(|e| e.entry));
+            let entries = l.list.into_entries();
+            let n = entries.len();
+            acts.extend(entries);
             if n < page || acts.len() >= self.c().max_scan {
                 break;
             }

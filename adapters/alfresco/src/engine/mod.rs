@@ -130,6 +130,7 @@ impl AlfrescoEngine {
                     auth,
                     page_size: cfg.page_size,
                     max_scan: cfg.max_scan,
+                    max_pages: cfg.max_pages,
                 },
                 defs: Mutex::new(HashMap::new()),
                 forms: Mutex::new(HashMap::new()),

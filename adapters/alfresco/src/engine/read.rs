@@ -8,9 +8,12 @@ impl AlfrescoEngine {
         cx: &CallContext,
         p: &wire::Process,
     ) -> Result<ProcessInfo> {
-        let title = match self.definition(cx, &p.process_definition_id).await {
-            Ok(d) => d.title.or(d.name),
-            Err(_) => None,
+        let title = match &p.process_definition_id {
+            Some(def) => match self.definition(cx, def).await {
+                Ok(d) => d.title.or(d.name),
+                Err(_) => None,
+            },
+            None => None,
         };
         ProcessInfo::new(p, title)
     }
@@ -109,9 +112,13 @@ impl AlfrescoEngine {
             }
             Err(e) => return Err(e),
         };
-        let (title, settled) = match self.definition(cx, &p.process_definition_id).await {
-            Ok(d) => (d.title.or(d.name), true),
-            Err(_) => (None, false),
+        let (title, settled) = match &p.process_definition_id {
+            Some(def) => match self.definition(cx, def).await {
+                Ok(d) => (d.title.or(d.name), true),
+                Err(_) => (None, false),
+            },
+            // Nothing more to learn about it: the answer itself is settled.
+            None => (None, true),
         };
         let info = Arc::new(ProcessInfo::new(&p, title)?);
         // Kept only with its definition's title: a fallback title is not remembered.

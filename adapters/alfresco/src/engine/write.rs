@@ -41,7 +41,7 @@ impl AlfrescoEngine {
         native: &str,
     ) -> Option<wire::Task> {
         let t = self.raw_task(cx, native).await.ok()?;
-        (t.state == "completed").then_some(t)
+        (t.state.as_deref() == Some("completed") || t.ended_at.is_some()).then_some(t)
     }
 
     pub(super) async fn start_process(
@@ -51,6 +51,31 @@ impl AlfrescoEngine {
     ) -> Result<WorkflowInstance> {
         let d = self.latest_definition(cx, &req.model).await?;
         let form = self.start_form(cx, &d.id).await?;
+        // Every variable is typed by the start form before anything else is asked or
+        // written: a value that cannot be converted is refused first.
+        let mut vars = serde_json::Map::new();
+        for (name, value) in &req.variables {
+            let alf = convert::alf_name(name);
+            // Alfresco drops unknown start variables silently; drop them here on purpose.
+            let Some(el) = convert::form_element(&form, &alf) else {
+                continue;
+            };
+            let v = convert::form_value(el, value)?;
+            if !v.is_null() {
+                vars.insert(alf, v);
+            }
+        }
+        // Single-reviewer models accept a one-person `participants` list too.
+        if let Some(el) = convert::form_element(&form, "bpm_assignee") {
+            if !vars.contains_key("bpm_assignee") {
+                if let Some(v) = req.variables.get("participants") {
+                    let a = convert::form_value(el, v)?;
+                    if !a.is_null() {
+                        vars.insert("bpm_assignee".into(), a);
+                    }
+                }
+            }
+        }
         let mut items = Vec::new();
         for doc in &req.documents {
             let loc = if doc.starts_with('/') {
@@ -59,23 +84,6 @@ impl AlfrescoEngine {
                 DocLocator::Id(doc.clone())
             };
             items.push(self.document(cx, &loc).await?.id);
-        }
-        let mut vars = serde_json::Map::new();
-        for (name, value) in &req.variables {
-            let alf = convert::alf_name(name);
-            // Alfresco drops unknown start variables silently; drop them here on purpose.
-            if form.iter().any(|e| e.name == alf) && !value.is_null() {
-                vars.insert(alf.clone(), convert::alf_value(&alf, value));
-            }
-        }
-        // Single-reviewer models accept a one-person `participants` list too.
-        if form.iter().any(|e| e.name == "bpm_assignee") && !vars.contains_key("bpm_assignee") {
-            if let Some(v) = req.variables.get("participants") {
-                let a = convert::alf_value("bpm_assignee", v);
-                if !a.is_null() {
-                    vars.insert("bpm_assignee".into(), a);
-                }
-            }
         }
         for e in form
             .iter()
@@ -89,9 +97,10 @@ impl AlfrescoEngine {
                 )));
             }
         }
+        let key = d.key().to_owned();
         let body = wire::ProcessBody {
-            process_definition_key: d.key.clone(),
-            business_key: convert::business_key(&cx.user),
+            business_key: convert::business_key(&key, &cx.user),
+            process_definition_key: key,
             variables: vars,
             items,
         };
@@ -109,7 +118,7 @@ impl AlfrescoEngine {
                 Some(&body),
             )
             .await?;
-        let p: wire::Entry<wire::Process> = self.c().up.read_json(resp)?;
+        let p: wire::Entry<wire::Process> = self.c().read("start", resp)?;
         self.invalidate(&p.entry.id);
         self.instance_of(cx, &p.entry).await
     }
@@ -234,10 +243,13 @@ impl AlfrescoEngine {
             {
                 continue;
             }
-            // Unknown names are ignored, as the trait says.
-            if form.elements.iter().any(|e| e.name == alf) {
-                let value = convert::alf_value(&alf, value);
-                variables.push(wire::VariableBody::local(alf, value));
+            // Unknown names are ignored, as the trait says; known ones are typed by the
+            // task form (before anything is written).
+            if let Some(el) = convert::form_element(&form.elements, &alf) {
+                let value = convert::form_value(el, value)?;
+                if !value.is_null() {
+                    variables.push(wire::VariableBody::local(alf, value));
+                }
             }
         }
         let mut assignee = raw.assignee.clone();
@@ -301,8 +313,7 @@ impl AlfrescoEngine {
         let done = match res {
             Ok(resp) => {
                 self.c()
-                    .up
-                    .read_json::<wire::Entry<wire::Task>>(resp)?
+                    .read::<wire::Entry<wire::Task>>("complete", resp)?
                     .entry
             }
             Err(e) if e.kind() == ErrorKind::Timeout => {

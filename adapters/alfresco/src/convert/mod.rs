@@ -1,90 +1,28 @@
 //! Alfresco wire data → the neutral model, and the name mappings between Nuxeo-style
-//! variables and Alfresco ones. Malformed upstream data becomes `EngineError::Upstream`.
+//! variables and Alfresco ones. Fields the definition leaves optional have fallbacks
+//! here; dates that cannot be read are left empty.
+
+mod dates;
+mod graph;
+mod typed;
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use flowgate_core::{
-    Comment, EngineError, Graph, GraphNode, GraphTransition, NodeState, TaskAction, TaskInfo,
-    TaskState, VarType, VariableDef, Variables, WorkflowInstance, WorkflowModel, WorkflowState,
+    Comment, EngineError, TaskAction, TaskInfo, TaskState, VarType, VariableDef, Variables,
+    WorkflowInstance, WorkflowModel, WorkflowState,
 };
 use serde_json::Value;
 
 use crate::wire;
 
-/// Parses Alfresco dates (`2024-05-02T09:14:03.120+0000`, also RFC 3339 forms).
-pub(crate) fn date(s: &str) -> Result<DateTime<Utc>, EngineError> {
-    if let Some(d) = iso_date(s.as_bytes()) {
-        return Ok(d);
-    }
-    DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z")
-        .or_else(|_| DateTime::parse_from_rfc3339(s))
-        .map(|d| d.with_timezone(&Utc))
-        .map_err(|_| EngineError::upstream(None, "Alfresco sent a date flowgate cannot read"))
-}
+pub(crate) use dates::{date, fmt_date, opt_date};
+pub(crate) use graph::{builtin_graph, graph_from_activities, mark_graph};
+pub(crate) use typed::{form_element, form_value};
 
-/// The common shape, read directly: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HHMM|±HH:MM)`.
-/// Every date of a task passes here, and chrono's format-driven parser costs several
-/// times more; anything else is left to it.
-fn iso_date(b: &[u8]) -> Option<DateTime<Utc>> {
-    fn num(b: &[u8]) -> Option<u32> {
-        b.iter().try_fold(0u32, |n, &c| {
-            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
-        })
-    }
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b'T'
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let year = i32::try_from(num(&b[0..4])?).ok()?;
-    let date = chrono::NaiveDate::from_ymd_opt(year, num(&b[5..7])?, num(&b[8..10])?)?;
-    let (h, m, sec) = (num(&b[11..13])?, num(&b[14..16])?, num(&b[17..19])?);
-    let mut i = 19;
-    let mut nanos = 0u32;
-    if b[i] == b'.' {
-        i += 1;
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            if i - start < 9 {
-                nanos = nanos * 10 + u32::from(b[i] - b'0');
-            }
-            i += 1;
-        }
-        let digits = i - start;
-        if digits == 0 {
-            return None;
-        }
-        nanos *= 10u32.pow(9 - digits.min(9) as u32);
-    }
-    let offset_secs = match &b[i..] {
-        [b'Z'] => 0,
-        [sign @ (b'+' | b'-'), rest @ ..] => {
-            let (oh, om) = match rest {
-                [h1, h2, b':', m1, m2] | [h1, h2, m1, m2] => (num(&[*h1, *h2])?, num(&[*m1, *m2])?),
-                _ => return None,
-            };
-            let secs = i64::from(oh * 3600 + om * 60);
-            if *sign == b'-' {
-                -secs
-            } else {
-                secs
-            }
-        }
-        _ => return None,
-    };
-    let local = date.and_hms_nano_opt(h, m, sec, nanos)?;
-    let utc = local.checked_sub_signed(chrono::TimeDelta::seconds(offset_secs))?;
-    Some(DateTime::from_naive_utc_and_offset(utc, Utc))
-}
-
-/// Formats a date for Alfresco requests.
-pub(crate) fn fmt_date(d: DateTime<Utc>) -> String {
-    d.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string()
-}
+/// Shown for a date Alfresco did not send or sent unreadable where the neutral model
+/// has no empty value (the creation date of a task or instance).
+const UNKNOWN_DATE: DateTime<Utc> = DateTime::<Utc>::UNIX_EPOCH;
 
 // ---------- ids ----------
 
@@ -201,10 +139,17 @@ pub(crate) fn user_of(actor: &str) -> Option<&str> {
 
 const BK_PREFIX: &str = "flowgate:";
 
-/// `flowgate:<uuid>:<user>`: carries the gateway user who started a process, because
-/// with a service account Alfresco records the service account as starter.
-pub(crate) fn business_key(user: &str) -> String {
-    format!("{BK_PREFIX}{}:{user}", uuid::Uuid::new_v4().simple())
+/// `flowgate:<uuid>.<key>:<user>`: carries the gateway user who started a process,
+/// because with a service account Alfresco records the service account as starter, and
+/// the definition key, which a process answer need not carry (`processDefinitionId` is
+/// optional in the definition). Older keys read `flowgate:<uuid>:<user>`.
+pub(crate) fn business_key(key: &str, user: &str) -> String {
+    let uuid = uuid::Uuid::new_v4().simple();
+    if key.is_empty() || key.contains(':') {
+        format!("{BK_PREFIX}{uuid}:{user}")
+    } else {
+        format!("{BK_PREFIX}{uuid}.{key}:{user}")
+    }
 }
 
 /// The gateway user recorded in a business key.
@@ -212,6 +157,14 @@ pub(crate) fn initiator_of(business_key: Option<&str>) -> Option<String> {
     let rest = business_key?.strip_prefix(BK_PREFIX)?;
     let (_, user) = rest.split_once(':')?;
     (!user.is_empty()).then(|| user.to_owned())
+}
+
+/// The definition key recorded in a business key.
+pub(crate) fn model_key_of(business_key: Option<&str>) -> Option<String> {
+    let rest = business_key?.strip_prefix(BK_PREFIX)?;
+    let (head, _) = rest.split_once(':')?;
+    let (_, key) = head.split_once('.')?;
+    (!key.is_empty()).then(|| key.to_owned())
 }
 
 // ---------- variables ----------
@@ -317,8 +270,8 @@ pub(crate) fn alf_value(alf_name: &str, v: &Value) -> Value {
         }
         ("bpm_groupAssignee", Value::String(s)) => Value::String(alf_group(s)),
         ("bpm_workflowDueDate", Value::String(s)) => match date(s) {
-            Ok(d) => Value::String(fmt_date(d)),
-            Err(_) => v.clone(),
+            Some(d) => Value::String(fmt_date(d)),
+            None => v.clone(),
         },
         _ => v.clone(),
     }
@@ -336,8 +289,8 @@ fn shown_value(alf_name: &str, v: &Value) -> Value {
         ),
         ("bpm_groupAssignee", Value::String(s)) => Value::String(group_actor(s)),
         (_, Value::String(s)) if s.len() >= 24 && s.ends_with("+0000") => match date(s) {
-            Ok(d) => Value::String(d.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()),
-            Err(_) => v.clone(),
+            Some(d) => Value::String(d.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()),
+            None => v.clone(),
         },
         _ => v.clone(),
     }
@@ -350,7 +303,7 @@ pub(crate) fn shown_variables<'a>(
     let vars = vars.into_iter();
     let mut out = Variables::with_capacity(vars.len());
     for v in vars {
-        if INTERNAL.contains(&v.name.as_str()) {
+        if v.name.is_empty() || INTERNAL.contains(&v.name.as_str()) {
             continue;
         }
         // The first of a name wins (locals come first); one lookup per variable.
@@ -377,7 +330,7 @@ fn var_type(data_type: Option<&str>, name: &str) -> VarType {
 pub(crate) fn model(d: &wire::ProcessDefinition, form: &[wire::FormElement]) -> WorkflowModel {
     let variables = form
         .iter()
-        .filter(|e| !INTERNAL.contains(&e.name.as_str()))
+        .filter(|e| !e.name.is_empty() && !INTERNAL.contains(&e.name.as_str()))
         .filter(|e| !matches!(e.name.as_str(), "bpm_status" | "bpm_comment"))
         .map(|e| {
             let ty = var_type(e.data_type.as_deref(), &e.name);
@@ -397,14 +350,15 @@ pub(crate) fn model(d: &wire::ProcessDefinition, form: &[wire::FormElement]) -> 
             }
         })
         .collect();
+    let key = d.key().to_owned();
     WorkflowModel {
-        id: to_flowgate_id(&d.key),
-        name: d.key.clone(),
+        id: to_flowgate_id(&key),
         title: d
             .title
             .clone()
             .or_else(|| d.name.clone())
-            .unwrap_or_else(|| d.key.clone()),
+            .unwrap_or_else(|| key.clone()),
+        name: key,
         variables,
     }
 }
@@ -429,7 +383,12 @@ impl ProcessInfo {
         let key = p
             .process_definition_key
             .clone()
-            .or_else(|| p.process_definition_id.split(':').next().map(str::to_owned))
+            .or_else(|| {
+                p.process_definition_id
+                    .as_deref()
+                    .map(|d| wire::key_of_definition_id(d).to_owned())
+            })
+            .or_else(|| model_key_of(p.business_key.as_deref()))
             .unwrap_or_default();
         let state = match (&p.ended_at, &p.delete_reason) {
             (None, _) => WorkflowState::Running,
@@ -442,8 +401,8 @@ impl ProcessInfo {
             key,
             state,
             initiator: initiator_of(p.business_key.as_deref()).or_else(|| p.start_user_id.clone()),
-            created: date(&p.started_at)?,
-            ended: p.ended_at.as_deref().map(date).transpose()?,
+            created: opt_date(p.started_at.as_deref()).unwrap_or(UNKNOWN_DATE),
+            ended: opt_date(p.ended_at.as_deref()),
         })
     }
 }
@@ -461,7 +420,7 @@ pub(crate) fn instance(
         state: p.state,
         model_name: p.key.clone(),
         initiator: p.initiator.clone(),
-        attached_documents: items.iter().map(|i| i.id.clone()).collect(),
+        attached_documents: items.iter().filter_map(|i| i.id.clone()).collect(),
         variables: shown_variables(vars),
         created: p.created,
         ended: p.ended,
@@ -573,10 +532,24 @@ pub(crate) struct TaskParts<'a> {
 /// Whether a task waits on a delegate. Runtime lists say `delegated`; single GETs read
 /// history and say `claimed`, where an owner different from the assignee gives it away.
 pub(crate) fn is_delegated(t: &wire::Task) -> bool {
+    let state = t.state.as_deref();
     t.ended_at.is_none()
-        && (t.state == "delegated"
-            || (t.state != "resolved"
+        && (state == Some("delegated")
+            || (state != Some("resolved")
                 && matches!((&t.owner, &t.assignee), (Some(o), Some(a)) if o != a)))
+}
+
+/// The node a task waits in: its `activityDefinitionId`, else the local name of its
+/// form key (`wf:activitiReviewTask` → `activitiReviewTask`), else its name, else `task`.
+pub(crate) fn node_of(t: &wire::Task) -> String {
+    let nonempty = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
+    nonempty(&t.activity_definition_id)
+        .or_else(|| {
+            nonempty(&t.form_resource_key)
+                .map(|k| k.rsplit_once(':').map_or(k.clone(), |(_, l)| l.to_owned()))
+        })
+        .or_else(|| nonempty(&t.name))
+        .unwrap_or_else(|| "task".to_owned())
 }
 
 /// A neutral task.
@@ -598,8 +571,11 @@ pub(crate) fn task(p: TaskParts<'_>) -> Result<flowgate_core::Task, EngineError>
             .find(|v| v.name == name && v.scope.as_deref() != Some("global"))
             .map(|v| &v.value)
     };
-    let ended = t.ended_at.as_deref().map(date).transpose()?;
-    let state = match ended {
+    let ended = opt_date(t.ended_at.as_deref());
+    let created = opt_date(t.started_at.as_deref())
+        .or(p.process.map(|pr| pr.created))
+        .unwrap_or(UNKNOWN_DATE);
+    let state = match t.ended_at {
         None => TaskState::Opened,
         Some(_)
             if local("bpm_outcome").is_none()
@@ -617,9 +593,11 @@ pub(crate) fn task(p: TaskParts<'_>) -> Result<flowgate_core::Task, EngineError>
     let candidates = || -> Vec<String> {
         p.candidates
             .iter()
-            .map(|c| match c.candidate_type.as_str() {
-                "group" => group_actor(&c.candidate_id),
-                _ => c.candidate_id.clone(),
+            .filter_map(|c| match (c.candidate_type.as_deref(), &c.candidate_id) {
+                (_, None) => None,
+                (Some("group"), Some(id)) => Some(group_actor(id)),
+                (_, Some(id)) if id.starts_with("GROUP_") => Some(group_actor(id)),
+                (_, Some(id)) => Some(id.clone()),
             })
             .collect()
     };
@@ -648,16 +626,17 @@ pub(crate) fn task(p: TaskParts<'_>) -> Result<flowgate_core::Task, EngineError>
                     .map(effective)
                     .unwrap_or_default(),
                 text: Some(text.to_owned()),
-                date: ended.unwrap_or(date(&t.started_at)?),
+                date: ended.unwrap_or(created),
             });
         }
     }
+    let node = node_of(t);
     let allow = local("bpm_reassignable")
         .and_then(Value::as_bool)
         .unwrap_or(true);
     Ok(flowgate_core::Task {
         id: to_flowgate_id(&t.id),
-        name: t.activity_definition_id.clone(),
+        name: node.clone(),
         workflow_id: t.process_id.as_deref().map(to_flowgate_id),
         workflow_model_name: p.process.map(|pr| pr.key.clone()).or_else(|| {
             t.process_definition_id
@@ -670,10 +649,10 @@ pub(crate) fn task(p: TaskParts<'_>) -> Result<flowgate_core::Task, EngineError>
         workflow_state: p.process.map(|pr| pr.state),
         state,
         directive: t.name.clone(),
-        created: date(&t.started_at)?,
-        due_date: t.due_at.as_deref().map(date).transpose()?,
-        node_id: t.activity_definition_id.clone(),
-        target_documents: p.items.iter().map(|i| i.id.clone()).collect(),
+        created,
+        due_date: opt_date(t.due_at.as_deref()),
+        node_id: node.clone(),
+        target_documents: p.items.iter().filter_map(|i| i.id.clone()).collect(),
         actors,
         delegated_actors,
         comments,
@@ -681,178 +660,10 @@ pub(crate) fn task(p: TaskParts<'_>) -> Result<flowgate_core::Task, EngineError>
         info: TaskInfo {
             allow_reassignment: allow,
             actions: p.form.actions.clone(),
-            schemas: vec![format!("var_{}", t.activity_definition_id)],
+            schemas: vec![format!("var_{node}")],
         },
         initiator: None,
     })
-}
-
-// ---------- graphs ----------
-
-type NodeSpec = (&'static str, &'static str, bool, bool, bool, bool);
-type EdgeSpec = (&'static str, &'static str, &'static str);
-type GraphSpec = (Vec<NodeSpec>, Vec<EdgeSpec>);
-
-/// Static graphs of the five built-in definitions: (id, title, start, end, merge, multi).
-fn builtin_nodes(key: &str) -> Option<GraphSpec> {
-    let review = |multi: bool, cond: &'static str| {
-        (
-            vec![
-                ("start", "Start", true, false, false, false),
-                ("reviewTask", "Review Task", false, false, false, multi),
-                (
-                    "reviewDecision",
-                    "Review Decision",
-                    false,
-                    false,
-                    false,
-                    false,
-                ),
-                ("approved", "Document Approved", false, false, false, false),
-                ("rejected", "Document Rejected", false, false, false, false),
-                ("end", "End", false, true, true, false),
-            ],
-            vec![
-                ("start", "reviewTask", ""),
-                ("reviewTask", "reviewDecision", ""),
-                ("reviewDecision", "approved", cond),
-                ("reviewDecision", "rejected", "otherwise"),
-                ("approved", "end", ""),
-                ("rejected", "end", ""),
-            ],
-        )
-    };
-    Some(match key {
-        "activitiAdhoc" => (
-            vec![
-                ("start", "Start", true, false, false, false),
-                ("adhocTask", "Adhoc Task", false, false, false, false),
-                (
-                    "verifyTaskDone",
-                    "Verify Adhoc Task Completed.",
-                    false,
-                    false,
-                    false,
-                    false,
-                ),
-                ("theEnd", "End", false, true, false, false),
-            ],
-            vec![
-                ("start", "adhocTask", ""),
-                ("adhocTask", "verifyTaskDone", ""),
-                ("verifyTaskDone", "theEnd", ""),
-            ],
-        ),
-        "activitiReview" | "activitiReviewPooled" => review(false, "wf_reviewOutcome == 'Approve'"),
-        "activitiParallelReview" | "activitiParallelGroupReview" => {
-            review(true, "wf_actualPercent >= wf_requiredApprovePercent")
-        }
-        _ => return None,
-    })
-}
-
-/// The graph of a built-in definition, laid out top to bottom.
-pub(crate) fn builtin_graph(key: &str) -> Option<Graph> {
-    let (nodes, transitions) = builtin_nodes(key)?;
-    let mut row = 0;
-    let nodes = nodes
-        .into_iter()
-        .map(|(id, title, start, end, merge, multi)| {
-            // approved/rejected sit side by side.
-            let (x, y) = match id {
-                "rejected" => (300, 100 * (row - 1)),
-                _ => {
-                    row += 1;
-                    (100, 100 * (row - 1))
-                }
-            };
-            GraphNode {
-                id: id.to_owned(),
-                title: title.to_owned(),
-                x,
-                y,
-                start,
-                end,
-                state: NodeState::Validated,
-                merge,
-                multi_task: multi,
-                sub_workflow: false,
-            }
-        })
-        .collect();
-    let transitions = transitions
-        .into_iter()
-        .map(|(s, t, label)| GraphTransition {
-            source: s.to_owned(),
-            target: t.to_owned(),
-            label: label.to_owned(),
-            path: Vec::new(),
-        })
-        .collect();
-    Some(Graph { nodes, transitions })
-}
-
-/// A graph for a definition flowgate has no table for: the activities seen, in order.
-pub(crate) fn graph_from_activities(acts: &[wire::Activity]) -> Graph {
-    let mut g = Graph::default();
-    let mut sorted: Vec<&wire::Activity> = acts.iter().collect();
-    sorted.sort_by(|a, b| a.started_at.cmp(&b.started_at));
-    let mut prev: Option<String> = None;
-    for (i, a) in sorted.iter().enumerate() {
-        let id = a.activity_definition_id.clone();
-        if !g.nodes.iter().any(|n| n.id == id) {
-            let ty = a.activity_definition_type.as_deref().unwrap_or("");
-            g.nodes.push(GraphNode {
-                id: id.clone(),
-                title: a
-                    .activity_definition_name
-                    .clone()
-                    .unwrap_or_else(|| id.clone()),
-                x: 100,
-                y: 100 * i as i64,
-                start: ty == "startEvent",
-                end: ty == "endEvent",
-                state: NodeState::Validated,
-                merge: false,
-                multi_task: false,
-                sub_workflow: false,
-            });
-        }
-        if let Some(p) = prev.replace(id.clone()) {
-            if p != id
-                && !g
-                    .transitions
-                    .iter()
-                    .any(|t| t.source == p && t.target == id)
-            {
-                g.transitions.push(GraphTransition {
-                    source: p,
-                    target: id,
-                    label: String::new(),
-                    path: Vec::new(),
-                });
-            }
-        }
-    }
-    g
-}
-
-/// Marks the nodes of an instance graph from its activities: nodes with an open activity
-/// are `suspended`, the others `ready` (`canceled` for a cancelled instance).
-pub(crate) fn mark_graph(mut g: Graph, acts: &[wire::Activity], state: WorkflowState) -> Graph {
-    for n in &mut g.nodes {
-        let open = acts
-            .iter()
-            .any(|a| a.activity_definition_id == n.id && a.ended_at.is_none());
-        n.state = if state == WorkflowState::Canceled {
-            NodeState::Canceled
-        } else if open {
-            NodeState::Suspended
-        } else {
-            NodeState::Ready
-        };
-    }
-    g
 }
 
 #[cfg(test)]
@@ -901,60 +712,13 @@ mod tests {
     }
 
     #[test]
-    fn alfresco_dates_parse() {
-        let d = date("2024-05-02T09:14:03.120+0000").unwrap();
-        assert_eq!(fmt_date(d), "2024-05-02T09:14:03.120+0000");
-        assert!(date("2024-05-02T09:14:03.120Z").is_ok());
-        assert_eq!(
-            date("garbage").unwrap_err().kind(),
-            flowgate_core::ErrorKind::Upstream
-        );
-    }
-
-    /// The direct reader agrees with chrono's on every shape it takes, and leaves
-    /// everything else (invalid dates included) to chrono.
-    #[test]
-    fn the_direct_date_reader_agrees_with_chrono() {
-        let chrono_read = |s: &str| {
-            DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z")
-                .or_else(|_| DateTime::parse_from_rfc3339(s))
-                .map(|d| d.with_timezone(&Utc))
-                .ok()
-        };
-        for s in [
-            "2024-05-02T09:14:03.120+0000",
-            "2024-05-02T09:14:03+0000",
-            "2024-05-02T09:14:03.1Z",
-            "2024-05-02T09:14:03.123456789Z",
-            "2024-05-02T09:14:03.1234567891Z",
-            "2024-02-29T23:59:59.999-0530",
-            "2024-12-31T23:30:00.000+01:00",
-            "2024-01-01T00:10:00-02:00",
-            "1999-07-04T12:00:00.5+1400",
-        ] {
-            let direct = iso_date(s.as_bytes());
-            assert!(direct.is_some(), "{s}");
-            assert_eq!(direct, chrono_read(s), "{s}");
-        }
-        for s in [
-            "2023-02-29T10:00:00Z",
-            "2024-13-01T10:00:00Z",
-            "2024-05-02T25:00:00Z",
-            "2024-05-02T09:14:03.+0000",
-            "2024-05-02T09:14:03.120+00",
-            "2024-05-02T09:14:03.120 +0000",
-            "2024-05-02 09:14:03Z",
-            "2024-05-02T09:14:03",
-            "２０２４-05-02T09:14:03Z",
-        ] {
-            assert_eq!(iso_date(s.as_bytes()), None, "{s}");
-        }
-    }
-
-    #[test]
     fn business_key_carries_the_initiator() {
-        let bk = business_key("jdoe");
+        let bk = business_key("activitiReview", "jdoe");
         assert_eq!(initiator_of(Some(&bk)).as_deref(), Some("jdoe"));
+        assert_eq!(model_key_of(Some(&bk)).as_deref(), Some("activitiReview"));
+        let old = "flowgate:0123abcd:jdoe";
+        assert_eq!(initiator_of(Some(old)).as_deref(), Some("jdoe"));
+        assert_eq!(model_key_of(Some(old)), None);
         assert_eq!(initiator_of(Some("other")), None);
     }
 
