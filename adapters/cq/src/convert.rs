@@ -223,11 +223,14 @@ pub(crate) fn workflow_state(s: &str) -> WorkflowState {
     }
 }
 
-/// The user who started an instance through flowgate (or CQ's initiator otherwise).
-pub(crate) fn initiator_of(doc: &InstanceDoc) -> Option<String> {
+/// The initiator flowgate wrote into the start metadata, when CQ renders it.
+pub(crate) fn meta_initiator(doc: &InstanceDoc) -> Option<&str> {
     meta_str(&doc.meta, META_INITIATOR)
-        .map(str::to_owned)
-        .or_else(|| doc.initiator.clone())
+}
+
+/// The start id flowgate wrote into the start metadata, when CQ renders it.
+pub(crate) fn meta_start_id(doc: &InstanceDoc) -> Option<&str> {
+    meta_str(&doc.meta, META_START_ID)
 }
 
 /// Model name of an instance.
@@ -245,10 +248,12 @@ pub(crate) fn instance_created(doc: &InstanceDoc) -> DateTime<Utc> {
         .unwrap_or(DateTime::UNIX_EPOCH)
 }
 
-/// Instance JSON → neutral instance; `model_title` is used when the instance has no title.
+/// Instance JSON → neutral instance; `model_title` is used when the instance has no
+/// title, `initiator` is who started it as the engine knows it.
 pub(crate) fn instance(
     doc: &InstanceDoc,
     model_title: Option<&str>,
+    initiator: Option<String>,
 ) -> Result<WorkflowInstance, EngineError> {
     if !doc.id.starts_with('/') {
         return Err(malformed("workflow instance (id)"));
@@ -274,7 +279,7 @@ pub(crate) fn instance(
         title,
         state: workflow_state(&doc.state),
         model_name: name,
-        initiator: initiator_of(doc),
+        initiator,
         attached_documents: doc.payload.iter().map(|p| ids::encode(p)).collect(),
         variables,
         created: instance_created(doc),
@@ -358,7 +363,7 @@ mod tests {
             "model":"/etc/workflow/models/dam/update_asset/jcr:content/model","initiator":"svc",
             "payloadType":"JCR_PATH","payload":"/content/a","startTime":"Thu May 02 09:12:44 CEST 2024",
             "metaData":{"flowgateInitiator":"jdoe","workflowTitle":"T","custom":"v"}})).unwrap();
-        let i = instance(&doc, Some("Model")).unwrap();
+        let i = instance(&doc, Some("Model"), meta_initiator(&doc).map(str::to_owned)).unwrap();
         assert_eq!(i.model_name, "dam/update_asset");
         assert_eq!(i.initiator.as_deref(), Some("jdoe"));
         assert_eq!(i.title, "T");
@@ -387,15 +392,15 @@ mod tests {
             json!("1714633964000"),
             json!("2024-05-02T07:12:44Z"),
         ] {
-            let i = instance(&doc(start.clone(), start.clone()), None).expect("converts");
+            let i = instance(&doc(start.clone(), start.clone()), None, None).expect("converts");
             assert_eq!(i.created.to_rfc3339(), at, "{start}");
             assert_eq!(i.ended.map(|d| d.to_rfc3339()).as_deref(), Some(at));
         }
         // Unreadable: the end stays empty, the start falls back to the path's day.
-        let i = instance(&doc(json!("soon"), json!({"x": 1})), None).expect("converts");
+        let i = instance(&doc(json!("soon"), json!({"x": 1})), None, None).expect("converts");
         assert_eq!(i.ended, None);
         assert_eq!(i.created.to_rfc3339(), "2024-05-02T00:00:00+00:00");
-        let i = instance(&doc(Value::Null, Value::Null), None).expect("converts");
+        let i = instance(&doc(Value::Null, Value::Null), None, None).expect("converts");
         assert_eq!(i.state, WorkflowState::Done);
         assert_eq!(i.ended, None);
     }

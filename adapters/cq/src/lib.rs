@@ -43,6 +43,7 @@ mod engine;
 mod error;
 mod html;
 mod ids;
+mod ledger;
 mod profile;
 mod wire;
 

@@ -101,7 +101,7 @@ impl CqEngine {
         doc: &InstanceDoc,
     ) -> Result<WorkflowInstance> {
         let title = self.model_title(cx, doc).await;
-        convert::instance(doc, title.as_deref())
+        convert::instance(doc, title.as_deref(), self.initiator(doc))
     }
 
     /// Reads an instance the caller may act on as initiator (or admin).
@@ -115,7 +115,7 @@ impl CqEngine {
         // Always GET before POSTing to an instance: a POST to a missing path would let
         // Sling create a junk node and answer 201.
         let doc = self.instance_doc(cx, &path).await?;
-        let initiator = convert::initiator_of(&doc);
+        let initiator = self.initiator(&doc);
         let allowed = match op {
             "cancel" => flowgate_core::access::may_cancel_workflow(cx, initiator.as_deref()),
             _ => initiator.as_deref() == Some(cx.user.as_str()),
@@ -166,7 +166,7 @@ impl CqEngine {
         let docs = self.instance_docs(cx, paths).await?;
         let mut out = Vec::new();
         for d in docs {
-            let initiator = convert::initiator_of(&d);
+            let initiator = self.initiator(&d);
             if self.restricted(cx) && initiator.as_deref() != Some(cx.user.as_str()) {
                 continue;
             }

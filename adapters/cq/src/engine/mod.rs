@@ -4,6 +4,7 @@
 mod access;
 mod instances;
 mod models;
+mod start;
 mod tasks;
 mod write;
 
@@ -31,6 +32,7 @@ use crate::client::Client;
 use crate::config::CqConfig;
 use crate::convert::{self, ModelInfo, META_COMMENT, META_INITIATOR, META_START_ID, META_TITLE};
 use crate::ids;
+use crate::ledger::{Ledger, StartRecord};
 use crate::profile::{model_name_of, MODEL_NODE_SUFFIX};
 use crate::wire::{
     Backroutes, Choice, Delegatees, EngineStatus, History, InboxRow, InstanceDoc, ModelDoc, Routes,
@@ -57,6 +59,8 @@ pub struct CqEngine {
     cache: Cache,
     /// The scope of the service account's entries (shared by all callers).
     service_scope: Scope,
+    /// Starts and delegations made through this engine (see [`crate::ledger`]).
+    ledger: Ledger,
 }
 
 /// What a task needs from its work item.
@@ -71,9 +75,14 @@ struct ItemFacts {
 /// Work items read together with their instance, by path.
 type Prefetched = HashMap<String, Result<WorkItemDoc>>;
 
-/// A work item a task list considers: its path, its (fresh) instance and the item
-/// itself when it was already read.
-type Candidate = (String, Arc<InstanceDoc>, Option<Result<WorkItemDoc>>);
+/// A work item a task list considers: its path, its (fresh) instance, the item itself
+/// when it was already read, and the assignee its inbox row named (pass-through).
+type Candidate = (
+    String,
+    Arc<InstanceDoc>,
+    Option<Result<WorkItemDoc>>,
+    Option<String>,
+);
 
 /// What a task needs from its instance and model.
 struct TaskContext<'a> {
@@ -114,6 +123,7 @@ impl CqEngine {
             },
             cache: Cache::new(Duration::from_millis(config.cache_ttl_ms)),
             service_scope: Arc::from(""),
+            ledger: Ledger::default(),
             config,
             client,
             models: Mutex::new(HashMap::new()),

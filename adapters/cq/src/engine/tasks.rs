@@ -62,7 +62,7 @@ impl CqEngine {
                 .unwrap_or_else(|| node_id.to_owned()),
             workflow_id: Some(ids::encode(&tc.inst.id)),
             workflow_model_name: Some(tc.model.name.clone()),
-            workflow_initiator: convert::initiator_of(tc.inst),
+            workflow_initiator: self.initiator(tc.inst),
             workflow_title: Some(tc.inst_title.clone()),
             workflow_state: Some(convert::workflow_state(&tc.inst.state)),
             state,
@@ -92,7 +92,7 @@ impl CqEngine {
         tc: &TaskContext<'_>,
     ) -> Result<Task> {
         let actions = self.actions(cx, &item.id).await?;
-        self.open_task_with(item, tc, &actions)
+        self.open_task_with(item, tc, &actions, None)
     }
 
     /// Routes and back-routes of a work item from the cache, else read (and cached).
@@ -111,12 +111,14 @@ impl CqEngine {
         Ok(a)
     }
 
-    /// An open task from its work item and its already read routes and back-routes.
+    /// An open task from its work item and its already read routes and back-routes;
+    /// `inbox` is the assignee the caller's inbox row named, if one was read.
     pub(super) fn open_task_with(
         &self,
         item: &WorkItemDoc,
         tc: &TaskContext<'_>,
         (routes, back): &Actions,
+        inbox: Option<&str>,
     ) -> Result<Task> {
         let node_id = item
             .node
@@ -139,7 +141,7 @@ impl CqEngine {
             .chain(action_list(back, "back:"))
             .collect();
         let facts = ItemFacts {
-            assignee: item.current_assignee.clone(),
+            assignee: self.assignee(item, inbox),
             created,
             variables,
             actions,
@@ -305,6 +307,7 @@ impl CqEngine {
         q: &TaskQuery,
     ) -> Result<Vec<Candidate>> {
         let scope = self.scope(cx);
+        let mut inbox_assignees: HashMap<String, String> = HashMap::new();
         let docs = if let Some(wf) = &q.workflow_id {
             let path = match ids::workflow_path(wf, self.root()) {
                 Ok(p) => p,
@@ -331,6 +334,9 @@ impl CqEngine {
                         .entry(i.to_owned())
                         .or_default()
                         .push(r.uri.clone());
+                    if let Some(a) = r.current_assignee {
+                        inbox_assignees.insert(r.uri, a);
+                    }
                 }
             }
             self.instances_with_items(cx, by_instance.into_iter().collect())
@@ -367,7 +373,8 @@ impl CqEngine {
             }
             for item in &d.work_items {
                 let read = pre.remove(&item.id);
-                out.push((item.id.clone(), d.clone(), read));
+                let inbox = inbox_assignees.remove(&item.id);
+                out.push((item.id.clone(), d.clone(), read, inbox));
             }
         }
         Ok(out)
@@ -406,7 +413,7 @@ impl CqEngine {
             Ok(item) => {
                 let model = self.instance_model(cx, &inst).await?;
                 let tc = self.context(cx, &inst, &model).await;
-                self.open_task_with(&item, &tc, actions?.as_ref())?
+                self.open_task_with(&item, &tc, actions?.as_ref(), None)?
             }
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 // An ended task is rebuilt from its instance's current state: a cached
@@ -435,7 +442,7 @@ impl CqEngine {
         let candidates = self.candidate_items(cx, &q).await?;
         let scope = self.scope(cx);
         let tasks: Vec<Option<Task>> = stream::iter(candidates)
-            .map(|(item_path, inst, read)| {
+            .map(|(item_path, inst, read, inbox)| {
                 let scope = scope.clone();
                 async move {
                     // The item (unless read with its instance) and its actions (unless
@@ -457,7 +464,9 @@ impl CqEngine {
                     };
                     let model = model?;
                     let tc = self.context(cx, &inst, &model).await;
-                    match actions.and_then(|a| self.open_task_with(&item, &tc, &a)) {
+                    match actions
+                        .and_then(|a| self.open_task_with(&item, &tc, &a, inbox.as_deref()))
+                    {
                         Ok(t) => Ok(Some(t)),
                         // Completed while the list was being read.
                         Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),

@@ -56,19 +56,6 @@ impl CqEngine {
         }
     }
 
-    /// After an ambiguous start, finds the instance carrying our start id.
-    pub(super) async fn reconcile_start(
-        &self,
-        cx: &CallContext,
-        start_id: &str,
-    ) -> Result<Option<InstanceDoc>> {
-        let paths = self.instance_paths(cx, None).await?;
-        let docs = self.instance_docs(cx, paths).await?;
-        Ok(docs
-            .into_iter()
-            .find(|d| d.meta.get(META_START_ID).and_then(Value::as_str) == Some(start_id)))
-    }
-
     /// Resolves a completion action to `(field, rid)`: a route by id or label, or a
     /// back-route written `back:<id or label>`.
     pub(super) fn resolve_action(
@@ -134,144 +121,6 @@ impl CqEngine {
     ) -> Result<bool> {
         let doc = self.instance_doc(cx, inst_path).await?;
         Ok(doc.work_items.iter().any(|w| w.id == item))
-    }
-
-    pub(super) async fn start_instance(
-        &self,
-        cx: &CallContext,
-        req: StartWorkflow,
-    ) -> Result<WorkflowInstance> {
-        let name = Self::model_name_arg(&req.model);
-        let model = self.load_model(cx, &name).await?;
-        let [doc] = req.documents.as_slice() else {
-            return Err(EngineError::bad_request(format!(
-                "a CQ workflow runs on exactly one payload; {} documents were given",
-                req.documents.len()
-            )));
-        };
-        let payload = ids::document_path(doc)?;
-        let runtime = self.config.profile.model_id(&name);
-        let start_id = uuid::Uuid::new_v4().to_string();
-        let mut fields: Vec<(String, String)> = vec![
-            ("model".into(), runtime.clone()),
-            ("payloadType".into(), "JCR_PATH".into()),
-            ("payload".into(), payload.clone()),
-            (META_INITIATOR.into(), cx.user.clone()),
-            (META_START_ID.into(), start_id.clone()),
-        ];
-        let var = |keys: &[&str]| {
-            keys.iter()
-                .find_map(|k| req.variables.get(*k).and_then(scalar))
-        };
-        if let Some(t) = var(&["title", META_TITLE]) {
-            fields.push((META_TITLE.into(), t));
-        }
-        if let Some(c) = var(&["comment", META_COMMENT, "initiatorComment"]) {
-            fields.push((META_COMMENT.into(), c));
-        }
-        for (k, v) in &req.variables {
-            let taken = matches!(
-                k.as_str(),
-                "title" | "comment" | "initiatorComment" | META_TITLE | META_COMMENT
-            );
-            if taken
-                || RESERVED_FIELDS.contains(&k.as_str())
-                || k.starts_with(':')
-                || k.starts_with("flowgate")
-                || k.chars().any(char::is_control)
-            {
-                continue;
-            }
-            if let Some(s) = scalar(v) {
-                fields.push((k.clone(), s));
-            }
-        }
-        let outcome = self
-            .client
-            .post_form(cx, "start_workflow", "/etc/workflow/instances", &fields)
-            .await;
-        // Nothing cached can describe a new instance; reads in flight are refused anyway.
-        self.cache.bump();
-        let posted = match outcome {
-            Ok(p) => p,
-            Err(e) if ambiguous(&e) => {
-                // Never re-POST a start: look for the instance carrying our start id.
-                tracing::warn!(engine = %self.name(), error = %e, "start outcome unknown; reconciling");
-                return match self.reconcile_start(cx, &start_id).await {
-                    Ok(Some(doc)) => convert::instance(&doc, Some(&model.title)),
-                    Ok(None) => Err(EngineError::upstream(
-                        None,
-                        format!("engine '{}' did not confirm the start and no new workflow was found; it may be retried", self.name()),
-                    )),
-                    Err(_) => Err(e),
-                };
-            }
-            Err(e) => return Err(e),
-        };
-        if posted.status != 201 {
-            tracing::warn!(engine = %self.name(), status = posted.status, "start answered without 201 Created");
-        }
-        let path = posted
-            .location
-            .as_deref()
-            .and_then(|l| self.client.location_path(l))
-            .or_else(|| {
-                posted
-                    .page
-                    .location
-                    .as_deref()
-                    .and_then(|l| self.client.location_path(l))
-            })
-            .or_else(|| posted.page.path.clone())
-            .ok_or_else(|| {
-                EngineError::upstream(
-                    Some(posted.status),
-                    format!(
-                        "engine '{}' answered {} to the start but created no workflow instance",
-                        self.name(),
-                        posted.status
-                    ),
-                )
-            })?;
-        let unverified = |why: &str| {
-            EngineError::upstream(
-                Some(posted.status),
-                format!(
-                    "engine '{}' answered {} to the start but {why}",
-                    self.name(),
-                    posted.status
-                ),
-            )
-        };
-        if ids::check_path(&path).is_err()
-            || !path.starts_with(self.root()) && !path.starts_with("/etc/workflow/instances/")
-        {
-            return Err(unverified("named no workflow instance"));
-        }
-        let doc = match self.instance_doc(cx, &path).await {
-            Ok(d) => d,
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                return Err(unverified("created no workflow instance"))
-            }
-            Err(e) => return Err(e),
-        };
-        let same_model = model_name_of(&doc.model).as_deref() == Some(name.as_str());
-        if !same_model || doc.payload.as_deref() != Some(payload.as_str()) {
-            if doc.state == "RUNNING" {
-                let abort = vec![("state".to_owned(), "ABORTED".to_owned())];
-                let outcome = self
-                    .client
-                    .post_form(cx, "abort_unverified", &doc.id, &abort)
-                    .await;
-                self.forget(&path, None);
-                self.forget(&doc.id, None);
-                if let Err(e) = outcome {
-                    tracing::warn!(engine = %self.name(), error = %e, "could not abort an unverified start");
-                }
-            }
-            return Err(unverified("the new instance does not match the request"));
-        }
-        convert::instance(&doc, Some(&model.title))
     }
 
     pub(super) async fn complete_task(
@@ -393,6 +242,7 @@ impl CqEngine {
                 ),
             ));
         }
+        self.ledger.forget_item(&item.id);
         task.state = TaskState::Ended;
         task.workflow_state = Some(convert::workflow_state(&after.state));
         if let Some(text) = comment {
@@ -420,7 +270,7 @@ impl CqEngine {
         let target = bare(actor).to_owned();
         let (item, inst, model) = self.open_item(cx, id).await?;
         let tc = self.context(cx, &inst, &model).await;
-        let assignee = item.current_assignee.clone().or_else(|| {
+        let assignee = self.assignee(&item, None).or_else(|| {
             item.node
                 .as_deref()
                 .and_then(|n| model.node(n))
@@ -431,7 +281,7 @@ impl CqEngine {
             return Ok(());
         }
         let is_actor = assignee.as_deref().is_some_and(|a| cx.is_principal(a));
-        let is_initiator = convert::initiator_of(&inst).as_deref() == Some(cx.user.as_str());
+        let is_initiator = self.initiator(&inst).as_deref() == Some(cx.user.as_str());
         if self.restricted(cx) && !is_actor && !is_initiator {
             return Err(EngineError::forbidden(format!(
                 "User with id '{}' cannot delegate task {id}",
@@ -481,6 +331,7 @@ impl CqEngine {
                 ));
             }
         }
+        self.ledger.record_delegation(&item.id, &target);
         Ok(())
     }
 }
