@@ -17,3 +17,17 @@ mod aem64_65 {
 mod cloud {
     flowgate_testkit::conformance_suite!(crate::common::setup(flowgate_cq::Profile::Cloud));
 }
+
+/// AEM 6.5 answering with only the fields Adobe's published material shows: no start
+/// metadata, no `currentAssignee` in work items, no `workItem` in history rows.
+mod aem64_65_minimal {
+    flowgate_testkit::conformance_suite!(crate::common::setup_with(crate::common::minimal(
+        flowgate_cq::Profile::Aem64To65
+    )));
+}
+
+mod cq5_minimal {
+    flowgate_testkit::conformance_suite!(crate::common::setup_with(crate::common::minimal(
+        flowgate_cq::Profile::Cq5
+    )));
+}

@@ -13,7 +13,9 @@
 //! (jdoe, editor1), `legal` (legal1), `dam-users` (dam1), `workflow-users` (everyone).
 
 mod models;
+mod render;
 mod server;
+mod starts;
 mod state;
 
 use std::net::SocketAddr;
@@ -26,6 +28,19 @@ pub use flowgate_testkit::tls::{ServerTls, TlsCounters};
 pub use models::{SimModel, SimNode, SimTransition};
 
 use crate::Profile;
+
+/// Which fields the JSON renderings of instances, work items and history carry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SimFields {
+    /// Every field the simulator knows, including those no public source shows a real
+    /// server sending: instance `metaData` (with the start metadata flowgate writes),
+    /// a work item's `currentAssignee`, a history row's `workItem` and `node`.
+    #[default]
+    Full,
+    /// Only the fields Adobe's published client classes read and Adobe's documented
+    /// examples show (see the module `render`).
+    Minimal,
+}
 
 /// Switches that change the simulator's behaviour (all have the documented defaults).
 #[derive(Clone, Debug)]
@@ -44,6 +59,13 @@ pub struct SimOptions {
     pub json_errors: bool,
     /// The start `Location` header is an absolute URL (default false).
     pub absolute_location: bool,
+    /// Which fields instances, work items and history rows carry (default
+    /// [`SimFields::Full`]).
+    pub fields: SimFields,
+    /// Names of models that run transient: a start answers 201 with the new
+    /// instance's location, but the instance is never stored, so reading it answers
+    /// 404 (default none).
+    pub transient_models: Vec<String>,
 }
 
 impl SimOptions {
@@ -56,6 +78,8 @@ impl SimOptions {
             sling_post_on_missing: true,
             json_errors: false,
             absolute_location: false,
+            fields: SimFields::Full,
+            transient_models: Vec::new(),
         }
     }
 }

@@ -1,7 +1,6 @@
 //! HTTP front of the simulator: Sling-style URL decomposition, auth, CSRF, faults,
 //! and the JSON / HTML renderings of every endpoint.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,11 +37,11 @@ pub(crate) fn build(
 }
 
 /// A response before it becomes an actix response, so faults can rewrite it.
-struct Resp {
+pub(super) struct Resp {
     status: u16,
     content_type: &'static str,
     body: String,
-    headers: Vec<(&'static str, String)>,
+    pub(super) headers: Vec<(&'static str, String)>,
 }
 
 const JSON: &str = "application/json;charset=utf-8";
@@ -58,7 +57,7 @@ impl Resp {
         }
     }
 
-    fn html(status: u16, body: String) -> Resp {
+    pub(super) fn html(status: u16, body: String) -> Resp {
         Resp {
             status,
             content_type: HTML,
@@ -69,20 +68,20 @@ impl Resp {
 }
 
 /// Parsed request facts the handlers need.
-struct Req {
+pub(super) struct Req {
     method: String,
     path: String,
     resource: String,
     selectors: Vec<String>,
     extension: Option<String>,
     query: Vec<(String, String)>,
-    form: Vec<(String, String)>,
-    user: Option<String>,
+    pub(super) form: Vec<(String, String)>,
+    pub(super) user: Option<String>,
     prefers_json: bool,
 }
 
 impl Req {
-    fn field(&self, name: &str) -> Option<&str> {
+    pub(super) fn field(&self, name: &str) -> Option<&str> {
         self.form
             .iter()
             .find(|(k, _)| k == name)
@@ -144,7 +143,12 @@ fn parse_query(q: &str) -> Vec<(String, String)> {
 }
 
 /// The Sling status page every successful (and some failed) POST answers with.
-fn status_page(status: u16, message: &str, title: &str, location: Option<&str>) -> String {
+pub(super) fn status_page(
+    status: u16,
+    message: &str,
+    title: &str,
+    location: Option<&str>,
+) -> String {
     let loc = location.unwrap_or("");
     let parent = loc.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
     format!(
@@ -413,7 +417,7 @@ fn handle(
     }
 }
 
-type Handled = Result<Resp, (u16, String)>;
+pub(super) type Handled = Result<Resp, (u16, String)>;
 
 fn not_found(path: &str) -> (u16, String) {
     (404, format!("No resource found at {path}"))
@@ -541,7 +545,7 @@ fn get(req: &Req, world: &mut World, options: &super::SimOptions) -> Handled {
         "/libs/cq/workflow/content/console/history" if no_sel => {
             let wf = req.query("workflow").unwrap_or("");
             let inst = world.instances.get(wf).ok_or_else(|| not_found(wf))?;
-            return Ok(Resp::json(&world.history_json(inst)));
+            return Ok(Resp::json(&world.history_json(inst, options.fields)));
         }
         _ => {}
     }
@@ -552,7 +556,7 @@ fn get(req: &Req, world: &mut World, options: &super::SimOptions) -> Handled {
         if !no_sel {
             return Err(not_found(&req.path));
         }
-        return Ok(Resp::json(&world.instance_json(inst)));
+        return Ok(Resp::json(&world.instance_json(inst, options.fields)));
     }
     if let Some(item) = world.items.get(res) {
         let inst = world
@@ -564,7 +568,7 @@ fn get(req: &Req, world: &mut World, options: &super::SimOptions) -> Handled {
             with_xss(json!({"rid": rid, "label": label}), profile.has_xss_twins())
         };
         return match req.selectors.as_slice() {
-            [] => Ok(Resp::json(&world.item_json(item))),
+            [] => Ok(Resp::json(&world.item_json(item, options.fields))),
             [s] if s == "routes" => {
                 let r: Vec<Value> = world
                     .routes(model, &item.node)
@@ -668,7 +672,7 @@ fn post(
     let browser = req.field(":status") == Some("browser");
     let now = Utc::now();
     let result = match req.path.as_str() {
-        "/etc/workflow/instances" => start(req, world, options, shared, now),
+        "/etc/workflow/instances" => super::starts::start(req, world, options, shared, now),
         "/bin/workflow/inbox" => inbox_post(req, world, &user, now),
         "/etc/workflow" => {
             let want = req.field("state").unwrap_or("");
@@ -715,75 +719,6 @@ fn post(
         ));
     }
     result
-}
-
-fn start(
-    req: &Req,
-    world: &mut World,
-    options: &super::SimOptions,
-    shared: &Shared,
-    now: chrono::DateTime<Utc>,
-) -> Handled {
-    let user = req.user.clone().unwrap_or_default();
-    let model_id = req.field("model").unwrap_or("");
-    let payload_type = req.field("payloadType").unwrap_or("");
-    let payload = req.field("payload").unwrap_or("");
-    if !matches!(payload_type, "JCR_PATH" | "URL") {
-        return Err((500, format!("invalid payload type '{payload_type}'")));
-    }
-    if payload.is_empty() {
-        return Err((500, "payload missing".to_owned()));
-    }
-    let Some(name) = world.model_for_runtime_id(model_id) else {
-        if options.junk_start_on_bad_model {
-            let junk = format!(
-                "{}/server0/junk_{}",
-                options.profile.instance_root(),
-                uuid::Uuid::new_v4().simple()
-            );
-            let mut r = Resp::html(
-                201,
-                status_page(
-                    201,
-                    "Created",
-                    &format!("Content created {junk}"),
-                    Some(&junk),
-                ),
-            );
-            r.headers.push(("location", junk));
-            return Ok(r);
-        }
-        return Err((500, format!("unknown model '{model_id}'")));
-    };
-    let meta: BTreeMap<String, String> = req
-        .form
-        .iter()
-        .filter(|(k, _)| {
-            !matches!(
-                k.as_str(),
-                "model" | "payloadType" | "payload" | "_charset_"
-            ) && !k.starts_with(':')
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let path = world.start(&name, &user, payload_type, payload, meta, now)?;
-    let location = if options.absolute_location {
-        let origin = shared.origin.lock().clone().unwrap_or_default();
-        format!("{origin}{path}")
-    } else {
-        path.clone()
-    };
-    let mut r = Resp::html(
-        201,
-        status_page(
-            201,
-            "Created",
-            &format!("Content created {path}"),
-            Some(&path),
-        ),
-    );
-    r.headers.push(("location", location));
-    Ok(r)
 }
 
 fn instance_post(req: &Req, world: &mut World, user: &str, now: chrono::DateTime<Utc>) -> Handled {

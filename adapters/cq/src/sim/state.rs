@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, FixedOffset, Offset, Utc};
-use serde_json::{json, Value};
 
 use super::models::SimModel;
 use crate::Profile;
@@ -617,56 +616,6 @@ impl World {
             }
         }
         Ok(())
-    }
-
-    pub fn instance_json(&self, inst: &Instance) -> Value {
-        let items: Vec<Value> = inst
-            .items
-            .iter()
-            .filter_map(|p| self.items.get(p))
-            .map(|w| json!({"id": w.path, "node": w.node}))
-            .collect();
-        let mut v = json!({
-            "id": inst.path, "state": inst.state.as_str(),
-            "model": self.profile.model_id(&inst.model), "modelVersion": "1.0",
-            "initiator": inst.initiator, "payloadType": inst.payload_type, "payload": inst.payload,
-            "startTime": java_date(inst.start), "workItems": items,
-            "metaData": inst.meta,
-        });
-        if let Some(end) = inst.end {
-            v["endTime"] = json!(java_date(end));
-        }
-        v
-    }
-
-    pub fn item_json(&self, w: &WorkItem) -> Value {
-        let inst = self.instances.get(&w.instance);
-        json!({
-            "id": w.path, "instance": w.instance,
-            "model": inst.map(|i| self.profile.model_id(&i.model)),
-            "node": w.node, "currentAssignee": w.assignee,
-            "startTime": java_date(w.start),
-            "payloadType": inst.map(|i| i.payload_type.clone()),
-            "payload": inst.map(|i| i.payload.clone()),
-            "properties": [{"key": "comment", "value": w.comment}],
-        })
-    }
-
-    pub fn history_json(&self, inst: &Instance) -> Value {
-        let items: Vec<Value> = inst
-            .history
-            .iter()
-            .map(|h| {
-                let mut v = json!({"status": h.status, "process": h.title, "node": h.node,
-                    "user": h.user, "action": h.action, "comment": h.comment,
-                    "workItem": h.item, "startTime": java_date(h.start)});
-                if let Some(e) = h.end {
-                    v["endTime"] = json!(java_date(e));
-                }
-                v
-            })
-            .collect();
-        json!({ "historyItems": items })
     }
 }
 

@@ -53,9 +53,22 @@ pub fn config_for(sim: &CqSim, auth: AuthConfig) -> CqConfig {
 
 /// A simulator and an engine (service account) for it.
 pub async fn engine(profile: Profile) -> (CqSim, CqEngine) {
-    let sim = sim::spawn(profile).await.expect("simulator starts");
+    engine_with(sim::SimOptions::new(profile)).await
+}
+
+/// A simulator with explicit options and an engine (service account) for it.
+pub async fn engine_with(options: sim::SimOptions) -> (CqSim, CqEngine) {
+    let profile = options.profile;
+    let sim = sim::spawn_with(options, 0).await.expect("simulator starts");
     let engine = CqEngine::new("cq", config_for(&sim, service_auth(profile))).expect("engine");
     (sim, engine)
+}
+
+/// Simulator options answering with only the fields public sources show.
+pub fn minimal(profile: Profile) -> sim::SimOptions {
+    let mut o = sim::SimOptions::new(profile);
+    o.fields = sim::SimFields::Minimal;
+    o
 }
 
 fn user(name: &str, groups: &[&str]) -> CallContext {
@@ -132,7 +145,13 @@ pub fn publish_fixture(profile: Profile) -> Fixture {
 
 /// The conformance setup of one profile: a fresh simulator and engine.
 pub async fn setup(profile: Profile) -> Setup {
-    let (sim, engine) = engine(profile).await;
+    setup_with(sim::SimOptions::new(profile)).await
+}
+
+/// The conformance setup against a simulator with explicit options.
+pub async fn setup_with(options: sim::SimOptions) -> Setup {
+    let profile = options.profile;
+    let (sim, engine) = engine_with(options).await;
     let mut s = Setup::new(
         Arc::new(engine),
         vec![review_fixture(profile), publish_fixture(profile)],
