@@ -1,11 +1,11 @@
-//! `flowgate-alfresco-sim --port N [--tls-cert FILE --tls-key FILE [--client-ca FILE]]`:
+//! `flowgate-alfresco-sim --port N [--shape default|minimal|full] [--tls-cert FILE --tls-key FILE [--client-ca FILE]]`:
 //! runs the Alfresco simulator on 127.0.0.1 until
 //! interrupted. Seeded users: admin, jdoe, bob, carol, dave (password = user name).
 
 use std::time::Duration;
 
 use clap::Parser;
-use flowgate_alfresco::sim::{Fault, FaultKind, ServerTls, Sim, SimOptions};
+use flowgate_alfresco::sim::{Fault, FaultKind, ServerTls, Sim, SimOptions, SimShape};
 
 /// Command line of the simulator.
 #[derive(Parser, Debug)]
@@ -32,6 +32,10 @@ struct Args {
     /// Require client certificates signed by this CA (PEM); needs --tls-cert.
     #[arg(long, requires = "tls_cert")]
     client_ca: Option<std::path::PathBuf>,
+    /// Fields of the workflow answers: `default`, `minimal` (the published definition's
+    /// required fields and those carrying state) or `full` (every optional field).
+    #[arg(long, default_value = "default", value_parser = ["default", "minimal", "full"])]
+    shape: String,
 }
 
 /// The TLS settings given on the command line, if any.
@@ -50,6 +54,11 @@ fn main() -> std::io::Result<()> {
         port: args.port,
         ticket_idle: Duration::from_secs(args.ticket_idle_secs),
         tls: server_tls(&args)?,
+        shape: match args.shape.as_str() {
+            "minimal" => SimShape::Minimal,
+            "full" => SimShape::Full,
+            _ => SimShape::Default,
+        },
         ..SimOptions::default()
     })?;
     if args.delay_ms > 0 {

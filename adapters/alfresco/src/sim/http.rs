@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use super::model;
 use super::query::{self, Allowed, ApiError, Op, Paging, Pred};
+use super::shape::{self, SimShape};
 use super::state::{fmt_legacy_date, State, Ticket};
 use super::{FaultKind, RecordedRequest, Shared};
 
@@ -141,10 +142,24 @@ async fn entry(req: HttpRequest, body: web::Bytes, data: web::Data<Arc<Shared>>)
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
+    // The v1 workflow path after `workflow/versions/1`, whose answers may be reshaped.
+    let wf_rest: Option<Vec<String>> = match segs.get(..7) {
+        Some(head) if head == WF_PREFIX => Some(segs[7..].to_vec()),
+        _ => None,
+    };
+    let mut handled_query = query.clone();
+    if shared.endless_lists && wf_rest.is_some() {
+        // The misbehaving server: every page is the first one, and more always follow.
+        for (k, v) in &mut handled_query {
+            if k == "skipCount" {
+                *v = "0".to_owned();
+            }
+        }
+    }
     let r = Req {
         method: method.clone(),
         segs,
-        query: query.clone(),
+        query: handled_query,
         body,
         json_body,
     };
@@ -153,13 +168,48 @@ async fn entry(req: HttpRequest, body: web::Bytes, data: web::Data<Arc<Shared>>)
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let resp = route(&shared, &r, auth.as_deref());
+    let mut resp = route(&shared, &r, auth.as_deref());
+    if let Some(rest) = wf_rest.filter(|_| {
+        resp.status().is_success() && (shared.shape != SimShape::Default || shared.endless_lists)
+    }) {
+        resp = reshaped(&shared, &rest, resp).await;
+    }
     if fault == Some(FaultKind::DropAfterCommit) {
         record(0);
         return dropped();
     }
     record(resp.status().as_u16());
     resp
+}
+
+const WF_PREFIX: [&str; 7] = [
+    "alfresco",
+    "api",
+    "-default-",
+    "public",
+    "workflow",
+    "versions",
+    "1",
+];
+
+/// A successful workflow answer in the simulator's shape (and, for the endless-list
+/// fault, claiming more entries).
+async fn reshaped(shared: &Shared, rest: &[String], resp: HttpResponse) -> HttpResponse {
+    let status = resp.status();
+    let Ok(bytes) = actix_web::body::to_bytes(resp.into_body()).await else {
+        return HttpResponse::InternalServerError().finish();
+    };
+    let Ok(body) = serde_json::from_slice::<Value>(&bytes) else {
+        return HttpResponse::build(status)
+            .content_type("application/json")
+            .body(bytes);
+    };
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+    let mut body = shape::reshape(shared.shape, &rest, body);
+    if shared.endless_lists {
+        body = shape::endless(&rest, body);
+    }
+    HttpResponse::build(status).json(body)
 }
 
 fn dropped() -> HttpResponse {

@@ -21,6 +21,7 @@
 mod http;
 mod model;
 mod query;
+mod shape;
 mod state;
 
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use parking_lot::Mutex;
 
 pub use flowgate_testkit::tls::{ServerTls, TlsCounters};
 pub use model::nodes;
+pub use shape::{SimShape, MINIMAL};
 
 /// Start-up options of a simulator.
 #[derive(Clone, Debug)]
@@ -49,6 +51,12 @@ pub struct SimOptions {
     pub group_shortcut_500_on_multi_task: bool,
     /// Serve https with this certificate (and client-certificate check) instead of http.
     pub tls: Option<ServerTls>,
+    /// Which fields the workflow answers carry (default: as built; minimal: only the
+    /// definition's required fields and those carrying state; full: every field).
+    pub shape: SimShape,
+    /// Misbehave on paged workflow lists: ignore `skipCount` and always answer
+    /// `hasMoreItems: true`, so that a list never ends.
+    pub endless_lists: bool,
 }
 
 impl Default for SimOptions {
@@ -61,6 +69,8 @@ impl Default for SimOptions {
             initiator_shortcut_broken: false,
             group_shortcut_500_on_multi_task: true,
             tls: None,
+            shape: SimShape::Default,
+            endless_lists: false,
         }
     }
 }
@@ -142,6 +152,8 @@ pub(crate) struct Shared {
     pub faults: Mutex<Vec<Fault>>,
     pub log: Mutex<Vec<RecordedRequest>>,
     pub ticket_idle: Duration,
+    pub shape: SimShape,
+    pub endless_lists: bool,
 }
 
 /// The simulator entry point.
@@ -156,6 +168,8 @@ impl Sim {
             faults: Mutex::new(Vec::new()),
             log: Mutex::new(Vec::new()),
             ticket_idle: opts.ticket_idle,
+            shape: opts.shape,
+            endless_lists: opts.endless_lists,
         });
         let public = std::net::TcpListener::bind(("127.0.0.1", opts.port))?;
         let addr = public.local_addr()?;

@@ -764,19 +764,22 @@ impl State {
                     Err(ApiError::bad(format!("{g} is not a valid authority id")))
                 }
             }
+            // Like the server, numbers and flags must arrive with their JSON type: the
+            // text "1" for a d:int or "true" for a d:boolean is refused.
             (_, "d:int") => match value {
                 Value::Number(n) if n.is_i64() => Ok(value.clone()),
-                Value::String(s) => s
-                    .parse::<i64>()
-                    .map(Value::from)
-                    .map_err(|_| ApiError::bad(format!("type of variable {name} should be d:int"))),
                 _ => Err(ApiError::bad(format!(
                     "type of variable {name} should be d:int"
                 ))),
             },
+            (_, "d:double") => match value {
+                Value::Number(_) => Ok(value.clone()),
+                _ => Err(ApiError::bad(format!(
+                    "type of variable {name} should be d:double"
+                ))),
+            },
             (_, "d:boolean") => match value {
                 Value::Bool(_) => Ok(value.clone()),
-                Value::String(s) if s == "true" || s == "false" => Ok(Value::Bool(s == "true")),
                 _ => Err(ApiError::bad(format!(
                     "type of variable {name} should be d:boolean"
                 ))),
