@@ -39,6 +39,8 @@ mod client;
 mod config;
 mod convert;
 mod dates;
+#[cfg(test)]
+mod documented_examples;
 mod engine;
 mod error;
 mod html;

@@ -335,3 +335,57 @@ impl CqEngine {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn choices(v: serde_json::Value) -> Vec<Choice> {
+        serde_json::from_value(v).expect("choices")
+    }
+
+    #[test]
+    fn route_ids_are_opaque_whatever_their_shape() {
+        // Numeric (the simulator), numeric strings (Adobe's example) and composite
+        // `<id>@<participant>` values (as Touch UI builds them), labels repeated.
+        let routes = choices(serde_json::json!([
+            {"rid": -1_234_567, "label": "Approve"},
+            {"rid": "233123169", "label": "Done"},
+            {"rid": "node2#node3@jdoe", "label": "Done"},
+            {"id": "r4@authors", "name": "Escalate"},
+        ]));
+        let back = choices(serde_json::json!([{"rid": "node1@editor1", "label": "Redo"}]));
+        let names: Vec<String> = action_list(&routes, "")
+            .into_iter()
+            .chain(action_list(&back, "back:"))
+            .map(|a| a.name)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "Approve",
+                "233123169",
+                "node2#node3@jdoe",
+                "Escalate",
+                "back:Redo"
+            ]
+        );
+        for (action, want) in [
+            ("Approve", ("route", "-1234567")),
+            ("node2#node3@jdoe", ("route", "node2#node3@jdoe")),
+            ("233123169", ("route", "233123169")),
+            ("Escalate", ("route", "r4@authors")),
+            ("r4@authors", ("route", "r4@authors")),
+            ("back:Redo", ("backroute", "node1@editor1")),
+            ("back:node1@editor1", ("backroute", "node1@editor1")),
+        ] {
+            let got = CqEngine::resolve_action(action, &routes, &back);
+            assert_eq!(
+                got.as_ref().map(|(f, r)| (*f, r.as_str())),
+                Some(want),
+                "{action}"
+            );
+        }
+        assert_eq!(CqEngine::resolve_action("node2", &routes, &back), None);
+    }
+}
