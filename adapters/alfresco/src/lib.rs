@@ -34,6 +34,9 @@ mod engine;
 mod error;
 mod wire;
 
+#[cfg(test)]
+mod fixture_tests;
+
 #[cfg(feature = "sim")]
 pub mod sim;
 
