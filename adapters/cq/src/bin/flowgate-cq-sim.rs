@@ -1,11 +1,12 @@
-//! `flowgate-cq-sim --port N --profile P [--tls-cert FILE --tls-key FILE [--client-ca FILE]]`:
+//! `flowgate-cq-sim --port N --profile P [--fields full|minimal] [--transient-model NAME]...
+//! [--tls-cert FILE --tls-key FILE [--client-ca FILE]]`:
 //! runs the CQ / AEM simulator on 127.0.0.1 (http, or https with the given certificate)
 //! until interrupted, for manual walk-throughs and black-box tests of the gateway.
 
 use clap::Parser;
 use std::time::Duration;
 
-use flowgate_cq::sim::{self, Fault, FaultAction, ServerTls, SimOptions};
+use flowgate_cq::sim::{self, Fault, FaultAction, ServerTls, SimFields, SimOptions};
 use flowgate_cq::Profile;
 
 /// Command line of the simulator.
@@ -21,6 +22,14 @@ struct Args {
     /// Release to imitate: cq5, aem60-63, aem64-65 or cloud.
     #[arg(long, default_value = "aem64-65", value_parser = parse_profile)]
     profile: Profile,
+    /// Fields of instances, work items and history: `full` (every field, the default)
+    /// or `minimal` (only those Adobe's published material shows).
+    #[arg(long, default_value = "full", value_parser = parse_fields)]
+    fields: SimFields,
+    /// A model (name, e.g. `publish_example`) that runs transient: its instances are
+    /// never stored. Repeatable.
+    #[arg(long = "transient-model")]
+    transient_models: Vec<String>,
     /// Delay added to every request, in milliseconds (latency experiments, benchmarks).
     #[arg(long, default_value_t = 0)]
     delay_ms: u64,
@@ -40,6 +49,14 @@ fn parse_profile(s: &str) -> Result<Profile, String> {
         .ok_or_else(|| format!("unknown profile '{s}' (cq5, aem60-63, aem64-65, cloud)"))
 }
 
+fn parse_fields(s: &str) -> Result<SimFields, String> {
+    match s {
+        "full" => Ok(SimFields::Full),
+        "minimal" => Ok(SimFields::Minimal),
+        _ => Err(format!("unknown fields '{s}' (full, minimal)")),
+    }
+}
+
 /// The TLS settings given on the command line, if any.
 fn server_tls(args: &Args) -> std::io::Result<Option<ServerTls>> {
     match (&args.tls_cert, &args.tls_key) {
@@ -54,7 +71,10 @@ fn server_tls(args: &Args) -> std::io::Result<Option<ServerTls>> {
 async fn main() -> std::io::Result<()> {
     let args = Args::parse();
     let tls = server_tls(&args)?;
-    let (handle, server) = sim::bind_tls(SimOptions::new(args.profile), args.port, tls.as_ref())?;
+    let mut options = SimOptions::new(args.profile);
+    options.fields = args.fields;
+    options.transient_models = args.transient_models.clone();
+    let (handle, server) = sim::bind_tls(options, args.port, tls.as_ref())?;
     if args.delay_ms > 0 {
         let delay = Duration::from_millis(args.delay_ms);
         handle.add_fault(Fault::on("*", "/", FaultAction::Delay(delay)));

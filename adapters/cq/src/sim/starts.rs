@@ -59,7 +59,7 @@ pub(super) fn start(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let path = world.start(&name, &user, payload_type, payload, meta, now)?;
-    if options.transient_models.iter().any(|m| *m == name) {
+    if options.transient_models.contains(&name) {
         // A transient model runs without its instance being stored: the 201 names a
         // location that reads as 404 from then on.
         world.forget_instance(&path);
