@@ -3,7 +3,10 @@
 #
 #   fmt      cargo fmt --check over the workspace
 #   clippy   cargo clippy --workspace --all-targets --all-features -- -D warnings
-#   rust     cargo nextest run --workspace --all-features (cargo test when nextest is absent)
+#   rust     cargo nextest run --workspace --all-features (cargo test when nextest is absent);
+#            installs the pinned Prism contract mock the Alfresco adapter's contract test
+#            needs (adapters/alfresco/tests/contract-mock, npm ci) and requires that test
+#            to run (FLOWGATE_REQUIRE_PRISM=1)
 #   ops      scripts/ci-extra.sh: Dockerfile lint and headless-Chromium browser tests
 #            (installs chromium with apt-get and hadolint with pip when missing)
 #   extra    every scripts/test.d/*.sh, in name order (hook for further checks)
@@ -34,6 +37,7 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 export FLOWGATE_BIN="${FLOWGATE_BIN:-$TARGET_DIR/debug/flowgate}"
 PY_DIR="$ROOT/tests/clients/python"
 JS_DIR="$ROOT/tests/clients/js"
+PRISM_DIR="$ROOT/adapters/alfresco/tests/contract-mock"
 
 ALL_STAGES=(fmt clippy rust ops extra python js schemathesis)
 FAILED=()
@@ -48,7 +52,16 @@ stage_clippy() {
   cargo clippy --workspace --all-targets --all-features -- -D warnings
 }
 
+ensure_prism() {
+  if [[ ! -x "$PRISM_DIR/node_modules/.bin/prism" ]]; then
+    (cd "$PRISM_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  # The Alfresco contract test fails instead of skipping when Prism is missing.
+  export FLOWGATE_REQUIRE_PRISM=1
+}
+
 stage_rust() {
+  ensure_prism
   # Build the gateway binary with the same features as the tests, so that nextest and
   # the client stages reuse one build.
   cargo build --workspace --all-features --bins
