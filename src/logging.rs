@@ -80,6 +80,10 @@ impl RootSpanBuilder for AccessLog {
         };
         let span =
             tracing::info_span!("http.request", request_id = %id, method = %req.method(), %path);
+        if !tracing::enabled!(tracing::Level::INFO) {
+            // No access log at this level: nothing to remember for it.
+            return span;
+        }
         let started = Started {
             at: Instant::now(),
             id: id.to_owned(),
@@ -91,6 +95,10 @@ impl RootSpanBuilder for AccessLog {
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
+        if !tracing::enabled!(tracing::Level::INFO) {
+            // Below the log level the line would be dropped: skip the route lookup too.
+            return;
+        }
         span.in_scope(|| match outcome {
             Ok(res) => {
                 let req = res.request();
