@@ -40,4 +40,5 @@ pub use model::{
     GraphTransition, NodeState, StartWorkflow, Task, TaskAction, TaskInfo, TaskState, VarType,
     VariableDef, Variables, WorkflowInstance, WorkflowModel, WorkflowState,
 };
+pub use order::{Sort, TaskSort, TaskSortKey, WorkflowSort, WorkflowSortKey};
 pub use query::{ActorFilter, Page, PageRequest, TaskQuery, WorkflowQuery};

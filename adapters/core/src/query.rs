@@ -2,6 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::order::{TaskSort, WorkflowSort};
+use crate::{Task, WorkflowInstance};
+
 /// Which slice of a result a caller wants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageRequest {
@@ -106,8 +109,10 @@ impl ActorFilter {
 }
 
 /// A task query. All filters are optional and combine with AND. Results are limited to
-/// what the caller (`CallContext`) may see, in [`crate::order::inbox`] order: due date
-/// ascending (tasks without a due date last), then creation time, then id.
+/// what the caller (`CallContext`) may see, in the order of [`crate::order::tasks`]:
+/// without a sort, the inbox order (due date ascending, tasks without a due date last,
+/// then creation time, then id); with one, its key first. Paging applies to the sorted
+/// whole.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TaskQuery {
     /// Keep tasks assigned or delegated to this user or its groups.
@@ -120,6 +125,8 @@ pub struct TaskQuery {
     pub document: Option<String>,
     /// Keep only `opened` tasks (the default).
     pub open_only: bool,
+    /// Order; `None` for the inbox order.
+    pub sort: Option<TaskSort>,
     /// Paging.
     pub page: PageRequest,
 }
@@ -132,6 +139,7 @@ impl Default for TaskQuery {
             model_name: None,
             document: None,
             open_only: true,
+            sort: None,
             page: PageRequest::all(),
         }
     }
@@ -166,10 +174,23 @@ impl TaskQuery {
         self.page = page;
         self
     }
+
+    /// Sets the order.
+    pub fn sorted(mut self, sort: TaskSort) -> Self {
+        self.sort = Some(sort);
+        self
+    }
+
+    /// Sorts every matching task in the query's order and returns the query's page.
+    pub fn sorted_page(&self, mut all: Vec<Task>) -> Page<Task> {
+        crate::order::sort_tasks(&mut all, self.sort.as_ref());
+        self.page.slice(all)
+    }
 }
 
 /// A workflow instance query. Filters combine with AND; results are limited to what the
-/// caller may see, ordered by creation time then id.
+/// caller may see, in the order of [`crate::order::workflows`]: by creation time then id
+/// without a sort, its key first with one. Paging applies to the sorted whole.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorkflowQuery {
     /// Keep instances started by this user.
@@ -180,6 +201,8 @@ pub struct WorkflowQuery {
     pub document: Option<String>,
     /// Keep only running instances (the default).
     pub running_only: bool,
+    /// Order; `None` for creation time then id.
+    pub sort: Option<WorkflowSort>,
     /// Paging.
     pub page: PageRequest,
 }
@@ -191,8 +214,17 @@ impl Default for WorkflowQuery {
             model_name: None,
             document: None,
             running_only: true,
+            sort: None,
             page: PageRequest::all(),
         }
+    }
+}
+
+impl WorkflowQuery {
+    /// Sorts every matching instance in the query's order and returns the query's page.
+    pub fn sorted_page(&self, mut all: Vec<WorkflowInstance>) -> Page<WorkflowInstance> {
+        crate::order::sort_workflows(&mut all, self.sort.as_ref());
+        self.page.slice(all)
     }
 }
 

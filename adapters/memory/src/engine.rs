@@ -743,8 +743,7 @@ impl WorkflowEngine for MemoryEngine {
             };
             out.push(view::workflow(model, &wf));
         }
-        out.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
-        Ok(q.page.slice(out))
+        Ok(q.sorted_page(out))
     }
 
     async fn cancel(&self, cx: &CallContext, id: &str) -> Result<()> {
@@ -913,8 +912,7 @@ impl WorkflowEngine for MemoryEngine {
             };
             out.push(view::task(model, &wf, &t));
         }
-        flowgate_core::order::sort_inbox(&mut out);
-        Ok(q.page.slice(out))
+        Ok(q.sorted_page(out))
     }
 
     async fn complete(&self, cx: &CallContext, id: &str, c: Completion) -> Result<Task> {

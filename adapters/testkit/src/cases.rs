@@ -9,6 +9,8 @@ use flowgate_core::{
 
 use crate::{Fixture, Step};
 
+pub use crate::sorting::lists_follow_the_requested_sort;
+
 /// A well-formed id no engine hands out.
 const UNKNOWN_UUID: &str = "00000000-0000-4000-8000-00000000dead";
 

@@ -28,6 +28,7 @@
 
 pub mod cases;
 mod fixture;
+mod sorting;
 #[cfg(feature = "tls")]
 pub mod tls;
 
@@ -60,6 +61,7 @@ macro_rules! conformance_suite {
             queries_find_by_user_workflow_document_model,
             paging_reports_totals,
             task_lists_are_in_inbox_order,
+            lists_follow_the_requested_sort,
             unknown_ids_are_not_found,
             wrong_actor_is_forbidden,
             double_completion_is_conflict,

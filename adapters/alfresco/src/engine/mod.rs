@@ -155,11 +155,6 @@ impl AlfrescoEngine {
     }
 }
 
-/// Numeric ids compare as numbers.
-fn natural(id: &str) -> (usize, &str) {
-    (id.len(), id)
-}
-
 fn ensure_open(t: &Task) -> Result<()> {
     if t.state == TaskState::Opened {
         Ok(())

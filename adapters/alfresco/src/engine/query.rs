@@ -125,11 +125,11 @@ impl AlfrescoEngine {
             if !self.may_see_process(cx, &p, &info).await? {
                 continue;
             }
-            keep.push((info.created, p));
+            keep.push((info, p));
         }
+        // Sorted on what the process list says, so that only the page is read further.
         keep.sort_by(|a, b| {
-            a.0.cmp(&b.0)
-                .then_with(|| natural(&a.1.id).cmp(&natural(&b.1.id)))
+            flowgate_core::order::workflow_keys(q.sort.as_ref(), &sort_keys(&a.0), &sort_keys(&b.0))
         });
         let total = keep.len();
         let page: Vec<wire::Process> = keep
@@ -241,7 +241,16 @@ impl AlfrescoEngine {
                 })
                 && self.may_see_task(cx, t)
         });
-        flowgate_core::order::sort_inbox(&mut tasks);
-        Ok(q.page.slice(tasks))
+        Ok(q.sorted_page(tasks))
+    }
+}
+
+/// What a process is sorted on, from its list entry.
+fn sort_keys(i: &ProcessInfo) -> flowgate_core::order::WorkflowKeys<'_> {
+    flowgate_core::order::WorkflowKeys {
+        id: &i.id,
+        name: &i.key,
+        title: &i.title,
+        created: i.created,
     }
 }

@@ -187,7 +187,6 @@ impl CqEngine {
             }
             out.push(self.to_instance(cx, &d).await?);
         }
-        out.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
-        Ok(q.page.slice(out))
+        Ok(q.sorted_page(out))
     }
 }

@@ -477,7 +477,7 @@ impl CqEngine {
             .buffer_unordered(self.config.scan_concurrency.max(1))
             .try_collect()
             .await?;
-        let mut out: Vec<Task> = tasks
+        let out: Vec<Task> = tasks
             .into_iter()
             .flatten()
             .filter(|t| self.may_see_task(cx, t))
@@ -490,8 +490,7 @@ impl CqEngine {
                 })
             })
             .collect();
-        flowgate_core::order::sort_inbox(&mut out);
-        Ok(q.page.slice(out))
+        Ok(q.sorted_page(out))
     }
 }
 
