@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 
 use crate::{
-    CallContext, Completion, DocLocator, Document, EngineError, Graph, Page, Result, StartWorkflow,
-    Task, TaskQuery, WorkflowInstance, WorkflowModel, WorkflowQuery,
+    CallContext, Completion, DocLocator, Document, EngineError, Event, EventQuery, Graph, Page,
+    Result, StartWorkflow, Task, TaskQuery, WorkflowInstance, WorkflowModel, WorkflowQuery,
 };
 
 /// What an engine supports beyond the required operations. Flat and `Copy`, all false
@@ -137,6 +137,19 @@ pub trait WorkflowEngine: Send + Sync + std::fmt::Debug {
     async fn resume(&self, cx: &CallContext, id: &str) -> Result<()> {
         let _ = (cx, id);
         Err(EngineError::unsupported("resume", &self.info().name))
+    }
+
+    /// Whether [`WorkflowEngine::events`] answers: the engine keeps a log of workflow
+    /// events. False by default.
+    fn keeps_events(&self) -> bool {
+        false
+    }
+
+    /// Workflow events matching a query, oldest first, limited to the events of
+    /// workflows the caller may see. Optional: see [`WorkflowEngine::keeps_events`].
+    async fn events(&self, cx: &CallContext, q: EventQuery) -> Result<Page<Event>> {
+        let _ = (cx, q);
+        Err(EngineError::unsupported("events", &self.info().name))
     }
 
     /// A cheap probe of the engine's health.

@@ -26,6 +26,7 @@ pub mod access;
 mod context;
 mod engine;
 mod error;
+pub mod events;
 mod limits;
 mod model;
 pub mod order;
@@ -34,6 +35,7 @@ mod query;
 pub use context::{valid_traceparent, CallContext, Credentials, Secret};
 pub use engine::{Capabilities, EngineInfo, Health, WorkflowEngine};
 pub use error::{EngineError, ErrorKind, Result};
+pub use events::{Event, EventKind, EventQuery, ROUTING_CATEGORY};
 pub use limits::{shown, Limits};
 pub use model::{
     ActorRef, Comment, Completion, DocLocator, Document, Graph, GraphNode, GraphPoint,
