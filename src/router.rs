@@ -648,7 +648,7 @@ impl Router {
     }
 
     /// Instances matching `q`: one engine for a document query, every concerned engine
-    /// otherwise (merged by creation time then id, paged here).
+    /// otherwise (merged in the query's order, then paged here).
     pub async fn workflows(
         &self,
         cx: &CallContext,
@@ -682,7 +682,7 @@ impl Router {
         let Fanned { value, failures } = merge(&engines, results)?;
         let total = value.iter().map(|(_, p)| p.total).sum();
         let mut items: Vec<_> = value.into_iter().flat_map(|(_, p)| p.items).collect();
-        items.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
+        flowgate_core::order::sort_workflows(&mut items, q.sort.as_ref());
         Ok(Fanned {
             value: Page {
                 items: items
@@ -705,7 +705,7 @@ impl Router {
     }
 
     /// Tasks matching `q`: the owning engine for a workflow or document filter, every
-    /// concerned engine otherwise (merged by due date, creation time, id, then paged).
+    /// concerned engine otherwise (merged in the query's order, then paged).
     pub async fn tasks(&self, cx: &CallContext, mut q: TaskQuery) -> Result<Fanned<Page<Task>>> {
         q.page.limit = q.page.limit.min(self.limits.max_page_size);
         if let Some(wf) = q.workflow_id.take() {
@@ -763,7 +763,7 @@ impl Router {
         let Fanned { value, failures } = merge(&engines, results)?;
         let total = value.iter().map(|(_, p)| p.total).sum();
         let mut items: Vec<_> = value.into_iter().flat_map(|(_, p)| p.items).collect();
-        items.sort_by(flowgate_core::order::inbox);
+        flowgate_core::order::sort_tasks(&mut items, q.sort.as_ref());
         Ok(Fanned {
             value: Page {
                 items: items

@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use flowgate_core::{DocLocator, WorkflowQuery};
 
+use super::sort::{TaskSortParams, WorkflowSortParams};
 use super::task::{complete_task, task_query};
 use super::{read_body, resource, Api, Seg, TaskFetch, WorkflowFetch};
 use crate::error::ApiError;
@@ -50,8 +51,10 @@ async fn doc_of_path(api: &Api, path: &str) -> Result<String, ApiError> {
 }
 
 async fn workflows(api: Api, doc: String) -> Result<HttpResponse, ApiError> {
+    let sort = api.params.decode::<WorkflowSortParams>()?.sort()?;
     let q = WorkflowQuery {
         document: Some(doc),
+        sort,
         ..WorkflowQuery::default()
     };
     let page = api.router().workflows(api.cx(), q).await?.value;
@@ -88,7 +91,7 @@ async fn tasks(api: Api, doc: String, wf: Option<String>) -> Result<HttpResponse
         p.user_id,
         p.workflow_instance_id,
         p.workflow_model_name,
-    );
+    )?;
     q.document = Some(doc);
     if let Some(wf) = wf {
         // Tasks of one workflow on this document, whoever the actors are (the engine
@@ -107,9 +110,10 @@ async fn tasks(api: Api, doc: String, wf: Option<String>) -> Result<HttpResponse
     operation_id = "listDocumentWorkflowsById",
     tag = "document",
     summary = "Running workflows of a document",
-    params(("docId" = String, Path, description = "Document id"), WorkflowFetch),
+    params(("docId" = String, Path, description = "Document id"), WorkflowSortParams, WorkflowFetch),
     responses(
         (status = 200, description = "Workflows the document is attached to", body = WorkflowList),
+        (status = 400, description = "Unknown `sortBy` field or `sortOrder`", body = ExceptionBody),
         (status = 404, description = "No such document or path", body = ExceptionBody),
     )
 )]
@@ -123,9 +127,10 @@ async fn workflows_by_id(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, 
     operation_id = "listDocumentWorkflowsByPath",
     tag = "document",
     summary = "Running workflows of a document",
-    params(("docPath" = String, Path, description = "Absolute document path; its slashes are sent as they are"), WorkflowFetch),
+    params(("docPath" = String, Path, description = "Absolute document path; its slashes are sent as they are"), WorkflowSortParams, WorkflowFetch),
     responses(
         (status = 200, description = "Workflows the document is attached to", body = WorkflowList),
+        (status = 400, description = "Unknown `sortBy` field or `sortOrder`", body = ExceptionBody),
         (status = 404, description = "No such document or path", body = ExceptionBody),
     )
 )]
@@ -185,9 +190,10 @@ async fn start_by_path(
     operation_id = "listDocumentTasksById",
     tag = "document",
     summary = "Open tasks on a document",
-    params(("docId" = String, Path, description = "Document id"), DocTaskParams, TaskFetch),
+    params(("docId" = String, Path, description = "Document id"), DocTaskParams, TaskSortParams, TaskFetch),
     responses(
         (status = 200, description = "Open tasks targeting the document", body = TaskList),
+        (status = 400, description = "Unknown `sortBy` field or `sortOrder`", body = ExceptionBody),
         (status = 404, description = "No such document or path", body = ExceptionBody),
     )
 )]
@@ -201,9 +207,10 @@ async fn tasks_by_id(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiE
     operation_id = "listDocumentTasksByPath",
     tag = "document",
     summary = "Open tasks on a document",
-    params(("docPath" = String, Path, description = "Absolute document path; its slashes are sent as they are"), DocTaskParams, TaskFetch),
+    params(("docPath" = String, Path, description = "Absolute document path; its slashes are sent as they are"), DocTaskParams, TaskSortParams, TaskFetch),
     responses(
         (status = 200, description = "Open tasks targeting the document", body = TaskList),
+        (status = 400, description = "Unknown `sortBy` field or `sortOrder`", body = ExceptionBody),
         (status = 404, description = "No such document or path", body = ExceptionBody),
     )
 )]
@@ -218,9 +225,10 @@ async fn tasks_by_path(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, Ap
     operation_id = "listDocumentWorkflowTasksById",
     tag = "document",
     summary = "Open tasks of one workflow on a document",
-    params(("docId" = String, Path, description = "Document id"), ("workflowInstanceId" = String, Path, description = "Workflow instance id"), TaskFetch),
+    params(("docId" = String, Path, description = "Document id"), ("workflowInstanceId" = String, Path, description = "Workflow instance id"), TaskSortParams, TaskFetch),
     responses(
         (status = 200, description = "Open tasks of the workflow targeting the document, for any actor", body = TaskList),
+        (status = 400, description = "Unknown `sortBy` field or `sortOrder`", body = ExceptionBody),
         (status = 404, description = "No such document or path", body = ExceptionBody),
     )
 )]
@@ -235,9 +243,10 @@ async fn wf_tasks_by_id(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, A
     operation_id = "listDocumentWorkflowTasksByPath",
     tag = "document",
     summary = "Open tasks of one workflow on a document",
-    params(("docPath" = String, Path, description = "Absolute document path; its slashes are sent as they are"), ("workflowInstanceId" = String, Path, description = "Workflow instance id"), TaskFetch),
+    params(("docPath" = String, Path, description = "Absolute document path; its slashes are sent as they are"), ("workflowInstanceId" = String, Path, description = "Workflow instance id"), TaskSortParams, TaskFetch),
     responses(
         (status = 200, description = "Open tasks of the workflow targeting the document, for any actor", body = TaskList),
+        (status = 400, description = "Unknown `sortBy` field or `sortOrder`", body = ExceptionBody),
         (status = 404, description = "No such document or path", body = ExceptionBody),
     )
 )]

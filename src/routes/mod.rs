@@ -4,6 +4,7 @@
 pub mod bootstrap;
 pub mod document;
 pub mod ops;
+pub(crate) mod sort;
 pub mod task;
 pub mod workflow;
 pub mod workflow_model;

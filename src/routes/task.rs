@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use flowgate_core::{ActorFilter, EngineError, ErrorKind, PageRequest, TaskQuery};
 
+use super::sort::TaskSortParams;
 use super::{empty, json_fanned, read_body, resource, Api, Seg, TaskFetch};
 use crate::error::ApiError;
 use crate::error::ExceptionBody;
@@ -50,23 +51,16 @@ pub(crate) struct TaskQueryParams {
     offset: Option<u32>,
     /// Accepted for compatibility and ignored.
     max_results: Option<u32>,
-    /// Accepted for compatibility and ignored: tasks are ordered by due date.
-    #[allow(dead_code)]
-    #[serde(default, deserialize_with = "crate::nuxeo::blank_as_none")]
-    sort_by: Option<String>,
-    /// Accepted for compatibility and ignored.
-    #[allow(dead_code)]
-    #[serde(default, deserialize_with = "crate::nuxeo::blank_as_none")]
-    sort_order: Option<String>,
 }
 
-/// The filters shared by `GET /task` and `GET /{doc}/@task`.
+/// The filters and order shared by `GET /task` and `GET /{doc}/@task`.
 pub(crate) fn task_query(
     api: &Api,
     user_id: Option<String>,
     workflow_id: Option<String>,
     model_name: Option<String>,
-) -> TaskQuery {
+) -> Result<TaskQuery, ApiError> {
+    let sort = api.params.decode::<TaskSortParams>()?.sort()?;
     let actor = user_id.map(|u| {
         // A known user matches through its groups too; an unknown one only by name.
         let groups = api
@@ -77,12 +71,13 @@ pub(crate) fn task_query(
             .unwrap_or_default();
         ActorFilter { user: u, groups }
     });
-    TaskQuery {
+    Ok(TaskQuery {
         actor,
         workflow_id,
         model_name,
+        sort,
         ..TaskQuery::default()
-    }
+    })
 }
 
 /// `GET /task`: open tasks the caller can see, filtered, optionally paginated.
@@ -92,9 +87,10 @@ pub(crate) fn task_query(
     operation_id = "listTasks",
     tag = "task",
     summary = "Open tasks the caller may see",
-    params(TaskQueryParams, TaskFetch),
+    params(TaskQueryParams, TaskSortParams, TaskFetch),
     responses(
-        (status = 200, description = "Open tasks ordered by due date; the paginated form with `isPaginated=true`", body = TaskList),
+        (status = 200, description = "Open tasks, by due date unless `sortBy`/`sortOrder` say otherwise; the paginated form with `isPaginated=true`", body = TaskList),
+        (status = 400, description = "Malformed parameter, unknown `sortBy` field or `sortOrder`", body = ExceptionBody),
     )
 )]
 async fn list(api: Api) -> Result<HttpResponse, ApiError> {
@@ -118,7 +114,7 @@ async fn list(api: Api) -> Result<HttpResponse, ApiError> {
         p.user_id,
         p.workflow_instance_id,
         p.workflow_model_name,
-    );
+    )?;
     let paginated = p.is_paginated == Some(true) && q.model_name.is_none();
     if !paginated {
         let fanned = api.router().tasks(api.cx(), q).await?;

@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use flowgate_core::{TaskQuery, WorkflowQuery};
 
+use super::sort::WorkflowSortParams;
 use super::{empty, json, read_body, resource, Api, Seg, TaskFetch, WorkflowFetch};
 use crate::error::ApiError;
 use crate::error::ExceptionBody;
@@ -40,17 +41,20 @@ pub(crate) struct WorkflowListParams {
     operation_id = "listWorkflows",
     tag = "workflow",
     summary = "Running workflows started by the caller",
-    params(WorkflowListParams, WorkflowFetch),
+    params(WorkflowListParams, WorkflowSortParams, WorkflowFetch),
     responses(
-        (status = 200, description = "The caller's running workflows", body = WorkflowList),
+        (status = 200, description = "The caller's running workflows, by start time unless `sortBy`/`sortOrder` say otherwise", body = WorkflowList),
+        (status = 400, description = "Unknown `sortBy` field or `sortOrder`", body = ExceptionBody),
         (status = 404, description = "No engine serves the model named by `workflowModelName`", body = ExceptionBody),
     )
 )]
 async fn list(api: Api) -> Result<HttpResponse, ApiError> {
     let p: WorkflowListParams = api.params.decode()?;
+    let sort = api.params.decode::<WorkflowSortParams>()?.sort()?;
     let q = WorkflowQuery {
         initiator: Some(api.cx().user.clone()),
         model_name: p.workflow_model_name,
+        sort,
         ..WorkflowQuery::default()
     };
     let fanned = api.router().workflows(api.cx(), q).await?;

@@ -17,6 +17,7 @@ mod models;
 mod runs;
 mod server;
 mod slow_body;
+mod sorting;
 mod tasks;
 mod wire;
 mod workflows;
