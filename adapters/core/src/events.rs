@@ -273,7 +273,10 @@ mod tests {
         }
         assert_eq!(EventKind::parse("documentModified"), None);
         assert_eq!(EventKind::WorkflowFinished.as_str(), "afterWorkflowFinish");
-        assert_eq!(EventKind::WorkflowCanceled.as_str(), "beforeWorkflowCanceled");
+        assert_eq!(
+            EventKind::WorkflowCanceled.as_str(),
+            "beforeWorkflowCanceled"
+        );
     }
 
     #[test]

@@ -1122,6 +1122,18 @@ impl WorkflowEngine for MemoryEngine {
         }
     }
 
+    fn keeps_events(&self) -> bool {
+        true
+    }
+
+    async fn events(
+        &self,
+        cx: &CallContext,
+        q: flowgate_core::EventQuery,
+    ) -> Result<Page<flowgate_core::Event>> {
+        Ok(crate::events::query(&self.store, &self.info.name, cx, &q))
+    }
+
     async fn health(&self) -> Health {
         match self.journal.as_ref().and_then(Journal::failure) {
             Some(why) => Health::Down(format!("storage stopped after a failed write: {why}")),

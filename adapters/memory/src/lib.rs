@@ -105,6 +105,7 @@
 
 mod engine;
 mod error;
+mod events;
 mod expr;
 mod journal;
 mod model;

@@ -71,9 +71,19 @@ impl<'a> Txn<'a> {
         });
         self.wf.nodes.shrink_to_fit();
         self.wf.tasks.shrink_to_fit();
-        let mut out = Vec::with_capacity(1 + self.tasks.len());
+        let events = crate::events::derive(
+            self.store,
+            self.model,
+            &self.wf,
+            &self.tasks,
+            &self.actor,
+            self.now,
+        );
+        let mut out = Vec::with_capacity(1 + self.tasks.len() + events.len());
         out.extend(self.tasks.into_iter().map(Change::Task));
         out.push(Change::Workflow(self.wf));
+        // Events last: applied after the records they describe.
+        out.extend(events);
         out
     }
 

@@ -139,6 +139,15 @@ pub enum Change {
         /// Absolute repository path.
         path: String,
     },
+    /// Records a workflow event (see `docs/events.md`).
+    Event(Box<flowgate_core::Event>),
+}
+
+impl Change {
+    /// A workflow event, committed with the changes of the step that caused it.
+    pub fn event(e: flowgate_core::Event) -> Self {
+        Change::Event(Box::new(e))
+    }
 }
 
 /// Variable values of an instance or node, in declaration order. A plain vector of

@@ -53,6 +53,8 @@ pub(crate) struct Store {
     running: DashSet<Uuid>,
     open_tasks: DashSet<Uuid>,
     doc_paths: DashMap<String, String>,
+    /// Workflow events, by sequence number.
+    events: crate::events::EventLog,
 }
 
 /// A set of ids that stays a small vector while small: most index keys (a document, a
@@ -147,6 +149,7 @@ impl Store {
                 Change::DocumentPath { id, path } => {
                     self.doc_paths.insert(id, path);
                 }
+                Change::Event(e) => self.events.push(*e),
             }
         }
     }
@@ -211,6 +214,10 @@ impl Store {
         for added in new.difference(&old) {
             index_add(&self.by_actor, added, id);
         }
+    }
+
+    pub fn events(&self) -> &crate::events::EventLog {
+        &self.events
     }
 
     pub fn slot(&self, id: &Uuid) -> Option<Arc<Slot>> {

@@ -4,7 +4,13 @@
 //! - `meta`: `format_version`, `snapshot_seq` (last log entry folded into the records);
 //! - `log`: sequence number → one committed batch (`[Change, ...]`);
 //! - `workflows`, `tasks`: id → record, as of `snapshot_seq`;
-//! - `document_paths`: document id → path, as of `snapshot_seq`.
+//! - `document_paths`: document id → path, as of `snapshot_seq`;
+//! - `events`: event sequence number → workflow event ([`Change::Event`]).
+//!
+//! Events are not log entries: a commit numbers the events of its batches in order
+//! and writes them to `events` in the same transaction as the log entries, so an
+//! event is on disk exactly when the change it describes is. Builds that do not know
+//! the table ignore it, so events need no format version of their own.
 //!
 //! A commit group appends one log entry per batch in one write transaction with
 //! immediate durability (redb writes the pages, `fsync`s, then flips its checksummed
@@ -30,6 +36,7 @@ const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
 const WORKFLOWS: TableDefinition<u128, &[u8]> = TableDefinition::new("workflows");
 const TASKS: TableDefinition<u128, &[u8]> = TableDefinition::new("tasks");
 const DOC_PATHS: TableDefinition<&str, &[u8]> = TableDefinition::new("document_paths");
+const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
 
 /// How long opening waits for another process to release the data file.
 const LOCK_WAIT: Duration = Duration::from_secs(10);
@@ -213,6 +220,7 @@ impl RedbStorage {
             let wfs = txn.open_table(WORKFLOWS).map_err(|e| self.err(e))?;
             txn.open_table(TASKS).map_err(|e| self.err(e))?;
             txn.open_table(DOC_PATHS).map_err(|e| self.err(e))?;
+            txn.open_table(EVENTS).map_err(|e| self.err(e))?;
             let version = meta
                 .get(KEY_VERSION)
                 .map_err(|e| self.err(e))?
@@ -299,6 +307,18 @@ impl RedbStorage {
                 id: k.value().to_owned(),
                 path: path.to_owned(),
             });
+        }
+        let events = txn.open_table(EVENTS).map_err(|e| self.err(e))?;
+        for row in events.iter().map_err(|e| self.err(e))? {
+            let (k, v) = row.map_err(|e| self.err(e))?;
+            let mut e: flowgate_core::Event = decode(v.value()).ok_or_else(|| {
+                self.corrupted(format!(
+                    "event {} fails its checksum or does not decode",
+                    k.value()
+                ))
+            })?;
+            e.seq = k.value();
+            out.changes.push(Change::event(e));
         }
         out.snapshot_records = out.changes.len();
 
@@ -396,6 +416,8 @@ impl RedbStorage {
                             docs.insert(id.as_str(), frame(path.as_bytes()).as_slice())
                                 .map_err(|e| self.err(e))?;
                         }
+                        // Written to the events table by the commit, never logged.
+                        Change::Event(_) => {}
                     }
                 }
                 log.remove(seq).map_err(|e| self.err(e))?;
@@ -465,14 +487,34 @@ impl Storage for RedbStorage {
 
     fn commit(&self, group: &[Vec<Change>]) -> Result<(), StorageError> {
         let mut encoded = Vec::with_capacity(group.len());
+        let mut new_events = Vec::new();
         for batch in group {
-            encoded.push(encode(batch)?);
+            let (events, changes): (Vec<&Change>, Vec<&Change>) =
+                batch.iter().partition(|c| matches!(c, Change::Event(_)));
+            encoded.push(encode(&changes)?);
+            for c in events {
+                if let Change::Event(e) = c {
+                    new_events.push(encode(e.as_ref())?);
+                }
+            }
         }
         let next = self.seqs.lock().next;
         guarded(&self.file, || {
             // Immediate durability is redb's default: commit returns after fsync.
             let txn = self.db.begin_write().map_err(|e| self.err(e))?;
             {
+                if !new_events.is_empty() {
+                    let mut events = txn.open_table(EVENTS).map_err(|e| self.err(e))?;
+                    let first = events
+                        .last()
+                        .map_err(|e| self.err(e))?
+                        .map_or(1, |(k, _)| k.value() + 1);
+                    for (i, bytes) in new_events.iter().enumerate() {
+                        events
+                            .insert(first + i as u64, bytes.as_slice())
+                            .map_err(|e| self.err(e))?;
+                    }
+                }
                 let mut log = txn.open_table(LOG).map_err(|e| self.err(e))?;
                 for (i, bytes) in encoded.iter().enumerate() {
                     log.insert(next + i as u64, bytes.as_slice())
