@@ -32,14 +32,23 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
 /// Longest message an error answer carries, in bytes.
 const MAX_MESSAGE_BYTES: usize = 512;
 
+/// The `WWW-Authenticate` challenge of a 401 answer.
+#[derive(Debug, Clone)]
+enum Challenge {
+    /// `Basic realm="<realm>"`.
+    Basic(String),
+    /// `Bearer error="invalid_token", error_description="<reason>"` (a refused token).
+    InvalidBearer(String),
+}
+
 /// An error answer: status, a client-safe message and a stable code for logs.
 #[derive(Debug, Clone)]
 pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
-    /// `WWW-Authenticate` realm for 401 answers.
-    realm: Option<String>,
+    /// `WWW-Authenticate` challenge of 401 answers.
+    challenge: Option<Challenge>,
     /// `Allow` value for 405 answers.
     allow: Option<HeaderValue>,
 }
@@ -65,7 +74,7 @@ impl ApiError {
             status,
             code,
             message,
-            realm: None,
+            challenge: None,
             allow: None,
         }
     }
@@ -92,8 +101,29 @@ impl ApiError {
             "unauthorized",
             "Authentication is required: send HTTP Basic credentials or X-Authentication-Token",
         );
-        e.realm = Some(realm.to_owned());
+        e.challenge = Some(Challenge::Basic(realm.to_owned()));
         e
+    }
+
+    /// 401 for a refused bearer token: `WWW-Authenticate: Bearer error="invalid_token",
+    /// error_description="<reason>"`. The reason is one of the gateway's fixed sentences,
+    /// never text from the token.
+    pub fn invalid_bearer(reason: &str) -> Self {
+        let mut e = Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            format!("Invalid bearer token: {reason}"),
+        );
+        e.challenge = Some(Challenge::InvalidBearer(reason.to_owned()));
+        e
+    }
+
+    /// The same error with another client-facing message.
+    pub fn with_message(self, message: impl Into<String>) -> Self {
+        Self {
+            message: Self::new(self.status, self.code, message).message,
+            ..self
+        }
     }
 
     /// 405.
@@ -209,11 +239,23 @@ impl ResponseError for ApiError {
         let body = exception_json(self.status, &self.message);
         let mut res = HttpResponse::build(self.status);
         res.insert_header((header::CONTENT_TYPE, "application/json"));
-        if let Some(realm) = &self.realm {
-            let v = format!("Basic realm=\"{}\"", realm.replace('"', ""));
-            if let Ok(v) = HeaderValue::from_str(&v) {
-                res.insert_header((header::WWW_AUTHENTICATE, v));
+        let challenge = match &self.challenge {
+            Some(Challenge::Basic(realm)) => {
+                Some(format!("Basic realm=\"{}\"", realm.replace('"', "")))
             }
+            Some(Challenge::InvalidBearer(reason)) => {
+                let reason: String = reason
+                    .chars()
+                    .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+                    .collect();
+                Some(format!(
+                    "Bearer error=\"invalid_token\", error_description=\"{reason}\""
+                ))
+            }
+            None => None,
+        };
+        if let Some(v) = challenge.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            res.insert_header((header::WWW_AUTHENTICATE, v));
         }
         if let Some(allow) = &self.allow {
             res.insert_header((header::ALLOW, allow.clone()));
@@ -304,6 +346,16 @@ mod tests {
         assert_eq!(e.status(), StatusCode::CONFLICT);
         assert_eq!(e.code(), "conflict");
         assert_eq!(e.message(), "The task 'x' is not active");
+    }
+
+    #[test]
+    fn refused_bearer_tokens_carry_a_bearer_challenge_with_the_reason() {
+        let r = ApiError::invalid_bearer("the token has expired").error_response();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            r.headers().get(header::WWW_AUTHENTICATE).unwrap(),
+            "Bearer error=\"invalid_token\", error_description=\"the token has expired\""
+        );
     }
 
     #[test]

@@ -69,6 +69,9 @@ pub enum StartError {
     /// An engine could not be built.
     #[error(transparent)]
     Registry(#[from] registry::RegistryError),
+    /// The bearer token settings could not be put to use (key set, HTTP client).
+    #[error("{0}")]
+    Auth(String),
     /// The listening socket could not be opened.
     #[error("cannot listen: {0}")]
     Io(#[from] std::io::Error),
@@ -83,7 +86,7 @@ impl AppState {
             metrics::recorder();
         }
         let (router, jobs) = registry::build(&settings)?;
-        let directory = Directory::new(&settings.auth);
+        let directory = Directory::build(&settings.auth).map_err(StartError::Auth)?;
         Ok(Self {
             settings,
             router,
@@ -94,7 +97,10 @@ impl AppState {
 
     /// The same state with engines given directly (tests, embedding).
     pub fn with_router(settings: Settings, router: Router) -> Self {
-        let directory = Directory::new(&settings.auth);
+        let directory = Directory::build(&settings.auth).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "bearer tokens are refused");
+            Directory::new(&settings.auth)
+        });
         let router = router.with_limits(settings.limits);
         Self {
             settings,

@@ -156,6 +156,9 @@ pub struct AuthSettings {
     /// Groups with a label; groups named by users exist even when not listed here.
     #[serde(default)]
     pub groups: Vec<GroupSettings>,
+    /// Bearer tokens (JWTs) of an identity provider; absent: bearer tokens are refused.
+    #[serde(default)]
+    pub jwt: Option<crate::auth::JwtSettings>,
 }
 
 /// One `[[auth.users]]` entry.
@@ -451,6 +454,10 @@ impl Settings {
             .list_separator(",")
             .with_list_parse_key("nuxeo.repositories")
             .with_list_parse_key("cors.allowed_origins")
+            .with_list_parse_key("auth.jwt.audience")
+            .with_list_parse_key("auth.jwt.algorithms")
+            .with_list_parse_key("auth.jwt.admin_groups")
+            .with_list_parse_key("auth.jwt.poweruser_groups")
             .try_parsing(true)
             .source(sources.env.clone());
         b = b.add_source(env);
@@ -579,6 +586,9 @@ impl Settings {
                     g.name
                 ));
             }
+        }
+        if let Some(jwt) = &self.auth.jwt {
+            errs.extend(jwt.validate());
         }
         let defaults: Vec<&String> = self
             .engines

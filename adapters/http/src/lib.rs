@@ -53,5 +53,5 @@ mod urls;
 pub use breaker::BreakerState;
 pub use request::{basic_auth_value, bearer_auth_value, RequestBuilder, Target};
 pub use settings::{validate_base_url, HttpSettings};
-pub use transport::Response;
+pub use transport::{build_client, Response};
 pub use upstream::{breaker_state, snippet, Idempotency, Upstream};

@@ -38,12 +38,11 @@ impl Response {
     }
 }
 
-/// Builds the engine's client. Fails with `Unavailable` naming the setting when a TLS
-/// file cannot be read or parsed, so that the gateway refuses to start.
-pub(crate) fn build_client(
-    engine: &str,
-    settings: &HttpSettings,
-) -> Result<reqwest::Client, EngineError> {
+/// Builds the client of `engine` (or of another user of an [`HttpSettings`] table, by
+/// its name): rustls with the system's roots plus `ca_file`, the client certificate, the
+/// proxy, the connect and idle timeouts. Fails with `Unavailable` naming the setting
+/// when a TLS file cannot be read or parsed, so that the gateway refuses to start.
+pub fn build_client(engine: &str, settings: &HttpSettings) -> Result<reqwest::Client, EngineError> {
     let fail = |what: String| {
         EngineError::Unavailable(format!(
             "engine '{engine}': cannot build HTTP client: {what}"

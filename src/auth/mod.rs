@@ -7,6 +7,7 @@
 //! base64 part of the `Basic` value), so a client repeating the same credentials pays
 //! for argon2 once and later requests do not even decode them.
 //! Tokens issued by `authentication/token` live in memory and end with the process.
+//! Bearer tokens (JWTs of an identity provider, `[auth.jwt]`) are checked by [`jwt`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -28,6 +29,13 @@ use siphasher::sip128::SipHasher13;
 use crate::error::ApiError;
 use crate::settings::AuthSettings;
 use crate::AppState;
+
+mod jwks;
+pub mod jwt;
+mod jwt_settings;
+
+pub use jwt::BearerVerifier;
+pub use jwt_settings::{JwtSettings, OneOrMany};
 
 /// Hashes a password into an argon2id PHC string (what `password_hash` settings hold).
 pub fn hash_password(password: &str) -> Result<String, String> {
@@ -112,6 +120,8 @@ pub enum SignIn {
         /// The token only allows reading.
         read_only: bool,
     },
+    /// A bearer JWT of the identity provider (`[auth.jwt]`).
+    Bearer,
 }
 
 /// A cache key: the 128-bit SipHash-1-3 of the credentials under a key drawn at start.
@@ -165,6 +175,8 @@ pub struct Directory {
     verify_slots: tokio::sync::Semaphore,
     checks: Arc<CheckCount>,
     tokens: DashMap<String, TokenGrant>,
+    /// Checks bearer tokens when `[auth.jwt]` is configured.
+    bearer: Option<BearerVerifier>,
 }
 
 /// Counts of argon2 runs (each costs milliseconds, so counting is free by comparison).
@@ -255,7 +267,18 @@ impl Directory {
             }),
             checks: Arc::default(),
             tokens: DashMap::new(),
+            bearer: None,
         }
+    }
+
+    /// [`Directory::new`] with the bearer token verifier of `[auth.jwt]` when configured;
+    /// fails when its key set cannot be read or its HTTP client built.
+    pub fn build(s: &AuthSettings) -> Result<Self, String> {
+        let mut d = Self::new(s);
+        if let Some(jwt) = &s.jwt {
+            d.bearer = Some(BearerVerifier::new(jwt, s).map_err(|e| format!("auth.jwt: {e}"))?);
+        }
+        Ok(d)
     }
 
     /// A user by name.
@@ -429,11 +452,16 @@ pub struct Caller {
     pub cx: CallContext,
     /// How the caller signed in.
     pub sign_in: SignIn,
+    /// The user described by a bearer token (such users need not be configured).
+    external: Option<Arc<User>>,
 }
 
 impl Caller {
     /// The caller's user record.
-    pub fn user<'d>(&self, dir: &'d Directory) -> Result<&'d Arc<User>, ApiError> {
+    pub fn user<'a>(&'a self, dir: &'a Directory) -> Result<&'a Arc<User>, ApiError> {
+        if let Some(u) = &self.external {
+            return Ok(u);
+        }
         dir.user(&self.cx.user)
             .ok_or_else(|| ApiError::internal("the authenticated user is not in the directory"))
     }
@@ -454,13 +482,13 @@ const X_NXREPOSITORY: header::HeaderName = header::HeaderName::from_static("x-nx
 const X_AUTHENTICATION_TOKEN: header::HeaderName =
     header::HeaderName::from_static("x-authentication-token");
 
-/// The base64 part of a `Basic` Authorization header.
-fn basic_credentials(req: &HttpRequest) -> Option<&str> {
+/// The credentials of an `Authorization` header with this scheme (`basic`, `bearer`).
+fn authorization<'r>(req: &'r HttpRequest, wanted: &str) -> Option<&'r str> {
     // UTF-8 is enough here (a word at a time, where `to_str` checks byte by byte):
     // anything but base64 fails the decode or misses the cache.
     let v = std::str::from_utf8(req.headers().get(header::AUTHORIZATION)?.as_bytes()).ok()?;
     let (scheme, rest) = v.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("basic").then(|| rest.trim())
+    scheme.eq_ignore_ascii_case(wanted).then(|| rest.trim())
 }
 
 /// User and password of `Basic` credentials' base64 part.
@@ -493,6 +521,7 @@ pub fn repository_of(req: &HttpRequest) -> String {
 /// Authenticates a request and builds its [`CallContext`].
 pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Caller, ApiError> {
     let dir = &state.directory;
+    let mut external = None;
     let found = if let Some(token) = req
         .headers()
         .get(X_AUTHENTICATION_TOKEN)
@@ -500,11 +529,20 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Caller,
     {
         dir.user_of_token(token.trim())
             .map(|(u, read_only)| (u, SignIn::Token { read_only }))
-    } else if let Some(encoded) = basic_credentials(req) {
+    } else if let Some(encoded) = authorization(req, "basic") {
         let wait = Duration::from_millis(state.settings.server.request_timeout_ms);
         dir.verify_basic(encoded, wait)
             .await?
             .map(|u| (u, SignIn::Password))
+    } else if let Some(token) = authorization(req, "bearer") {
+        let Some(bearer) = &dir.bearer else {
+            return Err(ApiError::unauthorized(dir.realm()).with_message(
+                "Bearer tokens are not configured on this server ([auth.jwt]); \
+                 send HTTP Basic credentials or X-Authentication-Token",
+            ));
+        };
+        external = Some(Arc::new(bearer.verify(token).await?));
+        external.as_ref().map(|u| (u, SignIn::Bearer))
     } else {
         None
     };
@@ -556,7 +594,11 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Caller,
         repository,
         credentials: None,
     };
-    Ok(Caller { cx, sign_in })
+    Ok(Caller {
+        cx,
+        sign_in,
+        external,
+    })
 }
 
 impl FromRequest for Caller {
