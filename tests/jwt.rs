@@ -225,6 +225,16 @@ async fn valid_tokens_sign_in_their_user_with_groups_and_admin_flag() {
     assert_eq!(me["id"], "kc-root");
     assert_eq!(me["properties"]["email"], "root@example.com");
     assert_eq!(me["isAdministrator"], true);
+    // The JS client's connect() reads the caller's user entity by name; other users
+    // known only to their own tokens are not found.
+    let own = bearer(&gw, Method::GET, "/api/v1/user/kc-root", &token)
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(own["id"], "kc-root");
+    bearer(&gw, Method::GET, "/api/v1/user/kc-alice", &token)
+        .await
+        .expect_exception(404);
 
     // Without preferred_username, `sub` names the user.
     let mut c = claims("ignored", &[]);

@@ -242,9 +242,17 @@ async fn login(api: Api) -> Result<HttpResponse, ApiError> {
 async fn user(api: Api, seg: web::Path<Seg>) -> Result<HttpResponse, ApiError> {
     let id = &seg.id;
     let dir = &api.state.directory;
-    let u = dir
-        .user(id)
-        .ok_or_else(|| ApiError::not_found(format!("User '{}' not found", shown(id))))?;
+    let u = match dir.user(id) {
+        Some(u) => u,
+        // A bearer token's user is known only to its own requests.
+        None if api.caller.cx.user == *id => api.caller.user(dir)?,
+        None => {
+            return Err(ApiError::not_found(format!(
+                "User '{}' not found",
+                shown(id)
+            )))
+        }
+    };
     json(StatusCode::OK, &user_entity(u, dir, &api.render))
 }
 

@@ -83,7 +83,8 @@ class Gateway:
                 self.proc.wait(STOP_TIMEOUT_S)
 
 
-def _start_gateway(log_dir):
+def _start_gateway(log_dir, env=None):
+    """Starts the gateway; `env` adds environment variables (settings overrides)."""
     binary = _binary()
     if not binary.exists():
         pytest.fail(f"flowgate binary not found at {binary}")
@@ -96,6 +97,7 @@ def _start_gateway(log_dir):
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
         )
     gateway = Gateway(proc, None, log_path)
     deadline = time.monotonic() + START_TIMEOUT_S

@@ -97,15 +97,16 @@ class Gateway {
   }
 }
 
-// Starts a gateway for the test context `t` and stops it when the test ends.
-async function startGateway(t) {
+// Starts a gateway for the test context `t` and stops it when the test ends; `env` adds
+// environment variables (settings overrides such as FLOWGATE__AUTH__JWT__ISSUER).
+async function startGateway(t, env = {}) {
   const bin = binary();
   const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowgate-node-'));
   const logPath = path.join(logDir, 'flowgate.log');
   const log = fs.openSync(logPath, 'w');
   // Port 0: the kernel picks a free port, the gateway announces it on stdout.
   const proc = spawn(bin, ['serve', '--config', CONFIG, '--bind', '127.0.0.1:0'], {
-    cwd: ROOT, stdio: ['ignore', log, log],
+    cwd: ROOT, stdio: ['ignore', log, log], env: { ...process.env, ...env },
   });
   fs.closeSync(log);
   const gw = new Gateway(proc, logPath);
