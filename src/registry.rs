@@ -25,11 +25,14 @@ pub struct RegistryError {
     pub reason: String,
 }
 
-/// A periodic background duty of an engine (escalation rules of the embedded engine).
+/// A periodic background duty of an engine (escalation rules and retention of the
+/// embedded engine).
 #[derive(Clone)]
 pub struct Job {
     /// Engine name.
     pub engine: String,
+    /// What it does, for logs (`escalation`, `retention`).
+    pub what: &'static str,
     /// Time between runs.
     pub every: Duration,
     /// The duty; returns how many items it moved on.
@@ -40,6 +43,7 @@ impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Job")
             .field("engine", &self.engine)
+            .field("what", &self.what)
             .field("every", &self.every)
             .finish_non_exhaustive()
     }
@@ -67,7 +71,17 @@ pub fn build_engine(
                     .map_err(|e| err(e.to_string()))?
                     .with_limits(limits),
             );
-            let jobs = memory_jobs(name, engine.clone(), m.escalation_interval_secs);
+            let mut jobs = memory_jobs(name, engine.clone(), m.escalation_interval_secs);
+            if let Some(policy) = m.retention(name).map_err(|e| err(e.join("; ")))? {
+                tracing::info!(engine = %name, retention_secs = policy.keep.as_secs(), sweep_secs = policy.sweep_every.as_secs(), "ended workflows are deleted after the retention time");
+                let swept = engine.clone();
+                jobs.push(Job {
+                    engine: name.to_owned(),
+                    what: "retention",
+                    every: policy.sweep_every,
+                    run: Arc::new(move || swept.run_retention(&policy)),
+                });
+            }
             (engine, jobs)
         }
         EngineSettings::Alfresco(a) => {
@@ -91,6 +105,7 @@ fn memory_jobs(name: &str, engine: Arc<MemoryEngine>, every_secs: u64) -> Vec<Jo
     }
     vec![Job {
         engine: name.to_owned(),
+        what: "escalation",
         every: Duration::from_secs(every_secs),
         run: Arc::new(move || engine.run_escalations()),
     }]
@@ -104,7 +119,7 @@ pub fn start_jobs(jobs: &[Job]) -> Vec<tokio::task::JoinHandle<()>> {
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(job.every);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                // The first tick completes at once; escalations start one period later.
+                // The first tick completes at once; runs start one period later.
                 tick.tick().await;
                 loop {
                     tick.tick().await;
@@ -112,10 +127,10 @@ pub fn start_jobs(jobs: &[Job]) -> Vec<tokio::task::JoinHandle<()>> {
                     match tokio::task::spawn_blocking(move || run()).await {
                         Ok(0) => {}
                         Ok(n) => {
-                            tracing::info!(engine = %job.engine, moved = n, "escalation rules ran")
+                            tracing::info!(engine = %job.engine, job = job.what, items = n, "background job ran")
                         }
                         Err(e) => {
-                            tracing::error!(engine = %job.engine, error = %e, "escalation job failed")
+                            tracing::error!(engine = %job.engine, job = job.what, error = %e, "background job failed")
                         }
                     }
                 }

@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
 use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
 
+mod embedded;
+
+pub use embedded::{MemoryEngineSettings, STORAGE_KINDS};
+
 /// The defaults, one commented line per setting.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
@@ -241,13 +245,16 @@ pub struct ErrorSettings {
 
 /// One `[engines.<name>]` entry; `kind` selects the backend.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+#[serde(tag = "kind", deny_unknown_fields)]
 pub enum EngineSettings {
-    /// The embedded engine.
+    /// The embedded engine (`kind = "embedded"`, or its older name `"memory"`).
+    #[serde(rename = "embedded", alias = "memory")]
     Memory(MemoryEngineSettings),
     /// An Alfresco Content Services repository (`flowgate-alfresco`).
+    #[serde(rename = "alfresco")]
     Alfresco(flowgate_alfresco::AlfrescoConfig),
     /// An Adobe CQ / AEM author instance (`flowgate-cq`).
+    #[serde(rename = "cq")]
     Cq(flowgate_cq::CqConfig),
 }
 
@@ -276,7 +283,7 @@ impl EngineSettings {
     /// The kind as written in the file.
     pub fn kind(&self) -> &'static str {
         match self {
-            EngineSettings::Memory(_) => "memory",
+            EngineSettings::Memory(_) => "embedded",
             EngineSettings::Alfresco(_) => "alfresco",
             EngineSettings::Cq(_) => "cq",
         }
@@ -323,82 +330,6 @@ pub struct CommonEngineSettings {
     pub id_prefix: Option<String>,
     /// Document path prefixes served by this engine (`/alfresco`); longest wins.
     pub mounts: Vec<String>,
-}
-
-/// `kind = "memory"`
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MemoryEngineSettings {
-    /// Directory of model JSON files; absent means the built-in models.
-    #[serde(default)]
-    pub models_dir: Option<PathBuf>,
-    /// Default engine flag.
-    #[serde(default)]
-    pub default: bool,
-    /// Id prefix, see [`CommonEngineSettings::id_prefix`].
-    #[serde(default)]
-    pub id_prefix: Option<String>,
-    /// Document mounts, see [`CommonEngineSettings::mounts`].
-    #[serde(default)]
-    pub mounts: Vec<String>,
-    /// Seconds between runs of the models' escalation rules (e.g. the parallel review's
-    /// deadline); 0 turns escalation off.
-    #[serde(default = "default_escalation_secs")]
-    pub escalation_interval_secs: u64,
-    /// Directory of the engine's durable state (created if missing). Absent: the state
-    /// lives in memory only (see `durability`).
-    #[serde(default)]
-    pub data_dir: Option<PathBuf>,
-    /// `"fsync"` (every change on disk before the answer; the default when `data_dir`
-    /// is set) or `"memory"` (nothing kept; the default without `data_dir`).
-    #[serde(default)]
-    pub durability: Option<String>,
-    /// Log entries after which the durable log is folded into the stored records.
-    #[serde(default = "default_snapshot_threshold")]
-    pub snapshot_threshold: u64,
-}
-
-fn default_snapshot_threshold() -> u64 {
-    flowgate_memory::storage::DEFAULT_SNAPSHOT_THRESHOLD
-}
-
-impl MemoryEngineSettings {
-    /// How the engine keeps its state, or the problems with these settings, each
-    /// naming its key under `engines.<name>`.
-    pub fn storage(&self, name: &str) -> Result<flowgate_memory::StorageOptions, Vec<String>> {
-        use flowgate_memory::Durability;
-        let mut errs = Vec::new();
-        let durability = match self.durability.as_deref() {
-            Some(d) => d.parse::<Durability>().unwrap_or_else(|e| {
-                errs.push(format!("engines.{name}.durability: {e}"));
-                Durability::Memory
-            }),
-            None if self.data_dir.is_some() => Durability::Fsync,
-            None => Durability::Memory,
-        };
-        if durability == Durability::Fsync && self.data_dir.is_none() {
-            errs.push(format!(
-                "engines.{name}.data_dir: required when durability = \"fsync\""
-            ));
-        }
-        if self.snapshot_threshold == 0 {
-            errs.push(format!(
-                "engines.{name}.snapshot_threshold: must be at least 1"
-            ));
-        }
-        if !errs.is_empty() {
-            return Err(errs);
-        }
-        Ok(flowgate_memory::StorageOptions {
-            data_dir: self.data_dir.clone().unwrap_or_default(),
-            durability,
-            snapshot_threshold: self.snapshot_threshold,
-        })
-    }
-}
-
-fn default_escalation_secs() -> u64 {
-    60
 }
 
 /// Where settings come from.
@@ -627,19 +558,7 @@ impl Settings {
                 }
             }
             match e {
-                EngineSettings::Memory(m) => {
-                    if let Err(e) = m.storage(name) {
-                        errs.extend(e);
-                    }
-                    if let Some(dir) = &m.models_dir {
-                        if !dir.is_dir() {
-                            errs.push(format!(
-                                "engines.{name}.models_dir: '{}' is not a directory",
-                                dir.display()
-                            ));
-                        }
-                    }
-                }
+                EngineSettings::Memory(m) => errs.extend(m.validate(name)),
                 EngineSettings::Alfresco(a) => errs.extend(a.validate(&format!("engines.{name}"))),
                 EngineSettings::Cq(c) => errs.extend(c.validate(&format!("engines.{name}"))),
             }

@@ -1,6 +1,8 @@
 //! HTTP routes, one module per Nuxeo resource. Handlers are thin: extract the caller
 //! and parameters ([`Api`]), call the router, render with [`crate::nuxeo`].
 
+pub mod admin;
+pub mod audit;
 pub mod bootstrap;
 pub mod document;
 pub mod ops;
@@ -30,8 +32,10 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
     workflow::configure(cfg);
     task::configure(cfg);
     workflow_model::configure(cfg);
+    audit::configure(cfg);
     document::configure(cfg);
     bootstrap::configure_api(cfg);
+    admin::configure(cfg);
     cfg.default_service(web::to(not_found));
 }
 

@@ -14,6 +14,7 @@ mod errors;
 mod hardening;
 mod limits;
 mod models;
+mod purge;
 mod runs;
 mod server;
 mod slow_body;

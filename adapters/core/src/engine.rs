@@ -139,6 +139,19 @@ pub trait WorkflowEngine: Send + Sync + std::fmt::Debug {
         Err(EngineError::unsupported("resume", &self.info().name))
     }
 
+    /// Deletes for good the workflows that ended (done or canceled) before `before`,
+    /// with their tasks; running workflows are never touched. Administrators only
+    /// (`Forbidden` otherwise). Returns how many workflows were deleted. Optional: an
+    /// engine that keeps no history of its own answers `Unsupported`.
+    async fn purge_ended(
+        &self,
+        cx: &CallContext,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<usize> {
+        let _ = (cx, before);
+        Err(EngineError::unsupported("purge", &self.info().name))
+    }
+
     /// Whether [`WorkflowEngine::events`] answers: the engine keeps a log of workflow
     /// events. False by default.
     fn keeps_events(&self) -> bool {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 use flowgate_core::{
     CallContext, Capabilities, Completion, DocLocator, Document, EngineError, EngineInfo, Graph,
@@ -54,13 +54,13 @@ pub struct EngineStats {
 /// kept durable by a [`Storage`] (see [`MemoryEngine::open`]).
 #[derive(Debug)]
 pub struct MemoryEngine {
-    info: EngineInfo,
+    pub(crate) info: EngineInfo,
     models: BTreeMap<String, Arc<Model>>,
-    store: Arc<Store>,
+    pub(crate) store: Arc<Store>,
     /// Instances started per model, for instance names (`Model`, `Model.2`, ...).
     started: DashMap<String, u64>,
     /// The durable writer; `None` keeps state in memory only.
-    journal: Option<Journal>,
+    pub(crate) journal: Option<Journal>,
     /// Bounds on actors per task and tasks per step.
     limits: Limits,
 }
@@ -168,7 +168,7 @@ impl MemoryEngine {
         Ok(Self {
             info: EngineInfo {
                 name,
-                kind: "memory",
+                kind: "embedded",
                 capabilities: Capabilities {
                     reassign: true,
                     delegate: true,
@@ -323,7 +323,7 @@ impl MemoryEngine {
     /// [`MemoryEngine::commit`] for code outside async context.
     fn commit_blocking(&self, changes: Vec<Change>, guard: Option<Guard>) -> Result<()> {
         match &self.journal {
-            Some(j) => j.write_blocking(changes, guard),
+            Some(j) => j.write_blocking(changes, guard.into_iter().collect()),
             None => {
                 self.store.apply(changes);
                 drop(guard);
@@ -1122,6 +1122,10 @@ impl WorkflowEngine for MemoryEngine {
         }
     }
 
+    async fn purge_ended(&self, cx: &CallContext, before: DateTime<Utc>) -> Result<usize> {
+        crate::retention::purge_for(self, cx, before).await
+    }
+
     fn keeps_events(&self) -> bool {
         true
     }
@@ -1131,7 +1135,7 @@ impl WorkflowEngine for MemoryEngine {
         cx: &CallContext,
         q: flowgate_core::EventQuery,
     ) -> Result<Page<flowgate_core::Event>> {
-        Ok(crate::events::query(&self.store, &self.info.name, cx, &q))
+        crate::events::query(&self.store, &self.info.name, cx, &q)
     }
 
     async fn health(&self) -> Health {

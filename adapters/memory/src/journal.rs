@@ -44,7 +44,8 @@ pub(crate) type Guard = tokio::sync::OwnedMutexGuard<()>;
 
 struct Pending {
     changes: Vec<Change>,
-    guard: Option<Guard>,
+    /// Instance locks released once the batch is applied (several for a purge).
+    guards: Vec<Guard>,
     ack: Ack,
 }
 
@@ -119,7 +120,7 @@ impl Journal {
     fn send(
         &self,
         changes: Vec<Change>,
-        guard: Option<Guard>,
+        guards: Vec<Guard>,
     ) -> Result<oneshot::Receiver<AckResult>, EngineError> {
         if let Some(why) = self.failure() {
             return Err(unavailable(&StorageError::Failed(why)));
@@ -130,7 +131,7 @@ impl Journal {
             .and_then(|tx| {
                 tx.send(Pending {
                     changes,
-                    guard,
+                    guards,
                     ack,
                 })
                 .ok()
@@ -145,17 +146,28 @@ impl Journal {
         changes: Vec<Change>,
         guard: Option<Guard>,
     ) -> Result<(), EngineError> {
-        let rx = self.send(changes, guard)?;
+        let rx = self.send(changes, guard.into_iter().collect())?;
         finish(rx.await)
     }
 
-    /// [`Journal::write`] for callers outside async code (it parks the thread).
+    /// [`Journal::write`] of a batch touching several instances, holding all their
+    /// locks until it is applied.
+    pub async fn write_locked(
+        &self,
+        changes: Vec<Change>,
+        guards: Vec<Guard>,
+    ) -> Result<(), EngineError> {
+        let rx = self.send(changes, guards)?;
+        finish(rx.await)
+    }
+
+    /// [`Journal::write_locked`] for callers outside async code (it parks the thread).
     pub fn write_blocking(
         &self,
         changes: Vec<Change>,
-        guard: Option<Guard>,
+        guards: Vec<Guard>,
     ) -> Result<(), EngineError> {
-        let rx = self.send(changes, guard)?;
+        let rx = self.send(changes, guards)?;
         finish(futures::executor::block_on(rx))
     }
 }
@@ -234,7 +246,7 @@ fn writer(
         let mut waiters = Vec::with_capacity(group.len());
         for p in group {
             batches.push(p.changes);
-            waiters.push((p.guard, p.ack));
+            waiters.push((p.guards, p.ack));
         }
         match storage.commit(&batches) {
             Ok(()) => {

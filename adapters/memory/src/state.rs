@@ -141,6 +141,13 @@ pub enum Change {
     },
     /// Records a workflow event (see `docs/events.md`).
     Event(Box<flowgate_core::Event>),
+    /// Removes an ended instance and its tasks for good (retention, admin purge).
+    Purge {
+        /// The instance.
+        workflow: Uuid,
+        /// Every task it created.
+        tasks: Vec<Uuid>,
+    },
 }
 
 impl Change {

@@ -1,12 +1,13 @@
 //! In-memory state: records in concurrent maps plus secondary indexes, so that every
 //! query costs in proportion to its result, never to the number of instances.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use dashmap::{DashMap, DashSet};
 use flowgate_core::TaskState;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use uuid::Uuid;
 
 use crate::journal::Guard;
@@ -55,6 +56,23 @@ pub(crate) struct Store {
     doc_paths: DashMap<String, String>,
     /// Workflow events, by sequence number.
     events: crate::events::EventLog,
+    /// Ended instances by end time, oldest first: what retention purges next.
+    ended: Mutex<BTreeSet<(DateTime<Utc>, Uuid)>>,
+}
+
+/// How many entries the store holds, index entries included (retention checks).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreCounts {
+    /// Instances, in any state.
+    pub workflows: usize,
+    /// Tasks, in any state.
+    pub tasks: usize,
+    /// Ended instances waiting for retention.
+    pub ended: usize,
+    /// Keys of the actor, document, initiator and model indexes together.
+    pub index_keys: usize,
+    /// Ids listed under those keys together.
+    pub index_ids: usize,
 }
 
 /// A set of ids that stays a small vector while small: most index keys (a document, a
@@ -108,6 +126,13 @@ impl IdSet {
         }
     }
 
+    fn len(&self) -> usize {
+        match self {
+            IdSet::Small(v) => v.len(),
+            IdSet::Large(set) => set.len(),
+        }
+    }
+
     fn to_vec(&self) -> Vec<Uuid> {
         match self {
             IdSet::Small(v) => v.clone(),
@@ -150,8 +175,91 @@ impl Store {
                     self.doc_paths.insert(id, path);
                 }
                 Change::Event(e) => self.events.push(*e),
+                Change::Purge { workflow, tasks } => self.purge(&workflow, &tasks),
             }
         }
+    }
+
+    /// Forgets an instance and its tasks, and every index entry naming them. Document
+    /// paths stay: they describe documents, which outlive their workflows.
+    fn purge(&self, workflow: &Uuid, tasks: &[Uuid]) {
+        for id in tasks {
+            self.open_tasks.remove(id);
+            if let Some((_, t)) = self.tasks.remove(id) {
+                for p in t.principals() {
+                    index_remove(&self.by_actor, p, id);
+                }
+            }
+        }
+        self.running.remove(workflow);
+        let Some((_, slot)) = self.workflows.remove(workflow) else {
+            return;
+        };
+        let rec = slot.get();
+        // Tasks the record lists but the change did not name (none in practice).
+        for id in rec.tasks.iter().filter(|t| !tasks.contains(t)) {
+            self.open_tasks.remove(id);
+            if let Some((_, t)) = self.tasks.remove(id) {
+                for p in t.principals() {
+                    index_remove(&self.by_actor, p, id);
+                }
+            }
+        }
+        for d in &rec.documents {
+            index_remove(&self.by_document, d, workflow);
+        }
+        index_remove(&self.by_initiator, &rec.initiator, workflow);
+        index_remove(&self.by_model, &rec.model, workflow);
+        if let Some(at) = rec.ended {
+            self.ended.lock().remove(&(at, *workflow));
+        }
+    }
+
+    /// Up to `limit` ended instances that ended before `cutoff`, oldest first, after
+    /// the entry `after` (exclusive) when given.
+    pub fn ended_before(
+        &self,
+        cutoff: DateTime<Utc>,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: usize,
+    ) -> Vec<(DateTime<Utc>, Uuid)> {
+        use std::ops::Bound;
+        let lower = match after {
+            Some(a) => Bound::Excluded(a),
+            None => Bound::Unbounded,
+        };
+        self.ended
+            .lock()
+            .range((lower, Bound::Unbounded))
+            .take_while(|(at, _)| *at < cutoff)
+            .take(limit)
+            .copied()
+            .collect()
+    }
+
+    /// Drops an entry of the ended index whose instance is gone.
+    pub fn forget_ended(&self, at: DateTime<Utc>, id: Uuid) {
+        self.ended.lock().remove(&(at, id));
+    }
+
+    /// Entries held, for retention checks.
+    pub fn counts(&self) -> StoreCounts {
+        let mut c = StoreCounts {
+            workflows: self.workflows.len(),
+            tasks: self.tasks.len(),
+            ended: self.ended.lock().len(),
+            ..StoreCounts::default()
+        };
+        for map in [
+            &self.by_actor,
+            &self.by_document,
+            &self.by_initiator,
+            &self.by_model,
+        ] {
+            c.index_keys += map.len();
+            c.index_ids += map.iter().map(|s| s.len()).sum::<usize>();
+        }
+        c
     }
 
     fn put_workflow(&self, rec: WorkflowRecord) {
@@ -160,11 +268,18 @@ impl Store {
             self.running.insert(id);
         } else {
             self.running.remove(&id);
+            if let Some(at) = rec.ended {
+                self.ended.lock().insert((at, id));
+            }
         }
         let slot = self.workflows.get(&id).map(|s| s.clone());
         match slot {
             Some(slot) => {
-                *slot.record.write() = Arc::new(rec);
+                let mut current = slot.record.write();
+                if let Some(old) = current.ended.filter(|_| current.ended != rec.ended) {
+                    self.ended.lock().remove(&(old, id));
+                }
+                *current = Arc::new(rec);
             }
             None => {
                 for d in &rec.documents {

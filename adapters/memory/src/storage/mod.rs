@@ -27,9 +27,16 @@ use crate::state::Change;
 
 pub use self::redb::{RedbStorage, DATA_FILE};
 
-/// Version of the on-disk format written by this build. A data directory with a
-/// higher version is refused at start-up; a lower one would be upgraded on open.
-pub const FORMAT_VERSION: u64 = 1;
+/// Highest version of the on-disk format this build reads. A data directory with a
+/// higher version is refused at start-up.
+pub const FORMAT_VERSION: u64 = PURGE_FORMAT_VERSION;
+
+/// Version written to a new data file: records and log entries without purges.
+pub const BASE_FORMAT_VERSION: u64 = 1;
+
+/// Version of a data file whose log holds (or held) purge entries
+/// ([`Change::Purge`]); set by the first commit that writes one.
+pub const PURGE_FORMAT_VERSION: u64 = 2;
 
 /// Default number of log entries after which the writer folds the log into the
 /// record tables.

@@ -12,6 +12,12 @@
 //! event is on disk exactly when the change it describes is. Builds that do not know
 //! the table ignore it, so events need no format version of their own.
 //!
+//! A purge ([`Change::Purge`]) is a log entry like any other; folding it deletes the
+//! instance's and its tasks' records, so the space they took is reused. The first
+//! commit holding a purge marks the file with format version
+//! [`PURGE_FORMAT_VERSION`] in the same transaction: older builds, which cannot read
+//! such entries, then refuse the file instead of misreading it.
+//!
 //! A commit group appends one log entry per batch in one write transaction with
 //! immediate durability (redb writes the pages, `fsync`s, then flips its checksummed
 //! commit slot), so a crash leaves either the whole group or none of it. Folding
@@ -25,7 +31,10 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
-use super::{frame, unframe, Loaded, SnapshotProgress, Storage, StorageError, FORMAT_VERSION};
+use super::{
+    frame, unframe, Loaded, SnapshotProgress, Storage, StorageError, BASE_FORMAT_VERSION,
+    FORMAT_VERSION, PURGE_FORMAT_VERSION,
+};
 use crate::state::{Change, TaskRecord, WorkflowRecord};
 
 /// Name of the data file inside the data directory.
@@ -51,6 +60,8 @@ struct Seqs {
     snapshot: u64,
     /// Next log sequence number to write.
     next: u64,
+    /// Format version stored in the file.
+    version: u64,
 }
 
 /// The engine's state in `<data_dir>/flowgate.redb`.
@@ -126,6 +137,7 @@ impl RedbStorage {
             seqs: Mutex::new(Seqs {
                 snapshot: 0,
                 next: 1,
+                version: BASE_FORMAT_VERSION,
             }),
             snapshot_threshold: snapshot_threshold.max(1),
         };
@@ -183,6 +195,7 @@ impl RedbStorage {
                 seqs: Mutex::new(Seqs {
                     snapshot: 0,
                     next: 1,
+                    version: BASE_FORMAT_VERSION,
                 }),
                 snapshot_threshold: 1,
             };
@@ -236,12 +249,14 @@ impl RedbStorage {
                 Some(0) => return Err(self.corrupted("format version 0 is not a valid version")),
                 Some(_) => {}
                 None => {
+                    // The lowest version describing what is written so far, so that an
+                    // older build can still open the file until a purge is written.
                     let empty = log.is_empty().map_err(|e| self.err(e))?
                         && wfs.is_empty().map_err(|e| self.err(e))?;
                     if !empty {
                         return Err(self.corrupted("records without a format version"));
                     }
-                    meta.insert(KEY_VERSION, FORMAT_VERSION)
+                    meta.insert(KEY_VERSION, BASE_FORMAT_VERSION)
                         .map_err(|e| self.err(e))?;
                     meta.insert(KEY_SNAPSHOT_SEQ, 0).map_err(|e| self.err(e))?;
                 }
@@ -259,6 +274,7 @@ impl RedbStorage {
             *self.seqs.lock() = Seqs {
                 snapshot,
                 next: last.max(snapshot) + 1,
+                version: version.unwrap_or(BASE_FORMAT_VERSION),
             };
         }
         txn.commit().map_err(|e| self.err(e))?;
@@ -418,6 +434,15 @@ impl RedbStorage {
                         }
                         // Written to the events table by the commit, never logged.
                         Change::Event(_) => {}
+                        Change::Purge {
+                            workflow,
+                            tasks: ids,
+                        } => {
+                            wfs.remove(workflow.as_u128()).map_err(|e| self.err(e))?;
+                            for t in ids {
+                                tasks.remove(t.as_u128()).map_err(|e| self.err(e))?;
+                            }
+                        }
                     }
                 }
                 log.remove(seq).map_err(|e| self.err(e))?;
@@ -498,11 +523,24 @@ impl Storage for RedbStorage {
                 }
             }
         }
-        let next = self.seqs.lock().next;
+        let (next, version) = {
+            let s = self.seqs.lock();
+            (s.next, s.version)
+        };
+        let mark = version < PURGE_FORMAT_VERSION
+            && group
+                .iter()
+                .flatten()
+                .any(|c| matches!(c, Change::Purge { .. }));
         guarded(&self.file, || {
             // Immediate durability is redb's default: commit returns after fsync.
             let txn = self.db.begin_write().map_err(|e| self.err(e))?;
             {
+                if mark {
+                    let mut meta = txn.open_table(META).map_err(|e| self.err(e))?;
+                    meta.insert(KEY_VERSION, PURGE_FORMAT_VERSION)
+                        .map_err(|e| self.err(e))?;
+                }
                 if !new_events.is_empty() {
                     let mut events = txn.open_table(EVENTS).map_err(|e| self.err(e))?;
                     let first = events
@@ -523,7 +561,11 @@ impl Storage for RedbStorage {
             }
             txn.commit().map_err(|e| self.err(e))
         })?;
-        self.seqs.lock().next = next + group.len() as u64;
+        let mut s = self.seqs.lock();
+        s.next = next + group.len() as u64;
+        if mark {
+            s.version = PURGE_FORMAT_VERSION;
+        }
         Ok(())
     }
 
