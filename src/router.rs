@@ -36,6 +36,8 @@ use futures::future::join_all;
 use serde::Serialize;
 use tracing::Instrument;
 
+mod events;
+
 /// How the router treats one engine, beyond its name, prefix and mounts.
 #[derive(Debug, Clone)]
 pub struct EngineOptions {

@@ -5,6 +5,7 @@
 mod common;
 
 mod access;
+mod audit;
 mod auth;
 mod bootstrap;
 mod concurrency;

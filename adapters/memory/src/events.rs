@@ -17,7 +17,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use flowgate_core::events::extended as ext;
-use flowgate_core::{CallContext, Event, EventKind, EventQuery, Page, TaskState, WorkflowState};
+use flowgate_core::{
+    CallContext, EngineError, Event, EventKind, EventQuery, Page, TaskState, WorkflowState,
+};
 use parking_lot::RwLock;
 use serde_json::Value;
 use tokio::sync::broadcast;
@@ -300,10 +302,28 @@ pub(crate) fn derive(
 }
 
 /// [`flowgate_core::WorkflowEngine::events`] of the embedded engine named `engine`.
-pub(crate) fn query(store: &Store, engine: &str, cx: &CallContext, q: &EventQuery) -> Page<Event> {
-    let mut page = store.events().query(q, |e| may_see(cx, store, e));
+/// For a document whose events the caller may see none of (while some exist), the
+/// answer is `Forbidden`, as reading the document's workflows would be.
+pub(crate) fn query(
+    store: &Store,
+    engine: &str,
+    cx: &CallContext,
+    q: &EventQuery,
+) -> Result<Page<Event>, EngineError> {
+    let mut hidden = 0usize;
+    let mut page = store.events().query(q, |e| {
+        let ok = may_see(cx, store, e);
+        hidden += usize::from(!ok);
+        ok
+    });
+    if q.document.is_some() && page.total == 0 && hidden > 0 {
+        return Err(EngineError::forbidden(format!(
+            "Privilege 'READ' is not granted to '{}'",
+            cx.user
+        )));
+    }
     for e in &mut page.items {
         e.engine = engine.to_owned();
     }
-    page
+    Ok(page)
 }

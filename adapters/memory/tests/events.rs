@@ -275,7 +275,17 @@ async fn refused_steps_emit_nothing_and_cancel_reassign_delegate_do() {
 async fn callers_see_only_events_of_workflows_they_may_see_and_filters_apply() {
     let e = MemoryEngine::builtin("local").unwrap();
     serial_review(&e, "doc-v").await;
-    assert!(events_of(&e, &user("mallory"), "doc-v").await.is_empty());
+    let refused = e
+        .events(&user("mallory"), EventQuery::for_document("doc-v"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Forbidden);
+    assert!(e
+        .events(&user("mallory"), EventQuery::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
     assert_eq!(events_of(&e, &user("jdoe"), "doc-v").await.len(), 8);
     let q = EventQuery {
         kinds: vec![EventKind::TaskEnded],
