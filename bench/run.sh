@@ -110,7 +110,7 @@ gateway_config() { # users -> path
   local users=$1 file="$OUT/gateway-$1.toml"
   {
     echo '[log]'; echo 'level = "warn"'
-    echo '[engines.local]'; echo 'kind = "memory"'; echo 'default = true'
+    echo '[engines.local]'; echo 'kind = "embedded"'; echo 'default = true'
     for i in $(seq 1 "$users"); do
       printf '[[auth.users]]\nname = "user%04d"\npassword_hash = "%s"\ngroups = ["members"]\n' "$i" "$HASH"
     done
@@ -191,7 +191,7 @@ echo "== task completions with wrk, durable mode (fsync per commit group)"
 P4=$(free_port)
 DURABLE_CFG="$OUT/gateway-durable.toml"
 rm -rf "$OUT/durable-data"
-sed "s|^kind = \"memory\"$|kind = \"memory\"\ndata_dir = \"$OUT/durable-data\"\ndurability = \"fsync\"|" \
+sed "s|^kind = \"embedded\"$|kind = \"embedded\"\ndata_dir = \"$OUT/durable-data\"\ndurability = \"fsync\"|" \
   "$(gateway_config "$USERS")" > "$DURABLE_CFG"
 start_gateway "$DURABLE_CFG" "$P4"
 "${LOAD[@]}" "$BIN/fg-load" --url "http://127.0.0.1:$P4/api/v1" --password bench --users "$USERS" \

@@ -58,7 +58,7 @@ struct Args {
 
 fn config(password_hash: &str, user: &str) -> String {
     format!(
-        "[log]\nlevel = \"warn\"\n[engines.local]\nkind = \"memory\"\nmodels_dir = \"{}/../config/models\"\ndefault = true\n[[auth.users]]\nname = \"{user}\"\npassword_hash = \"{password_hash}\"\ngroups = [\"members\"]\n",
+        "[log]\nlevel = \"warn\"\n[engines.local]\nkind = \"embedded\"\nmodels_dir = \"{}/../config/models\"\ndefault = true\n[[auth.users]]\nname = \"{user}\"\npassword_hash = \"{password_hash}\"\ngroups = [\"members\"]\n",
         env!("CARGO_MANIFEST_DIR")
     )
 }

@@ -200,7 +200,7 @@ def gateway_toml(engine_tables, credentials):
         "[routing]",
         "fanout_timeout_ms = 8000",
         "[engines.local]",
-        'kind = "memory"',
+        'kind = "embedded"',
         "default = true",
         f"models_dir = {_toml_str(str(ROOT / 'config' / 'models'))}",
         engine_tables.strip(),
