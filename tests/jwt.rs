@@ -375,6 +375,38 @@ async fn an_unknown_key_is_fetched_again_and_a_rotated_key_set_is_used() {
 }
 
 #[actix_web::test]
+async fn an_old_key_set_is_refreshed_in_the_background_and_dropped_keys_stop_working() {
+    let old = TestKey::new("old", Algorithm::RS256);
+    let new = TestKey::new("new", Algorithm::RS256);
+    let idp = JwksServer::start(key_set(&[&old])).await;
+    let gw = gateway_with_url(&idp.url, "refresh_secs = 1\nrefetch_min_interval_ms = 0").await;
+    let t = old.sign(&claims("kc-alice", &[]));
+    login(&gw, &t).await.expect(200);
+    idp.serve(key_set(&[&new]));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // Still cached: answered at once, and a refresh starts behind it.
+    login(&gw, &t).await.expect(200);
+    let deadline = Instant::now() + BOUND;
+    while idp.hits.load(Ordering::SeqCst) < 2 {
+        assert!(Instant::now() < deadline, "no background refresh");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Once the refresh has stored what it fetched, the dropped key is unknown.
+    loop {
+        let r = login(&gw, &t).await;
+        if r.status.as_u16() == 401 {
+            assert_refused(r, &t, "unknown key");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the dropped key still works");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    login(&gw, &new.sign(&claims("kc-alice", &[])))
+        .await
+        .expect(200);
+}
+
+#[actix_web::test]
 async fn unknown_keys_cannot_make_the_gateway_hammer_the_provider() {
     let key = TestKey::new("k1", Algorithm::RS256);
     let idp = JwksServer::start(key_set(&[&key])).await;

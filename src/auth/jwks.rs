@@ -337,7 +337,7 @@ impl Jwks {
             return;
         }
         let this = self.clone();
-        actix_web::rt::spawn(async move {
+        tokio::spawn(async move {
             if let Ok(_guard) = this.fetching.try_lock() {
                 this.fetch_now().await;
             }
