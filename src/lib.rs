@@ -24,6 +24,7 @@ pub mod auth;
 pub mod body;
 pub mod cors;
 pub mod error;
+pub mod live;
 pub mod logging;
 pub mod metrics;
 pub mod normalize;
@@ -58,6 +59,8 @@ pub struct AppState {
     pub directory: Directory,
     /// Background duties of the engines, started by [`spawn`] and `flowgate serve`.
     pub jobs: Vec<registry::Job>,
+    /// Live events and open event streams.
+    pub events: live::Hub,
 }
 
 /// The gateway could not start.
@@ -92,6 +95,7 @@ impl AppState {
             router,
             directory,
             jobs,
+            events: live::Hub::default(),
         })
     }
 
@@ -107,6 +111,7 @@ impl AppState {
             router,
             directory,
             jobs: Vec::new(),
+            events: live::Hub::default(),
         }
     }
 }
@@ -287,7 +292,12 @@ impl Running {
 /// settings: workers, keep-alive, the time a client has to send a request head, and
 /// the grace period of a graceful stop.
 pub fn server(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
-    let s = &state.settings.server;
+    server_with_data(web::Data::new(state), listener)
+}
+
+/// [`server`] over state already shared (with the `/metrics` server of `[metrics] bind`).
+pub fn server_with_data(data: web::Data<AppState>, listener: TcpListener) -> std::io::Result<Server> {
+    let s = &data.settings.server;
     let keep_alive = match s.keep_alive_secs {
         0 => actix_web::http::KeepAlive::Disabled,
         n => actix_web::http::KeepAlive::Timeout(Duration::from_secs(n)),
@@ -295,7 +305,6 @@ pub fn server(state: AppState, listener: TcpListener) -> std::io::Result<Server>
     let client_request_timeout = Duration::from_millis(s.client_request_timeout_ms);
     let shutdown_timeout = s.shutdown_timeout_secs;
     let workers = s.workers;
-    let data = web::Data::new(state);
     let mut server = HttpServer::new(move || app(data.clone()))
         .keep_alive(keep_alive)
         .client_request_timeout(client_request_timeout)

@@ -37,6 +37,7 @@ use serde::Serialize;
 use tracing::Instrument;
 
 mod events;
+pub use events::LiveSource;
 
 /// How the router treats one engine, beyond its name, prefix and mounts.
 #[derive(Debug, Clone)]

@@ -58,6 +58,9 @@ pub struct Settings {
     /// Bounds on what one request may ask (`[limits]`).
     #[serde(default)]
     pub limits: flowgate_core::Limits,
+    /// The live event stream (`[events]`).
+    #[serde(default)]
+    pub events: crate::live::EventsSettings,
 }
 
 /// `[routing]`: fan-out of queries that span engines ("my tasks", "my workflows", models).
@@ -163,6 +166,26 @@ pub struct AuthSettings {
     /// Bearer tokens (JWTs) of an identity provider; absent: bearer tokens are refused.
     #[serde(default)]
     pub jwt: Option<crate::auth::JwtSettings>,
+    /// Let `serve` listen on a non-loopback address although a user's password equals
+    /// its name (the development users). Insecure; logs a warning at start.
+    #[serde(default)]
+    pub allow_insecure_dev_users: bool,
+    /// Failed Basic sign-ins allowed per minute for one user from one client address
+    /// (a burst of this many, then one per 60/n seconds); 0 disables this limit.
+    #[serde(default = "default_failures_per_user")]
+    pub login_failures_per_minute: u32,
+    /// Failed Basic sign-ins allowed per minute from one client address, whatever the
+    /// user; 0 disables this limit.
+    #[serde(default = "default_failures_per_address")]
+    pub login_failures_per_minute_per_address: u32,
+}
+
+fn default_failures_per_user() -> u32 {
+    10
+}
+
+fn default_failures_per_address() -> u32 {
+    30
 }
 
 /// One `[[auth.users]]` entry.
@@ -225,13 +248,23 @@ pub struct LogSettings {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsSettings {
-    /// Serve `GET /metrics` (without authentication) and count requests.
+    /// Serve `GET /metrics` and count requests.
     pub enabled: bool,
+    /// Answer `/metrics` only to an administrator (Basic, token or bearer); otherwise
+    /// anyone who reaches it may read it.
+    pub require_auth: bool,
+    /// Serve `/metrics` on this address only (`127.0.0.1:9100`), by a second server,
+    /// instead of on the API's address. Empty: on the API's address.
+    pub bind: String,
 }
 
 impl Default for MetricsSettings {
     fn default() -> Self {
-        Self { enabled: true }
+        Self {
+            enabled: true,
+            require_auth: false,
+            bind: String::new(),
+        }
     }
 }
 
@@ -418,6 +451,12 @@ impl Settings {
                 self.server.bind
             ));
         }
+        if !self.metrics.bind.is_empty() && self.metrics.bind.parse::<SocketAddr>().is_err() {
+            errs.push(format!(
+                "metrics.bind: '{}' is not a host:port socket address",
+                self.metrics.bind
+            ));
+        }
         let base = &self.server.public_base_url;
         if !base.is_empty() {
             match url::Url::parse(base) {
@@ -455,6 +494,7 @@ impl Settings {
                 errs.push(format!("limits.{key}: must be greater than 0"));
             }
         }
+        errs.extend(self.events.problems());
         if self.routing.fanout_timeout_ms == 0 {
             errs.push("routing.fanout_timeout_ms: must be greater than 0".into());
         }

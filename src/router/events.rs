@@ -1,8 +1,11 @@
 //! Workflow events across engines: the document's engine for a document query, every
 //! engine keeping events otherwise. Engines without an event log contribute nothing.
 
-use flowgate_core::{DocLocator, Event, EventQuery, Page, Result};
+use std::sync::Arc;
+
+use flowgate_core::{DocLocator, Event, EventQuery, Page, PageRequest, Result};
 use futures::future::join_all;
+use tokio::sync::broadcast;
 
 use super::{call, fanout_cx, merge, scoped, widen, EngineEntry, Fanned, Router};
 
@@ -67,6 +70,48 @@ impl Router {
         })
     }
 
+    /// Events of engine `engine` (its configured name) after sequence number `after`
+    /// that the caller may see, at most `limit`, oldest first, ids as the gateway shows
+    /// them. An unknown engine or one keeping no events answers an empty page.
+    pub async fn events_after(
+        &self,
+        cx: &flowgate_core::CallContext,
+        engine: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Page<Event>> {
+        let Some(e) = self
+            .engines()
+            .iter()
+            .find(|e| e.name == engine && e.engine.keeps_events())
+        else {
+            return Ok(Page::empty());
+        };
+        let q = EventQuery {
+            after_seq: Some(after),
+            page: PageRequest::new(0, limit.min(self.limits.max_page_size).max(1)),
+            ..EventQuery::default()
+        };
+        let cx = scoped(e, cx);
+        let p = call(e, "events", &cx, e.engine.events(&cx, q)).await?;
+        Ok(p.map(|ev| Self::out_event(e, ev)))
+    }
+
+    /// A receiver of the live events of every engine that publishes them, with what it
+    /// takes to show those events as the gateway does. Holds no engine.
+    pub fn live_sources(&self) -> Vec<LiveSource> {
+        self.engines()
+            .iter()
+            .filter_map(|e| {
+                e.engine.live_events().map(|rx| LiveSource {
+                    name: e.name.clone(),
+                    prefix: e.prefix.clone(),
+                    rx,
+                })
+            })
+            .collect()
+    }
+
     /// An event with the engine's configured name and its ids as the gateway shows them.
     fn out_event(e: &EngineEntry, mut ev: Event) -> Event {
         ev.engine = e.name.clone();
@@ -76,6 +121,30 @@ impl Router {
         ev.workflow_id = Self::outward(e, &ev.workflow_id);
         ev.task_id = ev.task_id.map(|t| Self::outward(e, &t));
         ev.documents = Self::out_docs(e, std::mem::take(&mut ev.documents));
+        ev
+    }
+}
+
+/// The live events of one engine (see [`Router::live_sources`]).
+pub struct LiveSource {
+    /// Configured name of the engine.
+    pub name: String,
+    prefix: Option<String>,
+    /// Events as the engine commits them.
+    pub rx: broadcast::Receiver<Arc<Event>>,
+}
+
+impl LiveSource {
+    /// The event with the engine's configured name and gateway-visible ids.
+    pub fn outward(&self, ev: &Event) -> Event {
+        let mut ev = ev.clone();
+        ev.engine = self.name.clone();
+        if let Some(p) = &self.prefix {
+            let out = |id: &str| format!("{p}{}{id}", super::PREFIX_SEP);
+            ev.workflow_id = out(&ev.workflow_id);
+            ev.task_id = ev.task_id.as_deref().map(out);
+            ev.documents = ev.documents.iter().map(|d| out(d)).collect();
+        }
         ev
     }
 }

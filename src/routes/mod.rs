@@ -5,6 +5,7 @@ pub mod admin;
 pub mod audit;
 pub mod bootstrap;
 pub mod document;
+pub mod events;
 pub mod ops;
 pub(crate) mod sort;
 pub mod task;
@@ -33,6 +34,7 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
     task::configure(cfg);
     workflow_model::configure(cfg);
     audit::configure(cfg);
+    events::configure(cfg);
     document::configure(cfg);
     bootstrap::configure_api(cfg);
     admin::configure(cfg);

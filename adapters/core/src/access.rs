@@ -91,6 +91,26 @@ pub fn may_cancel_workflow(cx: &CallContext, initiator: Option<&str>) -> bool {
     cx.admin || cx.poweruser || initiator == Some(cx.user.as_str())
 }
 
+/// Whether a live feed shows `e` to the caller: administrators and power users see
+/// every event, a workflow's initiator all of its events, and the actors and delegates
+/// of a task (directly or through a group) the events of that task, as its parties
+/// stand after the event.
+pub fn may_follow_event(cx: &CallContext, e: &crate::Event) -> bool {
+    if cx.admin || cx.poweruser || e.initiator == cx.user {
+        return true;
+    }
+    e.kind.is_task()
+        && may_act_on_task(
+            cx,
+            &TaskParties {
+                actors: &e.actors,
+                delegated: &e.delegated,
+                task_initiator: None,
+                workflow_initiator: Some(&e.initiator),
+            },
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +122,30 @@ mod tests {
             task_initiator: Some("init"),
             workflow_initiator: Some("init"),
         }
+    }
+
+    #[test]
+    fn live_events_follow_task_parties_and_initiators() {
+        let mut e: crate::Event = serde_json::from_value(serde_json::json!({
+            "kind": "afterWorkflowTaskCreated", "at": "2024-01-01T00:00:00Z",
+            "workflowId": "w", "model": "m", "principal": "jdoe", "initiator": "jdoe",
+            "actors": ["group:reviewers"], "delegated": ["eve"]
+        }))
+        .unwrap();
+        let carol = CallContext::user("carol", ["reviewers"]);
+        let eve = CallContext::user("eve", ["members"]);
+        let dan = CallContext::user("dan", ["members"]);
+        let jdoe = CallContext::user("jdoe", ["members"]);
+        assert!(may_follow_event(&carol, &e));
+        assert!(may_follow_event(&eve, &e));
+        assert!(may_follow_event(&jdoe, &e));
+        assert!(!may_follow_event(&dan, &e));
+        e.kind = crate::EventKind::WorkflowStarted;
+        assert!(
+            !may_follow_event(&carol, &e),
+            "workflow events: initiator only"
+        );
+        assert!(may_follow_event(&CallContext::admin("Administrator"), &e));
     }
 
     #[test]

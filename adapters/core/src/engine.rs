@@ -165,6 +165,14 @@ pub trait WorkflowEngine: Send + Sync + std::fmt::Debug {
         Err(EngineError::unsupported("events", &self.info().name))
     }
 
+    /// A receiver of the events this engine commits from now on, in sequence order,
+    /// for live consumers (the gateway's event stream). `None` (the default) when the
+    /// engine publishes none. The sender never waits: a receiver that falls more than
+    /// the channel's capacity behind is told it lagged.
+    fn live_events(&self) -> Option<tokio::sync::broadcast::Receiver<std::sync::Arc<Event>>> {
+        None
+    }
+
     /// A cheap probe of the engine's health.
     async fn health(&self) -> Health;
 }

@@ -1138,6 +1138,12 @@ impl WorkflowEngine for MemoryEngine {
         crate::events::query(&self.store, &self.info.name, cx, &q)
     }
 
+    fn live_events(
+        &self,
+    ) -> Option<tokio::sync::broadcast::Receiver<std::sync::Arc<flowgate_core::Event>>> {
+        Some(self.store.events().subscribe())
+    }
+
     async fn health(&self) -> Health {
         match self.journal.as_ref().and_then(Journal::failure) {
             Some(why) => Health::Down(format!("storage stopped after a failed write: {why}")),

@@ -115,7 +115,6 @@ impl EventLog {
     }
 
     /// A receiver of events applied from now on.
-    #[allow(dead_code)]
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.live.subscribe()
     }

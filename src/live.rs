@@ -1,0 +1,148 @@
+//! Live workflow events for `GET /api/v1/events`: one gateway-wide channel fed by the
+//! engines that publish their events, the `[events]` settings, and the count of open
+//! streams.
+//!
+//! Each engine publishing events (the embedded engine) gets one relay thread that
+//! reads the engine's broadcast and republishes every event, with the ids the gateway
+//! shows, on one gateway channel of `events.buffer` entries. Streams subscribe to that
+//! channel. Neither channel ever waits for a receiver: a receiver that falls a whole
+//! channel behind is told it lagged, and its stream ends with a `dropped` event. When a
+//! relay itself falls behind its engine, it publishes a gap, which ends every stream
+//! the same way (their clients resume from the stored log).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use flowgate_core::Event;
+use serde::Deserialize;
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use crate::router::{LiveSource, Router};
+
+/// `[events]`: the live event stream.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsSettings {
+    /// Seconds between two heartbeats (SSE comments) of an idle stream.
+    pub heartbeat_secs: u64,
+    /// Seconds after which a stream ends cleanly; clients reconnect with
+    /// `Last-Event-ID`.
+    pub max_stream_secs: u64,
+    /// Open streams per gateway; one more is answered 503.
+    pub max_streams: usize,
+    /// Events the gateway channel holds for its slowest stream before that stream is
+    /// dropped.
+    pub buffer: usize,
+    /// Stored events read per engine call while a stream replays after
+    /// `Last-Event-ID`.
+    pub replay_batch: usize,
+}
+
+impl Default for EventsSettings {
+    fn default() -> Self {
+        Self {
+            heartbeat_secs: 15,
+            max_stream_secs: 3600,
+            max_streams: 1000,
+            buffer: 1024,
+            replay_batch: 500,
+        }
+    }
+}
+
+impl EventsSettings {
+    /// Problems with the values, each naming its key.
+    pub fn problems(&self) -> Vec<String> {
+        [
+            ("heartbeat_secs", self.heartbeat_secs as usize),
+            ("max_stream_secs", self.max_stream_secs as usize),
+            ("max_streams", self.max_streams),
+            ("buffer", self.buffer),
+            ("replay_batch", self.replay_batch),
+        ]
+        .into_iter()
+        .filter(|(_, v)| *v == 0)
+        .map(|(k, _)| format!("events.{k}: must be greater than 0"))
+        .collect()
+    }
+}
+
+/// What the gateway channel carries.
+#[derive(Debug)]
+pub enum Live {
+    /// An event, ids as the gateway shows them.
+    Event(Event),
+    /// The relay of this engine fell behind it: events may be missing.
+    Gap(String),
+}
+
+/// The gateway channel (made on first use) and the count of open streams.
+#[derive(Debug, Default)]
+pub struct Hub {
+    tx: OnceLock<broadcast::Sender<Arc<Live>>>,
+    open: Arc<AtomicUsize>,
+}
+
+impl Hub {
+    /// A receiver of the live events of every engine from now on. The first call
+    /// starts the relays, with a channel of `capacity` entries.
+    pub fn subscribe(&self, router: &Router, capacity: usize) -> broadcast::Receiver<Arc<Live>> {
+        self.tx
+            .get_or_init(|| {
+                let (tx, _) = broadcast::channel(capacity.max(1));
+                for source in router.live_sources() {
+                    let tx = tx.clone();
+                    let name = source.name.clone();
+                    let started = std::thread::Builder::new()
+                        .name(format!("events-{name}"))
+                        .spawn(move || relay(source, tx));
+                    if let Err(e) = started {
+                        tracing::error!(engine = %name, error = %e, "live events relay not started");
+                    }
+                }
+                tx
+            })
+            .subscribe()
+    }
+
+    /// A place among the open streams, or `None` when `max` are open.
+    pub fn admit(&self, max: usize) -> Option<StreamSlot> {
+        self.open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()?;
+        Some(StreamSlot(self.open.clone()))
+    }
+
+    /// Streams open now.
+    pub fn open_streams(&self) -> usize {
+        self.open.load(Ordering::Acquire)
+    }
+}
+
+/// One open stream; dropping it frees the place.
+#[derive(Debug)]
+pub struct StreamSlot(Arc<AtomicUsize>);
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Copies one engine's events to the gateway channel until the engine goes away.
+fn relay(mut source: LiveSource, tx: broadcast::Sender<Arc<Live>>) {
+    loop {
+        let item = match source.rx.blocking_recv() {
+            Ok(ev) => Live::Event(source.outward(&ev)),
+            Err(RecvError::Lagged(n)) => {
+                tracing::warn!(engine = %source.name, missed = n, "live events relay fell behind");
+                Live::Gap(source.name.clone())
+            }
+            Err(RecvError::Closed) => return,
+        };
+        // No stream open is not an error.
+        let _ = tx.send(Arc::new(item));
+    }
+}
