@@ -4,11 +4,14 @@
 # unprivileged user, settings and models under /etc/flowgate. See docs/operations.md.
 #
 #   docker build -t flowgate .
-#   docker run --rm -p 8080:8080 flowgate
+#   docker run --rm -p 8080:8080 -e FLOWGATE_ADMIN_PASSWORD='a real password' flowgate
 #
-# The built-in settings file is config/dev.toml, whose users are DEVELOPMENT CREDENTIALS
-# (password = user name). Mount your own over /etc/flowgate/flowgate.toml (and models
-# under /etc/flowgate/models) and override single keys with FLOWGATE__<SECTION>__<KEY>.
+# The built-in settings file is config/container.toml: the embedded engine, no user.
+# FLOWGATE_ADMIN_PASSWORD gives a first administrator (user Administrator, or
+# FLOWGATE_ADMIN_USER). Mount your own settings over /etc/flowgate/flowgate.toml (and
+# models under /etc/flowgate/models) and override single keys with
+# FLOWGATE__<SECTION>__<KEY>. `serve` refuses to listen beyond loopback with users whose
+# password is their name (the development users of config/dev.toml).
 
 # --- build --------------------------------------------------------------------------
 FROM rust:1-slim-bookworm AS build
@@ -20,12 +23,10 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked -p flowgate --bin flowgate \
  && install -D -m 0755 target/release/flowgate /out/flowgate
-# The development settings with the image's absolute paths, so that no engine-specific
-# variable is baked into the image (your own settings file may name its engines freely).
-RUN sed -e 's#^models_dir = .*#models_dir = "/etc/flowgate/models"#' \
-        -e 's#^data_dir = .*#data_dir = "/var/lib/flowgate/local"#' \
-        config/dev.toml > /out/flowgate.toml \
- && grep -q '^models_dir = "/etc/flowgate/models"$' /out/flowgate.toml
+# The image's settings: no user (no engine-specific variable is baked into the image;
+# your own settings file may name its engines freely).
+RUN install -m 0644 config/container.toml /out/flowgate.toml \
+ && ! grep -q '^\[\[auth.users\]\]' /out/flowgate.toml
 
 # --- runtime ------------------------------------------------------------------------
 FROM debian:bookworm-slim

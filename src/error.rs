@@ -51,6 +51,8 @@ pub struct ApiError {
     challenge: Option<Challenge>,
     /// `Allow` value for 405 answers.
     allow: Option<HeaderValue>,
+    /// `Retry-After` seconds of 429 answers.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -76,7 +78,15 @@ impl ApiError {
             message,
             challenge: None,
             allow: None,
+            retry_after: None,
         }
+    }
+
+    /// 429 with `Retry-After: <secs>` (at least one second).
+    pub fn too_many_requests(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", message);
+        e.retry_after = Some(retry_after_secs.max(1));
+        e
     }
 
     /// 400.
@@ -259,6 +269,9 @@ impl ResponseError for ApiError {
         }
         if let Some(allow) = &self.allow {
             res.insert_header((header::ALLOW, allow.clone()));
+        }
+        if let Some(secs) = self.retry_after {
+            res.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
         let mut res = res.body(body);
         res.extensions_mut().insert(ErrorDetail {

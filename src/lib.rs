@@ -296,7 +296,10 @@ pub fn server(state: AppState, listener: TcpListener) -> std::io::Result<Server>
 }
 
 /// [`server`] over state already shared (with the `/metrics` server of `[metrics] bind`).
-pub fn server_with_data(data: web::Data<AppState>, listener: TcpListener) -> std::io::Result<Server> {
+pub fn server_with_data(
+    data: web::Data<AppState>,
+    listener: TcpListener,
+) -> std::io::Result<Server> {
     let s = &data.settings.server;
     let keep_alive = match s.keep_alive_secs {
         0 => actix_web::http::KeepAlive::Disabled,

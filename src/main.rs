@@ -75,9 +75,21 @@ fn init_tracing(s: &Settings) {
 }
 
 async fn serve(config: Option<PathBuf>, bind: Option<String>) -> Result<(), String> {
-    let settings = load(config, bind)?;
+    use flowgate::auth::safety;
+    let mut settings = load(config, bind)?;
     init_tracing(&settings);
+    let admin = safety::add_admin(
+        &mut settings,
+        std::env::var(safety::ADMIN_PASSWORD_ENV).ok(),
+        std::env::var(safety::ADMIN_USER_ENV).ok(),
+    )?;
+    if let Some(name) = &admin {
+        tracing::info!(user = %name, "administrator added from {}", safety::ADMIN_PASSWORD_ENV);
+    }
     let addr = settings.bind_addr().map_err(|e| e.to_string())?;
+    for w in safety::check_listen(&settings, addr, admin.as_deref())? {
+        tracing::warn!("{w}");
+    }
     let state = AppState::new(settings).map_err(|e| e.to_string())?;
     let listener = TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener
@@ -85,12 +97,41 @@ async fn serve(config: Option<PathBuf>, bind: Option<String>) -> Result<(), Stri
         .map_err(|e| format!("cannot read the bound address: {e}"))?;
     let ctx = state.settings.server.context_path.clone();
     let _jobs = flowgate::registry::start_jobs(&state.jobs);
-    let server = flowgate::server(state, listener).map_err(|e| e.to_string())?;
+    let metrics_bind = Some(state.settings.metrics.clone())
+        .filter(|m| m.enabled && !m.bind.is_empty())
+        .map(|m| m.bind);
+    let data = actix_web::web::Data::new(state);
+    let metrics = match metrics_bind {
+        Some(m) => {
+            let l = TcpListener::bind(&m).map_err(|e| format!("cannot listen on {m}: {e}"))?;
+            let at = l
+                .local_addr()
+                .map_err(|e| format!("cannot read the bound address: {e}"))?;
+            let server = flowgate::metrics::server(data.clone(), l).map_err(|e| e.to_string())?;
+            tracing::info!(addr = %at, "metrics listening");
+            Some((server, at))
+        }
+        None => None,
+    };
+    let server = flowgate::server_with_data(data, listener).map_err(|e| e.to_string())?;
     // Harnesses that start the binary on port 0 read the real address from this line.
     println!("flowgate listening on http://{local}{ctx}/");
+    if let Some((_, at)) = &metrics {
+        println!("flowgate metrics on http://{at}/metrics");
+    }
     let _ = std::io::stdout().flush();
     tracing::info!(addr = %local, "listening");
-    server.await.map_err(|e| e.to_string())?;
+    match metrics {
+        Some((m, _)) => {
+            let handle = m.handle();
+            let metrics_task = actix_web::rt::spawn(m);
+            let result = server.await;
+            handle.stop(true).await;
+            let _ = metrics_task.await;
+            result.map_err(|e| e.to_string())?;
+        }
+        None => server.await.map_err(|e| e.to_string())?,
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! Prometheus metrics at `GET /metrics` (unauthenticated; `[metrics] enabled = false`
-//! removes the endpoint and the per-request accounting).
+//! Prometheus metrics at `GET /metrics` (`[metrics] enabled = false` removes the
+//! endpoint and the per-request accounting; `require_auth` answers administrators only;
+//! `bind` serves it on its own address, see [`server`]).
 //!
 //! Series:
 //! - `flowgate_http_requests_total{method,route,status}`, `flowgate_http_request_duration_seconds`
@@ -118,8 +119,37 @@ fn describe() {
 
 /// Registers the `/metrics` route when enabled.
 pub fn configure(cfg: &mut web::ServiceConfig, settings: &MetricsSettings) {
-    if settings.enabled {
+    if settings.enabled && settings.bind.is_empty() {
         cfg.service(crate::routes::resource(PATH).get(scrape));
+    }
+}
+
+/// The server of `/metrics` alone, for `[metrics] bind`: one worker, same state (and so
+/// the same engines and users) as the API's server.
+pub fn server(
+    data: web::Data<AppState>,
+    listener: std::net::TcpListener,
+) -> std::io::Result<actix_web::dev::Server> {
+    Ok(actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(data.clone())
+            .service(crate::routes::resource(PATH).get(scrape))
+            .default_service(web::to(crate::routes::not_found))
+    })
+    .workers(1)
+    .listen(listener)?
+    .run())
+}
+
+/// With `[metrics] require_auth`: the caller must be an administrator.
+async fn require_admin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+    let caller = crate::auth::authenticate(state, req).await?;
+    if caller.cx.admin {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "Metrics are only shown to administrators",
+        ))
     }
 }
 
@@ -137,6 +167,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, settings: &MetricsSettings) {
     )
 )]
 pub(crate) async fn scrape(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let state = req.app_data::<web::Data<AppState>>();
+    if let Some(state) = state.filter(|s| s.settings.metrics.require_auth) {
+        require_admin(&req, state).await?;
+    }
     let handle = recorder().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -145,7 +179,7 @@ pub(crate) async fn scrape(req: HttpRequest) -> Result<HttpResponse, ApiError> {
         )
     })?;
     let mut body = handle.render();
-    if let Some(state) = req.app_data::<web::Data<AppState>>() {
+    if let Some(state) = state {
         render_engine_stats(
             &mut body,
             state

@@ -30,9 +30,12 @@ use crate::error::ApiError;
 use crate::settings::AuthSettings;
 use crate::AppState;
 
+pub mod audit;
 mod jwks;
 pub mod jwt;
 mod jwt_settings;
+pub mod safety;
+pub mod throttle;
 
 pub use jwt::BearerVerifier;
 pub use jwt_settings::{JwtSettings, OneOrMany};
@@ -177,6 +180,8 @@ pub struct Directory {
     tokens: DashMap<String, TokenGrant>,
     /// Checks bearer tokens when `[auth.jwt]` is configured.
     bearer: Option<BearerVerifier>,
+    /// Budgets of failed Basic sign-ins.
+    throttle: throttle::Throttle,
 }
 
 /// Counts of argon2 runs (each costs milliseconds, so counting is free by comparison).
@@ -268,6 +273,7 @@ impl Directory {
             checks: Arc::default(),
             tokens: DashMap::new(),
             bearer: None,
+            throttle: throttle::Throttle::new(s),
         }
     }
 
@@ -527,11 +533,14 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Caller,
         .get(X_AUTHENTICATION_TOKEN)
         .and_then(|v| v.to_str().ok())
     {
-        dir.user_of_token(token.trim())
-            .map(|(u, read_only)| (u, SignIn::Token { read_only }))
+        let found = dir.user_of_token(token.trim());
+        if found.is_none() {
+            let client = throttle::client_address(req, &state.settings.server);
+            audit::sign_in_failed("token", None, client.as_deref(), "unknown token");
+        }
+        found.map(|(u, read_only)| (u, SignIn::Token { read_only }))
     } else if let Some(encoded) = authorization(req, "basic") {
-        let wait = Duration::from_millis(state.settings.server.request_timeout_ms);
-        dir.verify_basic(encoded, wait)
+        throttle::verify_basic(state, req, encoded)
             .await?
             .map(|u| (u, SignIn::Password))
     } else if let Some(token) = authorization(req, "bearer") {
@@ -541,7 +550,11 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Caller,
                  send HTTP Basic credentials or X-Authentication-Token",
             ));
         };
-        external = Some(Arc::new(bearer.verify(token).await?));
+        let verified = bearer.verify(token).await.inspect_err(|e| {
+            let client = throttle::client_address(req, &state.settings.server);
+            audit::sign_in_failed("bearer", None, client.as_deref(), e.message());
+        })?;
+        external = Some(Arc::new(verified));
         external.as_ref().map(|u| (u, SignIn::Bearer))
     } else {
         None

@@ -175,6 +175,8 @@ async fn token(req: HttpRequest, caller: Caller) -> Result<HttpResponse, ApiErro
     let text = if p.revoke == Some(true) {
         let existed = state.directory.revoke_token(user, app, device);
         if existed {
+            let client = crate::auth::throttle::client_address(&req, &state.settings.server);
+            crate::auth::audit::token_revoked(user, app, device, client.as_deref());
             format!(
                 "Token revoked for userName {user}, applicationName {app_shown} and deviceId {device_shown}"
             )
@@ -194,7 +196,10 @@ async fn token(req: HttpRequest, caller: Caller) -> Result<HttpResponse, ApiErro
             ));
         }
         let read_only = !p.permission.is_some_and(|v| v.contains('w'));
-        state.directory.acquire_token(user, app, device, read_only)
+        let token = state.directory.acquire_token(user, app, device, read_only);
+        let client = crate::auth::throttle::client_address(&req, &state.settings.server);
+        crate::auth::audit::token_issued(user, app, device, client.as_deref());
+        token
     };
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))

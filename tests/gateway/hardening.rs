@@ -130,7 +130,7 @@ async fn unknown_user_names_cost_a_password_check_too() {
 
 #[actix_web::test]
 async fn forwarded_headers_cannot_put_anything_but_http_links_to_a_valid_host() {
-    let g = TestGateway::new().await;
+    let g = TestGateway::with("[server]\ntrust_forwarded_headers = true\n").await;
     for (proto, host) in [
         ("javascript", "x%0aalert(1)//"),
         (

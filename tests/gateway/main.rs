@@ -18,6 +18,7 @@ mod models;
 mod purge;
 mod runs;
 mod server;
+mod sign_in_guard;
 mod slow_body;
 mod sorting;
 mod tasks;

@@ -120,7 +120,7 @@ async fn json_is_compact_with_entity_type_then_id_and_a_json_content_type() {
 
 #[actix_web::test]
 async fn links_follow_forwarded_headers_or_the_configured_base() {
-    let gw = TestGateway::new().await;
+    let gw = TestGateway::with("[server]\ntrust_forwarded_headers = true\n").await;
     let r = gw
         .send(
             TestRequest::get()
