@@ -51,8 +51,8 @@ pub struct ApiError {
     challenge: Option<Challenge>,
     /// `Allow` value for 405 answers.
     allow: Option<HeaderValue>,
-    /// `Retry-After` seconds of 429 answers.
-    retry_after: Option<u64>,
+    /// `Retry-After` seconds of 429 answers (small, so that errors stay small).
+    retry_after: Option<std::num::NonZeroU32>,
 }
 
 impl ApiError {
@@ -85,7 +85,9 @@ impl ApiError {
     /// 429 with `Retry-After: <secs>` (at least one second).
     pub fn too_many_requests(message: impl Into<String>, retry_after_secs: u64) -> Self {
         let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", message);
-        e.retry_after = Some(retry_after_secs.max(1));
+        e.retry_after = std::num::NonZeroU32::new(
+            u32::try_from(retry_after_secs.max(1)).unwrap_or(u32::MAX),
+        );
         e
     }
 

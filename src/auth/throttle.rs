@@ -98,7 +98,7 @@ impl Throttle {
     /// blocks and answers how long.
     pub(crate) fn failed(&self, user: &str, client: &str) -> Option<Duration> {
         let n = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
-        if n % PRUNE_EVERY == 0 {
+        if n.is_multiple_of(PRUNE_EVERY) {
             self.prune();
         }
         let mut block = None;
