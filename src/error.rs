@@ -85,9 +85,8 @@ impl ApiError {
     /// 429 with `Retry-After: <secs>` (at least one second).
     pub fn too_many_requests(message: impl Into<String>, retry_after_secs: u64) -> Self {
         let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", message);
-        e.retry_after = std::num::NonZeroU32::new(
-            u32::try_from(retry_after_secs.max(1)).unwrap_or(u32::MAX),
-        );
+        e.retry_after =
+            std::num::NonZeroU32::new(u32::try_from(retry_after_secs.max(1)).unwrap_or(u32::MAX));
         e
     }
 
