@@ -12,8 +12,11 @@
 //! `administrators`, `workflow-administrators` (admin, flowgate-service), `authors`
 //! (jdoe, editor1), `legal` (legal1), `dam-users` (dam1), `workflow-users` (everyone).
 
+mod get;
 mod models;
+mod post;
 mod render;
+mod request;
 mod server;
 mod starts;
 mod state;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::Utc;
 
-use super::server::{status_page, Handled, Req, Resp};
+use super::request::{status_page, Handled, Req, Resp};
 use super::state::World;
 use super::Shared;
 
