@@ -71,7 +71,7 @@ impl EventsSettings {
 #[derive(Debug)]
 pub enum Live {
     /// An event, ids as the gateway shows them.
-    Event(Event),
+    Event(Box<Event>),
     /// The relay of this engine fell behind it: events may be missing.
     Gap(String),
 }
@@ -135,7 +135,7 @@ impl Drop for StreamSlot {
 fn relay(mut source: LiveSource, tx: broadcast::Sender<Arc<Live>>) {
     loop {
         let item = match source.rx.blocking_recv() {
-            Ok(ev) => Live::Event(source.outward(&ev)),
+            Ok(ev) => Live::Event(Box::new(source.outward(&ev))),
             Err(RecvError::Lagged(n)) => {
                 tracing::warn!(engine = %source.name, missed = n, "live events relay fell behind");
                 Live::Gap(source.name.clone())

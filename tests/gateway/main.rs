@@ -12,6 +12,7 @@ mod concurrency;
 mod documents;
 mod engines;
 mod errors;
+mod events_stream;
 mod hardening;
 mod limits;
 mod models;
