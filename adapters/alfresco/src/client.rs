@@ -1,5 +1,6 @@
 //! Requests to Alfresco: URL building, authentication (service Basic, service ticket
-//! with renewal, or pass-through), status mapping and list walking.
+//! with renewal, or pass-through of the caller's Basic credentials or bearer token),
+//! status mapping and list walking.
 
 use base64::Engine as _;
 use flowgate_core::{CallContext, Credentials, EngineError, Secret};
@@ -38,6 +39,17 @@ pub(crate) enum Auth {
     },
     /// The caller's own Basic credentials.
     Passthrough,
+    /// The caller's own bearer token (a gateway sign-in with `Authorization: Bearer`).
+    BearerPassthrough,
+}
+
+/// The refusal for a caller who did not sign in with a bearer token. Sent before any
+/// upstream request: the adapter never falls back to another identity.
+pub(crate) fn needs_bearer_sign_in(engine: &str) -> EngineError {
+    EngineError::forbidden(format!(
+        "engine '{engine}' acts with the caller's identity-provider token: sign in to \
+         the gateway with 'Authorization: Bearer <token>' to use it"
+    ))
 }
 
 /// One Alfresco server.
@@ -79,6 +91,7 @@ impl Client {
             Auth::Basic { .. } => AuthMode::Basic,
             Auth::Ticket { .. } => AuthMode::Ticket,
             Auth::Passthrough => AuthMode::Passthrough,
+            Auth::BearerPassthrough => AuthMode::BearerPassthrough,
         }
     }
 
@@ -86,7 +99,7 @@ impl Client {
     pub fn service_user(&self) -> Option<&str> {
         match &self.auth {
             Auth::Basic { user, .. } | Auth::Ticket { user, .. } => Some(user),
-            Auth::Passthrough => None,
+            Auth::Passthrough | Auth::BearerPassthrough => None,
         }
     }
 
@@ -180,6 +193,14 @@ impl Client {
                     "this Alfresco engine needs the caller's Basic credentials",
                 )),
             },
+            Auth::BearerPassthrough => match &cx.credentials {
+                Some(Credentials::Bearer(token)) => {
+                    flowgate_http::bearer_auth_value(token.expose()).ok_or_else(|| {
+                        EngineError::bad_request("credentials cannot be sent in a header")
+                    })
+                }
+                _ => Err(needs_bearer_sign_in(self.up.engine())),
+            },
         }
     }
 
@@ -232,6 +253,11 @@ impl Client {
                         Auth::Passthrough => {
                             return Err(EngineError::forbidden(
                                 "Alfresco rejected the caller's credentials",
+                            ))
+                        }
+                        Auth::BearerPassthrough => {
+                            return Err(EngineError::forbidden(
+                                "Alfresco rejected the caller's bearer token",
                             ))
                         }
                         _ => {}

@@ -15,16 +15,29 @@ pub enum AuthMode {
     Ticket,
     /// The caller's own Basic credentials are forwarded; Alfresco enforces visibility.
     Passthrough,
+    /// The caller's bearer token (from a gateway sign-in with `Authorization: Bearer`)
+    /// is forwarded, for an Alfresco behind the same identity provider; Alfresco
+    /// enforces visibility. Callers signed in otherwise are refused (403).
+    #[serde(rename = "bearer_passthrough")]
+    BearerPassthrough,
+}
+
+impl AuthMode {
+    /// Whether the caller's own credentials (Basic or bearer) go upstream, so that
+    /// Alfresco, not the adapter, decides what the caller sees and does.
+    pub fn forwards_caller(self) -> bool {
+        matches!(self, AuthMode::Passthrough | AuthMode::BearerPassthrough)
+    }
 }
 
 /// Credentials of the engine.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
-    /// `basic` (default), `ticket` or `passthrough`.
+    /// `basic` (default), `ticket`, `passthrough` or `bearer_passthrough`.
     #[serde(default)]
     pub mode: AuthMode,
-    /// Service account user name (not used in pass-through mode).
+    /// Service account user name (not used in the pass-through modes).
     #[serde(default)]
     pub user: Option<String>,
     /// Service account password, inline (prefer `password_env`).
@@ -217,10 +230,10 @@ impl AlfrescoConfig {
         }
         let a = &self.auth;
         match a.mode {
-            AuthMode::Passthrough => {
+            AuthMode::Passthrough | AuthMode::BearerPassthrough => {
                 if a.user.is_some() || a.password.is_some() || a.password_env.is_some() {
                     out.push(format!(
-                        "{prefix}.auth: passthrough mode takes no service credentials"
+                        "{prefix}.auth: the pass-through modes take no service credentials"
                     ));
                 }
             }
@@ -310,6 +323,28 @@ mod tests {
         assert!(errs
             .iter()
             .any(|e| e.starts_with("engines.alf.auth.password_env")));
+    }
+
+    #[test]
+    fn bearer_passthrough_parses_and_takes_no_service_account() {
+        let c = toml_like(
+            r#"{"base_url":"http://127.0.0.1:8081/alfresco/",
+                "auth":{"mode":"bearer_passthrough"}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.auth.mode, AuthMode::BearerPassthrough);
+        assert!(c.auth.mode.forwards_caller());
+        assert!(!AuthMode::Ticket.forwards_caller());
+        assert!(c.validate("engines.alf").is_empty());
+        let with_user = toml_like(
+            r#"{"base_url":"http://127.0.0.1:8081/alfresco/",
+                "auth":{"mode":"bearer_passthrough","user":"admin"}}"#,
+        )
+        .unwrap();
+        assert!(with_user
+            .validate("engines.alf")
+            .iter()
+            .any(|e| e.starts_with("engines.alf.auth:")));
     }
 
     #[test]

@@ -570,6 +570,7 @@ fn the_checks_reject_what_the_contract_does_not_allow() {
         path: p.into(),
         query: q.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
         status: 200,
+        user: None,
     };
     let ok = req("GET", &format!("{WF_BASE}/tasks/12"), &[]);
     assert!(check_request(&wf, &auth, &ok).is_ok());

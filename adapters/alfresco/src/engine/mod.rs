@@ -92,6 +92,7 @@ impl AlfrescoEngine {
         let user = cfg.auth.user.clone().unwrap_or_default();
         let auth = match (cfg.auth.mode, password) {
             (AuthMode::Passthrough, _) => Auth::Passthrough,
+            (AuthMode::BearerPassthrough, _) => Auth::BearerPassthrough,
             (AuthMode::Basic, Some(password)) => Auth::basic(user, &password),
             (AuthMode::Ticket, Some(password)) => Auth::Ticket {
                 user,
@@ -104,9 +105,9 @@ impl AlfrescoEngine {
                 )))
             }
         };
-        // In pass-through mode what a caller may read depends on the caller.
+        // In the pass-through modes what a caller may read depends on the caller.
         let ttl = match auth {
-            Auth::Passthrough => 0,
+            Auth::Passthrough | Auth::BearerPassthrough => 0,
             _ => cfg.cache_ttl_ms,
         };
         let up = Upstream::new(name, cfg.base_url.clone(), cfg.http.clone())?;
@@ -146,7 +147,7 @@ impl AlfrescoEngine {
 
     /// Whether the adapter itself must enforce the caller's visibility.
     fn filters(&self, cx: &CallContext) -> bool {
-        !cx.admin && self.c().mode() != AuthMode::Passthrough
+        !cx.admin && !self.c().mode().forwards_caller()
     }
 
     /// Drops what the caches hold about process `pid` after a write on it.
@@ -257,7 +258,7 @@ impl WorkflowEngine for AlfrescoEngine {
 
     async fn health(&self) -> Health {
         let cx = CallContext::admin("health").with_timeout(std::time::Duration::from_secs(5));
-        if self.c().mode() == AuthMode::Passthrough {
+        if self.c().mode().forwards_caller() {
             // No credentials of our own: an answered 401 still proves the server is up.
             let Ok(url) = self.c().wf(&["process-definitions"]) else {
                 return Health::Down("invalid base URL".into());

@@ -91,7 +91,7 @@ impl AlfrescoEngine {
                 if let Some(m) = &q.model_name {
                     clause.push(format!("processDefinitionKey='{}'", sq(m)));
                 }
-                if let (Some(i), AuthMode::Passthrough) = (&q.initiator, self.c().mode()) {
+                if let (Some(i), true) = (&q.initiator, self.c().mode().forwards_caller()) {
                     clause.push(format!("startUserId='{}'", sq(i)));
                 }
                 self.c()

@@ -90,7 +90,7 @@ impl AlfrescoEngine {
         pid: &str,
         task_open: bool,
     ) -> Result<Option<Arc<ProcessInfo>>> {
-        let cacheable = self.c().mode() != AuthMode::Passthrough;
+        let cacheable = !self.c().mode().forwards_caller();
         if cacheable {
             // While a task of the process is open the process runs; once the task has
             // ended, only a process known to have ended is still known right.

@@ -174,7 +174,7 @@ impl AlfrescoEngine {
         c: Completion,
     ) -> Result<Task> {
         let (raw, task) = self.visible_task(cx, id, true).await?;
-        if !cx.admin && !self.is_actor(cx, &task) && self.c().mode() != AuthMode::Passthrough {
+        if !cx.admin && !self.is_actor(cx, &task) && !self.c().mode().forwards_caller() {
             return Err(EngineError::forbidden(format!(
                 "User with id '{}' cannot end this task",
                 cx.user
@@ -272,7 +272,7 @@ impl AlfrescoEngine {
         if assignee.is_none() {
             // Pooled task: take it first so that the completing user is recorded.
             let (select, body) = match self.c().mode() {
-                AuthMode::Passthrough => (
+                AuthMode::Passthrough | AuthMode::BearerPassthrough => (
                     "state",
                     wire::TaskUpdate {
                         state: Some("claimed"),

@@ -57,6 +57,11 @@ pub struct SimOptions {
     /// Misbehave on paged workflow lists: ignore `skipCount` and always answer
     /// `hasMoreItems: true`, so that a list never ends.
     pub endless_lists: bool,
+    /// Bearer tokens accepted in `Authorization: Bearer <token>`, as (token, user name):
+    /// a server behind the same identity provider as the gateway. Each token acts as
+    /// its user, who need not have a password. Empty (the default): bearer tokens are
+    /// refused like any unknown credentials.
+    pub bearer_tokens: Vec<(String, String)>,
 }
 
 impl Default for SimOptions {
@@ -71,6 +76,7 @@ impl Default for SimOptions {
             tls: None,
             shape: SimShape::Default,
             endless_lists: false,
+            bearer_tokens: Vec::new(),
         }
     }
 }
@@ -145,6 +151,9 @@ pub struct RecordedRequest {
     pub query: Vec<(String, String)>,
     /// Status answered (0 when the connection was dropped).
     pub status: u16,
+    /// The user the request was authenticated as (`None`: not authenticated, or
+    /// answered before authentication by a fault).
+    pub user: Option<String>,
 }
 
 pub(crate) struct Shared {
@@ -275,6 +284,15 @@ impl SimHandle {
     /// Forgets the request log.
     pub fn clear_requests(&self) {
         self.shared.log.lock().clear();
+    }
+
+    /// Accepts `token` as a bearer token of `user` from now on.
+    pub fn add_bearer_token(&self, token: &str, user: &str) {
+        self.shared
+            .state
+            .lock()
+            .bearer_tokens
+            .insert(token.to_owned(), user.to_owned());
     }
 
     /// Number of requests with this method whose path ends with `path_suffix`.

@@ -29,7 +29,7 @@ pub fn sim() -> SimHandle {
 
 pub fn config(sim: &SimHandle, mode: AuthMode) -> AlfrescoConfig {
     let auth = match mode {
-        AuthMode::Passthrough => AuthConfig {
+        AuthMode::Passthrough | AuthMode::BearerPassthrough => AuthConfig {
             mode,
             ..AuthConfig::default()
         },
@@ -70,6 +70,12 @@ pub fn user(name: &str, groups: &[&str]) -> CallContext {
 
 pub fn admin() -> CallContext {
     CallContext::admin("admin").with_timeout(Duration::from_secs(20))
+}
+
+/// A caller signed in to the gateway with a bearer token.
+pub fn with_bearer(mut cx: CallContext, token: &str) -> CallContext {
+    cx.credentials = Some(flowgate_core::Credentials::Bearer(Secret::new(token)));
+    cx
 }
 
 /// A caller carrying its own Basic credentials (password = user name in the simulator).

@@ -1,5 +1,5 @@
-//! Authentication: Basic credentials and tickets, the `401` challenge, and the
-//! ticket login endpoint.
+//! Authentication: Basic credentials, tickets and configured bearer tokens, the `401`
+//! challenge, and the ticket login endpoint.
 
 use std::time::Instant;
 
@@ -37,12 +37,14 @@ pub(super) fn unauthorized(family: Family) -> HttpResponse {
 pub(super) enum Principal {
     Password(String),
     Ticket(String, String),
+    /// A bearer token configured in the simulator (`SimOptions::bearer_tokens`).
+    Bearer(String),
 }
 
 impl Principal {
     pub(super) fn user(&self) -> &str {
         match self {
-            Principal::Password(u) | Principal::Ticket(u, _) => u,
+            Principal::Password(u) | Principal::Ticket(u, _) | Principal::Bearer(u) => u,
         }
     }
 }
@@ -65,7 +67,12 @@ pub(super) fn authenticate(
     if let Some(t) = r.q("alf_ticket") {
         return ticket_from(st, t);
     }
-    let b64 = auth?.strip_prefix("Basic ")?;
+    let auth = auth?;
+    if let Some(token) = auth.strip_prefix("Bearer ") {
+        let user = st.bearer_tokens.get(token.trim())?;
+        return Some(Principal::Bearer(user.clone()));
+    }
+    let b64 = auth.strip_prefix("Basic ")?;
     let raw = base64::engine::general_purpose::STANDARD
         .decode(b64.trim())
         .ok()?;

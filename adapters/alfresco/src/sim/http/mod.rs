@@ -91,6 +91,7 @@ async fn entry(req: HttpRequest, body: web::Bytes, data: web::Data<Arc<Shared>>)
             path: path.clone(),
             query: query.clone(),
             status: 0,
+            user: None,
         });
         log.len() - 1
     };
@@ -185,7 +186,10 @@ async fn entry(req: HttpRequest, body: web::Bytes, data: web::Data<Arc<Shared>>)
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let mut resp = route(&shared, &r, auth.as_deref());
+    let (mut resp, user) = route(&shared, &r, auth.as_deref());
+    if let Some(entry) = shared.log.lock().get_mut(idx) {
+        entry.user = user;
+    }
     if let Some(rest) = wf_rest.filter(|_| {
         resp.status().is_success() && (shared.shape != SimShape::Default || shared.endless_lists)
     }) {
@@ -199,46 +203,44 @@ async fn entry(req: HttpRequest, body: web::Bytes, data: web::Data<Arc<Shared>>)
     resp
 }
 
-fn route(shared: &Shared, r: &Req, auth: Option<&str>) -> HttpResponse {
+/// Answers one request; also returns the user it was authenticated as.
+fn route(shared: &Shared, r: &Req, auth: Option<&str>) -> (HttpResponse, Option<String>) {
     let s: Vec<&str> = r.segs.iter().map(String::as_str).collect();
     let (family, rest): (Family, &[&str]) = match s.as_slice() {
         ["alfresco", "api", "-default-", "public", rest @ ..] => (Family::V1, rest),
         ["alfresco", "service" | "s", rest @ ..] => (Family::Legacy, rest),
         _ => {
-            return error_response(
-                Family::V1,
-                &ApiError::new(404, "framework.exception.NotFound", "Unknown path"),
-            )
+            let e = ApiError::new(404, "framework.exception.NotFound", "Unknown path");
+            return (error_response(Family::V1, &e), None);
         }
     };
     if matches!(r.method.as_str(), "POST" | "PUT") && !r.json_body {
-        return error_response(
-            family,
-            &ApiError::new(
-                415,
-                "framework.exception.UnsupportedMediaType",
-                "Content type must be application/json",
-            ),
+        let e = ApiError::new(
+            415,
+            "framework.exception.UnsupportedMediaType",
+            "Content type must be application/json",
         );
+        return (error_response(family, &e), None);
     }
     let mut st = shared.state.lock();
     // Login needs no prior authentication.
     if family == Family::V1 && rest == ["authentication", "versions", "1", "tickets"] {
         if r.method != "POST" {
-            return method_not_allowed();
+            return (method_not_allowed(), None);
         }
-        return login(&mut st, r);
+        return (login(&mut st, r), None);
     }
     let Some(principal) = authenticate(shared, &mut st, auth, r) else {
-        return unauthorized(family);
+        return (unauthorized(family), None);
     };
     let res = match family {
         Family::V1 => v1(&mut st, r, &principal, rest),
         Family::Legacy => legacy::legacy(&st, r, principal.user(), rest),
     };
+    let user = Some(principal.user().to_owned());
     match res {
-        Ok(resp) => resp,
-        Err(e) => error_response(family, &e),
+        Ok(resp) => (resp, user),
+        Err(e) => (error_response(family, &e), user),
     }
 }
 

@@ -116,6 +116,8 @@ pub struct State {
     pub processes: BTreeMap<u64, Process>,
     pub tasks: BTreeMap<u64, TaskRec>,
     pub tickets: HashMap<String, Ticket>,
+    /// Accepted bearer tokens → user name.
+    pub bearer_tokens: HashMap<String, String>,
     pub max_group_reviewers: usize,
     pub initiator_shortcut_broken: bool,
     pub group_shortcut_500_on_multi_task: bool,
@@ -142,6 +144,7 @@ impl State {
             processes: BTreeMap::new(),
             tasks: BTreeMap::new(),
             tickets: HashMap::new(),
+            bearer_tokens: opts.bearer_tokens.iter().cloned().collect(),
             max_group_reviewers: opts.max_group_reviewers,
             initiator_shortcut_broken: opts.initiator_shortcut_broken,
             group_shortcut_500_on_multi_task: opts.group_shortcut_500_on_multi_task,
