@@ -89,7 +89,9 @@ impl AppState {
             metrics::recorder();
         }
         let (router, jobs) = registry::build(&settings)?;
-        let directory = Directory::build(&settings.auth).map_err(StartError::Auth)?;
+        let directory = Directory::build(&settings.auth)
+            .map_err(StartError::Auth)?
+            .with_token_store(auth::tokens::for_settings(&settings).map_err(StartError::Auth)?);
         Ok(Self {
             settings,
             router,

@@ -178,6 +178,10 @@ pub struct AuthSettings {
     /// user; 0 disables this limit.
     #[serde(default = "default_failures_per_address")]
     pub login_failures_per_minute_per_address: u32,
+    /// How long a token of `authentication/token` or `/api/v1/token` works (`30d`,
+    /// `12h`, `90m`, `3600s`); absent: until revoked.
+    #[serde(default)]
+    pub token_ttl: Option<String>,
 }
 
 fn default_failures_per_user() -> u32 {

@@ -6,7 +6,7 @@
 //! (SipHash-1-3 under a random key drawn at start) of the credentials as sent (the
 //! base64 part of the `Basic` value), so a client repeating the same credentials pays
 //! for argon2 once and later requests do not even decode them.
-//! Tokens issued by `authentication/token` live in memory and end with the process.
+//! Tokens issued by `authentication/token` and `/api/v1/token` are kept by [`tokens`].
 //! Bearer tokens (JWTs of an identity provider, `[auth.jwt]`) are checked by [`jwt`].
 
 use std::collections::{BTreeMap, HashMap};
@@ -36,6 +36,7 @@ pub mod jwt;
 mod jwt_settings;
 pub mod safety;
 pub mod throttle;
+pub mod tokens;
 
 pub use jwt::BearerVerifier;
 pub use jwt_settings::{JwtSettings, OneOrMany};
@@ -103,16 +104,6 @@ pub struct Group {
     pub description: Option<String>,
 }
 
-/// A token issued by `authentication/token`.
-#[derive(Clone, Debug)]
-struct TokenGrant {
-    user: String,
-    application: String,
-    device: String,
-    /// Granted for reading only (`permission` without `w`): GET and HEAD requests.
-    read_only: bool,
-}
-
 /// How a caller proved who it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SignIn {
@@ -177,7 +168,7 @@ pub struct Directory {
     /// One permit per password check allowed to run at once.
     verify_slots: tokio::sync::Semaphore,
     checks: Arc<CheckCount>,
-    tokens: DashMap<String, TokenGrant>,
+    tokens: tokens::TokenStore,
     /// Checks bearer tokens when `[auth.jwt]` is configured.
     bearer: Option<BearerVerifier>,
     /// Budgets of failed Basic sign-ins.
@@ -271,7 +262,11 @@ impl Directory {
                 n => n,
             }),
             checks: Arc::default(),
-            tokens: DashMap::new(),
+            tokens: tokens::TokenStore::memory(
+                s.token_ttl
+                    .as_deref()
+                    .and_then(|t| tokens::parse_ttl(t).ok()),
+            ),
             bearer: None,
             throttle: throttle::Throttle::new(s),
         }
@@ -280,6 +275,9 @@ impl Directory {
     /// [`Directory::new`] with the bearer token verifier of `[auth.jwt]` when configured;
     /// fails when its key set cannot be read or its HTTP client built.
     pub fn build(s: &AuthSettings) -> Result<Self, String> {
+        if let Some(t) = &s.token_ttl {
+            tokens::parse_ttl(t)?;
+        }
         let mut d = Self::new(s);
         if let Some(jwt) = &s.jwt {
             d.bearer = Some(BearerVerifier::new(jwt, s).map_err(|e| format!("auth.jwt: {e}"))?);
@@ -400,54 +398,24 @@ impl Directory {
             .and_then(|n| self.users.get(n.as_str()))
     }
 
-    /// The token of (user, application, device), creating one when none exists;
-    /// `read_only` tokens allow GET and HEAD requests only.
-    pub fn acquire_token(
-        &self,
-        user: &str,
-        application: &str,
-        device: &str,
-        read_only: bool,
-    ) -> String {
-        if let Some(t) = self.tokens.iter().find(|t| {
-            t.user == user
-                && t.application == application
-                && t.device == device
-                && t.read_only == read_only
-        }) {
-            return t.key().clone();
-        }
-        // One token per application and device: asking again with another permission
-        // replaces the earlier grant.
-        self.revoke_token(user, application, device);
-        let mut raw = [0u8; 32];
-        rand::fill(&mut raw);
-        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
-        self.tokens.insert(
-            token.clone(),
-            TokenGrant {
-                user: user.to_owned(),
-                application: application.to_owned(),
-                device: device.to_owned(),
-                read_only,
-            },
-        );
-        token
+    /// Where tokens are kept.
+    pub fn tokens(&self) -> &tokens::TokenStore {
+        &self.tokens
     }
 
-    /// Revokes the token of (user, application, device); whether one existed.
-    pub fn revoke_token(&self, user: &str, application: &str, device: &str) -> bool {
-        let before = self.tokens.len();
-        self.tokens
-            .retain(|_, t| !(t.user == user && t.application == application && t.device == device));
-        self.tokens.len() != before
+    /// The same directory with its tokens kept by `store`.
+    pub fn with_token_store(mut self, store: tokens::TokenStore) -> Self {
+        self.tokens = store;
+        self
     }
 
-    fn user_of_token(&self, token: &str) -> Option<(&Arc<User>, bool)> {
-        let grant = self.tokens.get(token)?;
-        let (name, read_only) = (grant.user.clone(), grant.read_only);
-        drop(grant);
-        self.users.get(&name).map(|u| (u, read_only))
+    /// The user of a token and whether it only reads; an error when the store fails.
+    fn user_of_token(&self, token: &str) -> Result<Option<(&Arc<User>, bool)>, ApiError> {
+        let Some(grant) = self.tokens.lookup(token).map_err(ApiError::internal)? else {
+            return Ok(None);
+        };
+        let read_only = grant.read_only();
+        Ok(self.users.get(&grant.user).map(|u| (u, read_only)))
     }
 }
 
@@ -533,7 +501,7 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Caller,
         .get(X_AUTHENTICATION_TOKEN)
         .and_then(|v| v.to_str().ok())
     {
-        let found = dir.user_of_token(token.trim());
+        let found = dir.user_of_token(token.trim())?;
         if found.is_none() {
             let client = throttle::client_address(req, &state.settings.server);
             audit::sign_in_failed("token", None, client.as_deref(), "unknown token");

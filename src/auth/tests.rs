@@ -164,13 +164,37 @@ fn admin_flag_comes_from_the_admin_group() {
 }
 
 #[test]
-fn tokens_are_stable_per_device_and_revocable() {
+fn tokens_sign_in_their_user_until_revoked() {
     let d = dir();
-    let t1 = d.acquire_token("jdoe", "app", "dev1", false);
-    assert_eq!(t1, d.acquire_token("jdoe", "app", "dev1", false));
-    assert_ne!(t1, d.acquire_token("jdoe", "app", "dev2", false));
-    assert_eq!(d.user_of_token(&t1).unwrap().0.name, "jdoe");
-    assert!(d.revoke_token("jdoe", "app", "dev1"));
-    assert!(d.user_of_token(&t1).is_none());
-    assert!(!d.revoke_token("jdoe", "app", "dev1"));
+    let issue = |device, permission| {
+        d.tokens()
+            .issue(&tokens::TokenRequest {
+                user: "jdoe",
+                application: "app",
+                device_id: device,
+                device_description: None,
+                permission,
+            })
+            .unwrap()
+    };
+    let t1 = issue("dev1", "rw");
+    let t2 = issue("dev2", "r");
+    assert_ne!(t1, t2);
+    let (u, read_only) = d.user_of_token(&t1).unwrap().unwrap();
+    assert_eq!((u.name.as_str(), read_only), ("jdoe", false));
+    assert!(d.user_of_token(&t2).unwrap().unwrap().1);
+    assert!(d.tokens().revoke("jdoe", "app", "dev1").unwrap());
+    assert!(d.user_of_token(&t1).unwrap().is_none());
+    assert!(!d.tokens().revoke("jdoe", "app", "dev1").unwrap());
+}
+
+#[test]
+fn a_bad_token_ttl_stops_the_start() {
+    let mut s = Settings::load(&Sources::from_toml(String::new()))
+        .unwrap()
+        .auth;
+    s.token_ttl = Some("forever".into());
+    assert!(Directory::build(&s).unwrap_err().contains("token_ttl"));
+    s.token_ttl = Some("30d".into());
+    assert!(Directory::build(&s).is_ok());
 }

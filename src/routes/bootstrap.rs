@@ -7,6 +7,7 @@ use flowgate_core::shown;
 use serde_json::json;
 
 use super::{json, resource, Api, Seg};
+use crate::auth::tokens::TokenRequest;
 use crate::auth::{Caller, SignIn};
 use crate::error::ApiError;
 use crate::error::ExceptionBody;
@@ -127,6 +128,9 @@ pub(crate) struct TokenParams {
     /// Device the token is for.
     #[param(min_length = 1, pattern = r"\S")]
     device_id: String,
+    /// What the device is (shown in token listings).
+    #[serde(default, deserialize_with = "crate::nuxeo::blank_as_none")]
+    device_description: Option<String>,
     /// `rw` (or any value containing `w`) for a token that may change things; any other
     /// value, or none, issues a read-only token.
     #[serde(default, deserialize_with = "crate::nuxeo::blank_as_none")]
@@ -136,7 +140,9 @@ pub(crate) struct TokenParams {
 }
 
 /// `GET authentication/token`: issues (or revokes) a token for the Basic-authenticated
-/// caller; the answer is the bare token as `text/plain`.
+/// caller; the answer is the bare token as `text/plain`. Asking again for the same
+/// application and device issues a new token that replaces the earlier one (tokens are
+/// kept hashed, so the earlier one cannot be given back).
 #[utoipa::path(
     get,
     path = "/authentication/token",
@@ -173,7 +179,11 @@ async fn token(req: HttpRequest, caller: Caller) -> Result<HttpResponse, ApiErro
     let user = &caller.cx.user;
     let (app_shown, device_shown) = (shown(app), shown(device));
     let text = if p.revoke == Some(true) {
-        let existed = state.directory.revoke_token(user, app, device);
+        let existed = state
+            .directory
+            .tokens()
+            .revoke(user, app, device)
+            .map_err(ApiError::internal)?;
         if existed {
             let client = crate::auth::throttle::client_address(&req, &state.settings.server);
             crate::auth::audit::token_revoked(user, app, device, client.as_deref());
@@ -195,8 +205,18 @@ async fn token(req: HttpRequest, caller: Caller) -> Result<HttpResponse, ApiErro
                 "Tokens are issued only to a password sign-in",
             ));
         }
-        let read_only = !p.permission.is_some_and(|v| v.contains('w'));
-        let token = state.directory.acquire_token(user, app, device, read_only);
+        let permission = p.permission.as_deref().map_or("r", crate::nuxeo::trimmed);
+        let token = state
+            .directory
+            .tokens()
+            .issue(&TokenRequest {
+                user,
+                application: app,
+                device_id: device,
+                device_description: p.device_description.as_deref().map(crate::nuxeo::trimmed),
+                permission,
+            })
+            .map_err(ApiError::internal)?;
         let client = crate::auth::throttle::client_address(&req, &state.settings.server);
         crate::auth::audit::token_issued(user, app, device, client.as_deref());
         token

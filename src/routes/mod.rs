@@ -9,6 +9,7 @@ pub mod events;
 pub mod ops;
 pub(crate) mod sort;
 pub mod task;
+pub mod token;
 pub mod workflow;
 pub mod workflow_model;
 
@@ -37,6 +38,7 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
     events::configure(cfg);
     document::configure(cfg);
     bootstrap::configure_api(cfg);
+    token::configure(cfg);
     admin::configure(cfg);
     cfg.default_service(web::to(not_found));
 }

@@ -23,5 +23,6 @@ mod sign_in_guard;
 mod slow_body;
 mod sorting;
 mod tasks;
+mod tokens;
 mod wire;
 mod workflows;

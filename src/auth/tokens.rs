@@ -1,0 +1,498 @@
+//! Tokens issued by `authentication/token` and `POST /api/v1/token`.
+//!
+//! A token is 256 random bits, given to the client once. The store keeps only a keyed
+//! hash of it (SipHash-1-3, 128 bits, under a random key drawn when the store is
+//! created), next to what Nuxeo keeps of a token: user, application, device, device
+//! description, permission and creation date, plus an optional expiry
+//! (`auth.token_ttl`). Since the token itself is never kept, asking again for the
+//! token of a (user, application, device) issues a new token that replaces the earlier
+//! one; listings name a token by its hash ([`TokenInfo::id`]).
+//!
+//! Two stores: in memory (tokens end with the process), or a redb file (`tokens.redb`
+//! in the default embedded engine's `data_dir`) where they survive restarts.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use siphasher::sip128::SipHasher13;
+
+/// Token hash → JSON of its [`Grant`].
+const GRANTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("token_grants");
+/// `hash_key` → the 16 bytes of the hashing key.
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("token_meta");
+
+/// What is kept of one token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    /// The user the token signs in.
+    pub user: String,
+    /// `applicationName`.
+    pub application: String,
+    /// `deviceId`.
+    pub device_id: String,
+    /// `deviceDescription`, when given.
+    pub device_description: Option<String>,
+    /// `permission` as asked (`rw`, `r`, …); without `w` the token only reads.
+    pub permission: String,
+    /// When the token was issued.
+    pub created: DateTime<Utc>,
+    /// When the token stops working (`auth.token_ttl`), if ever.
+    pub expires: Option<DateTime<Utc>>,
+}
+
+impl Grant {
+    /// The token allows GET and HEAD requests only.
+    pub fn read_only(&self) -> bool {
+        !self.permission.contains('w')
+    }
+
+    fn expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires.is_some_and(|e| e <= now)
+    }
+}
+
+/// A stored token as listings show it.
+#[derive(Clone, Debug)]
+pub struct TokenInfo {
+    /// The hex form of the token's hash: names the token without revealing it.
+    pub id: String,
+    /// What the token grants.
+    pub grant: Grant,
+}
+
+/// What a new token is for.
+#[derive(Clone, Debug)]
+pub struct TokenRequest<'a> {
+    /// The user the token signs in.
+    pub user: &'a str,
+    /// `applicationName`.
+    pub application: &'a str,
+    /// `deviceId`.
+    pub device_id: &'a str,
+    /// `deviceDescription`.
+    pub device_description: Option<&'a str>,
+    /// `permission` (`r` when not given).
+    pub permission: &'a str,
+}
+
+type Hash = [u8; 16];
+
+enum Backend {
+    Memory(Mutex<HashMap<Hash, Grant>>),
+    File(Box<Database>),
+}
+
+/// Where tokens are kept, and for how long they work.
+pub struct TokenStore {
+    keys: (u64, u64),
+    backend: Backend,
+    ttl: Option<Duration>,
+}
+
+impl std::fmt::Debug for TokenStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenStore")
+            .field("persistent", &self.persistent())
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Parses `auth.token_ttl`: a number followed by `s`, `m`, `h` or `d` (`30d`, `12h`).
+pub fn parse_ttl(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let unit_at = s
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("auth.token_ttl: '{s}' needs a unit (s, m, h or d)"))?;
+    let (n, unit) = s.split_at(unit_at);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("auth.token_ttl: '{s}' is not a duration such as \"30d\""))?;
+    let secs = match unit.trim() {
+        "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
+        "d" => n.checked_mul(86_400),
+        _ => None,
+    }
+    .filter(|&s| s > 0)
+    .ok_or_else(|| {
+        format!("auth.token_ttl: '{s}' is not a positive duration such as \"30d\" or \"12h\"")
+    })?;
+    Ok(Duration::from_secs(secs))
+}
+
+fn store_err(e: impl std::fmt::Display) -> String {
+    format!("token store: {e}")
+}
+
+impl TokenStore {
+    /// Tokens kept in memory: they end with the process.
+    pub fn memory(ttl: Option<Duration>) -> Self {
+        Self {
+            keys: (rand::random(), rand::random()),
+            backend: Backend::Memory(Mutex::default()),
+            ttl,
+        }
+    }
+
+    /// Tokens kept in the redb file `path` (created when missing), with the hashing key
+    /// the file holds (drawn when the file is created).
+    pub fn open(path: &Path, ttl: Option<Duration>) -> Result<Self, String> {
+        let db =
+            Database::create(path).map_err(|e| format!("token store {}: {e}", path.display()))?;
+        let txn = db.begin_write().map_err(store_err)?;
+        let keys = {
+            let mut meta = txn.open_table(META).map_err(store_err)?;
+            txn.open_table(GRANTS).map_err(store_err)?;
+            let stored = meta
+                .get("hash_key")
+                .map_err(store_err)?
+                .map(|v| v.value().to_vec());
+            let raw: [u8; 16] = match stored {
+                Some(v) => v
+                    .try_into()
+                    .map_err(|_| store_err("the hashing key is damaged"))?,
+                None => {
+                    let mut raw = [0u8; 16];
+                    rand::fill(&mut raw);
+                    meta.insert("hash_key", raw.as_slice()).map_err(store_err)?;
+                    raw
+                }
+            };
+            let (k0, k1) = raw.split_at(8);
+            (
+                u64::from_le_bytes(k0.try_into().map_err(store_err)?),
+                u64::from_le_bytes(k1.try_into().map_err(store_err)?),
+            )
+        };
+        txn.commit().map_err(store_err)?;
+        Ok(Self {
+            keys,
+            backend: Backend::File(Box::new(db)),
+            ttl,
+        })
+    }
+
+    /// Tokens survive a restart.
+    pub fn persistent(&self) -> bool {
+        matches!(self.backend, Backend::File(_))
+    }
+
+    fn hash(&self, token: &str) -> Hash {
+        SipHasher13::new_with_keys(self.keys.0, self.keys.1)
+            .hash(token.as_bytes())
+            .as_bytes()
+    }
+
+    /// Issues a token, replacing the earlier one of the same (user, application,
+    /// device). The token is returned once and never kept.
+    pub fn issue(&self, r: &TokenRequest<'_>) -> Result<String, String> {
+        let mut raw = [0u8; 32];
+        rand::fill(&mut raw);
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+        let created = Utc::now();
+        let grant = Grant {
+            user: r.user.to_owned(),
+            application: r.application.to_owned(),
+            device_id: r.device_id.to_owned(),
+            device_description: r.device_description.map(str::to_owned),
+            permission: r.permission.to_owned(),
+            created,
+            expires: self
+                .ttl
+                .and_then(|t| chrono::Duration::from_std(t).ok())
+                .and_then(|t| created.checked_add_signed(t)),
+        };
+        let hash = self.hash(&token);
+        let same = |g: &Grant| {
+            g.user == r.user && g.application == r.application && g.device_id == r.device_id
+        };
+        self.change(|grants| {
+            grants.retain(|_, g| !same(g));
+            grants.insert(hash, grant.clone());
+        })?;
+        Ok(token)
+    }
+
+    /// The grant of a token that exists and has not expired; an expired one is
+    /// removed.
+    pub fn lookup(&self, token: &str) -> Result<Option<Grant>, String> {
+        let hash = self.hash(token);
+        let found = match &self.backend {
+            Backend::Memory(m) => m.lock().get(&hash).cloned(),
+            Backend::File(db) => {
+                let txn = db.begin_read().map_err(store_err)?;
+                let t = txn.open_table(GRANTS).map_err(store_err)?;
+                let v = t.get(hash.as_slice()).map_err(store_err)?;
+                match v {
+                    Some(v) => Some(serde_json::from_slice(v.value()).map_err(store_err)?),
+                    None => None,
+                }
+            }
+        };
+        match found {
+            Some(g) if g.expired(Utc::now()) => {
+                self.change(|grants| {
+                    grants.remove(&hash);
+                })?;
+                Ok(None)
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// Revokes the token of (user, application, device); whether one existed.
+    pub fn revoke(&self, user: &str, application: &str, device_id: &str) -> Result<bool, String> {
+        self.change(|grants| {
+            let before = grants.len();
+            grants.retain(|_, g| {
+                !(g.user == user && g.application == application && g.device_id == device_id)
+            });
+            grants.len() != before
+        })
+    }
+
+    /// Revokes one of `user`'s tokens, named by the token itself or by its
+    /// [`TokenInfo::id`]; what it granted, `None` when `user` has no such token
+    /// (another user's token does not count).
+    pub fn revoke_one(&self, user: &str, token_or_id: &str) -> Result<Option<Grant>, String> {
+        let mut candidates = vec![self.hash(token_or_id)];
+        if let Some(h) = parse_id(token_or_id) {
+            candidates.push(h);
+        }
+        self.change(|grants| {
+            for h in &candidates {
+                if grants.get(h).is_some_and(|g| g.user == user) {
+                    return grants.remove(h);
+                }
+            }
+            None
+        })
+    }
+
+    /// `user`'s tokens that have not expired, oldest first, of `application` only when
+    /// given. Expired ones are removed on the way.
+    pub fn list(&self, user: &str, application: Option<&str>) -> Result<Vec<TokenInfo>, String> {
+        let now = Utc::now();
+        let mut out = Vec::new();
+        let mut expired = false;
+        self.read_all(|hash, g| {
+            if g.expired(now) {
+                expired = true;
+            } else if g.user == user && application.is_none_or(|a| g.application == a) {
+                out.push(TokenInfo {
+                    id: hex(hash),
+                    grant: g.clone(),
+                });
+            }
+        })?;
+        if expired {
+            self.change(|grants| grants.retain(|_, g| !g.expired(now)))?;
+        }
+        out.sort_by(|a, b| a.grant.created.cmp(&b.grant.created));
+        Ok(out)
+    }
+
+    fn read_all(&self, mut f: impl FnMut(&Hash, &Grant)) -> Result<(), String> {
+        match &self.backend {
+            Backend::Memory(m) => {
+                for (h, g) in m.lock().iter() {
+                    f(h, g);
+                }
+            }
+            Backend::File(db) => {
+                let txn = db.begin_read().map_err(store_err)?;
+                let t = txn.open_table(GRANTS).map_err(store_err)?;
+                for row in t.iter().map_err(store_err)? {
+                    let (k, v) = row.map_err(store_err)?;
+                    let Ok(h) = Hash::try_from(k.value()) else {
+                        continue;
+                    };
+                    let g: Grant = serde_json::from_slice(v.value()).map_err(store_err)?;
+                    f(&h, &g);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies `f` to all grants, in one transaction for a file store.
+    fn change<R>(&self, f: impl FnOnce(&mut HashMap<Hash, Grant>) -> R) -> Result<R, String> {
+        match &self.backend {
+            Backend::Memory(m) => Ok(f(&mut *m.lock())),
+            Backend::File(db) => {
+                let txn = db.begin_write().map_err(store_err)?;
+                let out = {
+                    let mut t = txn.open_table(GRANTS).map_err(store_err)?;
+                    let mut grants = HashMap::new();
+                    for row in t.iter().map_err(store_err)? {
+                        let (k, v) = row.map_err(store_err)?;
+                        if let Ok(h) = Hash::try_from(k.value()) {
+                            let g: Grant = serde_json::from_slice(v.value()).map_err(store_err)?;
+                            grants.insert(h, g);
+                        }
+                    }
+                    let before = grants.clone();
+                    let out = f(&mut grants);
+                    for h in before.keys().filter(|h| !grants.contains_key(*h)) {
+                        t.remove(h.as_slice()).map_err(store_err)?;
+                    }
+                    for (h, g) in &grants {
+                        if before.get(h) != Some(g) {
+                            let json = serde_json::to_vec(g).map_err(store_err)?;
+                            t.insert(h.as_slice(), json.as_slice()).map_err(store_err)?;
+                        }
+                    }
+                    out
+                };
+                txn.commit().map_err(store_err)?;
+                Ok(out)
+            }
+        }
+    }
+}
+
+/// The store `settings` call for: a `tokens.redb` file in the `data_dir` of the default
+/// engine when it is an embedded engine keeping its state in redb, memory otherwise.
+pub fn for_settings(settings: &crate::settings::Settings) -> Result<TokenStore, String> {
+    use crate::settings::EngineSettings;
+    let ttl = settings
+        .auth
+        .token_ttl
+        .as_deref()
+        .map(parse_ttl)
+        .transpose()?;
+    let single = settings.engines.len() == 1;
+    let default = settings
+        .engines
+        .iter()
+        .find(|(_, e)| single || e.common().default);
+    if let Some((name, EngineSettings::Memory(m))) = default {
+        if let Ok(opts) = m.storage(name) {
+            if opts.durability == flowgate_memory::storage::Durability::Fsync {
+                std::fs::create_dir_all(&opts.data_dir)
+                    .map_err(|e| format!("token store {}: {e}", opts.data_dir.display()))?;
+                let path = opts.data_dir.join("tokens.redb");
+                let store = TokenStore::open(&path, ttl)?;
+                tracing::info!(path = %path.display(), "tokens are kept in a file and survive restarts");
+                return Ok(store);
+            }
+        }
+    }
+    tracing::info!("tokens are kept in memory and end with the process");
+    Ok(TokenStore::memory(ttl))
+}
+
+fn hex(h: &Hash) -> String {
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn parse_id(s: &str) -> Option<Hash> {
+    if s.len() != 32 || !s.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req<'a>(user: &'a str, device: &'a str, permission: &'a str) -> TokenRequest<'a> {
+        TokenRequest {
+            user,
+            application: "app",
+            device_id: device,
+            device_description: Some("laptop"),
+            permission,
+        }
+    }
+
+    #[test]
+    fn ttl_is_parsed_with_a_unit() {
+        assert_eq!(parse_ttl("30d").unwrap(), Duration::from_secs(30 * 86_400));
+        assert_eq!(parse_ttl(" 12h ").unwrap(), Duration::from_secs(12 * 3600));
+        assert_eq!(parse_ttl("90s").unwrap(), Duration::from_secs(90));
+        for bad in ["", "30", "d", "0d", "3w", "-1h", "99999999999999999999d"] {
+            assert!(parse_ttl(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_file_store_keeps_hashes_only_and_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens.redb");
+        let s = TokenStore::open(&path, None).unwrap();
+        let token = s.issue(&req("jdoe", "d1", "rw")).unwrap();
+        let other = s.issue(&req("bob", "d1", "r")).unwrap();
+        drop(s);
+        let bytes = std::fs::read(&path).unwrap();
+        let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+        assert!(!contains(token.as_bytes()), "the token is on disk in clear");
+        assert!(contains(b"jdoe"));
+
+        let s = TokenStore::open(&path, None).unwrap();
+        let g = s.lookup(&token).unwrap().unwrap();
+        assert_eq!((g.user.as_str(), g.read_only()), ("jdoe", false));
+        assert!(s.lookup(&other).unwrap().unwrap().read_only());
+        assert_eq!(s.lookup("nope").unwrap(), None);
+        let listed = s.list("jdoe", None).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(
+            listed[0].grant.device_description.as_deref(),
+            Some("laptop")
+        );
+        // By id, and only by its owner.
+        assert_eq!(s.revoke_one("bob", &listed[0].id).unwrap(), None);
+        assert!(s.revoke_one("jdoe", &listed[0].id).unwrap().is_some());
+        assert_eq!(s.lookup(&token).unwrap(), None);
+    }
+
+    #[test]
+    fn asking_again_replaces_the_token_of_a_device() {
+        let s = TokenStore::memory(None);
+        let t1 = s.issue(&req("jdoe", "d1", "rw")).unwrap();
+        let t2 = s.issue(&req("jdoe", "d1", "r")).unwrap();
+        let t3 = s.issue(&req("jdoe", "d2", "rw")).unwrap();
+        assert_ne!(t1, t2);
+        assert_eq!(s.lookup(&t1).unwrap(), None);
+        assert!(s.lookup(&t2).unwrap().unwrap().read_only());
+        assert!(s.lookup(&t3).unwrap().is_some());
+        assert_eq!(s.list("jdoe", None).unwrap().len(), 2);
+        assert_eq!(s.list("jdoe", Some("other")).unwrap().len(), 0);
+        assert!(s.revoke("jdoe", "app", "d1").unwrap());
+        assert!(!s.revoke("jdoe", "app", "d1").unwrap());
+        assert!(s.revoke_one("jdoe", &t3).unwrap().is_some());
+        assert!(s.list("jdoe", None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn expired_tokens_stop_working_and_are_removed() {
+        let s = TokenStore::memory(Some(Duration::from_secs(1)));
+        let t = s.issue(&req("jdoe", "d1", "rw")).unwrap();
+        let g = s.lookup(&t).unwrap().unwrap();
+        assert!(g.expires.is_some_and(|e| e > g.created));
+        if let Backend::Memory(m) = &s.backend {
+            for g in m.lock().values_mut() {
+                g.expires = Some(Utc::now() - chrono::Duration::seconds(1));
+            }
+        }
+        assert!(s.list("jdoe", None).unwrap().is_empty());
+        assert_eq!(s.lookup(&t).unwrap(), None);
+        let Backend::Memory(m) = &s.backend else {
+            unreachable!()
+        };
+        assert!(m.lock().is_empty());
+    }
+}
