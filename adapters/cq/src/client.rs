@@ -55,7 +55,7 @@ impl Client {
                 flowgate_http::basic_auth_value(user, Some(password.expose()))
             }
             Auth::Bearer(token) => flowgate_http::bearer_auth_value(token.expose()),
-            Auth::Passthrough => None,
+            Auth::Passthrough | Auth::BearerPassthrough => None,
         };
         Client {
             up,
@@ -73,13 +73,15 @@ impl Client {
 
     /// Whether the adapter acts with a service account (and must enforce visibility).
     pub fn is_service_account(&self) -> bool {
-        !matches!(self.auth, Auth::Passthrough)
+        !matches!(self.auth, Auth::Passthrough | Auth::BearerPassthrough)
     }
 
     /// The key CSRF tokens are cached under.
     fn credential_key(&self, cx: &CallContext) -> String {
         match self.auth {
             Auth::Passthrough => format!("caller:{}", cx.user),
+            // Tokens are bound to the upstream user, who is the bearer token's user.
+            Auth::BearerPassthrough => format!("bearer:{}", cx.user),
             _ => "service".to_owned(),
         }
     }
@@ -105,6 +107,17 @@ impl Client {
                     )))
                 }
             },
+            // Never another identity: without a bearer sign-in there is no request.
+            Auth::BearerPassthrough => match &cx.credentials {
+                Some(Credentials::Bearer(token)) => rb.bearer_auth(token.expose()),
+                _ => {
+                    return Err(EngineError::forbidden(format!(
+                        "engine '{}' acts with the caller's identity-provider token: sign \
+                         in to the gateway with 'Authorization: Bearer <token>' to use it",
+                        self.engine()
+                    )))
+                }
+            },
         })
     }
 
@@ -114,6 +127,10 @@ impl Client {
         match self.auth {
             Auth::Passthrough => EngineError::forbidden(format!(
                 "engine '{}' refused the caller's credentials",
+                self.engine()
+            )),
+            Auth::BearerPassthrough => EngineError::forbidden(format!(
+                "engine '{}' refused the caller's bearer token",
                 self.engine()
             )),
             _ => EngineError::upstream(

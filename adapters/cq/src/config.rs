@@ -82,6 +82,10 @@ pub enum AuthConfig {
     /// Forward each caller's own credentials (`CallContext.credentials`); the gateway
     /// must be configured to keep them. CQ then enforces its own ACLs.
     Passthrough,
+    /// Forward the bearer token each caller signed in to the gateway with (for an AEM
+    /// behind the same identity provider); CQ enforces its own ACLs. Callers signed in
+    /// otherwise are refused (403) without any request upstream.
+    BearerPassthrough,
 }
 
 mod defaults {
@@ -113,6 +117,7 @@ pub(crate) enum Auth {
     Basic { user: String, password: Secret },
     Bearer(Secret),
     Passthrough,
+    BearerPassthrough,
 }
 
 impl CqConfig {
@@ -169,7 +174,8 @@ impl CqConfig {
         }
         match (&self.auth, self.profile) {
             (AuthConfig::Basic { .. }, Profile::Cloud) => out.push(format!(
-                "{prefix}.auth.mode: the cloud profile needs 'bearer' or 'passthrough'"
+                "{prefix}.auth.mode: the cloud profile needs 'bearer', 'passthrough' or \
+                 'bearer_passthrough'"
             )),
             (AuthConfig::Bearer { .. }, p) if p != Profile::Cloud => out.push(format!(
                 "{prefix}.auth.mode: 'bearer' is only accepted by the cloud profile"
@@ -215,6 +221,7 @@ impl CqConfig {
                 Auth::Bearer(pick(token, token_env, "token")?)
             }
             AuthConfig::Passthrough => Auth::Passthrough,
+            AuthConfig::BearerPassthrough => Auth::BearerPassthrough,
         })
     }
 }
@@ -225,6 +232,20 @@ mod tests {
 
     fn parse(toml_like: serde_json::Value) -> Result<CqConfig, serde_json::Error> {
         serde_json::from_value(toml_like)
+    }
+
+    #[test]
+    fn bearer_passthrough_is_accepted_by_every_profile() {
+        for profile in ["aem64-65", "cloud", "cq5"] {
+            let c = parse(serde_json::json!({
+                "base_url": "http://127.0.0.1:4502/",
+                "profile": profile,
+                "auth": {"mode": "bearer_passthrough"}
+            }))
+            .unwrap();
+            assert!(matches!(c.auth, AuthConfig::BearerPassthrough));
+            assert!(c.validate("engines.aem").is_empty(), "{profile}");
+        }
     }
 
     #[test]

@@ -69,6 +69,10 @@ pub struct SimOptions {
     /// instance's location, but the instance is never stored, so reading it answers
     /// 404 (default none).
     pub transient_models: Vec<String>,
+    /// Bearer tokens accepted by every profile, as (token, user id): a server behind
+    /// the same identity provider as the gateway. The user must be one of the
+    /// simulator's users. Empty by default (only the cloud profile's `token-<user>`).
+    pub bearer_tokens: Vec<(String, String)>,
 }
 
 impl SimOptions {
@@ -83,6 +87,7 @@ impl SimOptions {
             absolute_location: false,
             fields: SimFields::Full,
             transient_models: Vec::new(),
+            bearer_tokens: Vec::new(),
         }
     }
 }
@@ -175,6 +180,8 @@ pub struct RecordedRequest {
     pub headers: Vec<(String, String)>,
     /// Decoded form fields of a POST.
     pub form: Vec<(String, String)>,
+    /// The user the request authenticated as (`None`: no or refused credentials).
+    pub user: Option<String>,
 }
 
 impl RecordedRequest {

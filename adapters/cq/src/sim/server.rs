@@ -59,9 +59,14 @@ fn matching_fault(shared: &Shared, method: &str, path: &str) -> Option<FaultActi
     None
 }
 
-fn authenticate(req: &HttpRequest, profile: Profile, world: &World) -> Option<String> {
+fn authenticate(req: &HttpRequest, options: &super::SimOptions, world: &World) -> Option<String> {
+    let profile = options.profile;
     let h = req.headers().get("authorization")?.to_str().ok()?;
     if let Some(token) = h.strip_prefix("Bearer ") {
+        let configured = options.bearer_tokens.iter().find(|(t, _)| t == token);
+        if let Some((_, user)) = configured {
+            return world.users.contains_key(user).then(|| user.clone());
+        }
         if profile != Profile::Cloud {
             return None;
         }
@@ -93,6 +98,8 @@ async fn dispatch(
     } else {
         Vec::new()
     };
+    let options = shared.options.lock().clone();
+    let user = authenticate(&req, &options, &shared.world.lock());
     shared.requests.lock().push(RecordedRequest {
         method: method.clone(),
         raw_path: raw_path.clone(),
@@ -104,8 +111,8 @@ async fn dispatch(
             .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
             .collect(),
         form: form.clone(),
+        user,
     });
-    let options = shared.options.lock().clone();
     let fault = matching_fault(&shared, &method, &path);
     let accept = req
         .headers()
@@ -234,7 +241,7 @@ fn handle(
     prefers_json: bool,
 ) -> Resp {
     let mut world = shared.world.lock();
-    let user = authenticate(http, options.profile, &world);
+    let user = authenticate(http, options, &world);
     let Some(user) = user else {
         return unauthorized(options.profile);
     };
