@@ -296,7 +296,7 @@ impl TokenStore {
         if expired {
             self.change(|grants| grants.retain(|_, g| !g.expired(now)))?;
         }
-        out.sort_by(|a, b| a.grant.created.cmp(&b.grant.created));
+        out.sort_by_key(|t| t.grant.created);
         Ok(out)
     }
 
@@ -326,7 +326,7 @@ impl TokenStore {
     /// Applies `f` to all grants, in one transaction for a file store.
     fn change<R>(&self, f: impl FnOnce(&mut HashMap<Hash, Grant>) -> R) -> Result<R, String> {
         match &self.backend {
-            Backend::Memory(m) => Ok(f(&mut *m.lock())),
+            Backend::Memory(m) => Ok(f(&mut m.lock())),
             Backend::File(db) => {
                 let txn = db.begin_write().map_err(store_err)?;
                 let out = {
