@@ -294,6 +294,14 @@ pub fn basic_credentials(header: &str) -> Option<Credentials> {
     })
 }
 
+/// Parses `Authorization: Bearer` into credentials for pass-through engines.
+pub fn bearer_credentials(header: &str) -> Option<Credentials> {
+    let (scheme, rest) = header.trim().split_once(' ')?;
+    let token = rest.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty())
+        .then(|| Credentials::Bearer(Secret::new(token)))
+}
+
 impl Router {
     /// A router over `engines`; `default` indexes the default engine.
     ///
@@ -1035,5 +1043,10 @@ mod tests {
         assert!(!format!("{c:?}").contains("s3cret"));
         assert!(basic_credentials("Bearer x").is_none());
         assert!(basic_credentials("Basic !!!").is_none());
+        let b = bearer_credentials("Bearer  eyJ.payload.sig ").unwrap();
+        assert_eq!(b, Credentials::Bearer(Secret::new("eyJ.payload.sig")));
+        assert!(!format!("{b:?}").contains("payload"));
+        assert!(bearer_credentials("Basic amRvZTpzM2NyZXQ=").is_none());
+        assert!(bearer_credentials("Bearer ").is_none());
     }
 }

@@ -331,13 +331,17 @@ impl EngineSettings {
         !matches!(self, EngineSettings::Memory(_))
     }
 
-    /// Whether the engine forwards each caller's own credentials upstream, so the
-    /// gateway must keep them in the call context for this engine (and only this one).
+    /// Whether the engine forwards each caller's own credentials (Basic, or the bearer
+    /// token of a bearer sign-in) upstream, so the gateway must keep them in the call
+    /// context for this engine (and only this one).
     pub fn passthrough(&self) -> bool {
         match self {
             EngineSettings::Memory(_) => false,
-            EngineSettings::Alfresco(a) => a.auth.mode == flowgate_alfresco::AuthMode::Passthrough,
-            EngineSettings::Cq(c) => matches!(c.auth, flowgate_cq::AuthConfig::Passthrough),
+            EngineSettings::Alfresco(a) => a.auth.mode.forwards_caller(),
+            EngineSettings::Cq(c) => matches!(
+                c.auth,
+                flowgate_cq::AuthConfig::Passthrough | flowgate_cq::AuthConfig::BearerPassthrough
+            ),
         }
     }
 

@@ -206,11 +206,16 @@ impl FromRequest for Api {
             let mut caller = authenticate(&state, &req).await?;
             if state.router.keeps_credentials() {
                 // Kept for pass-through engines only; the router strips them for others.
-                caller.cx.credentials = req
+                // A bearer token only when it is what signed the caller in (verified).
+                let authorization = req
                     .headers()
                     .get(header::AUTHORIZATION)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(crate::router::basic_credentials);
+                    .and_then(|v| v.to_str().ok());
+                caller.cx.credentials = if caller.sign_in == crate::auth::SignIn::Bearer {
+                    authorization.and_then(crate::router::bearer_credentials)
+                } else {
+                    authorization.and_then(crate::router::basic_credentials)
+                };
             }
             let params = Params::of(&req);
             let render = RenderCtx::with_params(
