@@ -566,6 +566,11 @@ impl Settings {
                 ));
             }
         }
+        if let Some(ttl) = &self.auth.token_ttl {
+            if let Err(e) = crate::auth::tokens::parse_ttl(ttl) {
+                errs.push(e);
+            }
+        }
         if let Some(jwt) = &self.auth.jwt {
             errs.extend(jwt.validate());
         }

@@ -197,4 +197,8 @@ fn a_bad_token_ttl_stops_the_start() {
     assert!(Directory::build(&s).unwrap_err().contains("token_ttl"));
     s.token_ttl = Some("30d".into());
     assert!(Directory::build(&s).is_ok());
+    // `check-config` names it too.
+    let loaded = Settings::load(&Sources::from_toml("[auth]\ntoken_ttl = \"forever\"\n"))
+        .and_then(|s| s.validate().map(|()| s));
+    assert!(format!("{:?}", loaded.err()).contains("auth.token_ttl"));
 }
