@@ -168,7 +168,7 @@ pub struct Directory {
     /// One permit per password check allowed to run at once.
     verify_slots: tokio::sync::Semaphore,
     checks: Arc<CheckCount>,
-    tokens: tokens::TokenStore,
+    tokens: Arc<tokens::TokenStore>,
     /// Checks bearer tokens when `[auth.jwt]` is configured.
     bearer: Option<BearerVerifier>,
     /// Budgets of failed Basic sign-ins.
@@ -262,11 +262,11 @@ impl Directory {
                 n => n,
             }),
             checks: Arc::default(),
-            tokens: tokens::TokenStore::memory(
+            tokens: Arc::new(tokens::TokenStore::memory(
                 s.token_ttl
                     .as_deref()
                     .and_then(|t| tokens::parse_ttl(t).ok()),
-            ),
+            )),
             bearer: None,
             throttle: throttle::Throttle::new(s),
         }
@@ -399,13 +399,13 @@ impl Directory {
     }
 
     /// Where tokens are kept.
-    pub fn tokens(&self) -> &tokens::TokenStore {
+    pub fn tokens(&self) -> &Arc<tokens::TokenStore> {
         &self.tokens
     }
 
     /// The same directory with its tokens kept by `store`.
     pub fn with_token_store(mut self, store: tokens::TokenStore) -> Self {
-        self.tokens = store;
+        self.tokens = Arc::new(store);
         self
     }
 

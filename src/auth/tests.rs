@@ -166,14 +166,14 @@ fn admin_flag_comes_from_the_admin_group() {
 #[test]
 fn tokens_sign_in_their_user_until_revoked() {
     let d = dir();
-    let issue = |device, permission| {
+    let issue = |device: &str, permission: &str| {
         d.tokens()
             .issue(&tokens::TokenRequest {
-                user: "jdoe",
-                application: "app",
-                device_id: device,
+                user: "jdoe".into(),
+                application: "app".into(),
+                device_id: device.into(),
                 device_description: None,
-                permission,
+                permission: permission.into(),
             })
             .unwrap()
     };

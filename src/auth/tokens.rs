@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -68,17 +69,17 @@ pub struct TokenInfo {
 
 /// What a new token is for.
 #[derive(Clone, Debug)]
-pub struct TokenRequest<'a> {
+pub struct TokenRequest {
     /// The user the token signs in.
-    pub user: &'a str,
+    pub user: String,
     /// `applicationName`.
-    pub application: &'a str,
+    pub application: String,
     /// `deviceId`.
-    pub device_id: &'a str,
+    pub device_id: String,
     /// `deviceDescription`.
-    pub device_description: Option<&'a str>,
+    pub device_description: Option<String>,
     /// `permission` (`r` when not given).
-    pub permission: &'a str,
+    pub permission: String,
 }
 
 type Hash = [u8; 16];
@@ -126,6 +127,18 @@ pub fn parse_ttl(s: &str) -> Result<Duration, String> {
         format!("auth.token_ttl: '{s}' is not a positive duration such as \"30d\" or \"12h\"")
     })?;
     Ok(Duration::from_secs(secs))
+}
+
+/// Runs `f` on the store from a blocking thread (a file store waits for its disk).
+pub async fn blocking<R: Send + 'static>(
+    store: &Arc<TokenStore>,
+    f: impl FnOnce(&TokenStore) -> Result<R, String> + Send + 'static,
+) -> Result<R, crate::error::ApiError> {
+    let store = Arc::clone(store);
+    actix_web::web::block(move || f(&store))
+        .await
+        .map_err(crate::error::ApiError::internal)?
+        .map_err(crate::error::ApiError::internal)
 }
 
 fn store_err(e: impl std::fmt::Display) -> String {
@@ -193,17 +206,17 @@ impl TokenStore {
 
     /// Issues a token, replacing the earlier one of the same (user, application,
     /// device). The token is returned once and never kept.
-    pub fn issue(&self, r: &TokenRequest<'_>) -> Result<String, String> {
+    pub fn issue(&self, r: &TokenRequest) -> Result<String, String> {
         let mut raw = [0u8; 32];
         rand::fill(&mut raw);
         let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
         let created = Utc::now();
         let grant = Grant {
-            user: r.user.to_owned(),
-            application: r.application.to_owned(),
-            device_id: r.device_id.to_owned(),
-            device_description: r.device_description.map(str::to_owned),
-            permission: r.permission.to_owned(),
+            user: r.user.clone(),
+            application: r.application.clone(),
+            device_id: r.device_id.clone(),
+            device_description: r.device_description.clone(),
+            permission: r.permission.clone(),
             created,
             expires: self
                 .ttl
@@ -409,13 +422,13 @@ fn parse_id(s: &str) -> Option<Hash> {
 mod tests {
     use super::*;
 
-    fn req<'a>(user: &'a str, device: &'a str, permission: &'a str) -> TokenRequest<'a> {
+    fn req(user: &str, device: &str, permission: &str) -> TokenRequest {
         TokenRequest {
-            user,
-            application: "app",
-            device_id: device,
-            device_description: Some("laptop"),
-            permission,
+            user: user.into(),
+            application: "app".into(),
+            device_id: device.into(),
+            device_description: Some("laptop".into()),
+            permission: permission.into(),
         }
     }
 

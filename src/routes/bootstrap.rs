@@ -7,7 +7,7 @@ use flowgate_core::shown;
 use serde_json::json;
 
 use super::{json, resource, Api, Seg};
-use crate::auth::tokens::TokenRequest;
+use crate::auth::tokens::{blocking, TokenRequest};
 use crate::auth::{Caller, SignIn};
 use crate::error::ApiError;
 use crate::error::ExceptionBody;
@@ -179,11 +179,8 @@ async fn token(req: HttpRequest, caller: Caller) -> Result<HttpResponse, ApiErro
     let user = &caller.cx.user;
     let (app_shown, device_shown) = (shown(app), shown(device));
     let text = if p.revoke == Some(true) {
-        let existed = state
-            .directory
-            .tokens()
-            .revoke(user, app, device)
-            .map_err(ApiError::internal)?;
+        let (u, a, d) = (user.clone(), app.to_owned(), device.to_owned());
+        let existed = blocking(state.directory.tokens(), move |t| t.revoke(&u, &a, &d)).await?;
         if existed {
             let client = crate::auth::throttle::client_address(&req, &state.settings.server);
             crate::auth::audit::token_revoked(user, app, device, client.as_deref());
@@ -206,17 +203,17 @@ async fn token(req: HttpRequest, caller: Caller) -> Result<HttpResponse, ApiErro
             ));
         }
         let permission = p.permission.as_deref().map_or("r", crate::nuxeo::trimmed);
-        let token = state
-            .directory
-            .tokens()
-            .issue(&TokenRequest {
-                user,
-                application: app,
-                device_id: device,
-                device_description: p.device_description.as_deref().map(crate::nuxeo::trimmed),
-                permission,
-            })
-            .map_err(ApiError::internal)?;
+        let request = TokenRequest {
+            user: user.clone(),
+            application: app.to_owned(),
+            device_id: device.to_owned(),
+            device_description: p
+                .device_description
+                .as_deref()
+                .map(|d| crate::nuxeo::trimmed(d).to_owned()),
+            permission: permission.to_owned(),
+        };
+        let token = blocking(state.directory.tokens(), move |t| t.issue(&request)).await?;
         let client = crate::auth::throttle::client_address(&req, &state.settings.server);
         crate::auth::audit::token_issued(user, app, device, client.as_deref());
         token

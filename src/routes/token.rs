@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{json, resource, Api};
-use crate::auth::tokens::{TokenInfo, TokenRequest};
+use crate::auth::tokens::{blocking, TokenInfo, TokenRequest};
 use crate::auth::SignIn;
 use crate::error::{ApiError, ExceptionBody};
 use crate::nuxeo::{trimmed, w3c};
@@ -93,12 +93,12 @@ pub(crate) struct ListParams {
 )]
 async fn list(api: Api) -> Result<HttpResponse, ApiError> {
     let p: ListParams = api.params.decode()?;
-    let tokens = api
-        .state
-        .directory
-        .tokens()
-        .list(&api.caller.cx.user, p.application.as_deref().map(trimmed))
-        .map_err(ApiError::internal)?;
+    let user = api.caller.cx.user.clone();
+    let application = p.application.as_deref().map(|a| trimmed(a).to_owned());
+    let tokens = blocking(api.state.directory.tokens(), move |t| {
+        t.list(&user, application.as_deref())
+    })
+    .await?;
     json(
         StatusCode::OK,
         &TokensEntity {
@@ -165,18 +165,17 @@ async fn create(req: HttpRequest, api: Api) -> Result<HttpResponse, ApiError> {
         ));
     }
     let user = &api.caller.cx.user;
-    let token = api
-        .state
-        .directory
-        .tokens()
-        .issue(&TokenRequest {
-            user,
-            application: app,
-            device_id: device,
-            device_description: p.device_description.as_deref().map(trimmed),
-            permission: p.permission.as_deref().map_or("r", trimmed),
-        })
-        .map_err(ApiError::internal)?;
+    let request = TokenRequest {
+        user: user.clone(),
+        application: app.to_owned(),
+        device_id: device.to_owned(),
+        device_description: p
+            .device_description
+            .as_deref()
+            .map(|d| trimmed(d).to_owned()),
+        permission: p.permission.as_deref().map_or("r", trimmed).to_owned(),
+    };
+    let token = blocking(api.state.directory.tokens(), move |t| t.issue(&request)).await?;
     let client = crate::auth::throttle::client_address(&req, &api.state.settings.server);
     crate::auth::audit::token_issued(user, app, device, client.as_deref());
     Ok(HttpResponse::Created()
@@ -203,12 +202,9 @@ async fn create(req: HttpRequest, api: Api) -> Result<HttpResponse, ApiError> {
 async fn delete(req: HttpRequest, api: Api) -> Result<HttpResponse, ApiError> {
     let id = req.match_info().get("tokenId").unwrap_or_default();
     let user = &api.caller.cx.user;
-    let Some(grant) = api
-        .state
-        .directory
-        .tokens()
-        .revoke_one(user, id)
-        .map_err(ApiError::internal)?
+    let (u, id) = (user.clone(), id.to_owned());
+    let Some(grant) =
+        blocking(api.state.directory.tokens(), move |t| t.revoke_one(&u, &id)).await?
     else {
         // Never echo what was sent: it may be a token.
         return Err(ApiError::not_found("Token not found"));
