@@ -9,7 +9,7 @@
 //!   task are the values of its outcome property (`approve`, `reject`), or `complete`.
 //! - Authentication: a service account (Basic, or a ticket renewed on expiry) with the
 //!   adapter enforcing the caller's visibility, or pass-through of the caller's Basic
-//!   credentials with Alfresco enforcing it.
+//!   credentials or of the bearer token the caller signed in with, Alfresco enforcing it.
 //! - Every call goes through `flowgate-http` (timeouts, idempotent-only retries, breaker);
 //!   client ids only reach upstream URLs as single, encoded segments.
 //!

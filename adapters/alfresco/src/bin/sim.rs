@@ -1,4 +1,5 @@
-//! `flowgate-alfresco-sim --port N [--shape default|minimal|full] [--tls-cert FILE --tls-key FILE [--client-ca FILE]]`:
+//! `flowgate-alfresco-sim --port N [--shape default|minimal|full] [--bearer-token TOKEN=USER]...
+//! [--tls-cert FILE --tls-key FILE [--client-ca FILE]]`:
 //! runs the Alfresco simulator on 127.0.0.1 until
 //! interrupted. Seeded users: admin, jdoe, bob, carol, dave (password = user name).
 
@@ -36,6 +37,20 @@ struct Args {
     /// required fields and those carrying state) or `full` (every optional field).
     #[arg(long, default_value = "default", value_parser = ["default", "minimal", "full"])]
     shape: String,
+    /// Accept `Authorization: Bearer TOKEN` as USER (a server behind the same identity
+    /// provider as the gateway). Repeatable.
+    #[arg(long = "bearer-token", value_parser = parse_bearer)]
+    bearer_tokens: Vec<(String, String)>,
+}
+
+/// `TOKEN=USER` of `--bearer-token`.
+fn parse_bearer(s: &str) -> Result<(String, String), String> {
+    match s.rsplit_once('=') {
+        Some((token, user)) if !token.is_empty() && !user.is_empty() => {
+            Ok((token.to_owned(), user.to_owned()))
+        }
+        _ => Err("expected TOKEN=USER".to_owned()),
+    }
 }
 
 /// The TLS settings given on the command line, if any.
@@ -54,6 +69,7 @@ fn main() -> std::io::Result<()> {
         port: args.port,
         ticket_idle: Duration::from_secs(args.ticket_idle_secs),
         tls: server_tls(&args)?,
+        bearer_tokens: args.bearer_tokens.clone(),
         shape: match args.shape.as_str() {
             "minimal" => SimShape::Minimal,
             "full" => SimShape::Full,

@@ -1,4 +1,5 @@
 //! `flowgate-cq-sim --port N --profile P [--fields full|minimal] [--transient-model NAME]...
+//! [--bearer-token TOKEN=USER]...
 //! [--tls-cert FILE --tls-key FILE [--client-ca FILE]]`:
 //! runs the CQ / AEM simulator on 127.0.0.1 (http, or https with the given certificate)
 //! until interrupted, for manual walk-throughs and black-box tests of the gateway.
@@ -42,6 +43,20 @@ struct Args {
     /// Require client certificates signed by this CA (PEM); needs --tls-cert.
     #[arg(long, requires = "tls_cert")]
     client_ca: Option<std::path::PathBuf>,
+    /// Accept `Authorization: Bearer TOKEN` as USER on every profile (a server behind
+    /// the same identity provider as the gateway). Repeatable.
+    #[arg(long = "bearer-token", value_parser = parse_bearer)]
+    bearer_tokens: Vec<(String, String)>,
+}
+
+/// `TOKEN=USER` of `--bearer-token`.
+fn parse_bearer(s: &str) -> Result<(String, String), String> {
+    match s.rsplit_once('=') {
+        Some((token, user)) if !token.is_empty() && !user.is_empty() => {
+            Ok((token.to_owned(), user.to_owned()))
+        }
+        _ => Err("expected TOKEN=USER".to_owned()),
+    }
 }
 
 fn parse_profile(s: &str) -> Result<Profile, String> {
@@ -74,6 +89,7 @@ async fn main() -> std::io::Result<()> {
     let mut options = SimOptions::new(args.profile);
     options.fields = args.fields;
     options.transient_models = args.transient_models.clone();
+    options.bearer_tokens = args.bearer_tokens.clone();
     let (handle, server) = sim::bind_tls(options, args.port, tls.as_ref())?;
     if args.delay_ms > 0 {
         let delay = Duration::from_millis(args.delay_ms);
