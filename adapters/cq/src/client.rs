@@ -76,6 +76,13 @@ impl Client {
         !matches!(self.auth, Auth::Passthrough | Auth::BearerPassthrough)
     }
 
+    /// Whether this engine acts with the caller's bearer token but `cx` carries none
+    /// (such a caller is refused before any request).
+    pub fn lacks_bearer(&self, cx: &CallContext) -> bool {
+        matches!(self.auth, Auth::BearerPassthrough)
+            && !matches!(cx.credentials, Some(Credentials::Bearer(_)))
+    }
+
     /// The key CSRF tokens are cached under.
     fn credential_key(&self, cx: &CallContext) -> String {
         match self.auth {

@@ -119,6 +119,39 @@ async fn callers_without_a_bearer_sign_in_are_refused_before_any_request() {
 }
 
 #[tokio::test]
+async fn what_a_bearer_caller_read_is_not_served_to_a_basic_caller_of_the_same_name() {
+    let (sim, e) = setup(Profile::Aem64To65).await;
+    let editor = bearer(common::editor1(), EDITOR_TOKEN);
+    let wf = e.start(&editor, review()).await.expect("start");
+    let jdoe = bearer(common::jdoe(), JDOE_TOKEN);
+    let tasks = e
+        .tasks(&jdoe, TaskQuery::for_workflow(&wf.id))
+        .await
+        .expect("tasks");
+    let task = tasks.items.first().expect("jdoe's task").id.clone();
+    e.task(&jdoe, &task).await.expect("read as jdoe");
+    e.workflow(&jdoe, &wf.id).await.expect("read as jdoe");
+    sim.clear_requests();
+    let mut basic = common::jdoe();
+    basic.credentials = Some(Credentials::Basic {
+        user: "jdoe".into(),
+        password: Secret::new("jdoe"),
+    });
+    for cx in [basic, common::jdoe()] {
+        let err = e.task(&cx, &task).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Forbidden, "{err:?}");
+        let err = e.workflow(&cx, &wf.id).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Forbidden, "{err:?}");
+        let err = e
+            .tasks(&cx, TaskQuery::for_workflow(&wf.id))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Forbidden, "{err:?}");
+    }
+    assert!(sim.requests().is_empty(), "{:?}", sim.requests());
+}
+
+#[tokio::test]
 async fn a_refused_token_shows_neither_in_the_error_nor_in_logs() {
     let (sim, e) = setup(Profile::Aem64To65).await;
     let logs = Captured::default();

@@ -149,6 +149,10 @@ impl CqEngine {
     fn scope(&self, cx: &CallContext) -> Scope {
         if self.client.is_service_account() {
             self.service_scope.clone()
+        } else if self.client.lacks_bearer(cx) {
+            // Never filled: every upstream call of such a caller is refused first, so
+            // entries a bearer sign-in of the same name left are not reachable.
+            Arc::from("refused")
         } else {
             Arc::from(format!("u:{}", cx.user).as_str())
         }
