@@ -172,6 +172,23 @@ fn entry(ev: Event, doc: &str, path: Option<&str>, repo: &str) -> LogEntry {
 
 async fn audit(api: Api, doc: String, path: Option<String>) -> Result<HttpResponse, ApiError> {
     let p: AuditParams = api.params.decode()?;
+    // The description declares 32-bit integers, and a page of at least one entry.
+    if p.page_size == Some(0) {
+        return Err(ApiError::bad_request(
+            "Query parameter 'pageSize' must be at least 1",
+        ));
+    }
+    for (name, v) in [
+        ("pageSize", p.page_size),
+        ("currentPageIndex", p.current_page_index),
+    ] {
+        if v.is_some_and(|v| v > i32::MAX as u32) {
+            return Err(ApiError::bad_request(format!(
+                "Query parameter '{name}' must be at most {}",
+                i32::MAX
+            )));
+        }
+    }
     let max = api.router().limits().max_page_size;
     let size = p
         .page_size

@@ -205,6 +205,13 @@ async fn audit_filters_and_paging() {
     gw.get(&only("startEventDate=yesterday"), "jdoe")
         .await
         .expect_exception(400);
+    for paging in [
+        "pageSize=0",
+        "pageSize=3000000000",
+        "currentPageIndex=3000000000",
+    ] {
+        gw.get(&only(paging), "jdoe").await.expect_exception(400);
+    }
 }
 
 #[actix_web::test]
