@@ -369,7 +369,8 @@ fn future_data_format_refuses_to_start_with_a_clear_message() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("engines.local"), "{err}");
-    assert!(err.contains("format version 2"), "{err}");
+    let found = flowgate_memory::storage::FORMAT_VERSION + 1;
+    assert!(err.contains(&format!("format version {found}")), "{err}");
     assert!(err.contains("flowgate.redb"), "{err}");
 }
 
