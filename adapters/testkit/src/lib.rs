@@ -28,6 +28,7 @@
 
 pub mod cases;
 mod fixture;
+pub mod logs;
 mod sorting;
 #[cfg(feature = "tls")]
 pub mod tls;
