@@ -7,10 +7,10 @@
 //! exactly one open task), and no workflow id is handed out twice.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_flowgate");
+mod process;
+use process::{Server, ADMIN_HASH, BIN};
+
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-/// `Administrator` / `Administrator`, the development credential of `config/dev.toml`.
-const ADMIN_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$EJMQQHDp9M2CYWKLwKmbxg$5MLxErHkrnzNWymO+2mHK2Dww5WWec8lRhtkLxcUJOU";
 const ROUNDS: usize = 5;
 const WORKERS: usize = 6;
 
@@ -37,49 +37,6 @@ fn write_config(dir: &Path) -> std::path::PathBuf {
     );
     std::fs::write(&cfg, text).expect("write config");
     cfg
-}
-
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Server {
-    fn start(cfg: &Path, log: &Path) -> Server {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .expect("log file");
-        let mut child = Command::new(BIN)
-            .args(["serve", "--config"])
-            .arg(cfg)
-            .args(["--bind", "127.0.0.1:0"])
-            .env_remove("FLOWGATE_CONFIG")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("spawn flowgate");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("announcement line");
-        let addr = line
-            .trim()
-            .strip_prefix("flowgate listening on http://")
-            .and_then(|rest| rest.split('/').next())
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .to_owned();
-        Server { child, addr }
-    }
-
-    fn kill(mut self) {
-        // `Child::kill` sends SIGKILL on Unix: no shutdown code runs.
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reap");
-    }
 }
 
 /// One HTTP/1.0 exchange (no keep-alive, no chunking); `None` when the server is gone.

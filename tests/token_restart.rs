@@ -3,18 +3,17 @@
 //! without a data directory they end with the process. Neither the log nor the file
 //! holds a token in clear.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use base64::Engine as _;
 
-const BIN: &str = env!("CARGO_BIN_EXE_flowgate");
+mod process;
+use process::{Server, ADMIN_HASH};
+
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-/// `Administrator` / `Administrator`, the development credential of `config/dev.toml`.
-const ADMIN_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$EJMQQHDp9M2CYWKLwKmbxg$5MLxErHkrnzNWymO+2mHK2Dww5WWec8lRhtkLxcUJOU";
 
 fn write_config(dir: &Path, durable: bool) -> PathBuf {
     let cfg = dir.join("flowgate.toml");
@@ -34,48 +33,6 @@ fn write_config(dir: &Path, durable: bool) -> PathBuf {
     );
     std::fs::write(&cfg, text).expect("write config");
     cfg
-}
-
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Server {
-    fn start(cfg: &Path, log: &Path) -> Server {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .expect("log file");
-        let mut child = Command::new(BIN)
-            .args(["serve", "--config"])
-            .arg(cfg)
-            .args(["--bind", "127.0.0.1:0"])
-            .env_remove("FLOWGATE_CONFIG")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("spawn flowgate");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("announcement line");
-        let addr = line
-            .trim()
-            .strip_prefix("flowgate listening on http://")
-            .and_then(|rest| rest.split('/').next())
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .to_owned();
-        Server { child, addr }
-    }
-
-    fn stop(mut self) {
-        self.child.kill().expect("kill");
-        self.child.wait().expect("reap");
-    }
 }
 
 enum Auth<'a> {
@@ -126,7 +83,7 @@ fn tokens_survive_a_restart_until_revoked() {
         call(&s.addr, "GET", "/nuxeo/api/v1/me", Auth::Token(&token)).0,
         200
     );
-    s.stop();
+    s.kill();
 
     let s = Server::start(&cfg, &log);
     let (status, me) = call(&s.addr, "GET", "/nuxeo/api/v1/me", Auth::Token(&token));
@@ -144,7 +101,7 @@ fn tokens_survive_a_restart_until_revoked() {
         call(&s.addr, "GET", "/nuxeo/api/v1/me", Auth::Token(&token)).0,
         401
     );
-    s.stop();
+    s.kill();
 
     let s = Server::start(&cfg, &log);
     assert_eq!(
@@ -152,7 +109,7 @@ fn tokens_survive_a_restart_until_revoked() {
         401,
         "a revoked token stays revoked after a restart"
     );
-    s.stop();
+    s.kill();
 
     let file = std::fs::read(dir.path().join("data").join("tokens.redb")).expect("tokens.redb");
     assert!(!file.windows(token.len()).any(|w| w == token.as_bytes()));
@@ -169,13 +126,13 @@ fn without_a_data_directory_tokens_end_with_the_process() {
     let s = Server::start(&cfg, &log);
     let (status, token) = call(&s.addr, "GET", ISSUE, Auth::Basic);
     assert_eq!(status, 200, "{token}");
-    s.stop();
+    s.kill();
     let s = Server::start(&cfg, &log);
     assert_eq!(
         call(&s.addr, "GET", "/nuxeo/api/v1/me", Auth::Token(&token)).0,
         401
     );
-    s.stop();
+    s.kill();
     let log = std::fs::read_to_string(&log).expect("log");
     assert!(log.contains("tokens are kept in memory"), "{log}");
 }

@@ -1,0 +1,57 @@
+//! The real `flowgate` binary as a child process, for tests that restart or kill it.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_flowgate");
+/// `Administrator` / `Administrator`, the development credential of `config/dev.toml`.
+pub const ADMIN_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$EJMQQHDp9M2CYWKLwKmbxg$5MLxErHkrnzNWymO+2mHK2Dww5WWec8lRhtkLxcUJOU";
+
+/// A running `flowgate serve` on a kernel-chosen loopback port; its log goes to a file.
+pub struct Server {
+    child: Child,
+    /// `host:port` it listens on.
+    pub addr: String,
+}
+
+impl Server {
+    /// Starts the binary with `cfg` and waits for its announcement line.
+    pub fn start(cfg: &Path, log: &Path) -> Server {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("log file");
+        let mut child = Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(cfg)
+            .args(["--bind", "127.0.0.1:0"])
+            .env_remove("FLOWGATE_CONFIG")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("spawn flowgate");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("announcement line");
+        let addr = line
+            .trim()
+            .strip_prefix("flowgate listening on http://")
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_owned();
+        Server { child, addr }
+    }
+
+    /// SIGKILL, then reap.
+    pub fn kill(mut self) {
+        // `Child::kill` sends SIGKILL on Unix: no shutdown code runs.
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+    }
+}
