@@ -83,6 +83,9 @@ for _ in $(seq 1 100); do
 done
 curl -fsS -o /dev/null "$BASE/health/ready"
 
+# use_after_free is left out (see tests/schemathesis/schemathesis.toml: DELETE
+# /workflow/{id} cancels, and the cancelled workflow stays readable as in Nuxeo; the
+# command line's --checks all would override a setting in the file).
 # GET /api/v1/events is a Server-Sent Events stream that stays open (up to
 # events.max_stream_secs), so every generated request would only run into the request
 # timeout; tests/gateway/events_stream.rs covers it over a real socket instead.
@@ -92,6 +95,7 @@ timeout --kill-after=10 "$RUN_SECONDS" \
   "$VENV/bin/st" --config-file "$ST_DIR/schemathesis.toml" run "$BASE/api/v1/openapi.json" \
   --url "$BASE" \
   --checks all \
+  --exclude-checks use_after_free \
   --phases examples,coverage,fuzzing,stateful \
   --auth Administrator:Administrator \
   --max-examples "$MAX_EXAMPLES" \
