@@ -690,20 +690,8 @@ impl Router {
             }
         }))
         .await;
-        let Fanned { value, failures } = merge(&engines, results)?;
-        let total = value.iter().map(|(_, p)| p.total).sum();
-        let mut items: Vec<_> = value.into_iter().flat_map(|(_, p)| p.items).collect();
-        flowgate_core::order::sort_workflows(&mut items, q.sort.as_ref());
-        Ok(Fanned {
-            value: Page {
-                items: items
-                    .into_iter()
-                    .skip(page.offset)
-                    .take(page.limit)
-                    .collect(),
-                total,
-            },
-            failures,
+        merged_page(&engines, results, page, |items| {
+            flowgate_core::order::sort_workflows(items, q.sort.as_ref())
         })
     }
 
@@ -771,20 +759,8 @@ impl Router {
             }
         }))
         .await;
-        let Fanned { value, failures } = merge(&engines, results)?;
-        let total = value.iter().map(|(_, p)| p.total).sum();
-        let mut items: Vec<_> = value.into_iter().flat_map(|(_, p)| p.items).collect();
-        flowgate_core::order::sort_tasks(&mut items, q.sort.as_ref());
-        Ok(Fanned {
-            value: Page {
-                items: items
-                    .into_iter()
-                    .skip(page.offset)
-                    .take(page.limit)
-                    .collect(),
-                total,
-            },
-            failures,
+        merged_page(&engines, results, page, |items| {
+            flowgate_core::order::sort_tasks(items, q.sort.as_ref())
         })
     }
 
@@ -905,6 +881,31 @@ fn widen(p: PageRequest) -> PageRequest {
 
 /// Keeps the successful results of a fan-out with their engine and reports the failed
 /// engines; fails only when every engine failed.
+/// The page `page` of the engines' answers merged into one list: totals summed, items
+/// put in order by `sort`, failed engines listed beside the page.
+fn merged_page<T>(
+    engines: &[&EngineEntry],
+    results: Vec<Result<Page<T>>>,
+    page: PageRequest,
+    sort: impl FnOnce(&mut Vec<T>),
+) -> Result<Fanned<Page<T>>> {
+    let Fanned { value, failures } = merge(engines, results)?;
+    let total = value.iter().map(|(_, p)| p.total).sum();
+    let mut items: Vec<T> = value.into_iter().flat_map(|(_, p)| p.items).collect();
+    sort(&mut items);
+    Ok(Fanned {
+        value: Page {
+            items: items
+                .into_iter()
+                .skip(page.offset)
+                .take(page.limit)
+                .collect(),
+            total,
+        },
+        failures,
+    })
+}
+
 fn merge<'e, T>(
     engines: &[&'e EngineEntry],
     results: Vec<Result<T>>,

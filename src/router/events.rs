@@ -7,7 +7,7 @@ use flowgate_core::{DocLocator, Event, EventQuery, Page, PageRequest, Result};
 use futures::future::join_all;
 use tokio::sync::broadcast;
 
-use super::{call, fanout_cx, merge, scoped, widen, EngineEntry, Fanned, Router};
+use super::{call, fanout_cx, merged_page, scoped, widen, EngineEntry, Fanned, Router};
 
 impl Router {
     /// Events matching `q` that the caller may see, ids as the gateway shows them.
@@ -53,20 +53,8 @@ impl Router {
             }
         }))
         .await;
-        let Fanned { value, failures } = merge(&engines, results)?;
-        let total = value.iter().map(|(_, p)| p.total).sum();
-        let mut items: Vec<Event> = value.into_iter().flat_map(|(_, p)| p.items).collect();
-        items.sort_by(|a, b| (a.at, &a.engine, a.seq).cmp(&(b.at, &b.engine, b.seq)));
-        Ok(Fanned {
-            value: Page {
-                items: items
-                    .into_iter()
-                    .skip(page.offset)
-                    .take(page.limit)
-                    .collect(),
-                total,
-            },
-            failures,
+        merged_page(&engines, results, page, |items| {
+            items.sort_by(|a, b| (a.at, &a.engine, a.seq).cmp(&(b.at, &b.engine, b.seq)))
         })
     }
 
