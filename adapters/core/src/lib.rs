@@ -26,6 +26,7 @@ pub mod access;
 mod context;
 mod engine;
 mod error;
+mod event_log;
 pub mod events;
 mod limits;
 mod model;
@@ -35,6 +36,7 @@ mod query;
 pub use context::{valid_traceparent, CallContext, Credentials, Secret};
 pub use engine::{Capabilities, EngineInfo, Health, WorkflowEngine};
 pub use error::{EngineError, ErrorKind, Result};
+pub use event_log::{EventLog, LIVE_BUFFER};
 pub use events::{Event, EventKind, EventQuery, ROUTING_CATEGORY};
 pub use limits::{shown, Limits};
 pub use model::{

@@ -1,0 +1,316 @@
+//! An in-memory event log shared by the engines that keep workflow events: every event
+//! by sequence number, indexes by document and workflow, a broadcast of new events, and
+//! the query every engine answers [`crate::WorkflowEngine::events`] with.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use tokio::sync::broadcast;
+
+use crate::{CallContext, EngineError, Event, EventQuery, Page};
+
+/// Events buffered for live subscribers before a slow one starts losing them.
+pub const LIVE_BUFFER: usize = 1024;
+
+/// The event log in memory: every event by sequence number, with indexes by
+/// document and workflow, and a broadcast of newly added events.
+#[derive(Debug)]
+pub struct EventLog {
+    inner: RwLock<Inner>,
+    live: broadcast::Sender<Arc<Event>>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    by_seq: BTreeMap<u64, Arc<Event>>,
+    by_document: HashMap<String, Vec<u64>>,
+    by_workflow: HashMap<String, Vec<u64>>,
+    last: u64,
+}
+
+impl Default for EventLog {
+    fn default() -> Self {
+        Self {
+            inner: RwLock::default(),
+            live: broadcast::channel(LIVE_BUFFER).0,
+        }
+    }
+}
+
+impl EventLog {
+    /// Adds an event, giving it the next sequence number unless it has one already
+    /// (read back from storage), and publishes it to live subscribers.
+    pub fn push(&self, e: Event) {
+        let e = self.insert(e);
+        // Nobody listening is not an error.
+        let _ = self.live.send(e);
+    }
+
+    /// Adds an event read back from storage without publishing it.
+    pub fn restore(&self, e: Event) {
+        self.insert(e);
+    }
+
+    fn insert(&self, mut e: Event) -> Arc<Event> {
+        let mut inner = self.inner.write();
+        if e.seq == 0 {
+            e.seq = inner.last + 1;
+        }
+        inner.last = inner.last.max(e.seq);
+        let seq = e.seq;
+        for d in &e.documents {
+            inner.by_document.entry(d.clone()).or_default().push(seq);
+        }
+        inner
+            .by_workflow
+            .entry(e.workflow_id.clone())
+            .or_default()
+            .push(seq);
+        let e = Arc::new(e);
+        inner.by_seq.insert(seq, e.clone());
+        e
+    }
+
+    /// Forgets every event with a sequence number up to `seq` (retention). Returns how
+    /// many were dropped.
+    pub fn drop_through(&self, seq: u64) -> usize {
+        let mut inner = self.inner.write();
+        let keep = inner.by_seq.split_off(&(seq.saturating_add(1)));
+        let dropped = std::mem::replace(&mut inner.by_seq, keep);
+        if dropped.is_empty() {
+            return 0;
+        }
+        let inner = &mut *inner;
+        for index in [&mut inner.by_document, &mut inner.by_workflow] {
+            index.retain(|_, seqs| {
+                seqs.retain(|s| *s > seq);
+                !seqs.is_empty()
+            });
+        }
+        dropped.len()
+    }
+
+    /// Events matching the filters of `q` that `visible` accepts, in sequence order,
+    /// as a page.
+    pub fn query(&self, q: &EventQuery, visible: impl FnMut(&Event) -> bool) -> Page<Event> {
+        self.inner.read().query(q, visible)
+    }
+
+    /// [`crate::WorkflowEngine::events`] over this log for engine `engine`: the page of
+    /// `q` limited to the events `visible` lets `cx` see, with the engine name filled.
+    /// For a document whose events the caller may see none of (while some exist), the
+    /// answer is `Forbidden`, as reading the document's workflows would be.
+    pub fn query_for(
+        &self,
+        engine: &str,
+        cx: &CallContext,
+        q: &EventQuery,
+        visible: impl FnMut(&Event) -> bool,
+    ) -> Result<Page<Event>, EngineError> {
+        let page = self.inner.read().query_counting(q, visible);
+        finish(engine, cx, q, page)
+    }
+
+    /// [`EventLog::query_for`] with the visibility the log itself can judge: a caller
+    /// sees the events of a workflow when [`EventLog::may_see_workflow`] says so.
+    pub fn query_seen(
+        &self,
+        engine: &str,
+        cx: &CallContext,
+        q: &EventQuery,
+    ) -> Result<Page<Event>, EngineError> {
+        let inner = self.inner.read();
+        let mut verdicts: HashMap<String, bool> = HashMap::new();
+        let page = inner.query_counting(q, |e| {
+            if let Some(v) = verdicts.get(&e.workflow_id) {
+                return *v;
+            }
+            let v = inner.may_see_workflow(cx, &e.workflow_id);
+            verdicts.insert(e.workflow_id.clone(), v);
+            v
+        });
+        drop(inner);
+        finish(engine, cx, q, page)
+    }
+
+    /// Whether `cx` may see the events of workflow `workflow_id` judging by the log
+    /// alone: administrators, power users, its initiator, and anyone who is or was an
+    /// actor or delegate of one of its tasks (the rule of [`crate::access`] for reading
+    /// a workflow, with the tasks the log has seen).
+    pub fn may_see_workflow(&self, cx: &CallContext, workflow_id: &str) -> bool {
+        self.inner.read().may_see_workflow(cx, workflow_id)
+    }
+
+    /// A receiver of events added from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.live.subscribe()
+    }
+
+    /// Sequence number of the last event (0: none).
+    pub fn last_seq(&self) -> u64 {
+        self.inner.read().last
+    }
+
+    /// Events held.
+    pub fn len(&self) -> usize {
+        self.inner.read().by_seq.len()
+    }
+
+    /// Whether the log holds no event.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Inner {
+    fn query(&self, q: &EventQuery, mut visible: impl FnMut(&Event) -> bool) -> Page<Event> {
+        let seqs: Box<dyn Iterator<Item = u64> + '_> = match (&q.document, &q.workflow_id) {
+            (Some(d), _) => Box::new(sorted(self.by_document.get(d))),
+            (None, Some(w)) => Box::new(sorted(self.by_workflow.get(w))),
+            (None, None) => {
+                let from = q.after_seq.map_or(0, |s| s + 1);
+                Box::new(self.by_seq.range(from..).map(|(k, _)| *k))
+            }
+        };
+        let mut total = 0usize;
+        let mut items = Vec::new();
+        for seq in seqs {
+            let Some(e) = self.by_seq.get(&seq) else {
+                continue;
+            };
+            if !e.matches(q) || !visible(e) {
+                continue;
+            }
+            if total >= q.page.offset && items.len() < q.page.limit {
+                items.push((**e).clone());
+            }
+            total += 1;
+        }
+        Page { items, total }
+    }
+
+    /// The page, and how many matching events `visible` refused.
+    fn query_counting(
+        &self,
+        q: &EventQuery,
+        mut visible: impl FnMut(&Event) -> bool,
+    ) -> (Page<Event>, usize) {
+        let mut hidden = 0usize;
+        let page = self.query(q, |e| {
+            let ok = visible(e);
+            hidden += usize::from(!ok);
+            ok
+        });
+        (page, hidden)
+    }
+
+    fn may_see_workflow(&self, cx: &CallContext, workflow_id: &str) -> bool {
+        if cx.admin || cx.poweruser {
+            return true;
+        }
+        let events = self
+            .by_workflow
+            .get(workflow_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|s| self.by_seq.get(s));
+        let mut initiator = None;
+        let mut parties = Vec::new();
+        for e in events {
+            initiator.get_or_insert(e.initiator.as_str());
+            if e.kind.is_task() {
+                parties.push(crate::access::TaskParties {
+                    actors: &e.actors,
+                    delegated: &e.delegated,
+                    task_initiator: None,
+                    workflow_initiator: Some(&e.initiator),
+                });
+            }
+        }
+        crate::access::may_see_workflow(cx, initiator, parties.into_iter())
+    }
+}
+
+fn finish(
+    engine: &str,
+    cx: &CallContext,
+    q: &EventQuery,
+    (mut page, hidden): (Page<Event>, usize),
+) -> Result<Page<Event>, EngineError> {
+    if q.document.is_some() && page.total == 0 && hidden > 0 {
+        return Err(EngineError::forbidden(format!(
+            "Privilege 'READ' is not granted to '{}'",
+            cx.user
+        )));
+    }
+    for e in &mut page.items {
+        e.engine = engine.to_owned();
+    }
+    Ok(page)
+}
+
+/// Index entries are appended in sequence order.
+fn sorted(v: Option<&Vec<u64>>) -> impl Iterator<Item = u64> + '_ {
+    v.into_iter().flatten().copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::EventKind;
+
+    fn event(kind: EventKind, wf: &str, actors: &[&str]) -> Event {
+        Event {
+            seq: 0,
+            engine: String::new(),
+            kind,
+            at: chrono::Utc::now(),
+            workflow_id: wf.into(),
+            task_id: kind.is_task().then(|| "t1".to_owned()),
+            task_name: None,
+            model: "m".into(),
+            documents: vec!["doc1".into()],
+            principal: "jdoe".into(),
+            initiator: "jdoe".into(),
+            actors: actors.iter().map(|a| (*a).to_owned()).collect(),
+            delegated: vec![],
+            action: None,
+            comment: None,
+            extended: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn sequence_numbers_grow_and_dropping_clears_the_indexes() {
+        let log = EventLog::default();
+        log.push(event(EventKind::WorkflowStarted, "w1", &[]));
+        log.push(event(EventKind::TaskCreated, "w1", &["asmith"]));
+        log.push(event(EventKind::WorkflowStarted, "w2", &[]));
+        assert_eq!(log.last_seq(), 3);
+        assert_eq!(log.drop_through(2), 2);
+        assert_eq!(log.len(), 1);
+        let page = log.query(&EventQuery::for_document("doc1"), |_| true);
+        assert_eq!(page.total, 1);
+        assert_eq!(page.items[0].seq, 3);
+        log.push(event(EventKind::WorkflowFinished, "w2", &[]));
+        assert_eq!(log.last_seq(), 4, "numbers are never reused after a drop");
+    }
+
+    #[test]
+    fn visibility_follows_initiator_and_task_parties_and_hidden_documents_are_forbidden() {
+        let log = EventLog::default();
+        log.push(event(EventKind::WorkflowStarted, "w1", &[]));
+        log.push(event(EventKind::TaskCreated, "w1", &["user:asmith"]));
+        let asmith = CallContext::user("asmith", Vec::<String>::new());
+        let bob = CallContext::user("bob", Vec::<String>::new());
+        assert!(log.may_see_workflow(&asmith, "w1"));
+        assert!(!log.may_see_workflow(&bob, "w1"));
+        let q = EventQuery::for_document("doc1");
+        let page = log.query_seen("alf", &asmith, &q).unwrap();
+        assert_eq!(page.total, 2);
+        assert!(page.items.iter().all(|e| e.engine == "alf"));
+        let err = log.query_seen("alf", &bob, &q).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Forbidden);
+    }
+}
