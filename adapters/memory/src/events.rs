@@ -12,17 +12,14 @@
 //! event keeps its number across restarts. Events read from the folded table keep the
 //! number they were folded with.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use flowgate_core::events::extended as ext;
 use flowgate_core::{
     CallContext, EngineError, Event, EventKind, EventQuery, Page, TaskState, WorkflowState,
 };
-use parking_lot::RwLock;
 use serde_json::Value;
-use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use crate::model::Model;
@@ -30,106 +27,7 @@ use crate::state::{Change, TaskRecord, WorkflowRecord};
 use crate::store::Store;
 use crate::view;
 
-/// Events buffered for live subscribers before a slow one starts losing them.
-pub const LIVE_BUFFER: usize = 1024;
-
-/// The event log in memory: every event by sequence number, with indexes by
-/// document and workflow, and a broadcast of newly applied events.
-#[derive(Debug)]
-pub(crate) struct EventLog {
-    inner: RwLock<Inner>,
-    live: broadcast::Sender<Arc<Event>>,
-}
-
-#[derive(Debug, Default)]
-struct Inner {
-    by_seq: BTreeMap<u64, Arc<Event>>,
-    by_document: HashMap<String, Vec<u64>>,
-    by_workflow: HashMap<String, Vec<u64>>,
-    last: u64,
-}
-
-impl Default for EventLog {
-    fn default() -> Self {
-        Self {
-            inner: RwLock::default(),
-            live: broadcast::channel(LIVE_BUFFER).0,
-        }
-    }
-}
-
-impl EventLog {
-    /// Adds an event, giving it the next sequence number unless it has one already
-    /// (read back from storage).
-    pub fn push(&self, mut e: Event) {
-        let e = {
-            let mut inner = self.inner.write();
-            if e.seq == 0 {
-                e.seq = inner.last + 1;
-            }
-            inner.last = inner.last.max(e.seq);
-            let seq = e.seq;
-            for d in &e.documents {
-                inner.by_document.entry(d.clone()).or_default().push(seq);
-            }
-            inner
-                .by_workflow
-                .entry(e.workflow_id.clone())
-                .or_default()
-                .push(seq);
-            let e = Arc::new(e);
-            inner.by_seq.insert(seq, e.clone());
-            e
-        };
-        // Nobody listening is not an error.
-        let _ = self.live.send(e);
-    }
-
-    /// Events matching the filters of `q` that `visible` accepts, in sequence order,
-    /// as a page.
-    pub fn query(&self, q: &EventQuery, mut visible: impl FnMut(&Event) -> bool) -> Page<Event> {
-        let inner = self.inner.read();
-        let seqs: Box<dyn Iterator<Item = u64> + '_> = match (&q.document, &q.workflow_id) {
-            (Some(d), _) => Box::new(sorted(inner.by_document.get(d))),
-            (None, Some(w)) => Box::new(sorted(inner.by_workflow.get(w))),
-            (None, None) => {
-                let from = q.after_seq.map_or(0, |s| s + 1);
-                Box::new(inner.by_seq.range(from..).map(|(k, _)| *k))
-            }
-        };
-        let mut total = 0usize;
-        let mut items = Vec::new();
-        for seq in seqs {
-            let Some(e) = inner.by_seq.get(&seq) else {
-                continue;
-            };
-            if !e.matches(q) || !visible(e) {
-                continue;
-            }
-            if total >= q.page.offset && items.len() < q.page.limit {
-                items.push((**e).clone());
-            }
-            total += 1;
-        }
-        Page { items, total }
-    }
-
-    /// A receiver of events applied from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
-        self.live.subscribe()
-    }
-
-    /// Sequence number of the last event (0: none).
-    #[allow(dead_code)]
-    pub fn last_seq(&self) -> u64 {
-        self.inner.read().last
-    }
-}
-
-/// Index entries are appended in apply order, which is sequence order.
-fn sorted(v: Option<&Vec<u64>>) -> impl Iterator<Item = u64> + '_ {
-    v.into_iter().flatten().copied()
-}
+pub(crate) use flowgate_core::EventLog;
 
 /// Whether `cx` may see the events of workflow `id`: the rules of `@workflow` while the
 /// workflow exists; once purged, administrators, power users and its initiator.
@@ -309,20 +207,7 @@ pub(crate) fn query(
     cx: &CallContext,
     q: &EventQuery,
 ) -> Result<Page<Event>, EngineError> {
-    let mut hidden = 0usize;
-    let mut page = store.events().query(q, |e| {
-        let ok = may_see(cx, store, e);
-        hidden += usize::from(!ok);
-        ok
-    });
-    if q.document.is_some() && page.total == 0 && hidden > 0 {
-        return Err(EngineError::forbidden(format!(
-            "Privilege 'READ' is not granted to '{}'",
-            cx.user
-        )));
-    }
-    for e in &mut page.items {
-        e.engine = engine.to_owned();
-    }
-    Ok(page)
+    store
+        .events()
+        .query_for(engine, cx, q, |e| may_see(cx, store, e))
 }
