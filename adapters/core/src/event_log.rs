@@ -2,19 +2,21 @@
 //! by sequence number, indexes by document and workflow, a broadcast of new events, and
 //! the query every engine answers [`crate::WorkflowEngine::events`] with.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
 use tokio::sync::broadcast;
 
+use crate::event_pack::{Interner, Packed, Stored};
 use crate::{CallContext, EngineError, Event, EventQuery, Page};
 
 /// Events buffered for live subscribers before a slow one starts losing them.
 pub const LIVE_BUFFER: usize = 1024;
 
-/// The event log in memory: every event by sequence number, with indexes by
-/// document and workflow, and a broadcast of newly added events.
+/// The event log in memory: every event by sequence number, packed (a few hundred
+/// bytes each, see `event_pack`), with indexes by document and workflow, and a
+/// broadcast of newly added events.
 #[derive(Debug)]
 pub struct EventLog {
     inner: RwLock<Inner>,
@@ -23,9 +25,13 @@ pub struct EventLog {
 
 #[derive(Debug, Default)]
 struct Inner {
-    by_seq: BTreeMap<u64, Arc<Event>>,
-    by_document: HashMap<String, Vec<u64>>,
-    by_workflow: HashMap<String, Vec<u64>>,
+    /// `(seq, event)` in sequence order; `None` once the event was forgotten (dropped
+    /// from the front, and all at once when they are half of the log).
+    log: VecDeque<(u64, Option<Stored>)>,
+    gone: usize,
+    by_document: HashMap<Arc<str>, Vec<u64>>,
+    by_workflow: HashMap<Arc<str>, Vec<u64>>,
+    names: Interner,
     last: u64,
 }
 
@@ -44,7 +50,9 @@ impl EventLog {
     pub fn push(&self, e: Event) {
         let e = self.insert(e);
         // Nobody listening is not an error.
-        let _ = self.live.send(e);
+        if self.live.receiver_count() > 0 {
+            let _ = self.live.send(Arc::new(e));
+        }
     }
 
     /// Adds an event read back from storage without publishing it.
@@ -52,43 +60,56 @@ impl EventLog {
         self.insert(e);
     }
 
-    fn insert(&self, mut e: Event) -> Arc<Event> {
+    fn insert(&self, mut e: Event) -> Event {
         let mut inner = self.inner.write();
         if e.seq == 0 {
             e.seq = inner.last + 1;
         }
         inner.last = inner.last.max(e.seq);
-        let seq = e.seq;
-        for d in &e.documents {
-            inner.by_document.entry(d.clone()).or_default().push(seq);
-        }
-        inner
-            .by_workflow
-            .entry(e.workflow_id.clone())
-            .or_default()
-            .push(seq);
-        let e = Arc::new(e);
-        inner.by_seq.insert(seq, e.clone());
+        inner.insert(&e);
         e
+    }
+
+    /// Takes note of the number of an event that is not kept (read back from storage
+    /// after its workflow was forgotten): numbering goes on after it.
+    pub fn skip(&self, seq: u64) {
+        let mut inner = self.inner.write();
+        inner.last = inner.last.max(seq);
     }
 
     /// Forgets every event with a sequence number up to `seq` (retention). Returns how
     /// many were dropped.
     pub fn drop_through(&self, seq: u64) -> usize {
         let mut inner = self.inner.write();
-        let keep = inner.by_seq.split_off(&(seq.saturating_add(1)));
-        let dropped = std::mem::replace(&mut inner.by_seq, keep);
-        if dropped.is_empty() {
+        let inner = &mut *inner;
+        let mut dropped = 0;
+        while let Some((s, e)) = inner.log.front() {
+            if *s > seq {
+                break;
+            }
+            if e.is_some() {
+                dropped += 1;
+            } else {
+                inner.gone -= 1;
+            }
+            inner.log.pop_front();
+        }
+        if dropped == 0 {
             return 0;
         }
-        let inner = &mut *inner;
         for index in [&mut inner.by_document, &mut inner.by_workflow] {
             index.retain(|_, seqs| {
                 seqs.retain(|s| *s > seq);
                 !seqs.is_empty()
             });
         }
-        dropped.len()
+        dropped
+    }
+
+    /// Forgets the events of one workflow (deleted by retention or a purge). Returns
+    /// how many were dropped.
+    pub fn forget_workflow(&self, workflow_id: &str) -> usize {
+        self.inner.write().forget(workflow_id)
     }
 
     /// Events matching the filters of `q` that `visible` accepts, in sequence order,
@@ -154,7 +175,8 @@ impl EventLog {
 
     /// Events held.
     pub fn len(&self) -> usize {
-        self.inner.read().by_seq.len()
+        let inner = self.inner.read();
+        inner.log.len() - inner.gone
     }
 
     /// Whether the log holds no event.
@@ -164,26 +186,112 @@ impl EventLog {
 }
 
 impl Inner {
+    fn position(&self, seq: u64) -> Result<usize, usize> {
+        self.log.binary_search_by_key(&seq, |(s, _)| *s)
+    }
+
+    fn get(&self, seq: u64) -> Option<&Stored> {
+        self.position(seq).ok().and_then(|i| self.log[i].1.as_ref())
+    }
+
+    /// The index's own copy of `key`, or a new one.
+    fn shared(index: &HashMap<Arc<str>, Vec<u64>>, key: &str) -> Arc<str> {
+        index
+            .get_key_value(key)
+            .map_or_else(|| Arc::from(key), |(k, _)| k.clone())
+    }
+
+    fn insert(&mut self, e: &Event) {
+        let seq = e.seq;
+        let workflow = Self::shared(&self.by_workflow, &e.workflow_id);
+        let docs: Vec<Arc<str>> = e
+            .documents
+            .iter()
+            .map(|d| Self::shared(&self.by_document, d))
+            .collect();
+        let stored = match Packed::pack(e, &mut self.names, workflow.clone(), &docs) {
+            Some(p) => Stored::Packed(p),
+            None => Stored::Whole(Box::new(e.clone())),
+        };
+        push_seq(self.by_workflow.entry(workflow).or_default(), seq);
+        for d in docs {
+            push_seq(self.by_document.entry(d).or_default(), seq);
+        }
+        match self.position(seq) {
+            Ok(i) => {
+                if self.log[i].1.is_none() {
+                    self.gone -= 1;
+                }
+                self.log[i].1 = Some(stored);
+            }
+            Err(i) if i == self.log.len() => self.log.push_back((seq, Some(stored))),
+            Err(i) => self.log.insert(i, (seq, Some(stored))),
+        }
+    }
+
+    fn forget(&mut self, workflow_id: &str) -> usize {
+        let Some(seqs) = self.by_workflow.remove(workflow_id) else {
+            return 0;
+        };
+        let mut dropped = 0;
+        for seq in seqs {
+            let Ok(i) = self.position(seq) else { continue };
+            let Some(stored) = self.log[i].1.take() else {
+                continue;
+            };
+            dropped += 1;
+            self.gone += 1;
+            for d in stored.documents() {
+                if let Some(list) = self.by_document.get_mut(d) {
+                    list.retain(|s| *s != seq);
+                    if list.is_empty() {
+                        self.by_document.remove(d);
+                    }
+                }
+            }
+        }
+        while self.log.front().is_some_and(|(_, e)| e.is_none()) {
+            self.log.pop_front();
+            self.gone -= 1;
+        }
+        if self.gone > 1024 && self.gone * 2 > self.log.len() {
+            self.log.retain(|(_, e)| e.is_some());
+            self.log.shrink_to_fit();
+            self.gone = 0;
+        }
+        dropped
+    }
+
     fn query(&self, q: &EventQuery, mut visible: impl FnMut(&Event) -> bool) -> Page<Event> {
         let seqs: Box<dyn Iterator<Item = u64> + '_> = match (&q.document, &q.workflow_id) {
-            (Some(d), _) => Box::new(sorted(self.by_document.get(d))),
-            (None, Some(w)) => Box::new(sorted(self.by_workflow.get(w))),
+            (Some(d), _) => Box::new(sorted(self.by_document.get(d.as_str()))),
+            (None, Some(w)) => Box::new(sorted(self.by_workflow.get(w.as_str()))),
             (None, None) => {
                 let from = q.after_seq.map_or(0, |s| s + 1);
-                Box::new(self.by_seq.range(from..).map(|(k, _)| *k))
+                let at = self.position(from).unwrap_or_else(|i| i);
+                Box::new(self.log.range(at..).map(|(k, _)| *k))
             }
         };
         let mut total = 0usize;
         let mut items = Vec::new();
         for seq in seqs {
-            let Some(e) = self.by_seq.get(&seq) else {
+            let Some(stored) = self.get(seq) else {
                 continue;
             };
-            if !e.matches(q) || !visible(e) {
+            let (kind, principal, at) = stored.head();
+            if !(q.kinds.is_empty() || q.kinds.contains(&kind))
+                || q.principal.as_ref().is_some_and(|p| p != principal)
+                || q.start.is_some_and(|t| at < t)
+                || q.end.is_some_and(|t| at > t)
+            {
+                continue;
+            }
+            let e = stored.event(seq);
+            if !e.matches(q) || !visible(&e) {
                 continue;
             }
             if total >= q.page.offset && items.len() < q.page.limit {
-                items.push((**e).clone());
+                items.push(e);
             }
             total += 1;
         }
@@ -214,10 +322,11 @@ impl Inner {
             .get(workflow_id)
             .into_iter()
             .flatten()
-            .filter_map(|s| self.by_seq.get(s));
+            .filter_map(|s| self.get(*s).map(|e| e.event(*s)))
+            .collect::<Vec<_>>();
         let mut initiator = None;
         let mut parties = Vec::new();
-        for e in events {
+        for e in &events {
             initiator.get_or_insert(e.initiator.as_str());
             if e.kind.is_task() {
                 parties.push(crate::access::TaskParties {
@@ -250,6 +359,14 @@ fn finish(
     Ok(page)
 }
 
+/// Appends to an index list, sized for the few events one document or workflow has.
+fn push_seq(list: &mut Vec<u64>, seq: u64) {
+    if list.len() == list.capacity() {
+        list.reserve_exact(list.len().clamp(1, 8));
+    }
+    list.push(seq);
+}
+
 /// Index entries are appended in sequence order.
 fn sorted(v: Option<&Vec<u64>>) -> impl Iterator<Item = u64> + '_ {
     v.into_iter().flatten().copied()
@@ -259,6 +376,7 @@ fn sorted(v: Option<&Vec<u64>>) -> impl Iterator<Item = u64> + '_ {
 mod tests {
     use super::*;
     use crate::EventKind;
+    use std::collections::BTreeMap;
 
     fn event(kind: EventKind, wf: &str, actors: &[&str]) -> Event {
         Event {

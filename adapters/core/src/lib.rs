@@ -27,6 +27,7 @@ mod context;
 mod engine;
 mod error;
 mod event_log;
+mod event_pack;
 pub mod events;
 mod limits;
 mod model;
