@@ -10,24 +10,23 @@ use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 use flowgate_core::{
     CallContext, Capabilities, Completion, DocLocator, Document, EngineError, EngineInfo, Graph,
-    Health, Limits, NodeState, Page, Result, StartWorkflow, Task, TaskQuery, TaskState, Variables,
-    WorkflowEngine, WorkflowInstance, WorkflowModel, WorkflowQuery, WorkflowState,
+    Health, Limits, Page, Result, StartWorkflow, Task, TaskQuery, TaskState, WorkflowEngine,
+    WorkflowInstance, WorkflowModel, WorkflowQuery, WorkflowState,
 };
-use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::ModelError;
 use crate::journal::{Guard, Journal, StorageStats};
 use crate::model::{compile_str, load_file, Model};
+use crate::ops::{self, parse_id};
 use crate::runner::Txn;
-use crate::state::{Change, NodeRun, TaskRecord, WorkflowRecord};
+use crate::state::{Change, TaskRecord, WorkflowRecord};
 use crate::storage::{Storage, StorageError, StorageOptions};
 use crate::store::Store;
-use crate::vars::coerce;
 use crate::view;
 
 /// Namespace of document ids derived from paths (UUID v5 of the path).
-const PATH_NS: Uuid = Uuid::from_u128(0x2d9c_51a7_8e44_4b0f_a3c6_0f1e_7b2d_9a10);
+pub(crate) const PATH_NS: Uuid = Uuid::from_u128(0x2d9c_51a7_8e44_4b0f_a3c6_0f1e_7b2d_9a10);
 
 /// The shipped models, embedded so tests and `builtin` do not depend on the cwd.
 const BUILTIN_MODELS: &[(&str, &str)] = &[
@@ -40,6 +39,34 @@ const BUILTIN_MODELS: &[(&str, &str)] = &[
         include_str!("../../../config/models/ParallelDocumentReview.json"),
     ),
 ];
+
+/// Name, kind and capabilities of an embedded engine, whatever its storage.
+pub(crate) fn embedded_info(name: String) -> EngineInfo {
+    EngineInfo {
+        name,
+        kind: "embedded",
+        capabilities: Capabilities {
+            reassign: true,
+            delegate: true,
+            suspend_resume: false,
+            model_graph: true,
+            workflow_graph: true,
+            document_paths: true,
+            document_store: false,
+        },
+    }
+}
+
+/// Checked models by name.
+pub(crate) fn model_map(
+    models: Vec<Model>,
+) -> std::result::Result<BTreeMap<String, Arc<Model>>, ModelError> {
+    check_unique(&models)?;
+    Ok(models
+        .into_iter()
+        .map(|m| (m.name.clone(), Arc::new(m)))
+        .collect())
+}
 
 /// Counters for metrics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -75,7 +102,7 @@ pub enum ModelSource {
 }
 
 impl ModelSource {
-    fn load(&self) -> std::result::Result<Vec<Model>, ModelError> {
+    pub(crate) fn load(&self) -> std::result::Result<Vec<Model>, ModelError> {
         match self {
             ModelSource::Builtin => BUILTIN_MODELS
                 .iter()
@@ -95,6 +122,9 @@ pub enum OpenError {
     /// The stored state cannot be opened or read.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The PostgreSQL storage cannot start.
+    #[error(transparent)]
+    Postgres(#[from] crate::pg::PgError),
 }
 
 /// Loads every `*.json` of `dir` (sorted by file name) and checks model names are unique.
@@ -141,48 +171,11 @@ pub fn validate_dir(dir: &Path) -> std::result::Result<Vec<String>, ModelError> 
     Ok(models.into_iter().map(|m| m.name).collect())
 }
 
-fn parse_id(id: &str) -> Option<Uuid> {
-    // Only the canonical spelling the engine hands out is accepted.
-    let mut buf = Uuid::encode_buffer();
-    Uuid::parse_str(id)
-        .ok()
-        .filter(|u| u.hyphenated().encode_lower(&mut buf) == id)
-}
-
-fn strip_prefix(actor: &str) -> String {
-    actor
-        .strip_prefix("user:")
-        .or_else(|| actor.strip_prefix("group:"))
-        .unwrap_or(actor)
-        .trim()
-        .to_owned()
-}
-
-fn not_active(name: &str) -> EngineError {
-    EngineError::conflict(format!("The task '{name}' is not active"))
-}
-
 impl MemoryEngine {
     fn with_models(name: String, models: Vec<Model>) -> std::result::Result<Self, ModelError> {
-        check_unique(&models)?;
         Ok(Self {
-            info: EngineInfo {
-                name,
-                kind: "embedded",
-                capabilities: Capabilities {
-                    reassign: true,
-                    delegate: true,
-                    suspend_resume: false,
-                    model_graph: true,
-                    workflow_graph: true,
-                    document_paths: true,
-                    document_store: false,
-                },
-            },
-            models: models
-                .into_iter()
-                .map(|m| (m.name.clone(), Arc::new(m)))
-                .collect(),
+            info: embedded_info(name),
+            models: model_map(models)?,
             store: Arc::new(Store::default()),
             started: DashMap::new(),
             journal: None,
@@ -294,14 +287,7 @@ impl MemoryEngine {
             let Some(wf) = self.store.workflow(&id) else {
                 continue;
             };
-            let n = match wf.name.strip_prefix(&*wf.model) {
-                Some("") => 1,
-                Some(rest) => rest
-                    .strip_prefix('.')
-                    .and_then(|d| d.parse::<u64>().ok())
-                    .unwrap_or(0),
-                None => 0,
-            };
+            let n = ops::instance_number(&wf.name, &wf.model);
             let mut e = self.started.entry(wf.model.to_string()).or_insert(0);
             *e = (*e).max(n);
         }
@@ -364,26 +350,19 @@ impl MemoryEngine {
             let Some(slot) = self.store.slot(&id) else {
                 continue;
             };
-            let has_rules = |wf: &WorkflowRecord, model: &Model| {
-                wf.state.is_active()
-                    && wf.nodes.iter().any(|n| {
-                        n.run == NodeRun::Suspended
-                            && model.node(&n.id).is_some_and(|d| !d.escalations.is_empty())
-                    })
-            };
             // Cheap look at a snapshot first; lock only instances that may escalate.
             let snapshot = slot.get();
             let Some(model) = self.models.get(&*snapshot.model) else {
                 continue;
             };
-            if !has_rules(&snapshot, model) {
+            if !ops::may_escalate(&snapshot, model) {
                 continue;
             }
             let Some(guard) = slot.try_lock() else {
                 continue;
             };
             let wf = slot.get();
-            if !has_rules(&wf, model) {
+            if !ops::may_escalate(&wf, model) {
                 continue;
             }
             let mut txn = Txn::new(model, (*wf).clone(), &self.store, &wf.initiator);
@@ -468,11 +447,7 @@ impl MemoryEngine {
                 *n
             }
         };
-        if n == 1 {
-            model.to_owned()
-        } else {
-            format!("{model}.{n}")
-        }
+        ops::instance_name(model, n)
     }
 
     /// Runs a task operation under the instance's writer lock: `check` sees the current
@@ -525,54 +500,6 @@ impl MemoryEngine {
             model,
         })
     }
-
-    fn model_matches(instance_name: &str, model: &str) -> bool {
-        match instance_name.strip_prefix(model) {
-            Some("") => true,
-            Some(rest) => rest
-                .strip_prefix('.')
-                .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())),
-            None => false,
-        }
-    }
-
-    /// Types completion variables: node variables first, then workflow variables the
-    /// node may write. Unknown names are ignored; wrong types are a 400.
-    fn type_completion_vars(
-        model: &Model,
-        node_id: &str,
-        vars: &Variables,
-    ) -> Result<(Variables, Variables)> {
-        let node = model.node(node_id).ok_or_else(|| {
-            EngineError::bad_request(format!("Node '{node_id}' is not part of the model"))
-        })?;
-        let mut nv = Variables::new();
-        let mut wv = Variables::new();
-        for (k, v) in vars {
-            if let Some(ty) = node.var_types.get(k) {
-                let val = coerce(*ty, v).map_err(|()| {
-                    EngineError::bad_request(format!(
-                        "Unable to deserialize property: {}:{k}",
-                        node.schema()
-                    ))
-                })?;
-                nv.insert(k.clone(), val);
-            } else if let Some(ty) = model.var_types.get(k) {
-                let val = coerce(*ty, v).map_err(|()| {
-                    EngineError::bad_request(format!(
-                        "Unable to deserialize property: {}:{k}",
-                        model.schema()
-                    ))
-                })?;
-                if node.workflow_vars.contains(k) {
-                    wv.insert(k.clone(), val);
-                } else {
-                    tracing::warn!(node = %node_id, variable = %k, "node may not write this workflow variable; dropped");
-                }
-            }
-        }
-        Ok((nv, wv))
-    }
 }
 
 /// One task step run under its instance's lock, not committed yet.
@@ -586,16 +513,7 @@ struct Step<R> {
 impl<R> Step<R> {
     /// The task `id` as the step's changes leave it.
     fn view_of(&self, id: Uuid) -> Option<Task> {
-        let mut task = None;
-        let mut wf = None;
-        for c in &self.changes {
-            match c {
-                Change::Task(t) if t.id == id => task = Some(t),
-                Change::Workflow(w) => wf = Some(w),
-                _ => {}
-            }
-        }
-        Some(view::task(&self.model, wf?, task?))
+        ops::task_after(&self.changes, &self.model, id)
     }
 }
 
@@ -619,38 +537,7 @@ impl WorkflowEngine for MemoryEngine {
 
     async fn start(&self, cx: &CallContext, req: StartWorkflow) -> Result<WorkflowInstance> {
         let model = self.model_of(&req.model)?.clone();
-        let mut variables = model.defaults.clone();
-        for (k, v) in &req.variables {
-            if let Some(ty) = model.var_types.get(k) {
-                let val = coerce(*ty, v).map_err(|()| {
-                    EngineError::bad_request(format!(
-                        "Unable to deserialize property: {}:{k}",
-                        model.schema()
-                    ))
-                })?;
-                variables.insert(k, val);
-            }
-        }
-        let mut documents: Vec<String> = Vec::with_capacity(req.documents.len());
-        for d in req.documents {
-            if !d.is_empty() && !documents.contains(&d) {
-                documents.push(d);
-            }
-        }
-        let wf = WorkflowRecord {
-            id: Uuid::now_v7(),
-            name: String::new(),
-            model: Arc::from(model.name.as_str()),
-            initiator: cx.user.clone(),
-            documents,
-            state: WorkflowState::Running,
-            variables,
-            created: Utc::now(),
-            ended: None,
-            nodes: Vec::new(),
-            tasks: Vec::new(),
-            reached_stop: false,
-        };
+        let wf = ops::new_instance(&model, cx, req)?;
         let (out, changes) = {
             let mut txn = self.txn(&model, wf, cx);
             txn.wf.created = txn.now;
@@ -731,7 +618,7 @@ impl WorkflowEngine for MemoryEngine {
             }
             if q.model_name
                 .as_ref()
-                .is_some_and(|m| !Self::model_matches(&wf.name, m))
+                .is_some_and(|m| !ops::model_matches(&wf.name, m))
             {
                 continue;
             }
@@ -754,16 +641,7 @@ impl WorkflowEngine for MemoryEngine {
             .ok_or_else(|| EngineError::not_found(flowgate_core::shown(id)))?;
         let guard = slot.lock().await;
         let (wf, model) = self.load_workflow(id)?;
-        if !view::can_cancel(cx, &wf) {
-            return Err(EngineError::forbidden(
-                "You don't have the permission to cancel this workflow",
-            ));
-        }
-        if wf.state == WorkflowState::Canceled {
-            return Err(EngineError::bad_request(format!(
-                "The workflow '{id}' is already canceled"
-            )));
-        }
+        ops::check_cancel(cx, id, &wf)?;
         let changes = {
             let mut txn = self.txn(&model, (*wf).clone(), cx);
             txn.cancel();
@@ -787,21 +665,7 @@ impl WorkflowEngine for MemoryEngine {
             .filter(|t| t.state == TaskState::Opened)
             .map(|t| t.node_id)
             .collect();
-        Ok(model.graph(|n| {
-            if wf.state == WorkflowState::Canceled {
-                NodeState::Canceled
-            } else if open_nodes.contains(&n.id) {
-                NodeState::Suspended
-            } else if wf
-                .nodes
-                .iter()
-                .any(|r| r.id == n.id && r.run == NodeRun::Waiting)
-            {
-                NodeState::Waiting
-            } else {
-                NodeState::Ready
-            }
-        }))
+        Ok(ops::instance_graph(&model, &wf, &open_nodes))
     }
 
     async fn task(&self, cx: &CallContext, id: &str) -> Result<Task> {
@@ -900,7 +764,7 @@ impl WorkflowEngine for MemoryEngine {
             }
             if q.model_name
                 .as_ref()
-                .is_some_and(|m| !Self::model_matches(&wf.name, m))
+                .is_some_and(|m| !ops::model_matches(&wf.name, m))
             {
                 continue;
             }
@@ -916,44 +780,12 @@ impl WorkflowEngine for MemoryEngine {
     }
 
     async fn complete(&self, cx: &CallContext, id: &str, c: Completion) -> Result<Task> {
-        let comment = c
-            .comment
-            .clone()
-            .filter(|s| !s.trim().is_empty())
-            .or_else(|| match c.variables.get("comment") {
-                Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
-                _ => None,
-            });
+        let comment = ops::completion_comment(&c);
         let step = self
             .step_task(
                 cx,
                 id,
-                |t, wf, model| {
-                    if !view::can_end_task(cx, wf, t) {
-                        return Err(EngineError::forbidden(format!(
-                            "User with id '{}' cannot end this task",
-                            cx.user
-                        )));
-                    }
-                    let node = model.node(&t.node_id);
-                    let name = node.map(|n| n.title.as_str()).unwrap_or(t.node_id.as_str());
-                    if t.state != TaskState::Opened {
-                        return Err(not_active(name));
-                    }
-                    let buttons = node
-                        .and_then(|n| n.task.as_ref())
-                        .map(|d| d.buttons.as_slice())
-                        .unwrap_or(&[]);
-                    if !buttons.iter().any(|b| b.name == c.action) {
-                        let names: Vec<&str> = buttons.iter().map(|b| b.name.as_str()).collect();
-                        return Err(EngineError::bad_request(format!(
-                            "Unknown action '{}' for task '{name}'; expected one of: {}",
-                            c.action,
-                            names.join(", ")
-                        )));
-                    }
-                    Self::type_completion_vars(model, &t.node_id, &c.variables)
-                },
+                |t, wf, model| ops::check_completion(cx, t, wf, model, &c),
                 |txn, tid, (nv, wv)| {
                     txn.complete(tid, &c.action, comment, nv, wv)?;
                     Ok(tid)
@@ -976,53 +808,15 @@ impl WorkflowEngine for MemoryEngine {
         actors: Vec<String>,
         comment: Option<String>,
     ) -> Result<()> {
-        let actors = principals_of(&actors);
+        let actors = ops::principals_of(&actors);
         let no_actors = actors.is_empty();
         self.limits.check_task_actors(actors.len())?;
         self.with_task(
             cx,
             id,
-            |t, wf, model| {
-                if !view::can_manage_task(cx, wf, t) {
-                    return Err(EngineError::forbidden(format!(
-                        "User with id '{}' cannot reassign this task",
-                        cx.user
-                    )));
-                }
-                let node = model.node(&t.node_id);
-                let name = node.map(|n| n.title.as_str()).unwrap_or(t.node_id.as_str());
-                if t.state != TaskState::Opened {
-                    return Err(not_active(name));
-                }
-                if !node
-                    .and_then(|n| n.task.as_ref())
-                    .is_some_and(|d| d.allow_reassignment)
-                {
-                    return Err(EngineError::conflict(format!(
-                        "Task {id} can not be reassigned. Node {} doesn't allow reassignment.",
-                        t.node_id
-                    )));
-                }
-                if no_actors {
-                    return Err(EngineError::bad_request(
-                        "No actors to reassign the task to",
-                    ));
-                }
-                Ok(())
-            },
+            |t, wf, model| ops::check_reassign(cx, id, t, wf, model, no_actors),
             |txn, tid, ()| {
-                let now = txn.now;
-                let user = txn.actor.clone();
-                if let Some(t) = txn.task(tid) {
-                    t.actors = actors;
-                    // A reassignment hands the task over: earlier delegations end.
-                    t.delegated.clear();
-                    t.comments.push(flowgate_core::Comment {
-                        author: user,
-                        text: comment,
-                        date: now,
-                    });
-                }
+                ops::apply_reassign(txn, tid, actors, comment);
                 Ok(())
             },
         )
@@ -1036,53 +830,14 @@ impl WorkflowEngine for MemoryEngine {
         actors: Vec<String>,
         comment: Option<String>,
     ) -> Result<()> {
-        let actors = principals_of(&actors);
-        let no_actors = actors.is_empty();
+        let actors = ops::principals_of(&actors);
         let new_actors = actors.clone();
         self.with_task(
             cx,
             id,
-            |t, wf, model| {
-                if !view::can_manage_task(cx, wf, t) {
-                    return Err(EngineError::forbidden(format!(
-                        "User with id '{}' cannot delegate this task",
-                        cx.user
-                    )));
-                }
-                if t.state != TaskState::Opened {
-                    let name = model
-                        .node(&t.node_id)
-                        .map(|n| n.title.as_str())
-                        .unwrap_or(t.node_id.as_str());
-                    return Err(not_active(name));
-                }
-                if no_actors {
-                    return Err(EngineError::bad_request(
-                        "No actors to delegate the task to",
-                    ));
-                }
-                let added = new_actors
-                    .iter()
-                    .filter(|a| !t.delegated.contains(a))
-                    .count();
-                self.limits
-                    .check_task_actors(t.actors.len() + t.delegated.len() + added)
-            },
+            |t, wf, model| ops::check_delegate(cx, t, wf, model, &new_actors, &self.limits),
             |txn, tid, ()| {
-                let now = txn.now;
-                let user = txn.actor.clone();
-                if let Some(t) = txn.task(tid) {
-                    for a in actors {
-                        if !t.delegated.contains(&a) {
-                            t.delegated.push(a);
-                        }
-                    }
-                    t.comments.push(flowgate_core::Comment {
-                        author: user,
-                        text: comment,
-                        date: now,
-                    });
-                }
+                ops::apply_delegate(txn, tid, actors, comment);
                 Ok(())
             },
         )
@@ -1150,26 +905,6 @@ impl WorkflowEngine for MemoryEngine {
             None => Health::Up,
         }
     }
-}
-
-/// Actors given to reassign/delegate: prefixes stripped, blanks dropped, no duplicates.
-fn principals_of(actors: &[String]) -> Vec<String> {
-    dedup(
-        actors
-            .iter()
-            .map(|a| strip_prefix(a))
-            .filter(|a| !a.is_empty()),
-    )
-}
-
-fn dedup(items: impl Iterator<Item = String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for i in items {
-        if !out.contains(&i) {
-            out.push(i);
-        }
-    }
-    out
 }
 
 #[cfg(test)]

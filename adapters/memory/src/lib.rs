@@ -109,6 +109,8 @@ mod events;
 mod expr;
 mod journal;
 mod model;
+mod ops;
+pub mod pg;
 pub mod retention;
 mod runner;
 mod spec;

@@ -29,6 +29,8 @@
 pub mod cases;
 mod fixture;
 pub mod logs;
+#[cfg(feature = "pg")]
+pub mod pg;
 mod sorting;
 #[cfg(feature = "tls")]
 pub mod tls;
