@@ -104,6 +104,23 @@ pub struct AlfrescoConfig {
     /// pass-through mode. 0 disables the cache (every read asks Alfresco for everything).
     #[serde(default = "default_cache_ttl_ms")]
     pub cache_ttl_ms: u64,
+    /// Seconds between two polls that derive this engine's workflow events from the
+    /// running processes and open tasks (see docs/events.md, "Remote engines"); 0 (the
+    /// default) turns polling and the engine's events off. Needs a service account
+    /// (mode `basic` or `ticket`).
+    #[serde(default)]
+    pub events_poll_secs: u64,
+    /// Directory of the `events.redb` file keeping the last snapshot and the derived
+    /// events across restarts; omitted, they are kept in memory only.
+    #[serde(default)]
+    pub events_state_dir: Option<std::path::PathBuf>,
+    /// How long derived events are kept (`"30d"`, `"12h"`, `"90m"`).
+    #[serde(default = "default_events_retention")]
+    pub events_retention: String,
+    /// Most running processes, and most open tasks, one poll reads; more makes the
+    /// poll fail.
+    #[serde(default = "default_events_max_items")]
+    pub events_max_items: usize,
 }
 
 /// `[engines.<name>]` as written in a file: the base URL at the engine level or, as in
@@ -131,6 +148,14 @@ struct AlfrescoFile {
     max_pages: usize,
     #[serde(default = "default_cache_ttl_ms")]
     cache_ttl_ms: u64,
+    #[serde(default)]
+    events_poll_secs: u64,
+    #[serde(default)]
+    events_state_dir: Option<std::path::PathBuf>,
+    #[serde(default = "default_events_retention")]
+    events_retention: String,
+    #[serde(default = "default_events_max_items")]
+    events_max_items: usize,
 }
 
 impl TryFrom<AlfrescoFile> for AlfrescoConfig {
@@ -161,6 +186,10 @@ impl TryFrom<AlfrescoFile> for AlfrescoConfig {
             max_scan: f.max_scan,
             max_pages: f.max_pages,
             cache_ttl_ms: f.cache_ttl_ms,
+            events_poll_secs: f.events_poll_secs,
+            events_state_dir: f.events_state_dir,
+            events_retention: f.events_retention,
+            events_max_items: f.events_max_items,
         })
     }
 }
@@ -184,6 +213,14 @@ fn default_cache_ttl_ms() -> u64 {
     2000
 }
 
+fn default_events_retention() -> String {
+    flowgate_poll::DEFAULT_RETENTION.to_owned()
+}
+
+fn default_events_max_items() -> usize {
+    flowgate_poll::DEFAULT_MAX_ITEMS
+}
+
 /// Longest `cache_ttl_ms` accepted: staleness beyond a minute is not a cache any more.
 const MAX_CACHE_TTL_MS: u64 = 60_000;
 
@@ -201,6 +238,10 @@ impl AlfrescoConfig {
             max_scan: default_max_scan(),
             max_pages: default_max_pages(),
             cache_ttl_ms: default_cache_ttl_ms(),
+            events_poll_secs: 0,
+            events_state_dir: None,
+            events_retention: default_events_retention(),
+            events_max_items: default_events_max_items(),
         }
     }
 
@@ -226,6 +267,14 @@ impl AlfrescoConfig {
         if self.cache_ttl_ms > MAX_CACHE_TTL_MS {
             out.push(format!(
                 "{prefix}.cache_ttl_ms: must be between 0 (off) and {MAX_CACHE_TTL_MS}"
+            ));
+        }
+        if let Err(errs) = self.events(prefix) {
+            out.extend(errs);
+        }
+        if self.events_poll_secs > 0 && self.auth.mode.forwards_caller() {
+            out.push(format!(
+                "{prefix}.events_poll_secs: polling needs a service account (auth mode basic or ticket)"
             ));
         }
         let a = &self.auth;
@@ -255,6 +304,17 @@ impl AlfrescoConfig {
             }
         }
         out
+    }
+
+    /// The event polling settings (`events_*` keys).
+    pub fn events(&self, prefix: &str) -> Result<flowgate_poll::PollSettings, Vec<String>> {
+        flowgate_poll::PollSettings::from_keys(
+            prefix,
+            self.events_poll_secs,
+            self.events_state_dir.as_ref(),
+            &self.events_retention,
+            self.events_max_items,
+        )
     }
 
     /// The service password, read from the environment when configured so.

@@ -3,6 +3,7 @@
 
 mod access;
 mod defs;
+mod events;
 mod query;
 mod read;
 mod write;
@@ -13,8 +14,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use flowgate_core::{
     CallContext, Capabilities, Completion, DocLocator, Document, EngineError, EngineInfo,
-    ErrorKind, Graph, Health, Page, Result, StartWorkflow, Task, TaskQuery, TaskState,
-    WorkflowEngine, WorkflowInstance, WorkflowModel, WorkflowQuery, WorkflowState,
+    ErrorKind, Event, EventQuery, Graph, Health, Page, Result, StartWorkflow, Task, TaskQuery,
+    TaskState, WorkflowEngine, WorkflowInstance, WorkflowModel, WorkflowQuery, WorkflowState,
 };
 use flowgate_http::{Idempotency, Upstream};
 use futures::stream::{self, StreamExt, TryStreamExt};
@@ -36,6 +37,8 @@ const FAN_OUT: usize = 8;
 pub struct AlfrescoEngine {
     info: EngineInfo,
     inner: Arc<Inner>,
+    /// Events derived by polling (`events_poll_secs`), when on.
+    feed: Option<Arc<flowgate_poll::EventFeed>>,
 }
 
 #[derive(Debug)]
@@ -111,7 +114,9 @@ impl AlfrescoEngine {
             _ => cfg.cache_ttl_ms,
         };
         let up = Upstream::new(name, cfg.base_url.clone(), cfg.http.clone())?;
+        let feed = events::open_feed(name, &cfg)?;
         Ok(Self {
+            feed,
             info: EngineInfo {
                 name: name.to_owned(),
                 kind: "alfresco",
@@ -248,6 +253,22 @@ impl WorkflowEngine for AlfrescoEngine {
     async fn document(&self, cx: &CallContext, loc: &DocLocator) -> Result<Document> {
         self.find_document(cx, loc).await
     }
+
+    fn keeps_events(&self) -> bool {
+        self.feed.is_some()
+    }
+
+    async fn events(&self, cx: &CallContext, q: EventQuery) -> Result<Page<Event>> {
+        match &self.feed {
+            Some(feed) => feed.events(cx, &q),
+            None => Err(EngineError::unsupported("events", &self.info.name)),
+        }
+    }
+
+    fn live_events(&self) -> Option<tokio::sync::broadcast::Receiver<Arc<Event>>> {
+        self.feed.as_ref().map(|f| f.subscribe())
+    }
+
     fn info(&self) -> &EngineInfo {
         &self.info
     }
