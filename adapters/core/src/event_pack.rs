@@ -100,7 +100,7 @@ pub(crate) struct Packed {
     kind: EventKind,
     flags: u8,
     workflow: Arc<str>,
-    task: Option<Box<str>>,
+    task: Option<Id>,
     model: Arc<str>,
     principal: Arc<str>,
     initiator: Arc<str>,
@@ -111,6 +111,67 @@ pub(crate) struct Packed {
     since_wf: i64,
     rare: Option<Box<Rare>>,
 }
+
+/// A task id: 16 bytes when it is a UUID in its usual spelling (lower-case, hyphens),
+/// as the embedded engine's are.
+#[derive(Debug)]
+enum Id {
+    Uuid([u8; 16]),
+    Text(Box<str>),
+}
+
+impl Id {
+    fn new(s: &str) -> Id {
+        let b = s.as_bytes();
+        let hex = |c: u8| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        };
+        let mut out = [0u8; 16];
+        let mut digits = b.iter().enumerate().filter(|(i, _)| !HYPHENS.contains(i));
+        let ok = b.len() == 36
+            && HYPHENS.iter().all(|&i| b[i] == b'-')
+            && out.iter_mut().all(|o| {
+                match (
+                    digits.next().and_then(|(_, c)| hex(*c)),
+                    digits.next().and_then(|(_, c)| hex(*c)),
+                ) {
+                    (Some(h), Some(l)) => {
+                        *o = h << 4 | l;
+                        true
+                    }
+                    _ => false,
+                }
+            });
+        if ok {
+            Id::Uuid(out)
+        } else {
+            Id::Text(s.into())
+        }
+    }
+
+    fn text(&self) -> String {
+        match self {
+            Id::Text(t) => t.to_string(),
+            Id::Uuid(b) => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let mut s = String::with_capacity(36);
+                for (i, byte) in b.iter().enumerate() {
+                    if matches!(i, 4 | 6 | 8 | 10) {
+                        s.push('-');
+                    }
+                    s.push(HEX[usize::from(byte >> 4)] as char);
+                    s.push(HEX[usize::from(byte & 15)] as char);
+                }
+                s
+            }
+        }
+    }
+}
+
+/// Where the hyphens of a UUID's usual spelling are.
+const HYPHENS: [usize; 4] = [8, 13, 18, 23];
 
 /// Fields most events leave empty.
 #[derive(Debug, Default)]
@@ -183,7 +244,7 @@ impl Packed {
             kind: e.kind,
             flags,
             workflow,
-            task: e.task_id.as_deref().map(Box::from),
+            task: e.task_id.as_deref().map(Id::new),
             model: names.get(&e.model),
             principal: names.get(&e.principal),
             initiator: names.get(&e.initiator),
@@ -258,7 +319,7 @@ impl Packed {
             kind: self.kind,
             at: self.at,
             workflow_id,
-            task_id: self.task.as_deref().map(str::to_owned),
+            task_id: self.task.as_ref().map(Id::text),
             task_name: self.task_name.as_deref().map(str::to_owned),
             model: self.model.to_string(),
             documents: strings(&self.documents),
@@ -326,6 +387,23 @@ mod tests {
         let q = pack(&e, &mut names).expect("packs");
         assert!(Arc::ptr_eq(&p.principal, &q.principal));
         assert!(Arc::ptr_eq(&p.model, &q.model));
+    }
+
+    #[test]
+    fn task_ids_come_back_as_they_were_given() {
+        for t in [
+            "0c5e3b7a-1c2d-4e5f-8a9b-000000000002",
+            "0C5E3B7A-1C2D-4E5F-8A9B-000000000002",
+            "t1",
+            "0c5e3b7a1c2d4e5f8a9b000000000002",
+            "0c5e3b7a-1c2d-4e5f-8a9b-00000000000g",
+        ] {
+            assert_eq!(Id::new(t).text(), t);
+        }
+        assert!(matches!(
+            Id::new("0c5e3b7a-1c2d-4e5f-8a9b-000000000002"),
+            Id::Uuid(_)
+        ));
     }
 
     #[test]
