@@ -48,6 +48,23 @@ pub struct CqConfig {
     /// shows after this long at most.
     #[serde(default = "defaults::cache_ttl_ms")]
     pub cache_ttl_ms: u64,
+    /// Seconds between two polls that derive this engine's workflow events from the
+    /// running instances and open work items (see docs/events.md, "Remote engines");
+    /// 0 (the default) turns polling and the engine's events off. Needs a service
+    /// account (mode `basic` or `bearer`).
+    #[serde(default)]
+    pub events_poll_secs: u64,
+    /// Directory of the `events.redb` file keeping the last snapshot and the derived
+    /// events across restarts; omitted, they are kept in memory only.
+    #[serde(default)]
+    pub events_state_dir: Option<std::path::PathBuf>,
+    /// How long derived events are kept (`"30d"`, `"12h"`, `"90m"`).
+    #[serde(default = "defaults::events_retention")]
+    pub events_retention: String,
+    /// Most running instances, and most open work items, one poll reads; more makes
+    /// the poll fail.
+    #[serde(default = "defaults::events_max_items")]
+    pub events_max_items: usize,
 }
 
 /// Largest accepted `cache_ttl_ms`: the cache is meant to absorb bursts, not to hold
@@ -109,6 +126,12 @@ mod defaults {
     pub fn cache_ttl_ms() -> u64 {
         3_000
     }
+    pub fn events_retention() -> String {
+        flowgate_poll::DEFAULT_RETENTION.to_owned()
+    }
+    pub fn events_max_items() -> usize {
+        flowgate_poll::DEFAULT_MAX_ITEMS
+    }
 }
 
 /// Credentials resolved from the configuration (environment variables read once).
@@ -135,6 +158,10 @@ impl CqConfig {
             csrf_ttl_secs: defaults::csrf_ttl_secs(),
             scan_concurrency: defaults::scan_concurrency(),
             cache_ttl_ms: defaults::cache_ttl_ms(),
+            events_poll_secs: 0,
+            events_state_dir: None,
+            events_retention: defaults::events_retention(),
+            events_max_items: defaults::events_max_items(),
         }
     }
 
@@ -172,6 +199,19 @@ impl CqConfig {
         if self.max_scan == 0 {
             out.push(format!("{prefix}.max_scan: must be at least 1"));
         }
+        if let Err(errs) = self.events(prefix) {
+            out.extend(errs);
+        }
+        if self.events_poll_secs > 0
+            && matches!(
+                self.auth,
+                AuthConfig::Passthrough | AuthConfig::BearerPassthrough
+            )
+        {
+            out.push(format!(
+                "{prefix}.events_poll_secs: polling needs a service account (auth mode basic or bearer)"
+            ));
+        }
         match (&self.auth, self.profile) {
             (AuthConfig::Basic { .. }, Profile::Cloud) => out.push(format!(
                 "{prefix}.auth.mode: the cloud profile needs 'bearer', 'passthrough' or \
@@ -186,6 +226,17 @@ impl CqConfig {
             out.push(format!("{prefix}.auth: {}", e.message()));
         }
         out
+    }
+
+    /// The event polling settings (`events_*` keys).
+    pub fn events(&self, prefix: &str) -> Result<flowgate_poll::PollSettings, Vec<String>> {
+        flowgate_poll::PollSettings::from_keys(
+            prefix,
+            self.events_poll_secs,
+            self.events_state_dir.as_ref(),
+            &self.events_retention,
+            self.events_max_items,
+        )
     }
 
     /// Resolves secrets (reading the named environment variables).

@@ -183,6 +183,8 @@ pub(crate) struct HistoryRow {
     pub status: String,
     pub process: Option<String>,
     pub user: Option<String>,
+    #[serde(default)]
+    pub action: Option<String>,
     pub comment: Option<String>,
     #[serde(rename = "workItem")]
     pub work_item: Option<String>,

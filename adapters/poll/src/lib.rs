@@ -26,6 +26,7 @@ use tokio::sync::broadcast;
 
 pub use diff::Snapshot;
 pub use settings::{parse_duration, PollSettings, DEFAULT_MAX_ITEMS, DEFAULT_RETENTION};
+pub use source::{Completions, TaskOnly};
 
 use store::Store;
 
@@ -133,10 +134,19 @@ impl EventFeed {
     /// many events it derived. A failed poll commits nothing; the next one compares
     /// with the same snapshot, so nothing is lost.
     pub async fn poll(&self, engine: &dyn WorkflowEngine) -> Result<usize, String> {
+        self.poll_with(engine, &TaskOnly).await
+    }
+
+    /// [`EventFeed::poll`], asking `more` how ended tasks were completed.
+    pub async fn poll_with(
+        &self,
+        engine: &dyn WorkflowEngine,
+        more: &dyn Completions,
+    ) -> Result<usize, String> {
         let _one = self.polling.lock().await;
         let started = Instant::now();
         let at = Utc::now();
-        let out = self.poll_inner(engine, at).await;
+        let out = self.poll_inner(engine, more, at).await;
         self.record(&out, at, started.elapsed());
         out
     }
@@ -144,6 +154,7 @@ impl EventFeed {
     async fn poll_inner(
         &self,
         engine: &dyn WorkflowEngine,
+        more: &dyn Completions,
         at: DateTime<Utc>,
     ) -> Result<usize, String> {
         let budget = self.settings.every.clamp(MIN_POLL_TIME, MAX_POLL_TIME);
@@ -157,7 +168,7 @@ impl EventFeed {
         };
         let mut task_ends = HashMap::new();
         for t in before.gone_tasks(&now) {
-            task_ends.insert(t.id.clone(), source::task_end(engine, &cx, t).await?);
+            task_ends.insert(t.id.clone(), source::task_end(engine, more, &cx, t).await?);
         }
         let mut workflow_ends = HashMap::new();
         for w in before.gone_workflows(&now) {
@@ -248,16 +259,21 @@ impl EventFeed {
     }
 }
 
-/// Polls `engine` through `feed` every interval, one poll at a time, until the handle
-/// is aborted. The first poll runs at once.
-pub fn spawn(feed: Arc<EventFeed>, engine: Arc<dyn WorkflowEngine>) -> tokio::task::JoinHandle<()> {
+/// Polls `engine` through `feed` every interval (asking `more` how ended tasks were
+/// completed), one poll at a time, until the handle is aborted. The first poll runs at
+/// once.
+pub fn spawn(
+    feed: Arc<EventFeed>,
+    engine: Arc<dyn WorkflowEngine>,
+    more: Arc<dyn Completions>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(feed.settings.every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             // Failures are counted and logged by the poll; the next tick retries.
-            let _ = feed.poll(engine.as_ref()).await;
+            let _ = feed.poll_with(engine.as_ref(), more.as_ref()).await;
         }
     })
 }
@@ -265,9 +281,13 @@ pub fn spawn(feed: Arc<EventFeed>, engine: Arc<dyn WorkflowEngine>) -> tokio::ta
 /// One poll as a blocking call, for a periodic job run on a blocking thread of the
 /// current tokio runtime. Returns how many events it derived (0 on failure, which the
 /// poll logs and counts).
-pub fn poll_blocking(feed: &EventFeed, engine: &dyn WorkflowEngine) -> usize {
+pub fn poll_blocking(
+    feed: &EventFeed,
+    engine: &dyn WorkflowEngine,
+    more: &dyn Completions,
+) -> usize {
     match tokio::runtime::Handle::try_current() {
-        Ok(rt) => rt.block_on(feed.poll(engine)).unwrap_or(0),
+        Ok(rt) => rt.block_on(feed.poll_with(engine, more)).unwrap_or(0),
         Err(e) => {
             tracing::error!(engine = %feed.engine, error = %e, "event poll run outside a tokio runtime");
             0

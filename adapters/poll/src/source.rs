@@ -2,6 +2,7 @@
 //! administrator (the adapter's service account): the running instances, the open
 //! tasks, and what became of those no longer listed.
 
+use async_trait::async_trait;
 use flowgate_core::{
     CallContext, ErrorKind, PageRequest, Task, TaskQuery, TaskState, WorkflowEngine, WorkflowQuery,
     WorkflowState,
@@ -54,9 +55,30 @@ pub(crate) async fn observe(
     Ok(Snapshot::of(&workflows.items, &open))
 }
 
+/// What an adapter can tell about a completion beyond the ended task itself (from
+/// the upstream's history).
+#[async_trait]
+pub trait Completions: Send + Sync {
+    /// The action ended task `task` was completed with and the user who completed it,
+    /// each when the upstream says.
+    async fn completion(&self, cx: &CallContext, task: &Task) -> (Option<String>, Option<String>);
+}
+
+/// No more than the ended task says.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TaskOnly;
+
+#[async_trait]
+impl Completions for TaskOnly {
+    async fn completion(&self, _: &CallContext, _: &Task) -> (Option<String>, Option<String>) {
+        (None, None)
+    }
+}
+
 /// What became of task `t`, read again by id.
 pub(crate) async fn task_end(
     engine: &dyn WorkflowEngine,
+    more: &dyn Completions,
     cx: &CallContext,
     t: &SeenTask,
 ) -> Result<TaskEnd, String> {
@@ -64,16 +86,19 @@ pub(crate) async fn task_end(
         Ok(task) => Ok(match task.state {
             TaskState::Opened => TaskEnd::StillOpen,
             TaskState::Cancelled => TaskEnd::Cancelled,
-            TaskState::Ended => TaskEnd::Ended {
-                action: action_of(&task),
-                actor: actor_of(&task),
-                comment: task
-                    .comments
-                    .iter()
-                    .rev()
-                    .find(|c| c.date >= task.created)
-                    .and_then(|c| c.text.clone()),
-            },
+            TaskState::Ended => {
+                let (action, actor) = more.completion(cx, &task).await;
+                TaskEnd::Ended {
+                    action: action.or_else(|| action_of(&task)),
+                    actor: actor.or_else(|| actor_of(&task)),
+                    comment: task
+                        .comments
+                        .iter()
+                        .rev()
+                        .find(|c| c.date >= task.created)
+                        .and_then(|c| c.text.clone()),
+                }
+            }
         }),
         // Deleted upstream with its instance: nobody completed it.
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(TaskEnd::Cancelled),

@@ -37,14 +37,18 @@ impl AlfrescoEngine {
     pub fn spawn_event_poller(&self) -> Option<tokio::task::JoinHandle<()>> {
         let feed = self.feed.clone()?;
         let engine: Arc<dyn WorkflowEngine> = Arc::new(self.clone());
-        Some(flowgate_poll::spawn(feed, engine))
+        Some(flowgate_poll::spawn(
+            feed,
+            engine,
+            Arc::new(flowgate_poll::TaskOnly),
+        ))
     }
 
     /// One poll now, as a blocking call on a blocking thread of the current runtime
     /// (the gateway's periodic jobs). Returns how many events it derived.
     pub fn poll_events_blocking(&self) -> usize {
         match &self.feed {
-            Some(feed) => flowgate_poll::poll_blocking(feed, self),
+            Some(feed) => flowgate_poll::poll_blocking(feed, self, &flowgate_poll::TaskOnly),
             None => 0,
         }
     }

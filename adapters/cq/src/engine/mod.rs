@@ -2,6 +2,7 @@
 //! The engine's state and construction are here, the work by concern in the submodules.
 
 mod access;
+mod events;
 mod instances;
 mod models;
 mod start;
@@ -18,9 +19,9 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use flowgate_core::{
     CallContext, Capabilities, Comment, Completion, DocLocator, Document, EngineError, EngineInfo,
-    ErrorKind, Graph, Health, NodeState, Page, Result, StartWorkflow, Task, TaskAction, TaskInfo,
-    TaskQuery, TaskState, Variables, WorkflowEngine, WorkflowInstance, WorkflowModel,
-    WorkflowQuery, WorkflowState,
+    ErrorKind, Event, EventQuery, Graph, Health, NodeState, Page, Result, StartWorkflow, Task,
+    TaskAction, TaskInfo, TaskQuery, TaskState, Variables, WorkflowEngine, WorkflowInstance,
+    WorkflowModel, WorkflowQuery, WorkflowState,
 };
 use flowgate_http::Upstream;
 use futures::stream::{self, StreamExt, TryStreamExt};
@@ -61,6 +62,8 @@ pub struct CqEngine {
     service_scope: Scope,
     /// Starts and delegations made through this engine (see [`crate::ledger`]).
     ledger: Ledger,
+    /// Events derived by polling (`events_poll_secs`), when on.
+    feed: Option<Arc<flowgate_poll::EventFeed>>,
 }
 
 /// What a task needs from its work item.
@@ -101,6 +104,7 @@ impl CqEngine {
         }
         let auth = config.resolve_auth()?;
         let up = Upstream::new(name, config.base_url.clone(), config.http.clone())?;
+        let feed = events::open_feed(name, &config)?;
         let client = Client::new(
             up,
             config.profile,
@@ -124,6 +128,7 @@ impl CqEngine {
             cache: Cache::new(Duration::from_millis(config.cache_ttl_ms)),
             service_scope: Arc::from(""),
             ledger: Ledger::default(),
+            feed,
             config,
             client,
             models: Mutex::new(HashMap::new()),
@@ -333,6 +338,21 @@ impl WorkflowEngine for CqEngine {
     async fn document(&self, cx: &CallContext, loc: &DocLocator) -> Result<Document> {
         self.find_document(cx, loc).await
     }
+    fn keeps_events(&self) -> bool {
+        self.feed.is_some()
+    }
+
+    async fn events(&self, cx: &CallContext, q: EventQuery) -> Result<Page<Event>> {
+        match &self.feed {
+            Some(feed) => feed.events(cx, &q),
+            None => Err(EngineError::unsupported("events", &self.info.name)),
+        }
+    }
+
+    fn live_events(&self) -> Option<tokio::sync::broadcast::Receiver<Arc<Event>>> {
+        self.feed.as_ref().map(|f| f.subscribe())
+    }
+
     fn info(&self) -> &EngineInfo {
         &self.info
     }

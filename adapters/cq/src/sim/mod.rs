@@ -12,6 +12,7 @@
 //! `administrators`, `workflow-administrators` (admin, flowgate-service), `authors`
 //! (jdoe, editor1), `legal` (legal1), `dam-users` (dam1), `workflow-users` (everyone).
 
+mod direct;
 mod get;
 mod models;
 mod post;
