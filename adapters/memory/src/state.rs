@@ -118,7 +118,77 @@ pub struct TaskRecord {
     pub variables: Option<Variables>,
 }
 
+impl WorkflowRecord {
+    /// Gives back the spare capacity of every vector and string, once the record is
+    /// final: a step grows them as it goes (a vector's first push reserves room for
+    /// four nodes), and the store keeps the record as long as the instance lives.
+    pub fn shrink(&mut self) {
+        self.name.shrink_to_fit();
+        self.initiator.shrink_to_fit();
+        shrink_strings(&mut self.documents);
+        self.variables.shrink();
+        for n in &mut self.nodes {
+            n.shrink();
+        }
+        self.nodes.shrink_to_fit();
+        self.tasks.shrink_to_fit();
+    }
+}
+
+impl NodeRecord {
+    fn shrink(&mut self) {
+        self.id.shrink_to_fit();
+        self.variables.shrink();
+        for s in [&mut self.button, &mut self.last_actor]
+            .into_iter()
+            .flatten()
+        {
+            s.shrink_to_fit();
+        }
+        for t in &mut self.tasks_info {
+            t.actor.shrink_to_fit();
+            t.status.shrink_to_fit();
+            if let Some(c) = &mut t.comment {
+                c.shrink_to_fit();
+            }
+        }
+        self.tasks_info.shrink_to_fit();
+        shrink_strings(&mut self.arrived);
+        shrink_strings(&mut self.escalations_done);
+    }
+}
+
+fn shrink_strings(v: &mut Vec<String>) {
+    for s in v.iter_mut() {
+        s.shrink_to_fit();
+    }
+    v.shrink_to_fit();
+}
+
+/// Gives back the spare capacity of a JSON value's strings and arrays.
+fn shrink_value(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => s.shrink_to_fit(),
+        Value::Array(a) => {
+            a.iter_mut().for_each(shrink_value);
+            a.shrink_to_fit();
+        }
+        Value::Object(m) => m.values_mut().for_each(shrink_value),
+        _ => {}
+    }
+}
+
 impl TaskRecord {
+    /// See [`WorkflowRecord::shrink`].
+    pub fn shrink(&mut self) {
+        self.node_id.shrink_to_fit();
+        shrink_strings(&mut self.actors);
+        shrink_strings(&mut self.delegated);
+        self.comments.shrink_to_fit();
+        self.initiator.shrink_to_fit();
+    }
+
     /// Actors and delegated actors.
     pub fn principals(&self) -> impl Iterator<Item = &String> {
         self.actors.iter().chain(self.delegated.iter())
@@ -181,6 +251,12 @@ impl VarValues {
     /// Name/value pairs in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &serde_json::Value)> {
         self.0.iter().map(|(k, v)| (&**k, v))
+    }
+
+    /// Gives back spare capacity (see [`WorkflowRecord::shrink`]).
+    pub fn shrink(&mut self) {
+        self.0.iter_mut().for_each(|(_, v)| shrink_value(v));
+        self.0.shrink_to_fit();
     }
 
     /// Whether there is no variable.

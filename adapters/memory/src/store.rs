@@ -42,15 +42,16 @@ impl Slot {
 #[derive(Debug, Default)]
 pub(crate) struct Store {
     workflows: DashMap<Uuid, Arc<Slot>>,
-    tasks: DashMap<Uuid, TaskRecord>,
+    /// Boxed: a map keeps spare slots, and a spare slot costs what its value does.
+    tasks: DashMap<Uuid, Box<TaskRecord>>,
     /// principal spelling (as stored on tasks) → tasks naming it (any state).
-    by_actor: DashMap<String, IdSet>,
+    by_actor: DashMap<Box<str>, IdSet>,
     /// document id → instances.
-    by_document: DashMap<String, IdSet>,
+    by_document: DashMap<Box<str>, IdSet>,
     /// initiator → instances.
-    by_initiator: DashMap<String, IdSet>,
+    by_initiator: DashMap<Box<str>, IdSet>,
     /// model name → instances.
-    by_model: DashMap<String, IdSet>,
+    by_model: DashMap<Box<str>, IdSet>,
     running: DashSet<Uuid>,
     open_tasks: DashSet<Uuid>,
     doc_paths: DashMap<String, String>,
@@ -75,12 +76,16 @@ pub struct StoreCounts {
     pub index_ids: usize,
 }
 
-/// A set of ids that stays a small vector while small: most index keys (a document, a
-/// user) name only a few ids, and a hash set per key would dominate memory.
+/// A set of ids that stays one id or a small vector while small: most index keys (a
+/// document, a user) name only a few ids, and a hash set per key would dominate memory.
+/// 32 bytes in the map whatever its size.
 #[derive(Debug)]
+// Boxed: a set's header (48 bytes) would make every small set's slot that large.
+#[allow(clippy::box_collection)]
 pub(crate) enum IdSet {
+    One(Uuid),
     Small(Vec<Uuid>),
-    Large(HashSet<Uuid>),
+    Large(Box<HashSet<Uuid>>),
 }
 
 const SMALL_SET: usize = 16;
@@ -94,6 +99,9 @@ impl Default for IdSet {
 impl IdSet {
     fn insert(&mut self, id: Uuid) {
         match self {
+            IdSet::One(one) if *one == id => {}
+            IdSet::One(one) => *self = IdSet::Small(vec![*one, id]),
+            IdSet::Small(v) if v.is_empty() => *self = IdSet::One(id),
             IdSet::Small(v) if v.contains(&id) => {}
             IdSet::Small(v) if v.len() < SMALL_SET => {
                 v.reserve_exact(1);
@@ -102,7 +110,7 @@ impl IdSet {
             IdSet::Small(v) => {
                 let mut set: HashSet<Uuid> = v.drain(..).collect();
                 set.insert(id);
-                *self = IdSet::Large(set);
+                *self = IdSet::Large(Box::new(set));
             }
             IdSet::Large(set) => {
                 set.insert(id);
@@ -112,6 +120,8 @@ impl IdSet {
 
     fn remove(&mut self, id: &Uuid) {
         match self {
+            IdSet::One(one) if one == id => *self = IdSet::Small(Vec::new()),
+            IdSet::One(_) => {}
             IdSet::Small(v) => v.retain(|x| x != id),
             IdSet::Large(set) => {
                 set.remove(id);
@@ -121,6 +131,7 @@ impl IdSet {
 
     fn is_empty(&self) -> bool {
         match self {
+            IdSet::One(_) => false,
             IdSet::Small(v) => v.is_empty(),
             IdSet::Large(set) => set.is_empty(),
         }
@@ -128,6 +139,7 @@ impl IdSet {
 
     fn len(&self) -> usize {
         match self {
+            IdSet::One(_) => 1,
             IdSet::Small(v) => v.len(),
             IdSet::Large(set) => set.len(),
         }
@@ -135,22 +147,23 @@ impl IdSet {
 
     fn to_vec(&self) -> Vec<Uuid> {
         match self {
+            IdSet::One(id) => vec![*id],
             IdSet::Small(v) => v.clone(),
             IdSet::Large(set) => set.iter().copied().collect(),
         }
     }
 }
 
-fn index_add(map: &DashMap<String, IdSet>, key: &str, id: Uuid) {
+fn index_add(map: &DashMap<Box<str>, IdSet>, key: &str, id: Uuid) {
     // Most keys (a user, a model) are there already: no key string to allocate then.
     if let Some(mut set) = map.get_mut(key) {
         set.insert(id);
         return;
     }
-    map.entry(key.to_owned()).or_default().insert(id);
+    map.entry(Box::from(key)).or_default().insert(id);
 }
 
-fn index_remove(map: &DashMap<String, IdSet>, key: &str, id: &Uuid) {
+fn index_remove(map: &DashMap<Box<str>, IdSet>, key: &str, id: &Uuid) {
     if let Some(mut set) = map.get_mut(key) {
         set.remove(id);
         if set.is_empty() {
@@ -160,13 +173,18 @@ fn index_remove(map: &DashMap<String, IdSet>, key: &str, id: &Uuid) {
     }
 }
 
-fn index_get(map: &DashMap<String, IdSet>, key: &str) -> Vec<Uuid> {
+fn index_get(map: &DashMap<Box<str>, IdSet>, key: &str) -> Vec<Uuid> {
     map.get(key).map(|s| s.to_vec()).unwrap_or_default()
 }
 
 impl Store {
     /// Applies a batch of changes. This is the only place state changes.
+    ///
+    /// Events go last, after the state they describe: an event of a workflow that is
+    /// gone (read back from storage after the workflow was purged) is not kept, only
+    /// its number.
     pub fn apply(&self, changes: Vec<Change>) {
+        let mut events = Vec::new();
         for c in changes {
             match c {
                 Change::Workflow(rec) => self.put_workflow(rec),
@@ -174,8 +192,17 @@ impl Store {
                 Change::DocumentPath { id, path } => {
                     self.doc_paths.insert(id, path);
                 }
-                Change::Event(e) => self.events.push(*e),
+                Change::Event(e) => events.push(e),
                 Change::Purge { workflow, tasks } => self.purge(&workflow, &tasks),
+            }
+        }
+        for e in events {
+            let gone =
+                Uuid::parse_str(&e.workflow_id).is_ok_and(|id| !self.workflows.contains_key(&id));
+            if gone && e.seq != 0 {
+                self.events.skip(e.seq);
+            } else {
+                self.events.push(*e);
             }
         }
     }
@@ -192,6 +219,9 @@ impl Store {
             }
         }
         self.running.remove(workflow);
+        // Events go with their workflow: kept, they would grow without bound.
+        self.events
+            .forget_workflow(&crate::view::id_string(workflow));
         let Some((_, slot)) = self.workflows.remove(workflow) else {
             return;
         };
@@ -262,7 +292,8 @@ impl Store {
         c
     }
 
-    fn put_workflow(&self, rec: WorkflowRecord) {
+    fn put_workflow(&self, mut rec: WorkflowRecord) {
+        rec.shrink();
         let id = rec.id;
         if rec.state.is_active() {
             self.running.insert(id);
@@ -298,7 +329,8 @@ impl Store {
         }
     }
 
-    fn put_task(&self, rec: TaskRecord) {
+    fn put_task(&self, mut rec: TaskRecord) {
+        rec.shrink();
         let id = rec.id;
         if rec.state == TaskState::Opened {
             self.open_tasks.insert(id);
@@ -309,13 +341,13 @@ impl Store {
         // and the index stays as it is.
         let rec = match self.tasks.get_mut(&id) {
             Some(mut old) if old.actors == rec.actors && old.delegated == rec.delegated => {
-                *old = rec;
+                **old = rec;
                 return;
             }
             _ => rec,
         };
         let new: HashSet<String> = rec.principals().cloned().collect();
-        let old = self.tasks.insert(id, rec);
+        let old = self.tasks.insert(id, Box::new(rec));
         let Some(old) = old else {
             for added in &new {
                 index_add(&self.by_actor, added, id);
@@ -360,7 +392,7 @@ impl Store {
     }
 
     pub fn task(&self, id: &Uuid) -> Option<TaskRecord> {
-        self.tasks.get(id).map(|t| t.clone())
+        self.tasks.get(id).map(|t| (**t).clone())
     }
 
     pub fn tasks_of_actor(&self, principal: &str) -> Vec<Uuid> {

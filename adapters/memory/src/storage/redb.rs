@@ -50,6 +50,13 @@ const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
 /// How long opening waits for another process to release the data file.
 const LOCK_WAIT: Duration = Duration::from_secs(10);
 
+/// Memory redb may use to cache pages of the data file. Its default (1 GiB) lets the
+/// cache grow with the file, about 4 KB per workflow: the engine serves every read
+/// from its own state and reads the file only at start-up and when folding the log,
+/// so a small cache costs no request anything, and the operating system's page cache
+/// still holds the file.
+pub const CACHE_BYTES: usize = 4 << 20;
+
 const KEY_VERSION: &str = "format_version";
 const KEY_SNAPSHOT_SEQ: &str = "snapshot_seq";
 
@@ -154,6 +161,7 @@ impl RedbStorage {
         loop {
             let r = guarded(file, || {
                 Database::builder()
+                    .set_cache_size(CACHE_BYTES)
                     .open(file)
                     .map_err(|e| db_error(file, e.into()))
             });
