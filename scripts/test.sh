@@ -60,8 +60,25 @@ ensure_prism() {
   export FLOWGATE_REQUIRE_PRISM=1
 }
 
+# The PostgreSQL server of the tests (scripts/postgres.sh starts Debian's cluster and
+# makes a role and database); in CI a missing server fails the stage, elsewhere its
+# tests skip with a message.
+ensure_postgres() {
+  [[ -n "${FLOWGATE_TEST_DATABASE_URL:-}" ]] && return 0
+  local url
+  if url="$(bash "$ROOT/scripts/postgres.sh")"; then
+    export FLOWGATE_TEST_DATABASE_URL="$url"
+  elif [[ -n "${CI:-}" ]]; then
+    echo "PostgreSQL is required in CI and could not be started" >&2
+    return 1
+  else
+    echo "no PostgreSQL server: the tests that need one are skipped" >&2
+  fi
+}
+
 stage_rust() {
   ensure_prism
+  ensure_postgres
   # Build the gateway binary with the same features as the tests, so that nextest and
   # the client stages reuse one build.
   cargo build --workspace --all-features --bins
@@ -90,12 +107,20 @@ ensure_python_env() {
 
 stage_python() {
   ensure_gateway_binary
+  ensure_postgres
   ensure_python_env
   local rc=0
   (cd "$PY_DIR" && .venv/bin/python -m pytest) || rc=$?
   if [[ $rc -eq 5 ]]; then
     # Exit 5 = no test collected. The client tests always exist, so this is a failure.
     echo "pytest collected no tests in $PY_DIR" >&2
+  fi
+  if [[ -n "${FLOWGATE_TEST_DATABASE_URL:-}" ]]; then
+    # The review suites again, against two replicas on one PostgreSQL schema behind
+    # nginx, consecutive requests alternating between them.
+    banner "python: two replicas on PostgreSQL behind nginx"
+    (cd "$PY_DIR" && FLOWGATE_TEST_REPLICAS=2 .venv/bin/python -m pytest \
+      --ignore=test_webhooks.py --ignore=test_remote_engines.py) || rc=$?
   fi
   return "$rc"
 }

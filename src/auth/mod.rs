@@ -37,6 +37,7 @@ mod jwt_settings;
 pub mod safety;
 pub mod throttle;
 pub mod tokens;
+mod tokens_pg;
 
 pub use jwt::BearerVerifier;
 pub use jwt_settings::{JwtSettings, OneOrMany};
@@ -410,8 +411,13 @@ impl Directory {
     }
 
     /// The user of a token and whether it only reads; an error when the store fails.
-    fn user_of_token(&self, token: &str) -> Result<Option<(&Arc<User>, bool)>, ApiError> {
-        let Some(grant) = self.tokens.lookup(token).map_err(ApiError::internal)? else {
+    async fn user_of_token(&self, token: &str) -> Result<Option<(&Arc<User>, bool)>, ApiError> {
+        let Some(grant) = self
+            .tokens
+            .lookup_async(token)
+            .await
+            .map_err(ApiError::internal)?
+        else {
             return Ok(None);
         };
         let read_only = grant.read_only();
@@ -501,7 +507,7 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Caller,
         .get(X_AUTHENTICATION_TOKEN)
         .and_then(|v| v.to_str().ok())
     {
-        let found = dir.user_of_token(token.trim())?;
+        let found = dir.user_of_token(token.trim()).await?;
         if found.is_none() {
             let client = throttle::client_address(req, &state.settings.server);
             audit::sign_in_failed("token", None, client.as_deref(), "unknown token");

@@ -163,8 +163,8 @@ fn admin_flag_comes_from_the_admin_group() {
     assert_eq!(d.group("administrators").unwrap().label, "administrators");
 }
 
-#[test]
-fn tokens_sign_in_their_user_until_revoked() {
+#[actix_web::test]
+async fn tokens_sign_in_their_user_until_revoked() {
     let d = dir();
     let issue = |device: &str, permission: &str| {
         d.tokens()
@@ -180,11 +180,11 @@ fn tokens_sign_in_their_user_until_revoked() {
     let t1 = issue("dev1", "rw");
     let t2 = issue("dev2", "r");
     assert_ne!(t1, t2);
-    let (u, read_only) = d.user_of_token(&t1).unwrap().unwrap();
+    let (u, read_only) = d.user_of_token(&t1).await.unwrap().unwrap();
     assert_eq!((u.name.as_str(), read_only), ("jdoe", false));
-    assert!(d.user_of_token(&t2).unwrap().unwrap().1);
+    assert!(d.user_of_token(&t2).await.unwrap().unwrap().1);
     assert!(d.tokens().revoke("jdoe", "app", "dev1").unwrap());
-    assert!(d.user_of_token(&t1).unwrap().is_none());
+    assert!(d.user_of_token(&t1).await.unwrap().is_none());
     assert!(!d.tokens().revoke("jdoe", "app", "dev1").unwrap());
 }
 

@@ -8,8 +8,10 @@
 //! token of a (user, application, device) issues a new token that replaces the earlier
 //! one; listings name a token by its hash ([`TokenInfo::id`]).
 //!
-//! Two stores: in memory (tokens end with the process), or a redb file (`tokens.redb`
-//! in the default embedded engine's `data_dir`) where they survive restarts.
+//! Three stores: in memory (tokens end with the process), a redb file (`tokens.redb`
+//! in the default embedded engine's `data_dir`) where they survive restarts, or the
+//! default embedded engine's PostgreSQL database (`tokens_pg`), where every replica
+//! sharing it accepts them.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -87,6 +89,7 @@ type Hash = [u8; 16];
 enum Backend {
     Memory(Mutex<HashMap<Hash, Grant>>),
     File(Box<Database>),
+    Postgres(super::tokens_pg::PgTokens),
 }
 
 /// Where tokens are kept, and for how long they work.
@@ -193,9 +196,23 @@ impl TokenStore {
         })
     }
 
+    /// Tokens kept in the database of an embedded engine on PostgreSQL, with the
+    /// hashing key every replica shares.
+    pub fn postgres(
+        engine: Arc<flowgate_memory::pg::PgEngine>,
+        ttl: Option<Duration>,
+    ) -> Result<Self, String> {
+        let (pg, keys) = super::tokens_pg::PgTokens::open(engine)?;
+        Ok(Self {
+            keys,
+            backend: Backend::Postgres(pg),
+            ttl,
+        })
+    }
+
     /// Tokens survive a restart.
     pub fn persistent(&self) -> bool {
-        matches!(self.backend, Backend::File(_))
+        matches!(self.backend, Backend::File(_) | Backend::Postgres(_))
     }
 
     fn hash(&self, token: &str) -> Hash {
@@ -224,6 +241,10 @@ impl TokenStore {
                 .and_then(|t| created.checked_add_signed(t)),
         };
         let hash = self.hash(&token);
+        if let Backend::Postgres(pg) = &self.backend {
+            pg.issue(hex(&hash), grant)?;
+            return Ok(token);
+        }
         let same = |g: &Grant| {
             g.user == r.user && g.application == r.application && g.device_id == r.device_id
         };
@@ -234,11 +255,21 @@ impl TokenStore {
         Ok(token)
     }
 
+    /// [`TokenStore::lookup`] for asynchronous callers: a database store is asked
+    /// without blocking the caller's thread.
+    pub async fn lookup_async(&self, token: &str) -> Result<Option<Grant>, String> {
+        match &self.backend {
+            Backend::Postgres(pg) => pg.lookup(hex(&self.hash(token))).await,
+            _ => self.lookup(token),
+        }
+    }
+
     /// The grant of a token that exists and has not expired; an expired one is
-    /// removed.
+    /// removed. Blocks on a database store: call it from a blocking thread.
     pub fn lookup(&self, token: &str) -> Result<Option<Grant>, String> {
         let hash = self.hash(token);
         let found = match &self.backend {
+            Backend::Postgres(_) => return Err(store_err("use lookup_async")),
             Backend::Memory(m) => m.lock().get(&hash).cloned(),
             Backend::File(db) => {
                 let txn = db.begin_read().map_err(store_err)?;
@@ -263,6 +294,9 @@ impl TokenStore {
 
     /// Revokes the token of (user, application, device); whether one existed.
     pub fn revoke(&self, user: &str, application: &str, device_id: &str) -> Result<bool, String> {
+        if let Backend::Postgres(pg) = &self.backend {
+            return pg.revoke(user, application, device_id);
+        }
         self.change(|grants| {
             let before = grants.len();
             grants.retain(|_, g| {
@@ -280,6 +314,9 @@ impl TokenStore {
         if let Some(h) = parse_id(token_or_id) {
             candidates.push(h);
         }
+        if let Backend::Postgres(pg) = &self.backend {
+            return pg.revoke_one(user, candidates.iter().map(hex).collect());
+        }
         self.change(|grants| {
             for h in &candidates {
                 if grants.get(h).is_some_and(|g| g.user == user) {
@@ -293,6 +330,9 @@ impl TokenStore {
     /// `user`'s tokens that have not expired, oldest first, of `application` only when
     /// given. Expired ones are removed on the way.
     pub fn list(&self, user: &str, application: Option<&str>) -> Result<Vec<TokenInfo>, String> {
+        if let Backend::Postgres(pg) = &self.backend {
+            return pg.list(user, application);
+        }
         let now = Utc::now();
         let mut out = Vec::new();
         let mut expired = false;
@@ -315,6 +355,7 @@ impl TokenStore {
 
     fn read_all(&self, mut f: impl FnMut(&Hash, &Grant)) -> Result<(), String> {
         match &self.backend {
+            Backend::Postgres(_) => return Err(store_err("not a local store")),
             Backend::Memory(m) => {
                 for (h, g) in m.lock().iter() {
                     f(h, g);
@@ -339,6 +380,7 @@ impl TokenStore {
     /// Applies `f` to all grants, in one transaction for a file store.
     fn change<R>(&self, f: impl FnOnce(&mut HashMap<Hash, Grant>) -> R) -> Result<R, String> {
         match &self.backend {
+            Backend::Postgres(_) => Err(store_err("not a local store")),
             Backend::Memory(m) => Ok(f(&mut m.lock())),
             Backend::File(db) => {
                 let txn = db.begin_write().map_err(store_err)?;
@@ -372,9 +414,13 @@ impl TokenStore {
     }
 }
 
-/// The store `settings` call for: a `tokens.redb` file in the `data_dir` of the default
-/// engine when it is an embedded engine keeping its state in redb, memory otherwise.
-pub fn for_settings(settings: &crate::settings::Settings) -> Result<TokenStore, String> {
+/// The store `settings` call for: the database of the default engine when it is an
+/// embedded engine on PostgreSQL (`databases`), a `tokens.redb` file in its `data_dir`
+/// when it keeps its state in redb, memory otherwise.
+pub fn for_settings(
+    settings: &crate::settings::Settings,
+    databases: &[(String, Arc<flowgate_memory::pg::PgEngine>)],
+) -> Result<TokenStore, String> {
     use crate::settings::EngineSettings;
     let ttl = settings
         .auth
@@ -388,6 +434,11 @@ pub fn for_settings(settings: &crate::settings::Settings) -> Result<TokenStore, 
         .iter()
         .find(|(_, e)| single || e.common().default);
     if let Some((name, EngineSettings::Memory(m))) = default {
+        if let Some((_, db)) = databases.iter().find(|(n, _)| n == name) {
+            let store = TokenStore::postgres(db.clone(), ttl)?;
+            tracing::info!(engine = %name, "tokens are kept in the engine's PostgreSQL database, shared by its replicas");
+            return Ok(store);
+        }
         if let Ok(opts) = m.storage(name) {
             if opts.durability == flowgate_memory::storage::Durability::Fsync {
                 std::fs::create_dir_all(&opts.data_dir)

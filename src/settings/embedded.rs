@@ -1,21 +1,26 @@
 //! `kind = "embedded"` (alias `"memory"`): the embedded engine's settings, how its
 //! storage is chosen and how long it keeps ended workflows.
 //!
-//! Storage: `storage = "memory" | "redb"`. Without `storage`, the older keys decide as
+//! Storage: `storage = "memory" | "redb" | "postgres"`. Without `storage`, the older keys decide as
 //! they always did: `data_dir` set → redb (unless `durability = "memory"`), no
 //! `data_dir` → memory. Contradictions are errors at start, never a silent choice:
 //! `storage = "redb"` without `data_dir`, `storage = "memory"` with `data_dir` (the
 //! directory would be ignored and every restart would lose the state the operator
-//! thought was kept), and `durability` disagreeing with `storage`.
+//! thought was kept), and `durability` disagreeing with `storage`. PostgreSQL takes
+//! `database_url` (a secret, best given as `FLOWGATE__ENGINES__<NAME>__DATABASE_URL`),
+//! and optionally `database_schema`, `pool_size`, `statement_timeout_ms`,
+//! `acquire_timeout_ms` and `migrate_on_start`.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use flowgate_core::Secret;
+use flowgate_memory::pg::PgOptions;
 use flowgate_memory::{Durability, RetentionPolicy, StorageOptions};
 use serde::Deserialize;
 
 /// Storage backends the `storage` key names, as written.
-pub const STORAGE_KINDS: &[&str] = &["memory", "redb"];
+pub const STORAGE_KINDS: &[&str] = &["memory", "redb", "postgres"];
 
 /// `kind = "embedded"`
 #[derive(Clone, Debug, Deserialize)]
@@ -62,6 +67,43 @@ pub struct MemoryEngineSettings {
     /// Most workflows deleted per batch of a sweep (one commit each).
     #[serde(default = "default_batch")]
     pub retention_batch: usize,
+    /// PostgreSQL: `postgres://user:password@host:5432/db`. A secret: give it through
+    /// the environment; it is never logged.
+    #[serde(default)]
+    pub database_url: Option<Secret>,
+    /// PostgreSQL: schema of the tables (created if missing). Absent: the connection's
+    /// search path.
+    #[serde(default)]
+    pub database_schema: Option<String>,
+    /// PostgreSQL: connections kept by this replica.
+    #[serde(default = "default_pool_size")]
+    pub pool_size: u32,
+    /// PostgreSQL: longest time one statement may run.
+    #[serde(default = "default_statement_timeout_ms")]
+    pub statement_timeout_ms: u64,
+    /// PostgreSQL: longest wait for a connection before a request answers 503.
+    #[serde(default = "default_acquire_timeout_ms")]
+    pub acquire_timeout_ms: u64,
+    /// PostgreSQL: apply pending schema migrations at start (under an advisory lock,
+    /// so replicas may start together). Off: `flowgate migrate` applies them.
+    #[serde(default = "default_true")]
+    pub migrate_on_start: bool,
+}
+
+fn default_pool_size() -> u32 {
+    flowgate_memory::pg::DEFAULT_POOL_SIZE
+}
+
+fn default_statement_timeout_ms() -> u64 {
+    5_000
+}
+
+fn default_acquire_timeout_ms() -> u64 {
+    3_000
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_snapshot_threshold() -> u64 {
@@ -123,9 +165,16 @@ impl MemoryEngineSettings {
                 Durability::Memory
             }
             Some("postgres") => {
-                errs.push(format!(
-                    "engines.{name}.storage: PostgreSQL storage is not available in this build; use storage = \"redb\" (with data_dir) or \"memory\""
-                ));
+                if self.data_dir.is_some() {
+                    errs.push(format!(
+                        "engines.{name}.data_dir: storage = \"postgres\" keeps the state in the database; remove data_dir"
+                    ));
+                }
+                if durability.is_some() {
+                    errs.push(format!(
+                        "engines.{name}.durability: not used with storage = \"postgres\"; remove durability"
+                    ));
+                }
                 Durability::Memory
             }
             Some(other) => {
@@ -156,6 +205,80 @@ impl MemoryEngineSettings {
             durability,
             snapshot_threshold: self.snapshot_threshold,
         })
+    }
+
+    /// Whether the state is kept in PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.storage.as_deref().map(str::trim) == Some("postgres")
+    }
+
+    /// The PostgreSQL options (`None` for the other storages), or the problems with
+    /// their keys.
+    pub fn postgres(&self, name: &str) -> Result<Option<PgOptions>, Vec<String>> {
+        let mut errs = Vec::new();
+        if !self.is_postgres() {
+            for (key, set) in [
+                ("database_url", self.database_url.is_some()),
+                ("database_schema", self.database_schema.is_some()),
+            ] {
+                if set {
+                    errs.push(format!(
+                        "engines.{name}.{key}: only used with storage = \"postgres\""
+                    ));
+                }
+            }
+            return if errs.is_empty() { Ok(None) } else { Err(errs) };
+        }
+        let url = match &self.database_url {
+            Some(u) if !u.expose().trim().is_empty() => u.expose().trim().to_owned(),
+            _ => {
+                errs.push(format!(
+                    "engines.{name}.database_url: required with storage = \"postgres\" (set FLOWGATE__ENGINES__{}__DATABASE_URL)",
+                    name.to_ascii_uppercase()
+                ));
+                String::new()
+            }
+        };
+        if !url.is_empty() && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            errs.push(format!(
+                "engines.{name}.database_url: must start with postgres:// or postgresql://"
+            ));
+        }
+        if let Some(schema) = &self.database_schema {
+            let plain = schema
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+                && schema
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                && schema.len() <= 63;
+            if !plain {
+                errs.push(format!(
+                    "engines.{name}.database_schema: '{schema}' must be lower-case letters, digits and '_' (at most 63)"
+                ));
+            }
+        }
+        for (key, v) in [
+            ("pool_size", u64::from(self.pool_size)),
+            ("statement_timeout_ms", self.statement_timeout_ms),
+            ("acquire_timeout_ms", self.acquire_timeout_ms),
+        ] {
+            if v == 0 {
+                errs.push(format!("engines.{name}.{key}: must be at least 1"));
+            }
+        }
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        let mut options = PgOptions::new(url);
+        options.schema = self.database_schema.clone();
+        options.pool_size = self.pool_size;
+        options.statement_timeout = Duration::from_millis(self.statement_timeout_ms);
+        options.acquire_timeout = Duration::from_millis(self.acquire_timeout_ms);
+        options.migrate = self.migrate_on_start;
+        Ok(Some(options))
     }
 
     /// The retention policy (`None`: ended workflows are kept forever), or the
@@ -199,6 +322,9 @@ impl MemoryEngineSettings {
             errs.extend(e);
         }
         if let Err(e) = self.retention(name) {
+            errs.extend(e);
+        }
+        if let Err(e) = self.postgres(name) {
             errs.extend(e);
         }
         if let Some(dir) = &self.models_dir {
@@ -305,10 +431,41 @@ mod tests {
     }
 
     #[test]
-    fn postgres_storage_is_refused_as_not_built_in() {
+    fn postgres_storage_needs_a_url_and_checks_its_keys() {
         let msg = problems("kind = \"embedded\"\nstorage = \"postgres\"");
-        assert!(msg.contains("engines.local.storage"), "{msg}");
-        assert!(msg.contains("PostgreSQL storage is not available"), "{msg}");
+        assert!(
+            msg.contains("engines.local.database_url: required"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("FLOWGATE__ENGINES__LOCAL__DATABASE_URL"),
+            "{msg}"
+        );
+        let msg = problems(
+            "storage = \"postgres\"\ndatabase_url = \"mysql://x\"\ndatabase_schema = \"Bad;\"\npool_size = 0\ndata_dir = \"/tmp/x\"",
+        );
+        for key in [
+            "database_url: must start",
+            "database_schema",
+            "pool_size",
+            "data_dir",
+        ] {
+            assert!(msg.contains(key), "{key} missing in {msg}");
+        }
+        let msg = problems("database_url = \"postgres://h/db\"");
+        assert!(
+            msg.contains("only used with storage = \"postgres\""),
+            "{msg}"
+        );
+        let m = engine(
+            "storage = \"postgres\"\ndatabase_url = \"postgres://u:pw@h/db\"\ndatabase_schema = \"fg\"\npool_size = 4",
+        )
+        .unwrap();
+        let o = m.postgres("local").unwrap().unwrap();
+        assert_eq!((o.pool_size, o.schema.as_deref()), (4, Some("fg")));
+        assert!(o.migrate);
+        // The URL never shows in the settings' debug output.
+        assert!(!format!("{m:?}").contains("pw@"));
     }
 
     #[test]

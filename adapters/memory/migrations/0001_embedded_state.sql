@@ -74,10 +74,19 @@ CREATE TABLE fg_events (
 CREATE INDEX fg_events_workflow ON fg_events (engine, workflow_id, seq);
 CREATE INDEX fg_events_documents ON fg_events USING gin (documents);
 
--- Lasting authentication tokens of the gateway (stored hashed).
+-- Lasting authentication tokens of the gateway, by the hex form of their keyed hash
+-- (the token itself is never stored), and the gateway's own settings kept in the
+-- database (the token hashing key), shared by every replica.
 CREATE TABLE fg_tokens (
     hash        text PRIMARY KEY,
     username    text        NOT NULL,
-    record      jsonb       NOT NULL
+    application text        NOT NULL,
+    device_id   text        NOT NULL,
+    expires     timestamptz,
+    record      json        NOT NULL
+);
+CREATE TABLE fg_meta (
+    key         text PRIMARY KEY,
+    value       text NOT NULL
 );
 CREATE INDEX fg_tokens_user ON fg_tokens (username);

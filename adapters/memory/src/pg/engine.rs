@@ -121,6 +121,16 @@ impl PgEngine {
         })?
     }
 
+    /// Runs `work` on the engine's database runtime from a thread outside any
+    /// asynchronous task (a blocking pool thread) and waits for its answer.
+    pub fn block_on<T, F>(&self, work: F) -> Result<T>
+    where
+        F: std::future::Future<Output = Result<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.handle.block_on(self.run(work))
+    }
+
     /// One escalation run now (tests and operators); 0 when another replica runs it.
     pub async fn run_escalations(&self) -> Result<usize> {
         let core = self.core.clone();

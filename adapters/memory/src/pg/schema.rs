@@ -49,10 +49,16 @@ pub(crate) async fn connect(options: &PgOptions) -> Result<PgPool, PgError> {
         .test_before_acquire(false)
         .connect_lazy_with(conn);
     if let Some(schema) = &options.schema {
-        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+        // Replicas starting together may race to create it: losing is fine.
+        match sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
             .execute(&pool)
             .await
-            .map_err(connect_error)?;
+        {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(db))
+                if matches!(db.code().as_deref(), Some("23505") | Some("42P06")) => {}
+            Err(e) => return Err(connect_error(e)),
+        }
     } else {
         ping(&pool).await.map_err(connect_error)?;
     }
