@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use flowgate_core::WorkflowEngine;
+use flowgate_memory::pg::PgEngine;
 use flowgate_memory::{MemoryEngine, ModelSource};
 
 use crate::router::{EngineEntry, EngineOptions, Router};
@@ -49,12 +50,41 @@ impl std::fmt::Debug for Job {
     }
 }
 
+/// One engine as built: the engine, its background jobs, and its database when it
+/// is an embedded engine on PostgreSQL (other gateway state may live there too).
+pub struct BuiltEngine {
+    /// The engine.
+    pub engine: Arc<dyn WorkflowEngine>,
+    /// Its periodic duties (run by [`start_jobs`]).
+    pub jobs: Vec<Job>,
+    /// The engine on PostgreSQL, when it is one.
+    pub database: Option<Arc<PgEngine>>,
+}
+
+/// Every engine as built, with the router over them.
+pub struct Assembly {
+    /// The router over the engines.
+    pub router: Router,
+    /// Background duties of the engines.
+    pub jobs: Vec<Job>,
+    /// The embedded engines on PostgreSQL, by name.
+    pub databases: Vec<(String, Arc<PgEngine>)>,
+}
+
 /// Builds one engine from its settings, with its background jobs.
 pub fn build_engine(
     name: &str,
     settings: &EngineSettings,
     limits: flowgate_core::Limits,
 ) -> Result<(Arc<dyn WorkflowEngine>, Vec<Job>), RegistryError> {
+    build_one(name, settings, limits).map(|b| (b.engine, b.jobs))
+}
+
+fn build_one(
+    name: &str,
+    settings: &EngineSettings,
+    limits: flowgate_core::Limits,
+) -> Result<BuiltEngine, RegistryError> {
     let err = |reason: String| RegistryError {
         engine: name.to_owned(),
         reason,
@@ -65,6 +95,20 @@ pub fn build_engine(
                 Some(dir) => ModelSource::Dir(dir.clone()),
                 None => ModelSource::Builtin,
             };
+            let retention = m.retention(name).map_err(|e| err(e.join("; ")))?;
+            if let Some(pg) = m.postgres(name).map_err(|e| err(e.join("; ")))? {
+                let engine = Arc::new(
+                    PgEngine::open(name, models, &pg, limits).map_err(|e| err(e.to_string()))?,
+                );
+                let every = m.escalation_interval_secs;
+                engine.start_jobs((every > 0).then(|| Duration::from_secs(every)), retention);
+                crate::db_metrics::track(name, &engine);
+                return Ok(BuiltEngine {
+                    engine: engine.clone(),
+                    jobs: Vec::new(),
+                    database: Some(engine),
+                });
+            }
             let storage = m.storage(name).map_err(|e| err(e.join("; ")))?;
             let engine = Arc::new(
                 MemoryEngine::open(name, models, storage)
@@ -72,7 +116,7 @@ pub fn build_engine(
                     .with_limits(limits),
             );
             let mut jobs = memory_jobs(name, engine.clone(), m.escalation_interval_secs);
-            if let Some(policy) = m.retention(name).map_err(|e| err(e.join("; ")))? {
+            if let Some(policy) = retention {
                 tracing::info!(engine = %name, retention_secs = policy.keep.as_secs(), sweep_secs = policy.sweep_every.as_secs(), "ended workflows are deleted after the retention time");
                 let swept = engine.clone();
                 jobs.push(Job {
@@ -82,7 +126,11 @@ pub fn build_engine(
                     run: Arc::new(move || swept.run_retention(&policy)),
                 });
             }
-            (engine, jobs)
+            BuiltEngine {
+                engine,
+                jobs,
+                database: None,
+            }
         }
         EngineSettings::Alfresco(a) => {
             let engine = flowgate_alfresco::AlfrescoEngine::new(name, a.clone())
@@ -93,7 +141,11 @@ pub fn build_engine(
                 engine.event_feed().map(|f| f.settings().every),
                 move || polled.poll_events_blocking(),
             );
-            (Arc::new(engine) as Arc<dyn WorkflowEngine>, jobs)
+            BuiltEngine {
+                engine: Arc::new(engine),
+                jobs,
+                database: None,
+            }
         }
         EngineSettings::Cq(c) => {
             let engine = Arc::new(
@@ -105,7 +157,11 @@ pub fn build_engine(
                 engine.event_feed().map(|f| f.settings().every),
                 move || polled.poll_events_blocking(),
             );
-            (engine as Arc<dyn WorkflowEngine>, jobs)
+            BuiltEngine {
+                engine,
+                jobs,
+                database: None,
+            }
         }
     })
 }
@@ -173,6 +229,12 @@ pub fn start_jobs(jobs: &[Job]) -> Vec<tokio::task::JoinHandle<()>> {
 /// Builds every configured engine (or the built-in one), the router over them and
 /// their background jobs.
 pub fn build(settings: &Settings) -> Result<(Router, Vec<Job>), RegistryError> {
+    assemble(settings).map(|a| (a.router, a.jobs))
+}
+
+/// [`build`], also handing out the engines on PostgreSQL.
+pub fn assemble(settings: &Settings) -> Result<Assembly, RegistryError> {
+    let mut databases = Vec::new();
     if settings.engines.is_empty() {
         let engine = Arc::new(
             MemoryEngine::builtin(BUILTIN_ENGINE)
@@ -199,7 +261,11 @@ pub fn build(settings: &Settings) -> Result<(Router, Vec<Job>), RegistryError> {
                 reason,
             })?
             .with_limits(settings.limits);
-        return Ok((router, jobs));
+        return Ok(Assembly {
+            router,
+            jobs,
+            databases,
+        });
     }
     let mut jobs = Vec::new();
     let single = settings.engines.len() == 1;
@@ -224,9 +290,12 @@ pub fn build(settings: &Settings) -> Result<(Router, Vec<Job>), RegistryError> {
             },
             mounts,
             engine: {
-                let (engine, mut j) = build_engine(name, es, settings.limits)?;
-                jobs.append(&mut j);
-                engine
+                let built = build_one(name, es, settings.limits)?;
+                jobs.extend(built.jobs);
+                if let Some(db) = built.database {
+                    databases.push((name.clone(), db));
+                }
+                built.engine
             },
             options: EngineOptions {
                 remote: es.is_remote(),
@@ -244,7 +313,11 @@ pub fn build(settings: &Settings) -> Result<(Router, Vec<Job>), RegistryError> {
             reason,
         })?
         .with_limits(settings.limits);
-    Ok((router, jobs))
+    Ok(Assembly {
+        router,
+        jobs,
+        databases,
+    })
 }
 
 /// Checks every model directory; returns one line per loaded model or the first problem.
