@@ -12,6 +12,10 @@
 //!   and `flowgate_breaker_open{engine}`, emitted by `flowgate-http` for remote engines.
 //! - `flowgate_workflows_running{engine}` and `flowgate_tasks_open{engine}`, read from each
 //!   embedded engine of this application when scraped.
+//! - `flowgate_events_polls_total{engine,outcome}`, `flowgate_events_poll_duration_seconds`,
+//!   `flowgate_events_poll_last_success_timestamp_seconds`, `flowgate_events_poll_lag_seconds`,
+//!   `flowgate_events_poll_failures_consecutive` and `flowgate_events_derived_total`, emitted
+//!   by `flowgate-poll` for remote engines whose events are derived by polling.
 //!
 //! Everything goes through the `metrics` facade into one Prometheus recorder installed once
 //! per process ([`recorder`]), however many applications the process builds (tests build
@@ -114,6 +118,31 @@ fn describe() {
     metrics::describe_gauge!(
         "flowgate_breaker_open",
         "1 while the circuit breaker in front of a remote engine is open"
+    );
+    metrics::describe_counter!(
+        "flowgate_events_polls_total",
+        "Event polls of remote engines, by engine and outcome (ok, error)"
+    );
+    metrics::describe_histogram!(
+        "flowgate_events_poll_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time of one event poll of a remote engine"
+    );
+    metrics::describe_gauge!(
+        "flowgate_events_poll_last_success_timestamp_seconds",
+        "Unix time of the start of the last successful event poll, by engine"
+    );
+    metrics::describe_gauge!(
+        "flowgate_events_poll_lag_seconds",
+        "Age of the upstream state the events reflect, as of the last poll attempt, by engine"
+    );
+    metrics::describe_gauge!(
+        "flowgate_events_poll_failures_consecutive",
+        "Event polls failed since the last success, by engine"
+    );
+    metrics::describe_counter!(
+        "flowgate_events_derived_total",
+        "Workflow events derived by polling, by engine"
     );
 }
 
