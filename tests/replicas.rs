@@ -215,3 +215,33 @@ async fn a_killed_replica_loses_nothing_it_acknowledged() {
     let wf = start_review(&c, &b, "doc-after-kill").await;
     assert_eq!(open_tasks(&c, &b, &wf).await.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_replica_streams_the_events_of_every_replica() {
+    let Some((_schema, _dir, r)) = setup(2, "") else {
+        return;
+    };
+    let c = client();
+    let mut stream = c
+        .get(format!("{}/events", r[1].base()))
+        .basic_auth("Administrator", Some("Administrator"))
+        .header("Accept", "text/event-stream")
+        .send()
+        .await
+        .expect("stream");
+    assert_eq!(stream.status().as_u16(), 200);
+    let wf = start_review(&c, &r[0].base(), "doc-stream").await;
+    // Bounded: the event must arrive on the other replica's stream within 15 s.
+    let mut seen = String::new();
+    let found = tokio::time::timeout(Duration::from_secs(15), async {
+        while let Ok(Some(chunk)) = stream.chunk().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if seen.contains("afterWorkflowStarted") && seen.contains(&wf) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(found, Ok(true), "{seen}");
+}
