@@ -16,11 +16,13 @@ pub struct Replica(Option<Server>);
 
 impl Replica {
     pub fn start(cfg: &Path, log: &Path, url: &str) -> Replica {
-        Replica(Some(Server::start_with_env(
-            cfg,
-            log,
-            &[("FLOWGATE__ENGINES__LOCAL__DATABASE_URL", url)],
-        )))
+        // No URL: a replica of another storage (the variable would be refused).
+        let env: &[(&str, &str)] = if url.is_empty() {
+            &[]
+        } else {
+            &[("FLOWGATE__ENGINES__LOCAL__DATABASE_URL", url)]
+        };
+        Replica(Some(Server::start_with_env(cfg, log, env)))
     }
 
     pub fn base(&self) -> String {

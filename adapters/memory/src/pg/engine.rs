@@ -71,15 +71,20 @@ impl PgEngine {
             .enable_all()
             .build()
             .map_err(|e| super::PgError::Statement(format!("cannot start its runtime: {e}")))?;
+        // Held so that a failed start shuts it down without blocking the caller.
+        let rt = Rt(Some(rt));
+        let Some(runtime) = rt.0.as_ref() else {
+            return Err(super::PgError::Statement("no runtime".into()).into());
+        };
         let name = name.into();
         // A fresh thread is outside any runtime, so it may block on this one.
         let core = std::thread::scope(|s| {
-            s.spawn(|| rt.block_on(Core::open(name, models, options, limits)))
+            s.spawn(|| runtime.block_on(Core::open(name, models, options, limits)))
                 .join()
         })
         .map_err(|_| super::PgError::Statement("start-up failed".into()))??;
         let core = Arc::new(core);
-        let handle = rt.handle().clone();
+        let handle = runtime.handle().clone();
         {
             let _inside = handle.enter();
             core.spawn_feed();
@@ -87,7 +92,7 @@ impl PgEngine {
         Ok(PgEngine {
             core,
             handle,
-            _rt: Rt(Some(rt)),
+            _rt: rt,
         })
     }
 
