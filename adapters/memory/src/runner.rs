@@ -504,7 +504,7 @@ impl<'a> Txn<'a> {
         if multi && !self.open_tasks(Some(&node.id)).is_empty() {
             let snapshot = Self::task_variables(model, node, &self.wf);
             if let Some(t) = self.task(task_id) {
-                t.variables = Some(snapshot);
+                t.variables = Some(Box::new(snapshot));
             }
             // The next reviewer of the node starts with an empty comment.
             if comment.is_some() && node.var_types.contains_key("comment") {
@@ -523,7 +523,7 @@ impl<'a> Txn<'a> {
         if let Some(id) = completed {
             let snapshot = Self::task_variables(model, node, &self.wf);
             if let Some(t) = self.task(id) {
-                t.variables = Some(snapshot);
+                t.variables = Some(Box::new(snapshot));
             }
         }
         self.node_rec(idx).run = NodeRun::Ready;

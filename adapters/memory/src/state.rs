@@ -115,7 +115,9 @@ pub struct TaskRecord {
     /// When it ended or was cancelled.
     pub ended: Option<DateTime<Utc>>,
     /// Variables as they were when the task ended (open tasks show live values).
-    pub variables: Option<Variables>,
+    /// Boxed: open tasks have none, and a map's header would make every task record
+    /// 64 bytes larger (serialized as the map itself).
+    pub variables: Option<Box<Variables>>,
 }
 
 impl WorkflowRecord {

@@ -32,7 +32,7 @@ pub(crate) fn workflow(model: &Model, wf: &WorkflowRecord) -> WorkflowInstance {
 pub(crate) fn task(model: &Model, wf: &WorkflowRecord, t: &TaskRecord) -> Task {
     let node = model.node(&t.node_id);
     let variables = match (&t.variables, node) {
-        (Some(v), _) if t.state != TaskState::Opened => v.clone(),
+        (Some(v), _) if t.state != TaskState::Opened => (**v).clone(),
         (_, Some(node)) => Txn::task_variables(model, node, wf),
         _ => Default::default(),
     };
