@@ -211,8 +211,10 @@ fn settings(dir: Option<&std::path::Path>) -> PollSettings {
 }
 
 fn all(feed: &EventFeed) -> Vec<(EventKind, String)> {
-    let mut q = EventQuery::default();
-    q.page = flowgate_core::PageRequest::new(0, 1000);
+    let q = EventQuery {
+        page: flowgate_core::PageRequest::new(0, 1000),
+        ..EventQuery::default()
+    };
     feed.events(&CallContext::admin("admin"), &q)
         .unwrap()
         .items
