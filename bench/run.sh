@@ -4,6 +4,8 @@
 #   bench/run.sh            full run (about 13 minutes plus the release build)
 #   bench/run.sh --smoke    a few seconds per step, to check the suite still works
 #   bench/run.sh [--smoke] --adapters   only the Alfresco / CQ adapter rows
+#   bench/run.sh [--smoke] --postgres   only the PostgreSQL rows (bench/pg.sh), with their
+#                                       memory-mode and redb references
 #
 # Every throughput row is measured with two load generators, wrk and oha, each in rounds
 # alternating with its reference (the bare actix baseline, nginx in front of the same
@@ -26,10 +28,12 @@ mkdir -p "$OUT"
 
 SMOKE=0
 ADAPTERS_ONLY=0
+PG_ONLY=0
 for arg in "$@"; do
   case "$arg" in
     --smoke) SMOKE=1 ;;
     --adapters) ADAPTERS_ONLY=1 ;;
+    --postgres) PG_ONLY=1 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -137,7 +141,7 @@ field() { # key-gen index (0-based in the paired() line)
   local a; read -r -a a <<< "${R[$1]}"; echo "${a[$2]}"
 }
 
-if [ "$ADAPTERS_ONLY" = 0 ]; then
+if [ "$ADAPTERS_ONLY" = 0 ] && [ "$PG_ONLY" = 0 ]; then
 echo "== stack baseline (bare actix-web, fixed ~1 KB task body)"
 BP=$(free_port)
 "${RUN[@]}" "$BIN/stack-baseline" --bind "127.0.0.1:$BP" > "$OUT/baseline.log" 2>&1 &
@@ -218,6 +222,29 @@ read -r LW_RPS LW_P50 LW_P99 LW_REVIEWS LW_FAIL < <(awk '
   --concurrency "$CONN" drive --workflows "$DRIVE" > "$OUT/drive-memory.json"
 read -r LF_RPS LF_REVIEWS < <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(round(d["requests_per_second"]), round(d["completions_per_second"]/2))' "$OUT/drive-memory.json")
 stop_gateway
+fi
+
+# PostgreSQL rows (bench/pg.sh), when scripts/postgres.sh finds a server; BENCH_POSTGRES=0
+# leaves them out of a full run.
+PG_ROWS=0
+if [ "$ADAPTERS_ONLY" = 0 ] && { [ "$PG_ONLY" = 1 ] || [ "${BENCH_POSTGRES:-1}" = 1 ]; } &&
+  bash scripts/postgres.sh > /dev/null; then
+  # shellcheck source=bench/pg.sh
+  . "$ROOT/bench/pg.sh"
+  PG_ROWS=1
+fi
+if [ "$PG_ONLY" = 1 ]; then
+  [ "$PG_ROWS" = 1 ] || { echo "no PostgreSQL server (scripts/postgres.sh)" >&2; exit 2; }
+  : > "$OUT/results.md"
+  {
+    echo "flowgate PostgreSQL benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores; wrk -t$THREADS -c$CONN, oha -c$CONN and fg-load, $DUR per read run, $ROUNDS alternating rounds"
+    echo
+    echo "| measurement                                    | value        | p50 ms    | p99 ms    | target"
+    echo "|------------------------------------------------|--------------|-----------|-----------|-------"
+  } | tee -a "$OUT/results.md"
+  pg_rows
+  echo "results: $OUT/results.md"
+  exit 0
 fi
 
 # The adapter rows: the simulator directly, nginx in front of it (upstream keep-alive) and
@@ -385,6 +412,27 @@ row "  target: lifecycle with both drivers" "" "" "" "$(both "$LW_OK" "$LF_OK")"
 row "workflow starts/s: memory / durable" "$SEED_RATE / $D_SEED" "" "" ""
 row "RSS with $TASKS running workflows (MB)" "$RSS1" "" "" \
   "$(python3 -c "import sys; a,b,n=float(sys.argv[1]),float(sys.argv[2]),int(sys.argv[3]); print(f'{(a-b)*1048576/n:.0f} bytes/workflow')" "$RSS1" "$RSS0" "$TASKS")"
+# Memory per running workflow (bench/src/bin/fg-mem.rs): the release binary with the
+# shipped configuration (config/dev.toml: redb, fsync) and its in-memory variant,
+# workflows started as users start them (on documents, participants, a comment); then
+# RSS over rounds of full reviews with retention on ("1s", swept every second).
+MEM_N=${BENCH_MEM_WORKFLOWS:-100000}; MEM_ROUNDS=10; MEM_REVIEWS=5000
+[ "$SMOKE" = 1 ] && { MEM_N=2000; MEM_ROUNDS=3; MEM_REVIEWS=300; }
+jget() { python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[2]]; print(" ".join(f"{x/1024:.0f}" for x in v) if isinstance(v, list) else v)' "$1" "$2"; }
+for mode in memory redb; do
+  echo "   fg-mem per-workflow ($mode)" >&2
+  "${LOAD[@]}" "$BIN/fg-mem" --bin "$BIN/flowgate" --storage "$mode" --port "$(free_port)" \
+    --work "$OUT/fg-mem-$mode" per-workflow --workflows "$MEM_N" > "$OUT/mem-$mode.json"
+  MB=$(jget "$OUT/mem-$mode.json" bytes_per_workflow)
+  row "RSS per running workflow, $mode (B)" "$MB" "" "" \
+    "$MEM_N workflows on documents; <=3000: $(check "$MB <= 3000"); errors $(jget "$OUT/mem-$mode.json" errors)"
+done
+echo "   fg-mem long-run (redb, retention 1s)" >&2
+"${LOAD[@]}" "$BIN/fg-mem" --bin "$BIN/flowgate" --storage redb --port "$(free_port)" \
+  --work "$OUT/fg-mem-long" long-run --rounds "$MEM_ROUNDS" --reviews "$MEM_REVIEWS" > "$OUT/mem-long.json"
+row "RSS over $MEM_ROUNDS x $MEM_REVIEWS reviews, retention on (MB)" "$(jget "$OUT/mem-long.json" rss_kb | awk '{print $NF}')" "" "" \
+  "after each round: $(jget "$OUT/mem-long.json" rss_kb); growth after round 1: $(jget "$OUT/mem-long.json" growth_after_first_round_kb) kB"
+if [ "$PG_ROWS" = 1 ]; then pg_rows; fi
 fi
 adapter_table() { # key label
   local key=$1 label=$2 gen k ok1 ok2 okw=() okc=()
