@@ -23,6 +23,7 @@
 pub mod auth;
 pub mod body;
 pub mod cors;
+pub mod db_metrics;
 pub mod error;
 pub mod live;
 pub mod logging;
@@ -34,6 +35,7 @@ pub mod registry;
 pub mod router;
 pub mod routes;
 pub mod settings;
+pub mod webhooks;
 
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
@@ -61,6 +63,8 @@ pub struct AppState {
     pub jobs: Vec<registry::Job>,
     /// Live events and open event streams.
     pub events: live::Hub,
+    /// Webhook endpoints and their delivery state.
+    pub webhooks: webhooks::Webhooks,
 }
 
 /// The gateway could not start.
@@ -75,6 +79,9 @@ pub enum StartError {
     /// The bearer token settings could not be put to use (key set, HTTP client).
     #[error("{0}")]
     Auth(String),
+    /// The webhook settings could not be put to use (secret, HTTP client, state file).
+    #[error("{0}")]
+    Webhooks(String),
     /// The listening socket could not be opened.
     #[error("cannot listen: {0}")]
     Io(#[from] std::io::Error),
@@ -88,16 +95,23 @@ impl AppState {
             // their first call, which must already reach this recorder.
             metrics::recorder();
         }
-        let (router, jobs) = registry::build(&settings)?;
+        let registry::Assembly {
+            router,
+            jobs,
+            databases,
+        } = registry::assemble(&settings)?;
+        let tokens = auth::tokens::for_settings(&settings, &databases).map_err(StartError::Auth)?;
         let directory = Directory::build(&settings.auth)
             .map_err(StartError::Auth)?
-            .with_token_store(auth::tokens::for_settings(&settings).map_err(StartError::Auth)?);
+            .with_token_store(tokens);
+        let webhooks = webhooks::Webhooks::build(&settings).map_err(StartError::Webhooks)?;
         Ok(Self {
             settings,
             router,
             directory,
             jobs,
             events: live::Hub::default(),
+            webhooks,
         })
     }
 
@@ -108,12 +122,17 @@ impl AppState {
             Directory::new(&settings.auth)
         });
         let router = router.with_limits(settings.limits);
+        let webhooks = webhooks::Webhooks::build(&settings).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "webhooks are off");
+            webhooks::Webhooks::default()
+        });
         Self {
             settings,
             router,
             directory,
             jobs: Vec::new(),
             events: live::Hub::default(),
+            webhooks,
         }
     }
 }
@@ -320,6 +339,22 @@ pub fn server_with_data(
     Ok(server.listen(listener)?.run())
 }
 
+/// Starts what runs beside the HTTP server: the engines' jobs, the relays of live
+/// events (so that every event is counted in `/metrics` from the start) and the
+/// webhook dispatchers. Must run inside a Tokio runtime; aborting the handles stops
+/// the tasks (the relays end with their engines).
+pub fn start_background(data: &web::Data<AppState>) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut handles = registry::start_jobs(&data.jobs);
+    // The receiver is dropped at once: the relays run for the streams and
+    // dispatchers to come, and nobody listening is not an error.
+    drop(
+        data.events
+            .subscribe(&data.router, data.settings.events.buffer),
+    );
+    handles.extend(webhooks::start(data));
+    handles
+}
+
 /// Binds `server.bind` (port 0 picks a free port), starts serving on a background task
 /// and returns the bound address. Used by tests and by client test harnesses.
 pub async fn spawn(state: AppState) -> Result<Running, StartError> {
@@ -331,8 +366,9 @@ pub async fn spawn(state: AppState) -> Result<Running, StartError> {
         // In-process servers share the machine with the tests driving them.
         state.settings.server.workers = 2;
     }
-    let jobs = registry::start_jobs(&state.jobs);
-    let server = server(state, listener)?;
+    let data = web::Data::new(state);
+    let jobs = start_background(&data);
+    let server = server_with_data(data, listener)?;
     let handle = server.handle();
     let join = tokio::spawn(server);
     Ok(Running {

@@ -131,13 +131,37 @@ impl Drop for StreamSlot {
     }
 }
 
-/// Copies one engine's events to the gateway channel until the engine goes away.
+/// An event as the stream's `data:` and a webhook's `data` show it: the event's JSON
+/// (camelCase, ids as the gateway shows them) plus `id` (`<engine>:<seq>`) and
+/// `eventId` (the routing event id).
+pub fn event_data(e: &Event) -> serde_json::Value {
+    let mut data = serde_json::to_value(e).unwrap_or_default();
+    if let Some(o) = data.as_object_mut() {
+        o.insert("id".into(), e.id().into());
+        o.insert("eventId".into(), e.event_id().into());
+    }
+    data
+}
+
+/// Copies one engine's events to the gateway channel until the engine goes away, and
+/// counts them (`flowgate_events_total{engine,type}`): every committed event passes
+/// here once.
 fn relay(mut source: LiveSource, tx: broadcast::Sender<Arc<Live>>) {
     loop {
         let item = match source.rx.blocking_recv() {
-            Ok(ev) => Live::Event(Box::new(source.outward(&ev))),
+            Ok(ev) => {
+                metrics::counter!(
+                    "flowgate_events_total",
+                    "engine" => source.name.clone(),
+                    "type" => ev.kind.as_str()
+                )
+                .increment(1);
+                Live::Event(Box::new(source.outward(&ev)))
+            }
             Err(RecvError::Lagged(n)) => {
                 tracing::warn!(engine = %source.name, missed = n, "live events relay fell behind");
+                metrics::counter!("flowgate_events_missed_total", "engine" => source.name.clone())
+                    .increment(n);
                 Live::Gap(source.name.clone())
             }
             Err(RecvError::Closed) => return,

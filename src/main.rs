@@ -1,4 +1,5 @@
-//! The `flowgate` command line: `serve`, `check-config`, `hash-password`, `openapi`.
+//! The `flowgate` command line: `serve`, `check-config`, `migrate`, `hash-password`,
+//! `openapi`.
 
 use std::io::{BufRead, Write};
 use std::net::TcpListener;
@@ -35,6 +36,31 @@ enum Command {
         /// Settings file applied over the built-in defaults.
         #[arg(long, env = "FLOWGATE_CONFIG")]
         config: Option<PathBuf>,
+    },
+    /// Apply the PostgreSQL schema migrations of every embedded engine configured with
+    /// `storage = "postgres"`; with `--from` and `--to`, copy a redb data directory into
+    /// a PostgreSQL database instead.
+    Migrate {
+        /// Settings file applied over the built-in defaults.
+        #[arg(long, env = "FLOWGATE_CONFIG")]
+        config: Option<PathBuf>,
+        /// A redb data directory (an embedded engine's `data_dir`) to copy.
+        #[arg(long, requires = "to")]
+        from: Option<PathBuf>,
+        /// The PostgreSQL URL to copy into (better given as FLOWGATE_MIGRATE_TO).
+        #[arg(
+            long,
+            env = "FLOWGATE_MIGRATE_TO",
+            hide_env_values = true,
+            requires = "from"
+        )]
+        to: Option<String>,
+        /// The engine name the copied state belongs to.
+        #[arg(long, default_value = "local")]
+        engine: String,
+        /// The schema to copy into (created if missing).
+        #[arg(long)]
+        schema: Option<String>,
     },
     /// Read a password from standard input and print its argon2 hash for `password_hash`.
     HashPassword,
@@ -96,11 +122,12 @@ async fn serve(config: Option<PathBuf>, bind: Option<String>) -> Result<(), Stri
         .local_addr()
         .map_err(|e| format!("cannot read the bound address: {e}"))?;
     let ctx = state.settings.server.context_path.clone();
-    let _jobs = flowgate::registry::start_jobs(&state.jobs);
     let metrics_bind = Some(state.settings.metrics.clone())
         .filter(|m| m.enabled && !m.bind.is_empty())
         .map(|m| m.bind);
     let data = actix_web::web::Data::new(state);
+    // Jobs, live event relays and webhook dispatchers; they end with the process.
+    let _background = flowgate::start_background(&data);
     let metrics = match metrics_bind {
         Some(m) => {
             let l = TcpListener::bind(&m).map_err(|e| format!("cannot listen on {m}: {e}"))?;
@@ -147,6 +174,50 @@ fn check_config(config: Option<PathBuf>) -> Result<(), String> {
     Ok(())
 }
 
+async fn migrate(
+    config: Option<PathBuf>,
+    from: Option<PathBuf>,
+    to: Option<String>,
+    engine: String,
+    schema: Option<String>,
+) -> Result<(), String> {
+    use flowgate::settings::EngineSettings;
+    use flowgate_memory::pg;
+    if let (Some(from), Some(to)) = (from, to) {
+        let mut options = pg::PgOptions::new(to);
+        options.schema = schema;
+        let r = pg::copy_redb(&from, &options, &engine)
+            .await
+            .map_err(|e| e.to_string())?;
+        println!(
+            "copied {} workflows, {} tasks, {} events and {} document paths of engine '{engine}' from {}",
+            r.workflows,
+            r.tasks,
+            r.events,
+            r.document_paths,
+            from.display()
+        );
+        return Ok(());
+    }
+    let settings = load(config, None)?;
+    let mut done = 0;
+    for (name, e) in &settings.engines {
+        let EngineSettings::Memory(m) = e else {
+            continue;
+        };
+        let Some(options) = m.postgres(name).map_err(|e| e.join("; "))? else {
+            continue;
+        };
+        let version = pg::migrate(&options).await.map_err(|e| e.to_string())?;
+        println!("engine '{name}': database schema at version {version}");
+        done += 1;
+    }
+    if done == 0 {
+        return Err("no embedded engine is configured with storage = \"postgres\"".into());
+    }
+    Ok(())
+}
+
 fn hash_password() -> Result<(), String> {
     let mut line = String::new();
     std::io::stdin()
@@ -167,6 +238,13 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { config, bind } => serve(config, bind).await,
         Command::CheckConfig { config } => check_config(config),
+        Command::Migrate {
+            config,
+            from,
+            to,
+            engine,
+            schema,
+        } => migrate(config, from, to, engine, schema).await,
         Command::HashPassword => hash_password(),
         Command::Openapi => flowgate::openapi::spec_pretty().map(|s| println!("{s}")),
     };

@@ -16,6 +16,15 @@
 //!   `flowgate_events_poll_last_success_timestamp_seconds`, `flowgate_events_poll_lag_seconds`,
 //!   `flowgate_events_poll_failures_consecutive` and `flowgate_events_derived_total`, emitted
 //!   by `flowgate-poll` for remote engines whose events are derived by polling.
+//! - `flowgate_events_total{engine,type}`: workflow events committed, counted once each by
+//!   the live relay of [`crate::live`] (`flowgate_events_missed_total{engine}` counts
+//!   those a relay that fell behind could not see); `flowgate_event_streams_open`: open
+//!   `GET /api/v1/events` streams of this application, read when scraped.
+//! - `flowgate_webhook_deliveries_total{endpoint,outcome}` (`delivered`,
+//!   `dead_lettered`: one per event settled), `flowgate_webhook_failures_total{endpoint,reason}`
+//!   (failed attempts: `connect`, `timeout`, `status`, `tls`, `other`) and
+//!   `flowgate_webhook_delivery_latency_seconds{endpoint}` (from the event's commit to the
+//!   receiver's 2xx, retries included), recorded by [`crate::webhooks::delivery`].
 //!
 //! Everything goes through the `metrics` facade into one Prometheus recorder installed once
 //! per process ([`recorder`]), however many applications the process builds (tests build
@@ -48,6 +57,13 @@ const BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
+/// Buckets of `flowgate_webhook_delivery_latency_seconds`: from a direct delivery
+/// (tens of milliseconds) to a day of retries.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
+    3600.0, 21600.0, 86400.0,
+];
+
 /// How often histogram samples are folded into their buckets when nobody scrapes, so that
 /// memory stays bounded.
 const UPKEEP_EVERY: Duration = Duration::from_secs(5);
@@ -63,6 +79,12 @@ pub fn recorder() -> Option<&'static PrometheusHandle> {
                     Matcher::Suffix("_duration_seconds".to_owned()),
                     BUCKETS,
                 )
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("flowgate_webhook_delivery_latency_seconds".to_owned()),
+                        LATENCY_BUCKETS,
+                    )
+                })
                 .and_then(PrometheusBuilder::install_recorder);
             match installed {
                 Ok(handle) => {
@@ -144,6 +166,27 @@ fn describe() {
         "flowgate_events_derived_total",
         "Workflow events derived by polling, by engine"
     );
+    metrics::describe_counter!(
+        "flowgate_events_total",
+        "Workflow events committed, by engine and routing event id (type)"
+    );
+    metrics::describe_counter!(
+        "flowgate_events_missed_total",
+        "Workflow events the live relay of an engine fell too far behind to see"
+    );
+    metrics::describe_counter!(
+        "flowgate_webhook_deliveries_total",
+        "Events settled per webhook endpoint: delivered (2xx) or dead_lettered"
+    );
+    metrics::describe_counter!(
+        "flowgate_webhook_failures_total",
+        "Failed webhook delivery attempts, by endpoint and reason"
+    );
+    metrics::describe_histogram!(
+        "flowgate_webhook_delivery_latency_seconds",
+        metrics::Unit::Seconds,
+        "Time from an event's commit to its receiver's 2xx, retries included, by endpoint"
+    );
 }
 
 /// Registers the `/metrics` route when enabled.
@@ -209,6 +252,8 @@ pub(crate) async fn scrape(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     })?;
     let mut body = handle.render();
     if let Some(state) = state {
+        render_streams(&mut body, state.events.open_streams());
+        crate::db_metrics::render(&mut body);
         render_engine_stats(
             &mut body,
             state
@@ -290,6 +335,16 @@ fn render_engine_stats<'a>(
             );
         }
     }
+}
+
+/// Appends `flowgate_event_streams_open`: the open event streams of the application
+/// answering the scrape.
+fn render_streams(out: &mut String, open: usize) {
+    let _ = writeln!(
+        out,
+        "# HELP flowgate_event_streams_open Open GET /api/v1/events streams\n\
+         # TYPE flowgate_event_streams_open gauge\nflowgate_event_streams_open {open}"
+    );
 }
 
 /// Escapes a label value for the text format.

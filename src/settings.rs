@@ -61,6 +61,9 @@ pub struct Settings {
     /// The live event stream (`[events]`).
     #[serde(default)]
     pub events: crate::live::EventsSettings,
+    /// Signed webhook endpoints (`[[webhooks]]`).
+    #[serde(default)]
+    pub webhooks: crate::webhooks::settings::WebhooksSettings,
 }
 
 /// `[routing]`: fan-out of queries that span engines ("my tasks", "my workflows", models).
@@ -420,6 +423,13 @@ impl Settings {
         if let Some(text) = &sources.toml {
             b = b.add_source(File::from_str(text, FileFormat::Toml));
         }
+        // `FLOWGATE__WEBHOOKS__<NAME>__<KEY>` addresses an entry of a list, which the
+        // config crate cannot: those are applied below, by endpoint name.
+        let vars = match &sources.env {
+            Some(m) => m.clone(),
+            None => process_env()?,
+        };
+        let (vars, webhook_vars) = crate::webhooks::settings::split_env(vars);
         let env = Environment::with_prefix("FLOWGATE")
             .prefix_separator("__")
             .separator("__")
@@ -431,11 +441,20 @@ impl Settings {
             .with_list_parse_key("auth.jwt.admin_groups")
             .with_list_parse_key("auth.jwt.poweruser_groups")
             .try_parsing(true)
-            .source(sources.env.clone());
+            .source(Some(vars));
         b = b.add_source(env);
-        let cfg = b
-            .build()
+        let mut cfg = b
+            .build_cloned()
             .map_err(|e| SettingsError::Load(format!("cannot read settings: {e}")))?;
+        if !webhook_vars.is_empty() {
+            let current = cfg.get::<config::Value>("webhooks").ok();
+            let value = crate::webhooks::settings::env_overrides(current, &webhook_vars)
+                .map_err(SettingsError::Load)?;
+            cfg = b
+                .set_override("webhooks", value)
+                .and_then(|b| b.build())
+                .map_err(|e| SettingsError::Load(format!("cannot read settings: {e}")))?;
+        }
         if cfg.get::<config::Value>("server.batch_writes").is_ok() {
             return Err(SettingsError::Load(
                 "invalid settings: server.batch_writes was removed (responses are written \
@@ -574,6 +593,7 @@ impl Settings {
         if let Some(jwt) = &self.auth.jwt {
             errs.extend(jwt.validate());
         }
+        errs.extend(self.webhooks.problems(&crate::webhooks::engine_names(self)));
         let defaults: Vec<&String> = self
             .engines
             .iter()
@@ -650,6 +670,25 @@ impl Settings {
             })
             .collect()
     }
+}
+
+/// The process environment's `FLOWGATE__*` variables (others are of no interest, and
+/// names that are not Unicode are skipped as the config crate skips them).
+fn process_env() -> Result<HashMap<String, String>, SettingsError> {
+    let mut out = HashMap::new();
+    for (k, v) in std::env::vars_os() {
+        let Ok(k) = k.into_string() else { continue };
+        if !k.to_ascii_uppercase().starts_with("FLOWGATE__") {
+            continue;
+        }
+        let v = v.into_string().map_err(|_| {
+            SettingsError::Load(format!(
+                "cannot read settings: env variable {k} contains non-Unicode data"
+            ))
+        })?;
+        out.insert(k, v);
+    }
+    Ok(out)
 }
 
 fn product_version_ok(v: &str) -> bool {

@@ -85,6 +85,38 @@ impl Router {
         Ok(p.map(|ev| Self::out_event(e, ev)))
     }
 
+    /// Sequence number of the last event of engine `engine` the caller may see (0 when
+    /// none, or for an unknown engine or one keeping no events). Two engine calls: the
+    /// count, then the last entry.
+    pub async fn last_event_seq(
+        &self,
+        cx: &flowgate_core::CallContext,
+        engine: &str,
+    ) -> Result<u64> {
+        let Some(e) = self
+            .engines()
+            .iter()
+            .find(|e| e.name == engine && e.engine.keeps_events())
+        else {
+            return Ok(0);
+        };
+        let cx = scoped(e, cx);
+        let mut q = EventQuery {
+            after_seq: Some(0),
+            page: PageRequest::new(0, 1),
+            ..EventQuery::default()
+        };
+        let total = call(e, "events", &cx, e.engine.events(&cx, q.clone()))
+            .await?
+            .total;
+        if total == 0 {
+            return Ok(0);
+        }
+        q.page = PageRequest::new(total - 1, 1);
+        let p = call(e, "events", &cx, e.engine.events(&cx, q)).await?;
+        Ok(p.items.last().map_or(0, |ev| ev.seq))
+    }
+
     /// A receiver of the live events of every engine that publishes them, with what it
     /// takes to show those events as the gateway does. Holds no engine.
     pub fn live_sources(&self) -> Vec<LiveSource> {

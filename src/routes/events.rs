@@ -101,11 +101,7 @@ fn format_cursor(c: &Cursor) -> String {
 
 /// One SSE message carrying `e`.
 fn message(cursor: &Cursor, e: &Event) -> Bytes {
-    let mut data = serde_json::to_value(e).unwrap_or_default();
-    if let Some(o) = data.as_object_mut() {
-        o.insert("id".into(), e.id().into());
-        o.insert("eventId".into(), e.event_id().into());
-    }
+    let data = crate::live::event_data(e);
     Bytes::from(format!(
         "id: {}\nevent: {}\ndata: {data}\n\n",
         format_cursor(cursor),

@@ -40,6 +40,7 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
     bootstrap::configure_api(cfg);
     token::configure(cfg);
     admin::configure(cfg);
+    crate::webhooks::admin::configure(cfg);
     cfg.default_service(web::to(not_found));
 }
 

@@ -1,4 +1,5 @@
 //! The real `flowgate` binary as a child process, for tests that restart or kill it.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -19,6 +20,11 @@ pub struct Server {
 impl Server {
     /// Starts the binary with `cfg` and waits for its announcement line.
     pub fn start(cfg: &Path, log: &Path) -> Server {
+        Self::start_with_env(cfg, log, &[])
+    }
+
+    /// [`Server::start`] with extra environment variables for the child alone.
+    pub fn start_with_env(cfg: &Path, log: &Path, env: &[(&str, &str)]) -> Server {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -30,6 +36,7 @@ impl Server {
             .args(["--bind", "127.0.0.1:0"])
             .env_remove("FLOWGATE_CONFIG")
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()

@@ -66,6 +66,10 @@ class Gateway:
         # What a Nuxeo client is given as its server URL: host + the `/nuxeo/` context.
         self.base = f"http://127.0.0.1:{port}/nuxeo/" if port else None
 
+    def connect(self, user, password=None):
+        """The official client logged in as `user` on this gateway."""
+        return client(self.base, user, password)
+
     def log_tail(self, lines=60):
         try:
             text = Path(self.log_path).read_text(errors="replace")
@@ -83,8 +87,9 @@ class Gateway:
                 self.proc.wait(STOP_TIMEOUT_S)
 
 
-def _start_gateway(log_dir, env=None):
-    """Starts the gateway; `env` adds environment variables (settings overrides)."""
+def _start_gateway(log_dir, env=None, config=None):
+    """Starts the gateway; `env` adds environment variables (settings overrides),
+    `config` replaces the shared configuration file."""
     binary = _binary()
     if not binary.exists():
         pytest.fail(f"flowgate binary not found at {binary}")
@@ -92,7 +97,7 @@ def _start_gateway(log_dir, env=None):
     with open(log_path, "wb") as log:
         # Port 0: the kernel picks a free port, the gateway announces it on stdout.
         proc = subprocess.Popen(
-            [str(binary), "serve", "--config", str(CONFIG), "--bind", "127.0.0.1:0"],
+            [str(binary), "serve", "--config", str(config or CONFIG), "--bind", "127.0.0.1:0"],
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -110,21 +115,63 @@ def _start_gateway(log_dir, env=None):
         time.sleep(0.02)
     gateway.stop()
     pytest.fail(
-        f"flowgate did not start with {CONFIG} (exit code {proc.returncode}):\n{gateway.log_tail()}"
+        f"flowgate did not start with {config or CONFIG} (exit code {proc.returncode}):\n{gateway.log_tail()}"
     )
 
 
 @pytest.fixture
 def gateway():
     """A fresh flowgate for one test; its log tail is printed when the test fails."""
-    log_dir = tempfile.mkdtemp(prefix="flowgate-pytest-")
-    gw = _start_gateway(log_dir)
+    import replicas
+
+    if replicas.enabled():
+        gw = replicas.Pair(_start_gateway, CONFIG, pytest.fail)
+    else:
+        log_dir = tempfile.mkdtemp(prefix="flowgate-pytest-")
+        gw = _start_gateway(log_dir)
     try:
         yield gw
     finally:
         gw.stop()
         # Shown by pytest only for failing tests.
         print(f"--- flowgate log ({gw.log_path}) ---\n{gw.log_tail()}")
+
+
+@pytest.fixture
+def start_gateway():
+    """Returns a factory: start_gateway(extra_toml, env) -> a gateway whose settings are
+    the shared configuration plus `extra_toml` (e.g. `[[webhooks]]` tables), with the
+    environment variables `env`; every gateway started is stopped when the test ends."""
+    started = []
+
+    def start(extra_toml="", env=None):
+        log_dir = tempfile.mkdtemp(prefix="flowgate-pytest-")
+        config = Path(log_dir) / "flowgate.toml"
+        config.write_text(CONFIG.read_text() + "\n" + extra_toml)
+        gw = _start_gateway(log_dir, env=env, config=config)
+        started.append(gw)
+        return gw
+
+    yield start
+    for gw in started:
+        gw.stop()
+        print(f"--- flowgate log ({gw.log_path}) ---\n{gw.log_tail()}")
+
+
+def client(base, user, password=None):
+    """The official client logged in as `user` on the gateway at `base` (see `connect`)."""
+    return Nuxeo(
+        host=base,
+        auth=(user, password if password is not None else user),
+        retries=Retry(
+            total=2,
+            backoff_factor=0.05,
+            allowed_methods=frozenset(["GET", "POST", "PUT", "DELETE"]),
+            status_forcelist=[429, 500, 503, 504],
+            raise_on_status=False,
+        ),
+        timeout=(5, 30),
+    )
 
 
 @pytest.fixture
@@ -138,17 +185,6 @@ def connect(gateway):
     """
 
     def make(user, password=None):
-        return Nuxeo(
-            host=gateway.base,
-            auth=(user, password if password is not None else user),
-            retries=Retry(
-                total=2,
-                backoff_factor=0.05,
-                allowed_methods=frozenset(["GET", "POST", "PUT", "DELETE"]),
-                status_forcelist=[429, 500, 503, 504],
-                raise_on_status=False,
-            ),
-            timeout=(5, 30),
-        )
+        return client(gateway.base, user, password)
 
     return make

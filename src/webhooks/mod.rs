@@ -1,0 +1,172 @@
+//! Signed webhooks: workflow events posted to configured HTTPS endpoints, at least
+//! once, in order per endpoint.
+//!
+//! - [`settings`]: the `[[webhooks]]` tables, checked at start-up (URL, secret, spans).
+//! - [`signing`]: Standard Webhooks headers (`webhook-id`, `webhook-timestamp`,
+//!   `webhook-signature: v1,<HMAC-SHA256>`).
+//! - [`delivery`]: one dispatcher per endpoint, reading the engines' stored event logs
+//!   after its durable cursors; retries with capped jittered backoff until `max_age`,
+//!   then a dead letter.
+//! - [`store`]: the durable state behind [`store::WebhookStore`] (`webhooks.redb`, or
+//!   memory).
+//! - [`admin`]: `GET /api/v1/admin/webhooks`, `.../{name}/deliveries` and
+//!   `POST .../{name}/deliveries/{id}/retry`, for administrators.
+//!
+//! [`Webhooks`] is built with the application state; [`start`] runs the dispatchers
+//! (by `flowgate serve` and [`crate::spawn`]). docs/events.md ("Webhooks") is the
+//! operator's view.
+
+pub mod admin;
+pub mod delivery;
+pub mod settings;
+pub mod signing;
+pub mod store;
+
+use std::sync::Arc;
+
+use actix_web::web;
+
+use crate::settings::{EngineSettings, Settings};
+use crate::AppState;
+use delivery::Runtime;
+use store::{MemoryStore, RedbStore, WebhookStore};
+
+/// Name of the state file in its directory.
+pub const STATE_FILE: &str = "webhooks.redb";
+
+/// The configured endpoints and their delivery state.
+#[derive(Debug)]
+pub struct Webhooks {
+    endpoints: Vec<Arc<Runtime>>,
+    store: Arc<dyn WebhookStore>,
+}
+
+impl Default for Webhooks {
+    fn default() -> Self {
+        Self {
+            endpoints: Vec::new(),
+            store: Arc::new(MemoryStore::default()),
+        }
+    }
+}
+
+/// Engine names as settings give them (the built-in `local` when none).
+pub fn engine_names(settings: &Settings) -> Vec<String> {
+    if settings.engines.is_empty() {
+        vec![crate::registry::BUILTIN_ENGINE.to_owned()]
+    } else {
+        settings.engines.keys().cloned().collect()
+    }
+}
+
+impl Webhooks {
+    /// The endpoints of `settings` with their HTTP clients and state store; secrets
+    /// named by `secret_env` are read from the process environment. Every problem is
+    /// reported, each naming its key.
+    pub fn build(settings: &Settings) -> Result<Self, String> {
+        let w = &settings.webhooks;
+        if w.endpoints.is_empty() {
+            return Ok(Self::default());
+        }
+        let env = |name: &str| std::env::var(name).ok();
+        let resolved = w
+            .resolve(&engine_names(settings), &env)
+            .map_err(|e| format!("invalid settings:\n  {}", e.join("\n  ")))?;
+        let mut endpoints = Vec::new();
+        let mut errs = Vec::new();
+        for (i, ep) in resolved.into_iter().enumerate() {
+            let name = ep.name.clone();
+            match Runtime::new(ep) {
+                Ok(rt) => endpoints.push(Arc::new(rt)),
+                Err(e) => errs.push(format!("{} ({name}): {e}", w.key(i))),
+            }
+        }
+        if !errs.is_empty() {
+            return Err(format!("invalid settings:\n  {}", errs.join("\n  ")));
+        }
+        let store = open_store(settings)?;
+        for rt in &endpoints {
+            tracing::info!(
+                webhook = %rt.ep.name,
+                url = %settings::redact_url(rt.ep.url.as_str()),
+                events = ?rt.ep.kinds,
+                "webhook endpoint configured"
+            );
+            if rt.ep.url.scheme() == "http" {
+                tracing::warn!(webhook = %rt.ep.name, "allow_plain_http: events to this endpoint travel unencrypted");
+            }
+        }
+        Ok(Self { endpoints, store })
+    }
+
+    /// The endpoints, in the order configured.
+    pub fn endpoints(&self) -> &[Arc<Runtime>] {
+        &self.endpoints
+    }
+
+    /// The endpoint named `name`.
+    pub fn find(&self, name: &str) -> Option<&Arc<Runtime>> {
+        self.endpoints.iter().find(|e| e.ep.name == name)
+    }
+
+    /// The delivery state.
+    pub fn store(&self) -> &Arc<dyn WebhookStore> {
+        &self.store
+    }
+}
+
+/// The store `settings` call for: `webhooks.state_dir`, else the `data_dir` of the
+/// default engine when it is an embedded engine keeping its state on disk, else memory.
+fn open_store(settings: &Settings) -> Result<Arc<dyn WebhookStore>, String> {
+    let dir = match &settings.webhooks.state_dir {
+        Some(d) => Some(d.clone()),
+        None => {
+            let single = settings.engines.len() == 1;
+            settings
+                .engines
+                .iter()
+                .find(|(_, e)| single || e.common().default)
+                .and_then(|(name, e)| match e {
+                    EngineSettings::Memory(m) => m
+                        .storage(name)
+                        .ok()
+                        .filter(|o| o.durability == flowgate_memory::storage::Durability::Fsync)
+                        .map(|o| o.data_dir),
+                    _ => None,
+                })
+        }
+    };
+    match dir {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| format!("webhooks.state_dir {}: {e}", dir.display()))?;
+            let path = dir.join(STATE_FILE);
+            let store = RedbStore::open(&path).map_err(|e| e.to_string())?;
+            tracing::info!(path = %path.display(), "webhook delivery state is kept in a file and survives restarts");
+            Ok(Arc::new(store))
+        }
+        None => {
+            tracing::warn!(
+                "webhook delivery state is kept in memory: after a restart every endpoint \
+                 starts again as its `start` setting says; set webhooks.state_dir (or give the \
+                 default embedded engine a data_dir) to resume where it stopped"
+            );
+            Ok(Arc::new(MemoryStore::default()))
+        }
+    }
+}
+
+/// Starts a dispatcher per endpoint and the task that wakes them on live events.
+/// Must run inside a Tokio runtime; aborting the handles stops them.
+pub fn start(data: &web::Data<AppState>) -> Vec<tokio::task::JoinHandle<()>> {
+    let runtimes: Vec<Arc<Runtime>> = data.webhooks.endpoints().to_vec();
+    if runtimes.is_empty() {
+        return Vec::new();
+    }
+    let mut handles: Vec<tokio::task::JoinHandle<()>> = runtimes
+        .iter()
+        .map(|rt| tokio::spawn(delivery::run(data.clone(), rt.clone())))
+        .collect();
+    handles.push(tokio::spawn(delivery::wake_on_live(data.clone(), runtimes)));
+    handles
+}

@@ -1,0 +1,867 @@
+//! `[[webhooks]]`: the endpoints workflow events are posted to, checked at start-up.
+//!
+//! Two spellings load into [`WebhooksSettings`]:
+//!
+//! ```toml
+//! [[webhooks]]                      # one table per endpoint
+//! name = "crm"
+//! url = "https://crm.example.com/hooks/flowgate"
+//! secret_env = "CRM_WEBHOOK_SECRET" # or secret = "whsec_..."
+//! ```
+//!
+//! and, when the delivery state must live in a directory of its own, the table form
+//! `[webhooks]` with `state_dir` and the endpoints as `[[webhooks.endpoints]]`.
+//!
+//! Environment variables reach an endpoint by its name (or its position):
+//! `FLOWGATE__WEBHOOKS__CRM__SECRET=whsec_...` sets `secret` of the endpoint named
+//! `crm`; `FLOWGATE__WEBHOOKS__STATE_DIR` sets `state_dir` (see [`env_overrides`]).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use flowgate_core::{EventKind, Secret};
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+use super::signing::SigningKey;
+
+/// Prefix of the environment variables that configure webhooks.
+pub const ENV_PREFIX: &str = "FLOWGATE__WEBHOOKS__";
+
+/// Everything under `webhooks`.
+#[derive(Clone, Debug, Default)]
+pub struct WebhooksSettings {
+    /// Directory of `webhooks.redb` (cursors, retries, dead letters). Absent: the
+    /// default embedded engine's `data_dir` when it keeps its state on disk, else
+    /// memory (delivery state then ends with the process).
+    pub state_dir: Option<PathBuf>,
+    /// The endpoints, in the order given.
+    pub endpoints: Vec<EndpointSettings>,
+    /// Written as `[webhooks]` + `[[webhooks.endpoints]]` (changes how keys are named
+    /// in messages).
+    table_form: bool,
+}
+
+/// The `[webhooks]` table form.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TableForm {
+    #[serde(default)]
+    state_dir: Option<PathBuf>,
+    #[serde(default)]
+    endpoints: Vec<EndpointSettings>,
+}
+
+impl<'de> Deserialize<'de> for WebhooksSettings {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Either;
+        impl<'de> Visitor<'de> for Either {
+            type Value = WebhooksSettings;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("[[webhooks]] tables, or a [webhooks] table with state_dir and [[webhooks.endpoints]]")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                let endpoints = Vec::<EndpointSettings>::deserialize(
+                    de::value::SeqAccessDeserializer::new(seq),
+                )?;
+                Ok(WebhooksSettings {
+                    state_dir: None,
+                    endpoints,
+                    table_form: false,
+                })
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let t = TableForm::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(WebhooksSettings {
+                    state_dir: t.state_dir,
+                    endpoints: t.endpoints,
+                    table_form: true,
+                })
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(WebhooksSettings::default())
+            }
+        }
+        d.deserialize_any(Either)
+    }
+}
+
+/// One endpoint (`[[webhooks]]` table).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointSettings {
+    /// Names the endpoint in the admin API, metrics and logs (path-safe, unique).
+    pub name: String,
+    /// Where events are posted: https, or http with `allow_plain_http`.
+    pub url: String,
+    /// Only these routing event ids (`afterWorkflowTaskCreated`, ...); empty: all.
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// Only events of these engines (configured names); empty: all.
+    #[serde(default)]
+    pub engines: Vec<String>,
+    /// Only events of workflows of these models; empty: all.
+    #[serde(default)]
+    pub models: Vec<String>,
+    /// The signing secret, `whsec_<base64 of 24 to 64 random bytes>`. Never logged.
+    #[serde(default)]
+    pub secret: Option<Secret>,
+    /// Name of an environment variable holding the secret (instead of `secret`).
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// Accept an `http://` URL. **Insecure**: the events (names, documents, comments)
+    /// travel in clear; for a receiver on the same host or a trusted network only.
+    #[serde(default)]
+    pub allow_plain_http: bool,
+    /// Time to connect (TCP and TLS), in milliseconds.
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    /// Time one delivery may take in all (connect, send, answer), in milliseconds.
+    #[serde(default = "default_request_timeout_ms")]
+    pub request_timeout_ms: u64,
+    /// How long an event is retried, counted from its first attempt, before it is
+    /// dead-lettered: `"24h"`, `"30m"`, `"90s"`.
+    #[serde(default = "default_max_age")]
+    pub max_age: String,
+    /// First delay between two attempts (`"1s"`, `"500ms"`); doubles each time.
+    #[serde(default = "default_backoff_base")]
+    pub backoff_base: String,
+    /// Longest delay between two attempts (`"15m"`).
+    #[serde(default = "default_backoff_cap")]
+    pub backoff_cap: String,
+    /// Where an endpoint without a stored position starts: `"oldest"` (every stored
+    /// event) or `"latest"` (events committed from then on).
+    #[serde(default = "default_start")]
+    pub start: String,
+    /// PEM file of certificate authorities trusted besides the system's roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate presented to the receiver (needs `client_key_file`).
+    #[serde(default)]
+    pub client_cert_file: Option<PathBuf>,
+    /// PEM private key of `client_cert_file`.
+    #[serde(default)]
+    pub client_key_file: Option<PathBuf>,
+    /// Forward proxy (`http://proxy.example:3128`); absent: `HTTPS_PROXY` and friends.
+    #[serde(default)]
+    pub proxy: Option<url::Url>,
+    /// Hosts reached without `proxy` (comma-separated).
+    #[serde(default)]
+    pub no_proxy: Option<String>,
+}
+
+impl fmt::Debug for EndpointSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EndpointSettings")
+            .field("name", &self.name)
+            .field("url", &redact_url(&self.url))
+            .field("events", &self.events)
+            .field("engines", &self.engines)
+            .field("models", &self.models)
+            .field("max_age", &self.max_age)
+            .finish_non_exhaustive()
+    }
+}
+
+fn default_connect_timeout_ms() -> u64 {
+    2_000
+}
+fn default_request_timeout_ms() -> u64 {
+    10_000
+}
+fn default_max_age() -> String {
+    "24h".into()
+}
+fn default_backoff_base() -> String {
+    "1s".into()
+}
+fn default_backoff_cap() -> String {
+    "15m".into()
+}
+fn default_start() -> String {
+    "oldest".into()
+}
+
+/// Where a new endpoint starts reading the event logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// Every stored event.
+    Oldest,
+    /// Events committed after the endpoint was first seen.
+    Latest,
+}
+
+/// An endpoint's settings, checked and put in the forms the dispatcher uses.
+#[derive(Clone)]
+pub struct Endpoint {
+    /// Name.
+    pub name: String,
+    /// Receiver URL.
+    pub url: url::Url,
+    /// Signing key.
+    pub key: SigningKey,
+    /// Event kinds wanted (empty: all).
+    pub kinds: Vec<EventKind>,
+    /// Engines wanted (empty: all).
+    pub engines: Vec<String>,
+    /// Models wanted (empty: all).
+    pub models: Vec<String>,
+    /// Retry budget from the first attempt.
+    pub max_age: Duration,
+    /// First retry delay.
+    pub backoff_base: Duration,
+    /// Largest retry delay.
+    pub backoff_cap: Duration,
+    /// Time of one attempt.
+    pub request_timeout: Duration,
+    /// Start of a new endpoint.
+    pub start: Start,
+    /// Transport settings for the HTTP client (TLS, proxy, connect timeout).
+    pub http: flowgate_http::HttpSettings,
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("name", &self.name)
+            .field("url", &redact_url(self.url.as_str()))
+            .field("kinds", &self.kinds)
+            .field("engines", &self.engines)
+            .field("models", &self.models)
+            .field("max_age", &self.max_age)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Endpoint {
+    /// Whether the endpoint wants `e`.
+    pub fn wants(&self, e: &flowgate_core::Event) -> bool {
+        (self.kinds.is_empty() || self.kinds.contains(&e.kind))
+            && (self.engines.is_empty() || self.engines.contains(&e.engine))
+            && (self.models.is_empty() || self.models.contains(&e.model))
+    }
+
+    /// Whether the endpoint may want events of engine `name`.
+    pub fn follows_engine(&self, name: &str) -> bool {
+        self.engines.is_empty() || self.engines.iter().any(|e| e == name)
+    }
+}
+
+/// A URL as messages show it: without user information, query or fragment (either may
+/// carry a token).
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            let hidden = u.query().is_some() || u.fragment().is_some();
+            u.set_query(None);
+            u.set_fragment(None);
+            let mut s = u.to_string();
+            if hidden {
+                s.push_str("?…");
+            }
+            s
+        }
+        Err(_) => flowgate_core::shown(url.split(['?', '#']).next().unwrap_or_default()),
+    }
+}
+
+/// Parses a time span: a whole number followed by `ms`, `s`, `m`, `h` or `d`.
+pub fn parse_span(text: &str) -> Result<Duration, String> {
+    let s = text.trim();
+    let bad = || format!("'{s}' is not a time span such as \"24h\", \"30m\", \"90s\" or \"500ms\"");
+    let at = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (n, unit) = s.split_at(at);
+    let n: u64 = n.parse().map_err(|_| bad())?;
+    let millis = match unit {
+        "ms" => Some(n),
+        "s" => n.checked_mul(1_000),
+        "m" => n.checked_mul(60_000),
+        "h" => n.checked_mul(3_600_000),
+        "d" => n.checked_mul(86_400_000),
+        _ => None,
+    }
+    .ok_or_else(bad)?;
+    if millis == 0 {
+        return Err(format!("'{s}' must be longer than 0"));
+    }
+    Ok(Duration::from_millis(millis))
+}
+
+impl WebhooksSettings {
+    /// How endpoint `i` is named in messages: `webhooks[0]`, or
+    /// `webhooks.endpoints[0]` in the table form.
+    pub fn key(&self, i: usize) -> String {
+        if self.table_form {
+            format!("webhooks.endpoints[{i}]")
+        } else {
+            format!("webhooks[{i}]")
+        }
+    }
+
+    /// Problems with the values, each naming its key. `engines` are the configured
+    /// engine names. A secret given by `secret_env` is checked when the endpoints are
+    /// built ([`WebhooksSettings::resolve`]).
+    pub fn problems(&self, engines: &[String]) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (i, e) in self.endpoints.iter().enumerate() {
+            let key = self.key(i);
+            if let Err(mut p) = check(e, &key, engines, &|_| None, false) {
+                out.append(&mut p);
+            }
+            if !seen.insert(e.name.as_str()) {
+                out.push(format!(
+                    "{key}.name: another endpoint is already named '{}'",
+                    e.name
+                ));
+            }
+        }
+        if let Some(dir) = &self.state_dir {
+            if dir.as_os_str().is_empty() {
+                out.push("webhooks.state_dir: must not be empty; omit it instead".into());
+            }
+        }
+        out
+    }
+
+    /// The endpoints in the dispatcher's form; `env` reads the variables named by
+    /// `secret_env`. Fails with every problem, each naming its key.
+    pub fn resolve(
+        &self,
+        engines: &[String],
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Vec<Endpoint>, Vec<String>> {
+        let mut out = Vec::new();
+        let mut errs = Vec::new();
+        for (i, e) in self.endpoints.iter().enumerate() {
+            match check(e, &self.key(i), engines, env, true) {
+                Ok(Some(ep)) => out.push(ep),
+                Ok(None) => {}
+                Err(mut p) => errs.append(&mut p),
+            }
+        }
+        if errs.is_empty() {
+            Ok(out)
+        } else {
+            Err(errs)
+        }
+    }
+}
+
+/// Checks one endpoint; with `build`, also resolves its secret and returns it ready.
+fn check(
+    e: &EndpointSettings,
+    key: &str,
+    engines: &[String],
+    env: &dyn Fn(&str) -> Option<String>,
+    build: bool,
+) -> Result<Option<Endpoint>, Vec<String>> {
+    let mut errs = Vec::new();
+    if !crate::settings::is_path_safe(&e.name) {
+        errs.push(format!(
+            "{key}.name: '{}' must be a non-empty path-safe name (letters, digits, '-', '_', '.', '~')",
+            flowgate_core::shown(&e.name)
+        ));
+    }
+    let url = match url::Url::parse(e.url.trim()) {
+        Err(err) => {
+            errs.push(format!(
+                "{key}.url: '{}' is not an absolute URL ({err})",
+                redact_url(&e.url)
+            ));
+            None
+        }
+        Ok(u) => {
+            let shown = redact_url(u.as_str());
+            match u.scheme() {
+                "https" => {}
+                "http" if e.allow_plain_http => {}
+                "http" => errs.push(format!(
+                    "{key}.url: '{shown}' is plain http; use https, or set {key}.allow_plain_http = true \
+                     for a receiver on a trusted network (events then travel in clear)"
+                )),
+                other => errs.push(format!(
+                    "{key}.url: scheme '{other}' is not http or https"
+                )),
+            }
+            if u.host().is_none() {
+                errs.push(format!("{key}.url: '{shown}' has no host"));
+            }
+            if !u.username().is_empty() || u.password().is_some() {
+                errs.push(format!(
+                    "{key}.url: must not carry credentials (user:password@); the receiver checks the signature"
+                ));
+            }
+            Some(u)
+        }
+    };
+    let mut kinds = Vec::new();
+    for id in &e.events {
+        match EventKind::parse(id.trim()) {
+            Some(k) => kinds.push(k),
+            None => errs.push(format!(
+                "{key}.events: '{}' is not a routing event id (one of {})",
+                flowgate_core::shown(id),
+                EventKind::ALL.map(EventKind::as_str).join(", ")
+            )),
+        }
+    }
+    for name in &e.engines {
+        if !engines.contains(name) {
+            errs.push(format!(
+                "{key}.engines: no engine named '{}' is configured",
+                flowgate_core::shown(name)
+            ));
+        }
+    }
+    let mut span = |field: &str, text: &str| match parse_span(text) {
+        Ok(d) => Some(d),
+        Err(why) => {
+            errs.push(format!("{key}.{field}: {why}"));
+            None
+        }
+    };
+    let max_age = span("max_age", &e.max_age);
+    let base = span("backoff_base", &e.backoff_base);
+    let cap = span("backoff_cap", &e.backoff_cap);
+    if let (Some(b), Some(c)) = (base, cap) {
+        if b > c {
+            errs.push(format!("{key}.backoff_base: must not exceed backoff_cap"));
+        }
+    }
+    let start = match e.start.trim() {
+        "oldest" => Some(Start::Oldest),
+        "latest" => Some(Start::Latest),
+        other => {
+            errs.push(format!(
+                "{key}.start: '{}' must be \"oldest\" or \"latest\"",
+                flowgate_core::shown(other)
+            ));
+            None
+        }
+    };
+    if e.connect_timeout_ms == 0 {
+        errs.push(format!("{key}.connect_timeout_ms: must be greater than 0"));
+    }
+    if e.request_timeout_ms == 0 {
+        errs.push(format!("{key}.request_timeout_ms: must be greater than 0"));
+    }
+    let http = flowgate_http::HttpSettings {
+        connect_timeout_ms: e.connect_timeout_ms,
+        request_timeout_ms: e.request_timeout_ms.max(1),
+        ca_file: e.ca_file.clone(),
+        client_cert_file: e.client_cert_file.clone(),
+        client_key_file: e.client_key_file.clone(),
+        proxy: e.proxy.clone(),
+        no_proxy: e.no_proxy.clone(),
+        ..flowgate_http::HttpSettings::default()
+    };
+    for p in http.validate(key) {
+        // Only the transport keys an endpoint has can be wrong here.
+        if ["client_cert_file", "client_key_file", "proxy", "no_proxy"]
+            .iter()
+            .any(|k| p.starts_with(&format!("{key}.{k}")))
+        {
+            errs.push(p);
+        }
+    }
+    let secret = match (&e.secret, &e.secret_env) {
+        (Some(_), Some(_)) => {
+            errs.push(format!(
+                "{key}.secret: give either secret or secret_env, not both"
+            ));
+            None
+        }
+        (None, None) => {
+            errs.push(format!(
+                "{key}.secret: required (or secret_env naming an environment variable, or \
+                 FLOWGATE__WEBHOOKS__<NAME>__SECRET); the Standard Webhooks form whsec_<base64>"
+            ));
+            None
+        }
+        (Some(s), None) => Some((s.clone(), format!("{key}.secret"))),
+        (None, Some(var)) if var.trim().is_empty() => {
+            errs.push(format!(
+                "{key}.secret_env: must name an environment variable"
+            ));
+            None
+        }
+        (None, Some(var)) if build => match env(var) {
+            Some(v) => Some((Secret::new(v), format!("{key}.secret_env ({var})"))),
+            None => {
+                errs.push(format!(
+                    "{key}.secret_env: environment variable {var} is not set"
+                ));
+                None
+            }
+        },
+        (None, Some(_)) => None,
+    };
+    let key_bytes = secret.and_then(|(s, field)| match SigningKey::from_whsec(s.expose()) {
+        Ok(k) => Some(k),
+        Err(why) => {
+            // Never the value itself.
+            errs.push(format!("{field}: {why}"));
+            None
+        }
+    });
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    if !build {
+        return Ok(None);
+    }
+    match (url, key_bytes, max_age, base, cap, start) {
+        (
+            Some(url),
+            Some(key),
+            Some(max_age),
+            Some(backoff_base),
+            Some(backoff_cap),
+            Some(start),
+        ) => Ok(Some(Endpoint {
+            name: e.name.clone(),
+            url,
+            key,
+            kinds,
+            engines: e.engines.clone(),
+            models: e.models.clone(),
+            max_age,
+            backoff_base,
+            backoff_cap,
+            request_timeout: Duration::from_millis(e.request_timeout_ms),
+            start,
+            http,
+        })),
+        _ => Err(vec![format!("{key}: incomplete settings")]),
+    }
+}
+
+/// Splits the webhook variables (`FLOWGATE__WEBHOOKS__...`) from the others: the
+/// config crate would read `FLOWGATE__WEBHOOKS__CRM__SECRET` as a table key `crm`,
+/// which cannot address an entry of the `[[webhooks]]` list.
+pub fn split_env(
+    vars: HashMap<String, String>,
+) -> (HashMap<String, String>, Vec<(String, String)>) {
+    let mut rest = HashMap::new();
+    let mut hooks = Vec::new();
+    for (k, v) in vars {
+        let upper = k.to_ascii_uppercase();
+        match upper.strip_prefix(ENV_PREFIX) {
+            Some(tail) if !tail.is_empty() => hooks.push((tail.to_owned(), v)),
+            _ => {
+                rest.insert(k, v);
+            }
+        }
+    }
+    hooks.sort();
+    (rest, hooks)
+}
+
+/// Keys of an endpoint given as comma-separated lists in the environment.
+const LIST_KEYS: &[&str] = &["events", "engines", "models"];
+
+/// Applies webhook variables to the `webhooks` value of the loaded settings and
+/// returns the new value (in the table form). `TAIL` is what follows
+/// `FLOWGATE__WEBHOOKS__`: `<KEY>` (`STATE_DIR`) or `<NAME>__<KEY>`, where `NAME` is
+/// an endpoint's name (case-insensitive, `_` matching `-`) or its position (from 0).
+/// An endpoint must already be given by a file: the environment adds or replaces its
+/// keys (typically the secret).
+pub fn env_overrides(
+    current: Option<config::Value>,
+    vars: &[(String, String)],
+) -> Result<config::Value, String> {
+    use config::{Map, Value, ValueKind};
+    let origin = Some("the environment".to_owned());
+    let mut table: Map<String, Value> = Map::new();
+    let mut endpoints: Vec<Value> = Vec::new();
+    match current.map(|v| v.kind) {
+        None | Some(ValueKind::Nil) => {}
+        Some(ValueKind::Array(a)) => endpoints = a,
+        Some(ValueKind::Table(mut t)) => {
+            if let Some(v) = t.remove("endpoints") {
+                endpoints = v
+                    .into_array()
+                    .map_err(|e| format!("invalid settings: webhooks.endpoints: {e}"))?;
+            }
+            table = t;
+        }
+        Some(_) => return Err("invalid settings: webhooks: must be [[webhooks]] tables".into()),
+    }
+    let name_of = |v: &Value| match &v.kind {
+        ValueKind::Table(t) => t.get("name").and_then(|n| n.clone().into_string().ok()),
+        _ => None,
+    };
+    let same = |a: &str, b: &str| {
+        a.replace('-', "_")
+            .eq_ignore_ascii_case(&b.replace('-', "_"))
+    };
+    for (tail, value) in vars {
+        let var = format!("{ENV_PREFIX}{tail}");
+        let parts: Vec<&str> = tail.split("__").collect();
+        match parts.as_slice() {
+            [key] => {
+                table.insert(
+                    key.to_ascii_lowercase(),
+                    Value::new(origin.as_ref(), value.clone()),
+                );
+            }
+            [who, key] => {
+                let i = match who.parse::<usize>() {
+                    Ok(i) if i < endpoints.len() => i,
+                    _ => endpoints
+                        .iter()
+                        .position(|v| name_of(v).is_some_and(|n| same(&n, who)))
+                        .ok_or_else(|| {
+                            format!(
+                                "invalid settings: {var}: no webhook endpoint named '{}' is configured \
+                                 (give the endpoint with its name and url in the settings file)",
+                                who.to_ascii_lowercase()
+                            )
+                        })?,
+                };
+                let key = key.to_ascii_lowercase();
+                let v = if LIST_KEYS.contains(&key.as_str()) {
+                    let items: Vec<Value> = value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| Value::new(origin.as_ref(), s.to_owned()))
+                        .collect();
+                    Value::new(origin.as_ref(), items)
+                } else {
+                    Value::new(origin.as_ref(), value.clone())
+                };
+                match &mut endpoints[i].kind {
+                    ValueKind::Table(t) => {
+                        t.insert(key, v);
+                    }
+                    _ => {
+                        return Err(format!(
+                            "invalid settings: {var}: webhook endpoint {i} is not a table"
+                        ))
+                    }
+                }
+            }
+            _ => {
+                return Err(format!(
+                "invalid settings: {var}: expected {ENV_PREFIX}<KEY> or {ENV_PREFIX}<NAME>__<KEY>"
+            ))
+            }
+        }
+    }
+    table.insert("endpoints".into(), Value::new(origin.as_ref(), endpoints));
+    Ok(Value::new(origin.as_ref(), table))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_take_a_unit() {
+        assert_eq!(parse_span("24h").unwrap(), Duration::from_secs(86_400));
+        assert_eq!(parse_span(" 500ms ").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_span("2d").unwrap(), Duration::from_secs(172_800));
+        for bad in [
+            "",
+            "24",
+            "h",
+            "0s",
+            "1w",
+            "-1s",
+            "1.5h",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_span(bad).is_err(), "{bad}");
+        }
+    }
+
+    use crate::settings::{Settings, Sources};
+
+    /// An example secret (32 bytes of 0x2a), for tests only.
+    const SECRET: &str = "whsec_KioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
+
+    fn load(toml: &str, env: &[(&str, &str)]) -> Result<Settings, String> {
+        Settings::load(&Sources {
+            file: None,
+            toml: Some(toml.to_owned()),
+            env: Some(
+                env.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+        })
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn endpoints_load_in_both_forms_with_defaults() {
+        let s = load(
+            &format!("[[webhooks]]\nname = \"crm\"\nurl = \"https://crm.example/in\"\nsecret = \"{SECRET}\"\n"),
+            &[],
+        )
+        .unwrap();
+        let e = &s.webhooks.endpoints[0];
+        assert_eq!((e.name.as_str(), e.max_age.as_str()), ("crm", "24h"));
+        assert_eq!(s.webhooks.state_dir, None);
+        let eps = s.webhooks.resolve(&["local".into()], &|_| None).unwrap();
+        assert_eq!(eps[0].max_age, Duration::from_secs(86_400));
+        assert_eq!(eps[0].start, Start::Oldest);
+        assert!(
+            !format!("{:?}", s.webhooks).contains("whsec"),
+            "Debug shows no secret"
+        );
+
+        let s = load(
+            &format!(
+                "[webhooks]\nstate_dir = \"/tmp/hooks\"\n[[webhooks.endpoints]]\nname = \"a\"\n\
+                 url = \"https://a.example/\"\nsecret = \"{SECRET}\"\nevents = [\"afterWorkflowTaskCreated\"]\n"
+            ),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.webhooks.state_dir, Some(PathBuf::from("/tmp/hooks")));
+        assert_eq!(
+            s.webhooks.endpoints[0].events,
+            vec!["afterWorkflowTaskCreated"]
+        );
+        assert!(load("", &[]).unwrap().webhooks.endpoints.is_empty());
+    }
+
+    #[test]
+    fn plain_http_is_refused_without_the_insecure_setting() {
+        let toml = format!(
+            "[[webhooks]]\nname = \"a\"\nurl = \"http://127.0.0.1:9/in?token=t0p\"\nsecret = \"{SECRET}\"\n"
+        );
+        let err = load(&toml, &[]).unwrap_err();
+        assert!(
+            err.contains("webhooks[0].url") && err.contains("allow_plain_http"),
+            "{err}"
+        );
+        assert!(!err.contains("t0p"), "the query is not shown: {err}");
+        load(&format!("{toml}allow_plain_http = true\n"), &[]).unwrap();
+    }
+
+    #[test]
+    fn bad_values_name_their_key_and_never_the_secret() {
+        let err = load(
+            "[[webhooks]]\nname = \"a b\"\nurl = \"not a url\"\nsecret = \"whsec_c2hvcnQ=\"\n\
+             events = [\"documentModified\"]\nengines = [\"nope\"]\nmax_age = \"1w\"\n\
+             backoff_base = \"1h\"\nbackoff_cap = \"1m\"\nstart = \"never\"\n\
+             [[webhooks]]\nname = \"b\"\nurl = \"ftp://x.example/\"\n",
+            &[],
+        )
+        .unwrap_err();
+        for key in [
+            "webhooks[0].name",
+            "webhooks[0].url",
+            "webhooks[0].secret",
+            "webhooks[0].events",
+            "webhooks[0].engines",
+            "webhooks[0].max_age",
+            "webhooks[0].backoff_base",
+            "webhooks[0].start",
+            "webhooks[1].url",
+            "webhooks[1].secret: required",
+        ] {
+            assert!(err.contains(key), "{key} missing in {err}");
+        }
+        assert!(!err.contains("c2hvcnQ"), "{err}");
+        let err = load(
+            &format!("[[webhooks]]\nname = \"a\"\nurl = \"https://a.example/\"\nsecret = \"{SECRET}\"\n[[webhooks]]\nname = \"a\"\nurl = \"https://b.example/\"\nsecret = \"{SECRET}\"\nbogus = 1\n"),
+            &[],
+        )
+        .unwrap_err();
+        assert!(err.contains("bogus"), "{err}");
+    }
+
+    #[test]
+    fn the_environment_reaches_an_endpoint_by_name() {
+        let toml = "[[webhooks]]\nname = \"crm-main\"\nurl = \"https://crm.example/in\"\n";
+        let err = load(toml, &[]).unwrap_err();
+        assert!(err.contains("webhooks[0].secret"), "{err}");
+        let s = load(
+            toml,
+            &[
+                ("FLOWGATE__WEBHOOKS__CRM_MAIN__SECRET", SECRET),
+                (
+                    "FLOWGATE__WEBHOOKS__CRM_MAIN__EVENTS",
+                    "afterWorkflowStarted,afterWorkflowFinish",
+                ),
+                ("FLOWGATE__WEBHOOKS__0__REQUEST_TIMEOUT_MS", "1500"),
+                ("FLOWGATE__WEBHOOKS__STATE_DIR", "/var/lib/flowgate-hooks"),
+                ("FLOWGATE__SERVER__BIND", "127.0.0.1:9999"),
+            ],
+        )
+        .unwrap();
+        let e = &s.webhooks.endpoints[0];
+        assert_eq!(e.secret.as_ref().map(Secret::expose), Some(SECRET));
+        assert_eq!(e.events.len(), 2);
+        assert_eq!(e.request_timeout_ms, 1500);
+        assert_eq!(
+            s.webhooks.state_dir,
+            Some(PathBuf::from("/var/lib/flowgate-hooks"))
+        );
+        assert_eq!(
+            s.server.bind, "127.0.0.1:9999",
+            "other variables still apply"
+        );
+        let err = load(toml, &[("FLOWGATE__WEBHOOKS__OTHER__SECRET", SECRET)]).unwrap_err();
+        assert!(
+            err.contains("FLOWGATE__WEBHOOKS__OTHER__SECRET") && err.contains("'other'"),
+            "{err}"
+        );
+        assert!(!err.contains(SECRET), "{err}");
+    }
+
+    #[test]
+    fn a_secret_may_come_from_a_named_variable() {
+        let s = load(
+            "[[webhooks]]\nname = \"a\"\nurl = \"https://a.example/\"\nsecret_env = \"HOOK_SECRET\"\n",
+            &[],
+        )
+        .unwrap();
+        let engines = ["local".to_owned()];
+        let err = s.webhooks.resolve(&engines, &|_| None).unwrap_err();
+        assert!(
+            err[0].contains("webhooks[0].secret_env") && err[0].contains("HOOK_SECRET"),
+            "{err:?}"
+        );
+        let err = s
+            .webhooks
+            .resolve(&engines, &|_| Some("whsec_bad".into()))
+            .unwrap_err();
+        assert!(
+            err[0].starts_with("webhooks[0].secret_env (HOOK_SECRET)"),
+            "{err:?}"
+        );
+        assert_eq!(
+            s.webhooks
+                .resolve(&engines, &|v| (v == "HOOK_SECRET").then(|| SECRET.into()))
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn urls_are_shown_without_credentials_or_query() {
+        assert_eq!(
+            redact_url("https://u:p@hooks.example/in?token=abc#x"),
+            "https://hooks.example/in?…"
+        );
+        assert_eq!(
+            redact_url("https://hooks.example/in"),
+            "https://hooks.example/in"
+        );
+    }
+}

@@ -1,0 +1,792 @@
+//! Signed webhooks over real HTTP: a loopback receiver (a small HTTP/1.1 server on its
+//! own threads) gets the events of Serial reviews run through the gateway's API, each
+//! once, in order, signed as Standard Webhooks says; a receiver that refuses
+//! connections or answers 500 gets every event once it is back; a permanent failure
+//! ends dead-lettered, shows in the admin API, and an administrator's retry delivers
+//! it; the real binary killed and restarted resumes from its stored cursor; a plain
+//! http URL stops start-up unless `allow_plain_http` is set.
+
+mod common;
+mod process;
+
+use std::collections::{HashMap, HashSet};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use flowgate::AppState;
+use hmac::{Hmac, KeyInit, Mac};
+use parking_lot::Mutex;
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+use common::settings;
+
+/// An example secret for these tests only (32 bytes of 0x2a).
+const SECRET: &str = "whsec_KioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+const SERIAL: [&str; 6] = [
+    "afterWorkflowStarted",
+    "afterWorkflowTaskCreated",
+    "afterWorkflowTaskEnded",
+    "afterWorkflowTaskCreated",
+    "afterWorkflowTaskEnded",
+    "afterWorkflowFinish",
+];
+
+/// What the receiver answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// 200.
+    Ok,
+    /// This status.
+    Status(u16),
+    /// Nothing for a long while (then 200).
+    Hang,
+}
+
+/// One request the receiver got.
+#[derive(Clone, Debug)]
+struct Hit {
+    headers: HashMap<String, String>,
+    body: String,
+    answered: u16,
+}
+
+impl Hit {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).expect("the body is JSON")
+    }
+
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Default)]
+struct Book {
+    mode: Option<Mode>,
+    hits: Vec<Hit>,
+}
+
+/// A webhook receiver on a loopback port: one thread accepting, one per connection.
+#[derive(Clone)]
+struct Receiver {
+    addr: SocketAddr,
+    book: Arc<Mutex<Book>>,
+}
+
+impl Receiver {
+    fn start(mode: Mode) -> Receiver {
+        Self::start_on("127.0.0.1:0".parse().expect("addr"), mode)
+    }
+
+    fn start_on(addr: SocketAddr, mode: Mode) -> Receiver {
+        let listener = TcpListener::bind(addr).expect("bind the receiver");
+        let addr = listener.local_addr().expect("addr");
+        let book = Arc::new(Mutex::new(Book {
+            mode: Some(mode),
+            hits: Vec::new(),
+        }));
+        let b = book.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { continue };
+                let b = b.clone();
+                std::thread::spawn(move || serve(conn, &b));
+            }
+        });
+        Receiver { addr, book }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/hooks", self.addr)
+    }
+
+    fn set(&self, mode: Mode) {
+        self.book.lock().mode = Some(mode);
+    }
+
+    fn hits(&self) -> Vec<Hit> {
+        self.book.lock().hits.clone()
+    }
+
+    /// Requests answered 2xx, in arrival order.
+    fn delivered(&self) -> Vec<Hit> {
+        self.hits()
+            .into_iter()
+            .filter(|h| (200..300).contains(&h.answered))
+            .collect()
+    }
+
+    /// Waits until `f` holds for the hits.
+    async fn wait(&self, what: &str, f: impl Fn(&[Hit]) -> bool) -> Vec<Hit> {
+        let end = Instant::now() + LIMIT;
+        loop {
+            let hits = self.hits();
+            if f(&hits) {
+                return hits;
+            }
+            assert!(
+                Instant::now() < end,
+                "timed out waiting for {what}; got {:#?}",
+                hits.iter()
+                    .map(|h| (h.answered, h.json()["data"]["id"].clone()))
+                    .collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until `n` distinct events were answered 2xx; returns the 2xx hits.
+    async fn wait_delivered(&self, n: usize) -> Vec<Hit> {
+        self.wait(&format!("{n} delivered events"), |hits| {
+            distinct_events(hits.iter().filter(|h| (200..300).contains(&h.answered))) >= n
+        })
+        .await;
+        self.delivered()
+    }
+}
+
+fn distinct_events<'a>(hits: impl Iterator<Item = &'a Hit>) -> usize {
+    hits.map(|h| {
+        h.json()["data"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    })
+    .collect::<HashSet<_>>()
+    .len()
+}
+
+/// Reads one request and answers it as the book's mode says.
+fn serve(mut c: TcpStream, book: &Mutex<Book>) {
+    let _ = c.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        match c.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let headers: HashMap<String, String> = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let len: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    while buf.len() < head_end + len {
+        match c.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let body = String::from_utf8_lossy(&buf[head_end..head_end + len]).into_owned();
+    let answered = {
+        let mut b = book.lock();
+        let answered = match b.mode {
+            Some(Mode::Ok) | None => 200,
+            Some(Mode::Status(s)) => s,
+            // Recorded as 0: the gateway gives up before any answer.
+            Some(Mode::Hang) => 0,
+        };
+        b.hits.push(Hit {
+            headers,
+            body,
+            answered,
+        });
+        answered
+    };
+    let answered = if answered == 0 {
+        std::thread::sleep(Duration::from_secs(10));
+        200
+    } else {
+        answered
+    };
+    let _ = c.write_all(
+        format!("HTTP/1.1 {answered} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    );
+}
+
+/// Checks a hit's Standard Webhooks signature with HMAC-SHA256 computed here.
+fn assert_signed(h: &Hit) {
+    let key = STANDARD
+        .decode(SECRET.strip_prefix("whsec_").expect("prefix"))
+        .expect("base64");
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).expect("key");
+    mac.update(
+        format!(
+            "{}.{}.{}",
+            h.header("webhook-id"),
+            h.header("webhook-timestamp"),
+            h.body
+        )
+        .as_bytes(),
+    );
+    let expected = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
+    assert!(
+        h.header("webhook-signature")
+            .split(' ')
+            .any(|s| s == expected),
+        "bad signature on {h:?}"
+    );
+    let ts: i64 = h.header("webhook-timestamp").parse().expect("timestamp");
+    assert!((chrono::Utc::now().timestamp() - ts).abs() < 300, "{ts}");
+    assert!(h.header("webhook-id").starts_with("msg_"));
+    assert!(h.header("content-type").starts_with("application/json"));
+}
+
+/// A `[[webhooks]]` table with fast retries.
+fn hook(name: &str, url: &str, extra: &str) -> String {
+    format!(
+        "[[webhooks]]\nname = \"{name}\"\nurl = \"{url}\"\nsecret = \"{SECRET}\"\n\
+         allow_plain_http = true\nbackoff_base = \"50ms\"\nbackoff_cap = \"200ms\"\n{extra}\n"
+    )
+}
+
+async fn start(hooks: &str) -> flowgate::Running {
+    let toml = format!("[server]\nbind = \"127.0.0.1:0\"\nshutdown_timeout_secs = 1\n{hooks}");
+    let state = AppState::new(settings(&toml)).expect("state");
+    flowgate::spawn(state).await.expect("spawn")
+}
+
+/// The gateway's API as its clients call it.
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    user: &'static str,
+    password: &'static str,
+}
+
+impl Api {
+    fn new(addr: &str, user: &'static str, password: &'static str) -> Api {
+        Api {
+            http: reqwest::Client::new(),
+            base: format!("http://{addr}/api/v1"),
+            user,
+            password,
+        }
+    }
+
+    async fn call(&self, b: reqwest::RequestBuilder) -> (u16, Value) {
+        let r = b
+            .basic_auth(self.user, Some(self.password))
+            .send()
+            .await
+            .expect("send");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn ok(&self, b: reqwest::RequestBuilder) -> Value {
+        let (status, v) = self.call(b).await;
+        assert!((200..300).contains(&status), "{status}: {v}");
+        v
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.call(self.http.get(format!("{}{path}", self.base)))
+            .await
+    }
+
+    async fn start(&self, doc: &str) -> String {
+        let body = json!({"entity-type": "workflow", "workflowModelName": "SerialDocumentReview"});
+        let url = format!("{}/id/{doc}/@workflow", self.base);
+        let v = self.ok(self.http.post(url).json(&body)).await;
+        v["id"].as_str().expect("id").to_owned()
+    }
+
+    async fn complete_only_task(&self, wf: &str, action: &str, vars: Value) {
+        let url = format!("{}/task?workflowInstanceId={wf}", self.base);
+        let v = self.ok(self.http.get(url)).await;
+        let id = v["entries"][0]["id"].as_str().expect("task").to_owned();
+        let body = json!({"entity-type": "task", "id": id, "variables": vars});
+        let url = format!("{}/task/{id}/{action}", self.base);
+        self.ok(self.http.put(url).json(&body)).await;
+    }
+
+    /// A whole Serial review by this user, reviewed by `reviewer` (given with the
+    /// reviewer's own API).
+    async fn serial_review(&self, reviewer: &Api, doc: &str) -> String {
+        let wf = self.start(doc).await;
+        let vars =
+            json!({"participants": [format!("user:{}", reviewer.user)], "comment": "please"});
+        self.complete_only_task(&wf, "start_review", vars).await;
+        reviewer
+            .complete_only_task(&wf, "validate", json!({}))
+            .await;
+        wf
+    }
+}
+
+/// Sequence numbers are increasing and the types are `kinds`.
+fn assert_in_order(hits: &[Hit], kinds: &[&str]) {
+    let types: Vec<String> = hits
+        .iter()
+        .map(|h| h.json()["type"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(types, kinds);
+    let seqs: Vec<u64> = hits
+        .iter()
+        .map(|h| h.json()["data"]["seq"].as_u64().expect("seq"))
+        .collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+}
+
+#[tokio::test]
+async fn a_serial_review_arrives_once_per_event_in_order_and_signed() {
+    let all = Receiver::start(Mode::Ok);
+    let created = Receiver::start(Mode::Ok);
+    let hooks = format!(
+        "{}{}",
+        hook("every-event", &all.url(), ""),
+        hook(
+            "task-created",
+            &created.url(),
+            "events = [\"afterWorkflowTaskCreated\"]\nmodels = [\"SerialDocumentReview\"]"
+        )
+    );
+    let r = start(&hooks).await;
+    let addr = r.addr.to_string();
+    let jdoe = Api::new(&addr, "jdoe", "jdoe");
+    let asmith = Api::new(&addr, "asmith", "asmith");
+    let wf = jdoe.serial_review(&asmith, "doc-hooks").await;
+
+    let hits = all.wait_delivered(6).await;
+    assert_eq!(hits.len(), 6, "each event exactly once: {hits:#?}");
+    assert_in_order(&hits, &SERIAL);
+    let mut ids = HashSet::new();
+    for h in &hits {
+        assert_signed(h);
+        assert!(
+            ids.insert(h.header("webhook-id").to_owned()),
+            "one id per event"
+        );
+        let v = h.json();
+        let data = &v["data"];
+        assert_eq!(data["eventId"], v["type"]);
+        assert_eq!(data["workflowId"], wf.as_str());
+        assert_eq!(data["engine"], "local");
+        assert_eq!(
+            data["id"],
+            format!("local:{}", data["seq"].as_u64().unwrap_or_default()).as_str()
+        );
+        assert_eq!(data["documents"], json!(["doc-hooks"]));
+        chrono::DateTime::parse_from_rfc3339(v["timestamp"].as_str().expect("timestamp"))
+            .expect("an RFC 3339 timestamp");
+        assert_eq!(v["timestamp"], data["at"]);
+    }
+    assert_eq!(hits[2].json()["data"]["action"], "start_review");
+
+    let only = created.wait_delivered(2).await;
+    assert_eq!(only.len(), 2);
+    assert_in_order(&only, &SERIAL[1..2].repeat(2));
+    // The same event gets another id for another endpoint.
+    assert_ne!(only[0].header("webhook-id"), hits[1].header("webhook-id"));
+
+    // The admin view agrees: cursors at the last event, nothing behind, no failure.
+    let admin = Api::new(&addr, "Administrator", "Administrator");
+    let (status, v) = admin.get("/admin/webhooks").await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["entity-type"], "webhooks");
+    let every = &v["entries"][0];
+    assert_eq!(every["name"], "every-event");
+    assert_eq!(every["url"], all.url().as_str());
+    assert_eq!(every["lastSuccess"]["outcome"], "delivered");
+    assert_eq!(every["lastFailure"], Value::Null);
+    assert_eq!(every["deadLetters"], 0);
+    assert!(
+        !v.to_string().contains("whsec"),
+        "the secret is never shown"
+    );
+    let last_seq = hits[5].json()["data"]["seq"].as_u64().expect("seq");
+    let end = Instant::now() + LIMIT;
+    loop {
+        let (_, v) = admin.get("/admin/webhooks").await;
+        let every = &v["entries"][0];
+        if every["cursors"][0]["cursor"] == last_seq && every["lag"] == 0 {
+            break;
+        }
+        assert!(Instant::now() < end, "{v}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Metrics: events counted per type, deliveries and latency per endpoint.
+    let text = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for needle in [
+        "flowgate_events_total{engine=\"local\",type=\"afterWorkflowFinish\"}",
+        "flowgate_webhook_deliveries_total{endpoint=\"every-event\",outcome=\"delivered\"} 6",
+        "flowgate_webhook_deliveries_total{endpoint=\"task-created\",outcome=\"delivered\"} 2",
+        "flowgate_webhook_delivery_latency_seconds_bucket{endpoint=\"every-event\"",
+        "flowgate_event_streams_open 0",
+    ] {
+        assert!(text.contains(needle), "{needle} missing in\n{text}");
+    }
+    r.stop().await;
+}
+
+#[tokio::test]
+async fn a_receiver_down_then_failing_then_up_gets_every_event() {
+    // A port nobody listens on: connections are refused until the receiver starts.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let url = format!("http://{port}/hooks");
+    let r = start(&hook("flaky", &url, "")).await;
+    let addr = r.addr.to_string();
+    let jdoe = Api::new(&addr, "jdoe", "jdoe");
+    let asmith = Api::new(&addr, "asmith", "asmith");
+    jdoe.serial_review(&asmith, "doc-flaky").await;
+
+    let admin = Api::new(&addr, "Administrator", "Administrator");
+    let end = Instant::now() + LIMIT;
+    let failure = loop {
+        let (_, v) = admin.get("/admin/webhooks").await;
+        let e = &v["entries"][0];
+        if e["lastFailure"].is_object() && e["inFlight"].is_object() {
+            break e.clone();
+        }
+        assert!(Instant::now() < end, "{v}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(failure["lastSuccess"], Value::Null);
+    assert_eq!(failure["lag"], 6, "{failure}");
+    assert!(
+        failure["lastFailure"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("cannot connect")),
+        "{failure}"
+    );
+
+    // Up, but failing: the same first event is tried again and again.
+    let receiver = Receiver::start_on(port, Mode::Status(500));
+    let hits = receiver.wait("three 500 answers", |h| h.len() >= 3).await;
+    let first = hits[0].json()["data"]["id"].clone();
+    assert!(hits.iter().all(|h| h.json()["data"]["id"] == first));
+    assert!(hits
+        .windows(2)
+        .all(|w| w[0].header("webhook-id") == w[1].header("webhook-id")));
+    for h in &hits {
+        assert_signed(h);
+    }
+
+    receiver.set(Mode::Ok);
+    let delivered = receiver.wait_delivered(6).await;
+    assert_eq!(delivered.len(), 6, "every event once 2xx: {delivered:#?}");
+    assert_in_order(&delivered, &SERIAL);
+    let (_, d) = admin.get("/admin/webhooks/flaky/deliveries").await;
+    let outcomes: Vec<&str> = d["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["outcome"].as_str())
+        .collect();
+    assert!(
+        outcomes.contains(&"failed") && outcomes[0] == "delivered",
+        "{d}"
+    );
+    r.stop().await;
+}
+
+#[tokio::test]
+async fn a_hung_receiver_delays_neither_the_engine_nor_other_endpoints() {
+    let hung = Receiver::start(Mode::Hang);
+    let fine = Receiver::start(Mode::Ok);
+    let hooks = format!(
+        "{}{}",
+        hook("hung", &hung.url(), "request_timeout_ms = 300"),
+        hook("fine", &fine.url(), "")
+    );
+    let r = start(&hooks).await;
+    let addr = r.addr.to_string();
+    let jdoe = Api::new(&addr, "jdoe", "jdoe");
+    let asmith = Api::new(&addr, "asmith", "asmith");
+    let t0 = Instant::now();
+    jdoe.serial_review(&asmith, "doc-hung").await;
+    assert!(
+        t0.elapsed() < Duration::from_secs(10),
+        "the review waited for a receiver"
+    );
+    let delivered = fine.wait_delivered(6).await;
+    assert_in_order(&delivered, &SERIAL);
+    // The hung endpoint is retried after each timeout, still at its first event.
+    let hits = hung.wait("two attempts", |h| h.len() >= 2).await;
+    assert!(hits
+        .iter()
+        .all(|h| h.header("webhook-id") == hits[0].header("webhook-id")));
+    let admin = Api::new(&addr, "Administrator", "Administrator");
+    let (_, v) = admin.get("/admin/webhooks").await;
+    let e = &v["entries"][0];
+    assert_eq!(e["name"], "hung");
+    assert!(
+        e["lastFailure"]["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("no answer within 300 ms")),
+        "{e}"
+    );
+    assert_eq!(e["lastSuccess"], Value::Null);
+    r.stop().await;
+}
+
+#[tokio::test]
+async fn a_permanent_failure_is_dead_lettered_and_an_administrator_retries_it() {
+    let receiver = Receiver::start(Mode::Status(500));
+    let hooks = hook(
+        "broken",
+        &receiver.url(),
+        "events = [\"afterWorkflowStarted\"]\nmax_age = \"1s\"",
+    );
+    let r = start(&hooks).await;
+    let addr = r.addr.to_string();
+    let jdoe = Api::new(&addr, "jdoe", "jdoe");
+    let admin = Api::new(&addr, "Administrator", "Administrator");
+    jdoe.start("doc-dead").await;
+
+    let end = Instant::now() + LIMIT;
+    let listed = loop {
+        let (status, v) = admin.get("/admin/webhooks").await;
+        assert_eq!(status, 200);
+        if v["entries"][0]["deadLetters"] == 1 {
+            break v;
+        }
+        assert!(Instant::now() < end, "{v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let e = &listed["entries"][0];
+    assert_eq!(e["lastFailure"]["outcome"], "dead_lettered", "{e}");
+    assert_eq!(e["lastFailure"]["status"], 500);
+    assert_eq!(e["maxAgeSeconds"], 1);
+    let tries = receiver.hits().len();
+    assert!(tries >= 2, "retried before giving up: {tries}");
+
+    // The dispatcher moved on: the next workflow's start is tried too.
+    jdoe.start("doc-dead-2").await;
+    receiver
+        .wait("the second start tried", |h| distinct_events(h.iter()) == 2)
+        .await;
+
+    let (status, d) = admin.get("/admin/webhooks/broken/deliveries").await;
+    assert_eq!(status, 200, "{d}");
+    assert_eq!(d["entity-type"], "webhookDeliveries");
+    let letter = d["deadLetters"][0].clone();
+    assert_eq!(letter["state"], "dead");
+    assert_eq!(letter["type"], "afterWorkflowStarted");
+    assert!(letter["lastError"]
+        .as_str()
+        .is_some_and(|m| m.contains("500")));
+    let id = letter["id"].as_str().expect("id").to_owned();
+
+    // Administrators only; unknown names and ids are 404, all in Nuxeo's format.
+    let exception = |v: &Value, status: u16| {
+        assert_eq!(v["entity-type"], "exception", "{v}");
+        assert_eq!(v["status"], status);
+    };
+    let (status, v) = jdoe.get("/admin/webhooks").await;
+    assert_eq!(status, 403);
+    exception(&v, 403);
+    let (status, v) = jdoe.get("/admin/webhooks/broken/deliveries").await;
+    assert_eq!(status, 403);
+    exception(&v, 403);
+    let retry = |who: &Api, name: &str, id: &str| {
+        who.http.post(format!(
+            "{}/admin/webhooks/{name}/deliveries/{id}/retry",
+            who.base
+        ))
+    };
+    let (status, _) = jdoe.call(retry(&jdoe, "broken", &id)).await;
+    assert_eq!(status, 403);
+    let (status, v) = admin.get("/admin/webhooks/nope/deliveries").await;
+    assert_eq!(status, 404);
+    exception(&v, 404);
+    let (status, v) = admin.call(retry(&admin, "nope", &id)).await;
+    assert_eq!(status, 404);
+    exception(&v, 404);
+    let (status, v) = admin.call(retry(&admin, "broken", "msg_unknown")).await;
+    assert_eq!(status, 404);
+    exception(&v, 404);
+
+    // Back up; the retry delivers the same message again and the letter goes away.
+    receiver.set(Mode::Ok);
+    let (status, v) = admin.call(retry(&admin, "broken", &id)).await;
+    assert_eq!(status, 202, "{v}");
+    assert_eq!(v["state"], "requeued");
+    assert_eq!(v["id"], id.as_str());
+    let hits = receiver
+        .wait("the retried delivery", |h| {
+            h.iter()
+                .any(|h| h.answered == 200 && h.header("webhook-id") == id)
+        })
+        .await;
+    let again = hits
+        .iter()
+        .find(|h| h.answered == 200 && h.header("webhook-id") == id)
+        .expect("delivered");
+    assert_signed(again);
+    assert_eq!(again.body, letter_body(&hits, &id), "the same payload");
+    let end = Instant::now() + LIMIT;
+    loop {
+        let (_, d) = admin.get("/admin/webhooks/broken/deliveries").await;
+        let gone = d["deadLetters"]
+            .as_array()
+            .is_some_and(|l| l.iter().all(|x| x["id"] != id.as_str()));
+        if gone {
+            assert!(d["entries"]
+                .as_array()
+                .expect("entries")
+                .iter()
+                .any(|e| e["id"] == id.as_str() && e["outcome"] == "delivered"));
+            break;
+        }
+        assert!(Instant::now() < end, "{d}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, _) = admin.call(retry(&admin, "broken", &id)).await;
+    assert_eq!(status, 404, "a delivered letter is no longer a dead letter");
+    r.stop().await;
+}
+
+/// The body of the first attempt of message `id`.
+fn letter_body(hits: &[Hit], id: &str) -> String {
+    hits.iter()
+        .find(|h| h.header("webhook-id") == id)
+        .map(|h| h.body.clone())
+        .expect("a first attempt")
+}
+
+fn write_config(dir: &Path, hooks: &str) -> std::path::PathBuf {
+    let cfg = dir.join("flowgate.toml");
+    let text = format!(
+        "[log]\nlevel = \"info\"\n{hooks}\
+         [engines.local]\nkind = \"embedded\"\nmodels_dir = \"{root}/config/models\"\ndefault = true\n\
+         storage = \"redb\"\ndata_dir = \"{data}\"\n\
+         [[auth.users]]\nname = \"Administrator\"\npassword_hash = \"{hash}\"\ngroups = [\"administrators\"]\n",
+        root = env!("CARGO_MANIFEST_DIR"),
+        data = dir.join("data").display(),
+        hash = process::ADMIN_HASH,
+    );
+    std::fs::write(&cfg, text).expect("write config");
+    cfg
+}
+
+#[tokio::test]
+async fn the_binary_resumes_from_its_cursor_after_a_kill() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let receiver = Receiver::start(Mode::Ok);
+    // The secret comes from the environment of the process, as in production.
+    let hooks = "[[webhooks]]\nname = \"resume\"\nurl = \"URL\"\nsecret_env = \"FLOWGATE_TEST_HOOK_SECRET\"\n\
+                 allow_plain_http = true\nbackoff_base = \"50ms\"\nbackoff_cap = \"200ms\"\n"
+        .replace("URL", &receiver.url());
+    let cfg = write_config(dir.path(), &hooks);
+    let log = dir.path().join("flowgate.log");
+    let env = [("FLOWGATE_TEST_HOOK_SECRET", SECRET)];
+
+    let s = process::Server::start_with_env(&cfg, &log, &env);
+    let admin = Api::new(&s.addr, "Administrator", "Administrator");
+    let wf = admin.start("doc-restart").await;
+    let before = receiver.wait_delivered(2).await;
+    assert_in_order(&before, &SERIAL[..2]);
+
+    // The receiver fails while the review goes on; the gateway is killed while it
+    // retries.
+    receiver.set(Mode::Status(503));
+    let vars = json!({"participants": ["user:Administrator"], "comment": "please"});
+    admin.complete_only_task(&wf, "start_review", vars).await;
+    receiver
+        .wait("a failed attempt", |h| h.iter().any(|h| h.answered == 503))
+        .await;
+    s.kill();
+
+    receiver.set(Mode::Ok);
+    let s = process::Server::start_with_env(&cfg, &log, &env);
+    let admin = Api::new(&s.addr, "Administrator", "Administrator");
+    receiver.wait_delivered(4).await;
+    admin.complete_only_task(&wf, "validate", json!({})).await;
+    let delivered = receiver.wait_delivered(6).await;
+    s.kill();
+
+    // Every event at least once; the two delivered before the kill not again (the
+    // cursor was kept); in order.
+    let mut firsts: Vec<Hit> = Vec::new();
+    let mut count: HashMap<String, usize> = HashMap::new();
+    for h in &delivered {
+        let id = h.json()["data"]["id"].as_str().expect("id").to_owned();
+        let n = count.entry(id).or_default();
+        *n += 1;
+        if *n == 1 {
+            firsts.push(h.clone());
+        }
+        assert_signed(h);
+    }
+    assert_in_order(&firsts, &SERIAL);
+    for h in &before {
+        let id = h.json()["data"]["id"].as_str().expect("id").to_owned();
+        assert_eq!(count[&id], 1, "{id} delivered again after the restart");
+    }
+    assert!(dir.path().join("data").join("webhooks.redb").is_file());
+    let log = std::fs::read_to_string(&log).expect("log");
+    assert!(
+        !log.contains(SECRET.trim_start_matches("whsec_")),
+        "the secret is never logged"
+    );
+    assert!(
+        log.contains("webhook delivery state is kept in a file"),
+        "{log}"
+    );
+}
+
+#[test]
+fn plain_http_endpoints_stop_start_up_unless_allowed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("hooks.toml");
+    let check = |allow: bool| {
+        let text = format!(
+            "[[webhooks]]\nname = \"plain\"\nurl = \"http://127.0.0.1:9/in\"\nsecret = \"{SECRET}\"\n{}",
+            if allow { "allow_plain_http = true\n" } else { "" }
+        );
+        std::fs::write(&cfg, text).expect("write");
+        std::process::Command::new(process::BIN)
+            .args(["check-config", "--config"])
+            .arg(&cfg)
+            .env_remove("FLOWGATE_CONFIG")
+            .output()
+            .expect("run check-config")
+    };
+    let out = check(false);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("webhooks[0].url") && err.contains("allow_plain_http"),
+        "{err}"
+    );
+    assert!(!err.contains(SECRET), "{err}");
+    let out = check(true);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
