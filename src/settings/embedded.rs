@@ -239,8 +239,8 @@ impl MemoryEngineSettings {
                 String::new()
             }
         };
-        if !url.is_empty() && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
-        {
+        let postgres_scheme = url.starts_with("postgres://") || url.starts_with("postgresql://");
+        if !url.is_empty() && !postgres_scheme {
             errs.push(format!(
                 "engines.{name}.database_url: must start with postgres:// or postgresql://"
             ));

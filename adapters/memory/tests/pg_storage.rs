@@ -231,7 +231,6 @@ async fn a_redb_store_copied_into_postgres_comes_back_the_same() {
                 .cloned()
                 .unwrap_or_default(),
             comment: Some("please".into()),
-            ..Completion::default()
         };
         m.complete(&admin(), &t.id, c).await.unwrap();
         m.cancel(&admin(), &two.id).await.unwrap();

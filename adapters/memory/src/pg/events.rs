@@ -129,28 +129,44 @@ async fn fetch(
     } else {
         (i64::MAX, 0)
     };
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT record::text, count(*) OVER () FROM fg_events WHERE engine = $1 \
+    let from = "FROM fg_events WHERE engine = $1 \
          AND ($2::text IS NULL OR documents @> ARRAY[$2::text]) \
          AND ($3::text IS NULL OR workflow_id = $3) \
          AND (cardinality($4::text[]) = 0 OR kind = ANY($4)) \
          AND ($5::bigint IS NULL OR seq > $5) \
          AND ($6::timestamptz IS NULL OR at >= $6) \
          AND ($7::timestamptz IS NULL OR at <= $7) \
-         ORDER BY seq LIMIT $8 OFFSET $9",
-    )
-    .bind(engine)
-    .bind(q.document.as_deref())
-    .bind(q.workflow_id.as_deref())
-    .bind(&kinds)
-    .bind(after)
-    .bind(q.start)
-    .bind(q.end)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(pool)
-    .await?;
-    let total = rows.first().map(|(_, n)| usize::try_from(*n).unwrap_or(0));
+         AND ($8::text IS NULL OR record->>'principal' = $8)";
+    macro_rules! bound {
+        ($q:expr) => {
+            $q.bind(engine)
+                .bind(q.document.as_deref())
+                .bind(q.workflow_id.as_deref())
+                .bind(&kinds)
+                .bind(after)
+                .bind(q.start)
+                .bind(q.end)
+                .bind(q.principal.as_deref())
+        };
+    }
+    let sql =
+        format!("SELECT record::text, count(*) OVER () {from} ORDER BY seq LIMIT $9 OFFSET $10");
+    let rows: Vec<(String, i64)> = bound!(sqlx::query_as(&sql))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(pool)
+        .await?;
+    let total = match rows.first() {
+        Some((_, n)) => Some(usize::try_from(*n).unwrap_or(0)),
+        None if offset == 0 => Some(0),
+        // A page past the end: the count alone.
+        None => {
+            let n: i64 = bound!(sqlx::query_scalar(&format!("SELECT count(*) {from}")))
+                .fetch_one(pool)
+                .await?;
+            Some(usize::try_from(n).unwrap_or(0))
+        }
+    };
     Ok((rows.into_iter().map(|(r, _)| r).collect(), total))
 }
 
@@ -165,14 +181,10 @@ impl Core {
             .metered(fetch(&self.pool, engine, q, everything))
             .await?;
         let mut events = decode(rows)?;
-        // `principal` is matched on the record (it is not a column).
-        if let Some(p) = &q.principal {
-            events.retain(|e| &e.principal == p);
-        }
         for e in &mut events {
             e.engine = engine.clone();
         }
-        if everything && q.principal.is_none() {
+        if everything {
             return Ok(Page {
                 items: events,
                 total: total.unwrap_or(0),
@@ -199,12 +211,7 @@ impl Core {
         if q.document.is_some() && visible.is_empty() && hidden > 0 {
             return Err(read_denied(cx));
         }
-        let page = if everything {
-            flowgate_core::PageRequest::all()
-        } else {
-            q.page
-        };
-        Ok(page.slice(visible))
+        Ok(q.page.slice(visible))
     }
 
     async fn may_see_events_of(&self, cx: &CallContext, e: &Event) -> Result<bool> {
