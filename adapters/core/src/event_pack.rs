@@ -107,8 +107,9 @@ pub(crate) struct Packed {
     task_name: Option<Arc<str>>,
     documents: Box<[Arc<str>]>,
     actors: Box<[Arc<str>]>,
-    since_task: i64,
-    since_wf: i64,
+    /// Milliseconds (an event whose times do not fit, 49 days and more, is kept whole).
+    since_task: u32,
+    since_wf: u32,
     rare: Option<Box<Rare>>,
 }
 
@@ -213,11 +214,11 @@ impl Packed {
                 ext::ACTION => flags |= ACTION,
                 ext::TIME_SINCE_TASK_STARTED => {
                     flags |= SINCE_TASK;
-                    since_task = v.as_i64()?;
+                    since_task = u32::try_from(v.as_u64()?).ok()?;
                 }
                 ext::TIME_SINCE_WF_STARTED => {
                     flags |= SINCE_WF;
-                    since_wf = v.as_i64()?;
+                    since_wf = u32::try_from(v.as_u64()?).ok()?;
                 }
                 ext::DUE_DATE => {
                     flags |= DUE;
@@ -425,7 +426,7 @@ mod tests {
     fn a_packed_event_is_a_fraction_of_a_whole_one() {
         // What an event costs in the log, besides strings shared with other events.
         assert!(
-            std::mem::size_of::<Stored>() <= 176,
+            std::mem::size_of::<Stored>() <= 168,
             "{}",
             std::mem::size_of::<Stored>()
         );
