@@ -151,6 +151,11 @@ async fn a_review_done_directly_in_alfresco_shows_in_the_documents_audit() {
         assert_eq!(ended["extended"]["action"], "approve", "{ended}");
         assert_eq!(ended["extended"]["taskId"], format!("alf~{tid}"), "{ended}");
         assert_eq!(ended["docUUID"], format!("alf~{}", nodes::CONTRACT));
+        assert_eq!(
+            ended["extended"]["workflowInstanceId"],
+            format!("alf~{pid}"),
+            "the extended info repeats the gateway's id"
+        );
         let m = metrics(&base).await;
         assert!(m.contains("flowgate_events_poll_last_success_timestamp_seconds{engine=\"alf\"}"), "{m}");
         running.stop().await;

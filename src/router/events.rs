@@ -141,6 +141,7 @@ impl Router {
         ev.workflow_id = Self::outward(e, &ev.workflow_id);
         ev.task_id = ev.task_id.map(|t| Self::outward(e, &t));
         ev.documents = Self::out_docs(e, std::mem::take(&mut ev.documents));
+        out_extended(&mut ev, |id| Self::outward(e, id));
         ev
     }
 }
@@ -164,7 +165,17 @@ impl LiveSource {
             ev.workflow_id = out(&ev.workflow_id);
             ev.task_id = ev.task_id.as_deref().map(out);
             ev.documents = ev.documents.iter().map(|d| out(d)).collect();
+            out_extended(&mut ev, out);
         }
         ev
+    }
+}
+
+/// The workflow id Nuxeo's extended info repeats (`workflowInstanceId`), as the gateway
+/// shows it.
+fn out_extended(ev: &mut Event, out: impl Fn(&str) -> String) {
+    let key = flowgate_core::events::extended::WORKFLOW_INSTANCE_ID;
+    if let Some(serde_json::Value::String(id)) = ev.extended.get_mut(key) {
+        *id = out(id);
     }
 }
