@@ -104,7 +104,8 @@ impl AppState {
         let directory = Directory::build(&settings.auth)
             .map_err(StartError::Auth)?
             .with_token_store(tokens);
-        let webhooks = webhooks::Webhooks::build(&settings).map_err(StartError::Webhooks)?;
+        let webhooks =
+            webhooks::Webhooks::build_with(&settings, &databases).map_err(StartError::Webhooks)?;
         Ok(Self {
             settings,
             router,

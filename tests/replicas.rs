@@ -245,3 +245,107 @@ async fn every_replica_streams_the_events_of_every_replica() {
     .await;
     assert_eq!(found, Ok(true), "{seen}");
 }
+
+/// A webhook receiver on loopback recording the `webhook-id` of every request (204).
+fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/hooks", listener.local_addr().expect("addr"));
+    let ids = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = ids.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 8192];
+                loop {
+                    let text = String::from_utf8_lossy(&buf).into_owned();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let len: usize = text[..end]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().to_owned())
+                            })
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or(0);
+                        if buf.len() >= end + 4 + len {
+                            if let Some(id) = text[..end].lines().find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("webhook-id:")
+                                    .map(|v| v.trim().to_owned())
+                            }) {
+                                if let Ok(mut s) = seen.lock() {
+                                    s.push(id);
+                                }
+                            }
+                            let _ = conn.write_all(
+                                b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                            );
+                            return;
+                        }
+                    }
+                    match conn.read(&mut chunk) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+            });
+        }
+    });
+    (url, ids)
+}
+
+async fn wait_for_ids(ids: &std::sync::Mutex<Vec<String>>, n: usize) -> Vec<String> {
+    for _ in 0..300 {
+        let got = ids.lock().map(|v| v.clone()).unwrap_or_default();
+        let distinct: std::collections::HashSet<&String> = got.iter().collect();
+        if distinct.len() >= n {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "fewer than {n} deliveries: {:?}",
+        ids.lock().map(|v| v.clone())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_replica_at_a_time_delivers_webhooks_and_another_takes_over() {
+    let (url, ids) = receiver();
+    let extra = format!(
+        "\n[[webhooks]]\nname = \"crm\"\nurl = \"{url}\"\nallow_plain_http = true\n\
+         secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n"
+    );
+    let Some((_schema, _dir, mut r)) = setup(2, &extra) else {
+        return;
+    };
+    let c = client();
+    let wf = start_review(&c, &r[1].base(), "doc-hooks").await;
+    // afterWorkflowStarted and afterWorkflowTaskCreated, each delivered once although
+    // both replicas run a dispatcher.
+    let got = wait_for_ids(&ids, 2).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let got_later = ids.lock().map(|v| v.clone()).unwrap_or_default();
+    assert_eq!(got_later.len(), 2, "duplicates: {got:?} then {got_later:?}");
+    // Replica 0 goes (SIGKILL); whichever was delivering, the events of the next step
+    // reach the receiver.
+    r[0].kill();
+    let t1 = open_tasks(&c, &r[1].base(), &wf).await[0]["id"]
+        .as_str()
+        .expect("task id")
+        .to_owned();
+    let (status, body) = send(
+        c.put(format!("{}/task/{t1}/start_review", r[1].base()))
+            .json(&start_review_body(&t1)),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // Ended, created: two more distinct events at least.
+    wait_for_ids(&ids, 4).await;
+}

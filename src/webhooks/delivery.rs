@@ -267,8 +267,33 @@ async fn last_seq(router: &Router, cx: &CallContext, engine: &str) -> flowgate_c
     router.last_event_seq(cx, engine).await
 }
 
-/// The dispatcher of one endpoint. Runs until aborted.
+/// How often a dispatcher makes sure it still holds its endpoint (stores shared by
+/// replicas), and how often a replica without it asks again.
+const CLAIM_EVERY: Duration = Duration::from_secs(3);
+
+/// Whether this process holds `name` (a store error counts as no).
+async fn claimed(store: &Arc<dyn WebhookStore>, name: &str) -> bool {
+    let n = name.to_owned();
+    matches!(blocking(store, move |s| s.claim(&n)).await, Ok(true))
+}
+
+/// The dispatcher of one endpoint. Runs until aborted. With a store shared by several
+/// replicas, it delivers only while it holds the endpoint, starting each time from the
+/// stored cursors.
 pub async fn run(state: actix_web::web::Data<AppState>, rt: Arc<Runtime>) {
+    let store = state.webhooks.store().clone();
+    let name = rt.ep.name.clone();
+    loop {
+        while !claimed(&store, &name).await {
+            tokio::time::sleep(CLAIM_EVERY).await;
+        }
+        serve_claimed(&state, &rt).await;
+        tracing::warn!(webhook = %name, "another replica delivers to this endpoint now");
+    }
+}
+
+/// Delivers while this process holds the endpoint; returns when it no longer does.
+async fn serve_claimed(state: &actix_web::web::Data<AppState>, rt: &Arc<Runtime>) {
     let store = state.webhooks.store().clone();
     let name = rt.ep.name.clone();
     let engines: Vec<String> = state
@@ -321,9 +346,16 @@ pub async fn run(state: actix_web::web::Data<AppState>, rt: Arc<Runtime>) {
     let mut drained: HashSet<String> = HashSet::new();
     let mut dirty: BTreeMap<String, u64> = BTreeMap::new();
     let mut skipped = 0usize;
+    let mut checked = std::time::Instant::now();
     loop {
+        if checked.elapsed() >= CLAIM_EVERY {
+            checked = std::time::Instant::now();
+            if !claimed(&store, &name).await {
+                return;
+            }
+        }
         if rt.requeued.swap(false, Ordering::AcqRel) {
-            redeliver_requeued(&store, &rt).await;
+            redeliver_requeued(&store, rt).await;
         }
         for engine in &engines {
             let buf = buffers.entry(engine.clone()).or_default();
@@ -399,7 +431,7 @@ pub async fn run(state: actix_web::web::Data<AppState>, rt: Arc<Runtime>) {
         let mut moved: Vec<(String, u64)> = std::mem::take(&mut dirty).into_iter().collect();
         skipped = 0;
         moved.push((engine, ev.seq));
-        deliver(&store, &rt, ev, pending.take(), moved).await;
+        deliver(&store, rt, ev, pending.take(), moved).await;
     }
 }
 

@@ -21,6 +21,7 @@ pub mod delivery;
 pub mod settings;
 pub mod signing;
 pub mod store;
+mod store_pg;
 
 use std::sync::Arc;
 
@@ -64,6 +65,15 @@ impl Webhooks {
     /// named by `secret_env` are read from the process environment. Every problem is
     /// reported, each naming its key.
     pub fn build(settings: &Settings) -> Result<Self, String> {
+        Self::build_with(settings, &[])
+    }
+
+    /// [`Webhooks::build`] with the embedded engines on PostgreSQL: when the default
+    /// engine is one of them, the delivery state lives in its database.
+    pub fn build_with(
+        settings: &Settings,
+        databases: &[(String, Arc<flowgate_memory::pg::PgEngine>)],
+    ) -> Result<Self, String> {
         let w = &settings.webhooks;
         if w.endpoints.is_empty() {
             return Ok(Self::default());
@@ -84,7 +94,7 @@ impl Webhooks {
         if !errs.is_empty() {
             return Err(format!("invalid settings:\n  {}", errs.join("\n  ")));
         }
-        let store = open_store(settings)?;
+        let store = open_store(settings, databases)?;
         for rt in &endpoints {
             tracing::info!(
                 webhook = %rt.ep.name,
@@ -115,9 +125,25 @@ impl Webhooks {
     }
 }
 
-/// The store `settings` call for: `webhooks.state_dir`, else the `data_dir` of the
-/// default engine when it is an embedded engine keeping its state on disk, else memory.
-fn open_store(settings: &Settings) -> Result<Arc<dyn WebhookStore>, String> {
+/// The store `settings` call for: `webhooks.state_dir`, else the database of the
+/// default engine when it is an embedded engine on PostgreSQL, else its `data_dir` when
+/// it keeps its state on disk, else memory.
+fn open_store(
+    settings: &Settings,
+    databases: &[(String, Arc<flowgate_memory::pg::PgEngine>)],
+) -> Result<Arc<dyn WebhookStore>, String> {
+    if settings.webhooks.state_dir.is_none() {
+        let single = settings.engines.len() == 1;
+        let default = settings
+            .engines
+            .iter()
+            .find(|(_, e)| single || e.common().default)
+            .map(|(n, _)| n.as_str());
+        if let Some((_, db)) = databases.iter().find(|(n, _)| Some(n.as_str()) == default) {
+            tracing::info!("webhook delivery state is kept in the default engine's PostgreSQL database, shared by its replicas (one delivers per endpoint)");
+            return Ok(Arc::new(store_pg::PgStore::new(db.clone())));
+        }
+    }
     let dir = match &settings.webhooks.state_dir {
         Some(d) => Some(d.clone()),
         None => {

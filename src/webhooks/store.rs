@@ -157,6 +157,12 @@ pub struct Update {
 pub trait WebhookStore: Send + Sync + std::fmt::Debug + 'static {
     /// Whether the state survives a restart.
     fn persistent(&self) -> bool;
+    /// Whether this process may deliver to `endpoint` now. A store shared by several
+    /// replicas lets one at a time; the others ask again later.
+    fn claim(&self, endpoint: &str) -> Result<bool, StoreError> {
+        let _ = endpoint;
+        Ok(true)
+    }
     /// Applies `u` to `endpoint`'s state, all or nothing.
     fn apply(&self, endpoint: &str, u: &Update) -> Result<(), StoreError>;
     /// Per engine, the last sequence number settled.

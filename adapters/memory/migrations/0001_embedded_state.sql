@@ -90,3 +90,30 @@ CREATE TABLE fg_meta (
     value       text NOT NULL
 );
 CREATE INDEX fg_tokens_user ON fg_tokens (username);
+
+-- Delivery state of the gateway's webhook endpoints, shared by the replicas: cursors
+-- per engine, the retry state of the event in flight, recent attempts, the last
+-- outcomes and the dead letters (JSON records as the gateway defines them).
+CREATE TABLE fg_webhook_cursors (
+    endpoint    text   NOT NULL,
+    engine      text   NOT NULL,
+    seq         bigint NOT NULL,
+    PRIMARY KEY (endpoint, engine)
+);
+CREATE TABLE fg_webhook_endpoints (
+    endpoint    text PRIMARY KEY,
+    pending     json,
+    last        json
+);
+CREATE TABLE fg_webhook_attempts (
+    endpoint    text   NOT NULL,
+    n           bigint GENERATED ALWAYS AS IDENTITY,
+    record      json   NOT NULL,
+    PRIMARY KEY (endpoint, n)
+);
+CREATE TABLE fg_webhook_letters (
+    endpoint    text NOT NULL,
+    id          text NOT NULL,
+    record      json NOT NULL,
+    PRIMARY KEY (endpoint, id)
+);
