@@ -96,8 +96,10 @@ RUN=(); LOAD=("${BATCH[@]}")
 
 echo "== building release binaries"
 cargo build --release -q -p flowgate -p flowgate-bench
-cargo build --release -q -p flowgate-alfresco --features sim --bin flowgate-alfresco-sim
-cargo build --release -q -p flowgate-cq --features sim --bin flowgate-cq-sim
+if [ "$PG_ONLY" = 0 ]; then
+  cargo build --release -q -p flowgate-alfresco --features sim --bin flowgate-alfresco-sim
+  cargo build --release -q -p flowgate-cq --features sim --bin flowgate-cq-sim
+fi
 BIN="$ROOT/target/release"
 
 PIDS=()

@@ -55,6 +55,15 @@ enum Cmd {
         #[arg(long)]
         out: std::path::PathBuf,
     },
+    /// Complete the tasks of a `task-ids` file with their `cancel` button, each once,
+    /// from `concurrency` clients, for at most `seconds`; reports completions per second
+    /// (the reqwest counterpart of bench/complete.lua).
+    Complete {
+        #[arg(long)]
+        tasks: std::path::PathBuf,
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+    },
 }
 
 struct Client {
@@ -266,6 +275,73 @@ async fn main() {
                 std::process::exit(2);
             }
             println!("{}", json!({"tasks": text.lines().count()}));
+        }
+        Cmd::Complete { tasks, seconds } => {
+            let text = std::fs::read_to_string(&tasks).unwrap_or_else(|e| {
+                eprintln!("cannot read {}: {e}", tasks.display());
+                std::process::exit(2)
+            });
+            let list: Arc<Vec<(String, String)>> = Arc::new(
+                text.lines()
+                    .filter_map(|l| l.split_once('\t'))
+                    .map(|(id, auth)| (id.to_owned(), auth.to_owned()))
+                    .collect(),
+            );
+            let next = Arc::new(AtomicUsize::new(0));
+            let done = Arc::new(AtomicUsize::new(0));
+            let deadline = Duration::from_secs_f64(seconds);
+            let started = Instant::now();
+            let body = json!({"entity-type":"task","comment":"bench"}).to_string();
+            futures::future::join_all((0..args.concurrency).map(|_| {
+                let (client, list, next, done, errors, body) = (
+                    client.clone(),
+                    list.clone(),
+                    next.clone(),
+                    done.clone(),
+                    errors.clone(),
+                    body.clone(),
+                );
+                async move {
+                    while started.elapsed() < deadline {
+                        let Some((id, auth)) = list.get(next.fetch_add(1, Ordering::Relaxed))
+                        else {
+                            break;
+                        };
+                        let r = client
+                            .http
+                            .put(format!("{}/task/{id}/cancel", client.base))
+                            .header("Authorization", auth)
+                            .header("Content-Type", "application/json")
+                            .body(body.clone())
+                            .timeout(Duration::from_secs(30))
+                            .send()
+                            .await;
+                        match r {
+                            Ok(resp) if resp.status().is_success() => {
+                                let _ = resp.bytes().await;
+                                done.fetch_add(1, Ordering::Relaxed);
+                            }
+                            other => {
+                                if errors.fetch_add(1, Ordering::Relaxed) < 3 {
+                                    match other {
+                                        Ok(resp) => eprintln!("complete error: {}", resp.status()),
+                                        Err(e) => eprintln!("complete error: {e}"),
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }))
+            .await;
+            let secs = started.elapsed().as_secs_f64();
+            let n = done.load(Ordering::Relaxed);
+            println!(
+                "{}",
+                json!({"completions": n, "errors": errors.load(Ordering::Relaxed), "seconds": secs,
+                       "completions_per_second": n as f64 / secs,
+                       "exhausted": next.load(Ordering::Relaxed) >= list.len()})
+            );
         }
         Cmd::Drive { workflows } => {
             stream::iter(0..workflows)
