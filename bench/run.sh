@@ -466,4 +466,5 @@ for b in "${BADS[@]}"; do
   if [ "${b##*:}" != 0 ]; then echo "warning: non-2xx answers in a run (${b%%:*}): ${b##*:}" | tee -a "$OUT/results.md"; fi
 done
 [ "$ADAPTERS_ONLY" = 1 ] || [ "$C_BAD" = 0 ] || echo "warning: non-2xx completions: $C_BAD" | tee -a "$OUT/results.md"
+[ "$ADAPTERS_ONLY" = 1 ] || bash bench/events.sh $([ "$SMOKE" = 1 ] && echo --smoke) | tee -a "$OUT/results.md"
 echo "results: $OUT/results.md"
