@@ -65,6 +65,25 @@ async fn a_change_on_one_replica_is_read_on_the_others() {
     let (status, list) = send(c.get(format!("{}/id/doc-replicas/@workflow", r[2].base()))).await;
     assert_eq!(status, 200, "{list}");
     assert_eq!(list["entries"][0]["id"], wf.as_str(), "{list}");
+    // The pool and query counters of the database are on /metrics.
+    let root = r[0].base().replace("/nuxeo/api/v1", "");
+    let metrics = c
+        .get(format!("{root}/metrics"))
+        .basic_auth("Administrator", Some("Administrator"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    for series in [
+        "flowgate_db_connections{engine=\"local\"}",
+        "flowgate_db_connections_in_use{engine=\"local\"}",
+        "flowgate_db_waiting{engine=\"local\"}",
+        "flowgate_db_operation_seconds_total{engine=\"local\"}",
+    ] {
+        assert!(metrics.contains(series), "{series} missing in:\n{metrics}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -442,7 +442,7 @@ mod tests {
             "{msg}"
         );
         let msg = problems(
-            "storage = \"postgres\"\ndatabase_url = \"mysql://x\"\ndatabase_schema = \"Bad;\"\npool_size = 0\ndata_dir = \"/tmp/x\"",
+            "kind = \"embedded\"\nstorage = \"postgres\"\ndatabase_url = \"mysql://x\"\ndatabase_schema = \"Bad;\"\npool_size = 0\ndata_dir = \"/tmp/x\"",
         );
         for key in [
             "database_url: must start",
@@ -452,13 +452,13 @@ mod tests {
         ] {
             assert!(msg.contains(key), "{key} missing in {msg}");
         }
-        let msg = problems("database_url = \"postgres://h/db\"");
+        let msg = problems("kind = \"embedded\"\ndatabase_url = \"postgres://h/db\"");
         assert!(
             msg.contains("only used with storage = \"postgres\""),
             "{msg}"
         );
         let m = engine(
-            "storage = \"postgres\"\ndatabase_url = \"postgres://u:pw@h/db\"\ndatabase_schema = \"fg\"\npool_size = 4",
+            "kind = \"embedded\"\nstorage = \"postgres\"\ndatabase_url = \"postgres://u:pw@h/db\"\ndatabase_schema = \"fg\"\npool_size = 4",
         )
         .unwrap();
         let o = m.postgres("local").unwrap().unwrap();
