@@ -115,7 +115,10 @@ async fn changes_made_in_the_simulator_become_events_within_the_interval() {
         kinds(&events[4..]),
         [EventKind::TaskEnded, EventKind::WorkflowFinished]
     );
-    assert_eq!(events[2].principal, "editor1", "the completing user, from the history");
+    assert_eq!(
+        events[2].principal, "editor1",
+        "the completing user, from the history"
+    );
     assert_eq!(events[4].principal, "legal1");
     let first = live.recv().await.expect("live event");
     assert_eq!((first.seq, first.kind), (1, EventKind::WorkflowStarted));
