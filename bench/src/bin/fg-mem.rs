@@ -219,7 +219,7 @@ impl Client {
             "participants": [format!("user:{}", USERS[(n + 1) % USERS.len()])],
             "initiatorComment": "Please review this version before Friday",
         });
-        let wf = if n % 2 == 0 {
+        let wf = if n.is_multiple_of(2) {
             let body = json!({"entity-type":"workflow","workflowModelName":"SerialDocumentReview",
                               "variables": variables});
             let path = format!("/id/{doc}/@workflow");
