@@ -6,23 +6,25 @@
 # fills PGR[] for pg_rows.
 #
 # Knobs: BENCH_PG_USERS (users, default 100), BENCH_PG_TASKS (tasks seeded through the
-# API for each completion target in memory and redb, default 12000; BENCH_PG_TASKS_PG on
-# PostgreSQL, default 3000), BENCH_PG_COMPLETE (length of one
-# completion run, default 5s), BENCH_PG_SMALL (workflows of the small store, default
+# API for each completion target in memory and redb, default 30000; BENCH_PG_TASKS_PG on
+# PostgreSQL, default 3000), BENCH_PG_COMPLETE (length of one completion run on
+# PostgreSQL, default 5s; BENCH_PG_COMPLETE_LOCAL in memory and redb, default 1s, so
+# that their task lists last), BENCH_PG_SMALL (workflows of the small store, default
 # 10000), BENCH_PG_LARGE (workflows of the large store, default 1000000; the rows beyond
 # the small store's are cloned in SQL), BENCH_PG_PGBENCH (pgbench run, default 10s).
 # The database: scripts/postgres.sh (FLOWGATE_TEST_DATABASE_URL when set). Every schema
 # used here is named bench_pg_* and dropped first.
 
 PGU=${BENCH_PG_USERS:-100}
-PG_TASKS=${BENCH_PG_TASKS:-12000}
+PG_TASKS=${BENCH_PG_TASKS:-30000}
 PG_TASKS_PG=${BENCH_PG_TASKS_PG:-3000}
 PG_CDUR=${BENCH_PG_COMPLETE:-5s}
+PG_CDUR_LOCAL=${BENCH_PG_COMPLETE_LOCAL:-1s}
 PG_SMALL=${BENCH_PG_SMALL:-10000}
 PG_LARGE=${BENCH_PG_LARGE:-1000000}
 PG_BENCH_T=${BENCH_PG_PGBENCH:-10}
 if [ "$SMOKE" = 1 ]; then
-  PGU=10; PG_TASKS=400; PG_TASKS_PG=400; PG_CDUR=1s; PG_SMALL=200; PG_LARGE=2000; PG_BENCH_T=2
+  PGU=10; PG_TASKS=400; PG_TASKS_PG=400; PG_CDUR=1s; PG_CDUR_LOCAL=1s; PG_SMALL=200; PG_LARGE=2000; PG_BENCH_T=2
 fi
 PG_URL=$(bash "$ROOT/scripts/postgres.sh")
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 -tA "$PG_URL")
@@ -92,10 +94,22 @@ pg_seed() { # name port per_user -> starts/s
 # Completions with both drivers, each on open tasks nobody completed before: wrk with
 # bench/complete.lua, then fg-load's reqwest clients on the tasks still open.
 # Sets PGR[<name>-wrk] = "per_s p50 p99 exhausted non2xx", PGR[<name>-fg] = "per_s exhausted errors".
-pg_complete() { # name port
+pg_complete() { # name port duration
+  local sampler=""
   "${LOAD[@]}" "$BIN/fg-load" --url "http://127.0.0.1:$2/api/v1" --password bench --users "$PGU" \
     task-ids --out "$OUT/pg-$1.tsv" > /dev/null
-  "${LOAD[@]}" wrk -t"$THREADS" -c"$CONN" -d"$PG_CDUR" --latency -s bench/complete.lua "http://127.0.0.1:$2" \
+  if [[ $1 == pg* ]]; then
+    # What the gateway's database sessions are doing during the wrk run, sampled every
+    # 0.2 s: "wait_event_type:wait_event" (Lock:transactionid = waiting for another
+    # step's row lock, IO:WALSync / LWLock:WALWrite = the commit's flush, Client:ClientRead
+    # = waiting for the gateway's next statement, cpu = running).
+    ( end=$(( $(date +%s) + ${3%s} )); while [ "$(date +%s)" -lt "$end" ]; do
+        "${PSQL[@]}" -F ' ' -c "SELECT coalesce(wait_event_type, 'cpu') || ':' || coalesce(wait_event, '-'), count(*) FROM pg_stat_activity WHERE application_name = 'flowgate' AND state <> 'idle' AND pid <> pg_backend_pid() GROUP BY 1"
+        sleep 0.2
+      done > "$OUT/pg-$1-waits.txt" 2>/dev/null ) &
+    sampler=$!
+  fi
+  "${LOAD[@]}" wrk -t"$THREADS" -c"$CONN" -d"$3" --latency -s bench/complete.lua "http://127.0.0.1:$2" \
     -- "$OUT/pg-$1.tsv" "$THREADS" > "$OUT/pg-$1.wrk" 2>&1
   PGR[$1-wrk]=$(awk '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
@@ -108,7 +122,12 @@ pg_complete() { # name port
   "${LOAD[@]}" "$BIN/fg-load" --url "http://127.0.0.1:$2/api/v1" --password bench --users "$PGU" \
     task-ids --out "$OUT/pg-$1-fg.tsv" > /dev/null
   "${LOAD[@]}" "$BIN/fg-load" --url "http://127.0.0.1:$2/api/v1" --password bench --users "$PGU" \
-    --concurrency "$CONN" complete --tasks "$OUT/pg-$1-fg.tsv" --seconds "${PG_CDUR%s}" > "$OUT/pg-$1-fg.json" || true
+    --concurrency "$CONN" complete --tasks "$OUT/pg-$1-fg.tsv" --seconds "${3%s}" > "$OUT/pg-$1-fg.json" || true
+  if [ -n "$sampler" ]; then
+    wait "$sampler" 2>/dev/null || true
+    PGR[$1-waits]=$(awk '{ n[$1] += $2; t += $2 } END { for (k in n) printf "%s %.0f%%\n", k, 100 * n[k] / t }' "$OUT/pg-$1-waits.txt" |
+      sort -k2 -t' ' -rn | head -n 4 | paste -sd, - | sed 's/,/, /g')
+  fi
   PGR[$1-fg]=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(round(d["completions_per_second"]), "exhausted" if d["exhausted"] else "ok", d["errors"])' "$OUT/pg-$1-fg.json")
 }
 pgf() { local a; read -r -a a <<< "${PGR[$1]}"; echo "${a[$2]}"; }
@@ -124,7 +143,7 @@ echo "== completions: memory mode, redb (fsync), PostgreSQL 1 replica, 2 replica
 PM=$(free_port)
 start_gateway "$(gateway_config "$PGU")" "$PM"
 read -r SEED_MEM _ < <(pg_seed memory "$PM" "$PG_PER_USER"); PGR[seed-memory]=$SEED_MEM
-pg_complete memory "$PM"
+pg_complete memory "$PM" "$PG_CDUR_LOCAL"
 stop_gateway
 PD=$(free_port)
 rm -rf "$OUT/pg-durable-data"
@@ -132,18 +151,18 @@ sed "s|^kind = \"embedded\"$|kind = \"embedded\"\ndata_dir = \"$OUT/pg-durable-d
   "$(gateway_config "$PGU")" > "$OUT/gateway-pg-durable.toml"
 start_gateway "$OUT/gateway-pg-durable.toml" "$PD"
 read -r SEED_REDB _ < <(pg_seed redb "$PD" "$PG_PER_USER"); PGR[seed-redb]=$SEED_REDB
-pg_complete redb "$PD"
+pg_complete redb "$PD" "$PG_CDUR_LOCAL"
 stop_gateway
 PA=$(free_port)
 start_pg_gateway bench_pg_complete "$PA"; PG_A=$GW_PID
 read -r SEED_PG _ < <(pg_seed pg1 "$PA" "$PG_PER_USER_PG"); PGR[seed-pg]=$SEED_PG
-pg_complete pg1 "$PA"
+pg_complete pg1 "$PA" "$PG_CDUR"
 PB=$(free_port)
 start_pg_gateway bench_pg_complete "$PB"; PG_B=$GW_PID
 PN=$(free_port)
 start_nginx_rr pg2 "$PN" "$PA" "$PB"; PG_NGINX=$NGINX_PID
 pg_seed pg2 "$PN" "$PG_PER_USER_PG" > /dev/null
-pg_complete pg2 "$PN"
+pg_complete pg2 "$PN" "$PG_CDUR"
 
 echo "== pgbench -N (simple update) on the same server, $CONN clients, ${PG_BENCH_T}s"
 kill "$PG_NGINX" "$PG_A" "$PG_B" 2>/dev/null || true; wait "$PG_NGINX" "$PG_A" "$PG_B" 2>/dev/null || true
@@ -189,8 +208,21 @@ paired_both pg-scale-get pg-small-get "http://127.0.0.1:$PS/api/v1/task/$SCALE_T
 paired_both pg-scale-list pg-small-list "http://127.0.0.1:$PS/api/v1/$QP" "$AUTH_PG" \
   pg-large-list "http://127.0.0.1:$PL/api/v1/$QP" "$AUTH_PG"
 PGR[rss1-small]=$(rss_mb "$PG_S"); PGR[rss1-large]=$(rss_mb "$PG_L")
-"${PSQL[@]}" -c "SET search_path = bench_pg_large; EXPLAIN (ANALYZE, BUFFERS) SELECT t.record::text, w.record::text, count(*) OVER () FROM fg_tasks t JOIN fg_workflows w ON w.engine = t.engine AND w.id = t.workflow_id WHERE t.engine = 'local' AND t.state = 'opened' AND t.principals && ARRAY['user0001','user:user0001','members','group:members'] ORDER BY t.due ASC NULLS LAST, t.created, t.id LIMIT 20" \
-  > "$OUT/pg-explain-list-large.txt" 2>&1 || true
+# The plan of the engine's task-list query (adapters/memory/src/pg/read.rs) at both sizes.
+for s in small large; do
+  "${PSQL[@]}" > "$OUT/pg-explain-list-$s.txt" 2>&1 <<EOF || true
+SET search_path = bench_pg_$s;
+PREPARE q(text, bool, uuid, text[], text, text, text[], text, bigint, bigint) AS
+SELECT t.record::text, w.record::text, count(*) OVER () FROM fg_tasks t
+ JOIN fg_workflows w ON w.engine = t.engine AND w.id = t.workflow_id
+ WHERE t.engine = \$1 AND (NOT \$2 OR t.state = 'opened') AND (\$3::uuid IS NULL OR t.workflow_id = \$3)
+ AND (\$4::text[] IS NULL OR t.principals && \$4) AND (\$5::text IS NULL OR w.documents @> ARRAY[\$5::text])
+ AND (\$6::text IS NULL OR w.model = \$6)
+ AND (\$7::text[] IS NULL OR t.principals && \$7 OR w.initiator = \$8 OR t.initiator = \$8)
+ ORDER BY t.due ASC NULLS LAST, t.created, t.id LIMIT \$9 OFFSET \$10;
+EXPLAIN (ANALYZE, BUFFERS) EXECUTE q('local', true, NULL, ARRAY['user0001','user:user0001','members','group:members'], NULL, NULL, ARRAY['user0001','user:user0001','members','group:members'], 'user0001', 20, 0);
+EOF
+done
 kill "$PG_S" "$PG_L" 2>/dev/null || true; wait "$PG_S" "$PG_L" 2>/dev/null || true
 
 # The table rows (called by run.sh after its header).
@@ -204,6 +236,7 @@ pg_rows() {
       "$([ "$(pgf "$n-fg" 1)" = ok ] || echo "task list used up: a lower bound; ")errors $(pgf "$n-fg" 2)"
   done
   row "pgbench -N tps ($CONN clients, same server)" "$pb" "" "" "anchor"
+  row "  sessions during PostgreSQL completions" "" "" "" "1 replica: ${PGR[pg1-waits]:-n/a}; 2 replicas: ${PGR[pg2-waits]:-n/a}"
   for gen in wrk fg; do
     c1=$(pgf "pg1-$gen" 0)
     ok=$(check "$c1 >= 0.3*$pb"); okw+=("$ok")
