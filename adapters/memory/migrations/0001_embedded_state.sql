@@ -72,6 +72,23 @@ CREATE TABLE fg_events (
     PRIMARY KEY (engine, seq)
 );
 CREATE INDEX fg_events_workflow ON fg_events (engine, workflow_id, seq);
+
+-- Events of committed steps not numbered yet. A step writes its events here with its
+-- transaction id; the sequencer numbers the ones of finished transactions (ids below
+-- the oldest running one) in transaction order and moves them to fg_events, so steps
+-- never wait on each other for numbers and readers never see a number filled in later
+-- below one they have seen.
+CREATE TABLE fg_event_inbox (
+    engine      text        NOT NULL,
+    tx          xid8        NOT NULL DEFAULT pg_current_xact_id(),
+    ord         integer     NOT NULL,
+    at          timestamptz NOT NULL,
+    kind        text        NOT NULL,
+    workflow_id text        NOT NULL,
+    documents   text[]      NOT NULL,
+    record      json        NOT NULL,
+    PRIMARY KEY (engine, tx, ord)
+);
 CREATE INDEX fg_events_documents ON fg_events USING gin (documents);
 
 -- Lasting authentication tokens of the gateway, by the hex form of their keyed hash

@@ -1,7 +1,8 @@
 //! The event log in PostgreSQL and its live feed.
 //!
-//! A step numbers its events from the engine's row in `fg_engines` and inserts them
-//! in its own transaction, then sends `NOTIFY flowgate_events`. Every replica runs one
+//! A step writes its events to `fg_event_inbox` in its own transaction and sends
+//! `NOTIFY flowgate_events`; [`sequence`] numbers the events of finished transactions
+//! in transaction order and moves them to `fg_events`. Every replica runs one
 //! feed task per engine that reads the events after the last one it published, in
 //! number order, whenever a notification arrives, a local step commits, or a second
 //! passes; so each replica's streams carry every replica's events, once and in order.
@@ -29,32 +30,103 @@ pub(crate) const LIVE_BUFFER: usize = 1024;
 /// Most events the feed reads per query.
 const FEED_BATCH: i64 = 500;
 
-/// Numbers `events` after the engine's last event and inserts them.
+/// Writes a step's events to the inbox, in its transaction (numbered later by
+/// [`sequence`], once the transaction has finished).
 pub(crate) async fn insert(
     conn: &mut PgConnection,
     engine: &str,
     events: &mut [Event],
 ) -> std::result::Result<(), sqlx::Error> {
-    let n = i64::try_from(events.len()).unwrap_or(i64::MAX);
-    let last: i64 = sqlx::query_scalar(
-        "UPDATE fg_engines SET event_seq = event_seq + $2 WHERE engine = $1 RETURNING event_seq",
+    let mut ords = Vec::with_capacity(events.len());
+    let mut ats = Vec::with_capacity(events.len());
+    let mut kinds = Vec::with_capacity(events.len());
+    let mut workflows = Vec::with_capacity(events.len());
+    let mut documents = Vec::with_capacity(events.len());
+    let mut records = Vec::with_capacity(events.len());
+    for (i, e) in events.iter_mut().enumerate() {
+        e.engine = engine.to_owned();
+        ords.push(i32::try_from(i).unwrap_or(i32::MAX));
+        ats.push(e.at);
+        kinds.push(e.kind.as_str());
+        workflows.push(e.workflow_id.as_str());
+        documents.push(serde_json::to_string(&e.documents).unwrap_or_else(|_| "[]".into()));
+        records.push(serde_json::to_string(&*e).unwrap_or_else(|_| "{}".into()));
+    }
+    sqlx::query(
+        "INSERT INTO fg_event_inbox (engine, ord, at, kind, workflow_id, documents, record) \
+         SELECT $1, o, a, k, w, ARRAY(SELECT json_array_elements_text(d::json)), r::json \
+         FROM UNNEST($2::int[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[]) \
+         AS x(o, a, k, w, d, r)",
     )
     .bind(engine)
-    .bind(n)
-    .fetch_one(&mut *conn)
+    .bind(&ords)
+    .bind(&ats)
+    .bind(&kinds)
+    .bind(&workflows)
+    .bind(&documents)
+    .bind(&records)
+    .execute(&mut *conn)
     .await?;
-    let first = u64::try_from(last - n + 1).unwrap_or(1);
-    for (i, e) in events.iter_mut().enumerate() {
-        e.seq = first + i as u64;
-        e.engine = engine.to_owned();
-    }
-    insert_numbered(conn, engine, events).await?;
     sqlx::query("SELECT pg_notify($1, $2)")
         .bind(CHANNEL)
         .bind(engine)
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+/// Most inbox events numbered per sequencer transaction.
+const SEQUENCE_BATCH: i64 = 1000;
+
+/// Numbers the inbox events of finished transactions, in transaction order, after the
+/// engine's last number, and moves them to `fg_events`; returns how many. Sequencers
+/// of several replicas take turns on the engine's row. An event of a transaction
+/// still running waits, and so do the ones of later transactions.
+pub(crate) async fn sequence(pool: &PgPool, engine: &str) -> std::result::Result<u64, sqlx::Error> {
+    let mut total = 0u64;
+    loop {
+        let mut tx = pool.begin().await?;
+        let last: i64 =
+            sqlx::query_scalar("SELECT event_seq FROM fg_engines WHERE engine = $1 FOR UPDATE")
+                .bind(engine)
+                .fetch_one(&mut *tx)
+                .await?;
+        let n: i64 = sqlx::query_scalar(
+            "WITH batch AS ( \
+               SELECT tx, ord, at, kind, workflow_id, documents, record FROM fg_event_inbox \
+               WHERE engine = $1 AND tx < pg_snapshot_xmin(pg_current_snapshot()) \
+               ORDER BY tx, ord LIMIT $3), \
+             numbered AS ( \
+               SELECT *, $2 + row_number() OVER (ORDER BY tx, ord) AS seq FROM batch), \
+             moved AS ( \
+               INSERT INTO fg_events (engine, seq, at, kind, workflow_id, documents, record) \
+               SELECT $1, seq, at, kind, workflow_id, documents, \
+                      jsonb_set(record::jsonb, '{seq}', to_jsonb(seq))::json FROM numbered), \
+             gone AS ( \
+               DELETE FROM fg_event_inbox i USING batch b \
+               WHERE i.engine = $1 AND i.tx = b.tx AND i.ord = b.ord) \
+             SELECT count(*) FROM numbered",
+        )
+        .bind(engine)
+        .bind(last)
+        .bind(SEQUENCE_BATCH)
+        .fetch_one(&mut *tx)
+        .await?;
+        if n == 0 {
+            tx.rollback().await?;
+            return Ok(total);
+        }
+        sqlx::query("UPDATE fg_engines SET event_seq = event_seq + $2 WHERE engine = $1")
+            .bind(engine)
+            .bind(n)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        total += u64::try_from(n).unwrap_or(0);
+        if n < SEQUENCE_BATCH {
+            return Ok(total);
+        }
+    }
 }
 
 /// Inserts events that already carry their numbers (and keeps the engine's counter
@@ -177,6 +249,8 @@ impl Core {
     pub(crate) async fn event_page(&self, cx: &CallContext, q: &EventQuery) -> Result<Page<Event>> {
         let engine = &self.info.name;
         let everything = cx.admin || cx.poweruser;
+        // The caller's own acknowledged steps are numbered before it reads.
+        self.metered(sequence(&self.pool, engine)).await?;
         let (rows, total) = self
             .metered(fetch(&self.pool, engine, q, everything))
             .await?;
@@ -263,7 +337,11 @@ impl Core {
                 if listener.is_none() {
                     listener = listen(&pool).await;
                 }
-                // Publish everything after `last`, batch by batch.
+                // Number what finished steps wrote, then publish everything after
+                // `last`, batch by batch.
+                if let Err(e) = sequence(&pool, &name).await {
+                    tracing::debug!(engine = %name, error = %e, "event sequencing failed; retrying");
+                }
                 loop {
                     match after(&pool, &name, last).await {
                         Ok(batch) if batch.is_empty() => break,

@@ -122,6 +122,9 @@ impl Core {
                            RETURNING id), \
                          events AS ( \
                            DELETE FROM fg_events WHERE engine = $1 \
+                           AND workflow_id IN (SELECT id::text FROM gone)), \
+                         unnumbered AS ( \
+                           DELETE FROM fg_event_inbox WHERE engine = $1 \
                            AND workflow_id IN (SELECT id::text FROM gone)) \
                          SELECT count(*) FROM gone",
                     )
