@@ -285,21 +285,19 @@ async fn tasks_of(
 
 type Locked = Option<(WorkflowRecord, Vec<TaskRecord>)>;
 
-/// Locks the instance owning task `tid`; returns it with its tasks as they are now.
-async fn lock_task_workflow(
+/// Runs `sql` (one `$1` engine, one `$2` id, locking one instance row) and returns the
+/// instance it locked with its tasks as they are now.
+async fn lock_with(
     tx: &mut Tx,
     engine: &str,
-    tid: Uuid,
+    id: Uuid,
+    sql: &'static str,
 ) -> std::result::Result<Locked, StepError> {
-    let row: Option<String> = sqlx::query_scalar(
-        "SELECT w.record::text FROM fg_workflows w \
-         WHERE w.engine = $1 AND w.id = (SELECT workflow_id FROM fg_tasks WHERE engine = $1 AND id = $2) \
-         FOR UPDATE",
-    )
-    .bind(engine)
-    .bind(tid)
-    .fetch_optional(&mut **tx)
-    .await?;
+    let row: Option<String> = sqlx::query_scalar(sql)
+        .bind(engine)
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
     let Some(text) = row else {
         return Ok(None);
     };
@@ -308,25 +306,36 @@ async fn lock_task_workflow(
     Ok(Some((wf, tasks)))
 }
 
-/// Locks instance `wid`; returns it with its tasks.
+/// Locks the instance owning task `tid`.
+async fn lock_task_workflow(
+    tx: &mut Tx,
+    engine: &str,
+    tid: Uuid,
+) -> std::result::Result<Locked, StepError> {
+    lock_with(
+        tx,
+        engine,
+        tid,
+        "SELECT w.record::text FROM fg_workflows w \
+         WHERE w.engine = $1 AND w.id = (SELECT workflow_id FROM fg_tasks WHERE engine = $1 AND id = $2) \
+         FOR UPDATE",
+    )
+    .await
+}
+
+/// Locks instance `wid`.
 async fn lock_workflow(
     tx: &mut Tx,
     engine: &str,
     wid: Uuid,
 ) -> std::result::Result<Locked, StepError> {
-    let row: Option<String> = sqlx::query_scalar(
+    lock_with(
+        tx,
+        engine,
+        wid,
         "SELECT record::text FROM fg_workflows WHERE engine = $1 AND id = $2 FOR UPDATE",
     )
-    .bind(engine)
-    .bind(wid)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some(text) = row else {
-        return Ok(None);
-    };
-    let wf = decode_workflow(&text)?;
-    let tasks = tasks_of(tx, engine, wid).await?;
-    Ok(Some((wf, tasks)))
+    .await
 }
 
 /// Locks running instance `wid` unless another transaction holds it.
@@ -335,20 +344,14 @@ async fn lock_workflow_skip_locked(
     engine: &str,
     wid: Uuid,
 ) -> std::result::Result<Locked, StepError> {
-    let row: Option<String> = sqlx::query_scalar(
+    lock_with(
+        tx,
+        engine,
+        wid,
         "SELECT record::text FROM fg_workflows WHERE engine = $1 AND id = $2 AND state = 'running' \
          FOR UPDATE SKIP LOCKED",
     )
-    .bind(engine)
-    .bind(wid)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some(text) = row else {
-        return Ok(None);
-    };
-    let wf = decode_workflow(&text)?;
-    let tasks = tasks_of(tx, engine, wid).await?;
-    Ok(Some((wf, tasks)))
+    .await
 }
 
 fn text_of<T: serde::Serialize>(value: &T) -> std::result::Result<String, StepError> {
