@@ -71,9 +71,41 @@ impl EventsSettings {
 #[derive(Debug)]
 pub enum Live {
     /// An event, ids as the gateway shows them.
-    Event(Box<Event>),
+    Event(Box<LiveEvent>),
     /// The relay of this engine fell behind it: events may be missing.
     Gap(String),
+}
+
+/// An event on the gateway channel, with its [`event_data`] JSON made once for every
+/// stream that shows it (not once per stream).
+#[derive(Debug)]
+pub struct LiveEvent {
+    event: Event,
+    data: OnceLock<String>,
+}
+
+impl LiveEvent {
+    /// The event, its JSON not made yet.
+    pub fn new(event: Event) -> Self {
+        Self {
+            event,
+            data: OnceLock::new(),
+        }
+    }
+
+    /// [`event_data`] as one line of JSON, made on first use.
+    pub fn data(&self) -> &str {
+        self.data
+            .get_or_init(|| event_data(&self.event).to_string())
+    }
+}
+
+impl std::ops::Deref for LiveEvent {
+    type Target = Event;
+
+    fn deref(&self) -> &Event {
+        &self.event
+    }
 }
 
 /// The gateway channel (made on first use) and the count of open streams.
@@ -156,7 +188,7 @@ fn relay(mut source: LiveSource, tx: broadcast::Sender<Arc<Live>>) {
                     "type" => ev.kind.as_str()
                 )
                 .increment(1);
-                Live::Event(Box::new(source.outward(&ev)))
+                Live::Event(Box::new(LiveEvent::new(source.outward(&ev))))
             }
             Err(RecvError::Lagged(n)) => {
                 tracing::warn!(engine = %source.name, missed = n, "live events relay fell behind");

@@ -17,7 +17,10 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use flowgate_core::{access, CallContext, Event, EventKind};
 use serde::Deserialize;
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::{
+    self,
+    error::{RecvError, TryRecvError},
+};
 use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
 use utoipa::IntoParams;
 
@@ -99,14 +102,27 @@ fn format_cursor(c: &Cursor) -> String {
         .join(",")
 }
 
-/// One SSE message carrying `e`.
-fn message(cursor: &Cursor, e: &Event) -> Bytes {
-    let data = crate::live::event_data(e);
+/// One SSE message carrying `e`, whose `data` line is `data`.
+fn message(cursor: &Cursor, e: &Event, data: &str) -> Bytes {
     Bytes::from(format!(
         "id: {}\nevent: {}\ndata: {data}\n\n",
         format_cursor(cursor),
         e.event_id()
     ))
+}
+
+/// Live messages already waiting are sent with the first one, as one chunk (one write),
+/// up to about this many bytes.
+const BATCH_BYTES: usize = 64 * 1024;
+
+/// What one item of the gateway channel does to a stream.
+enum Step {
+    /// Nothing to send (already replayed, or not shown to this caller).
+    Skip,
+    /// A message to send.
+    Send(Bytes),
+    /// The stream ends, after this final message if any.
+    End(Option<Bytes>),
 }
 
 /// The final message of a stream that fell behind.
@@ -145,7 +161,8 @@ impl Streamer {
             if let Some(e) = self.backlog.pop_front() {
                 self.cursor.insert(e.engine.clone(), e.seq);
                 if self.filter.shows(&self.cx, &e) {
-                    return Some(message(&self.cursor, &e));
+                    let data = crate::live::event_data(&e).to_string();
+                    return Some(message(&self.cursor, &e, &data));
                 }
                 continue;
             }
@@ -162,36 +179,67 @@ impl Streamer {
                     self.done = true;
                     return None;
                 }
-                r = self.rx.recv() => match r {
-                    Ok(item) => match &*item {
-                        Live::Event(e) => {
-                            let last = self.cursor.entry(e.engine.clone()).or_insert(0);
-                            if e.seq <= *last {
-                                continue;
-                            }
-                            *last = e.seq;
-                            if self.filter.shows(&self.cx, e) {
-                                return Some(message(&self.cursor, e));
+                r = self.rx.recv() => {
+                    let mut chunk = Vec::new();
+                    let mut next = Some(r);
+                    while let Some(r) = next.take() {
+                        match self.live(r) {
+                            Step::Skip => {}
+                            Step::Send(b) => chunk.extend_from_slice(&b),
+                            Step::End(last) => {
+                                self.done = true;
+                                chunk.extend_from_slice(last.as_deref().unwrap_or_default());
+                                break;
                             }
                         }
-                        Live::Gap(engine) => {
-                            self.done = true;
-                            let why = format!("the gateway fell behind the events of engine '{engine}'");
-                            return Some(dropped(&self.cursor, &why));
+                        if chunk.len() >= BATCH_BYTES {
+                            break;
                         }
-                    },
-                    Err(RecvError::Lagged(n)) => {
-                        self.done = true;
-                        let why = format!("this stream fell {n} events behind and was closed");
-                        return Some(dropped(&self.cursor, &why));
+                        next = match self.rx.try_recv() {
+                            Ok(item) => Some(Ok(item)),
+                            Err(TryRecvError::Empty) => None,
+                            Err(TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
+                            Err(TryRecvError::Closed) => Some(Err(RecvError::Closed)),
+                        };
                     }
-                    Err(RecvError::Closed) => {
-                        self.done = true;
+                    if !chunk.is_empty() {
+                        return Some(Bytes::from(chunk));
+                    }
+                    if self.done {
                         return None;
                     }
-                },
+                }
                 _ = self.heartbeat.tick() => return Some(Bytes::from_static(b": keep-alive\n\n")),
             }
+        }
+    }
+
+    /// What one item received from the gateway channel does to this stream.
+    fn live(&mut self, r: Result<Arc<Live>, RecvError>) -> Step {
+        match r {
+            Ok(item) => match &*item {
+                Live::Event(e) => {
+                    let last = self.cursor.entry(e.engine.clone()).or_insert(0);
+                    if e.seq <= *last {
+                        return Step::Skip;
+                    }
+                    *last = e.seq;
+                    if self.filter.shows(&self.cx, e) {
+                        Step::Send(message(&self.cursor, e, e.data()))
+                    } else {
+                        Step::Skip
+                    }
+                }
+                Live::Gap(engine) => {
+                    let why = format!("the gateway fell behind the events of engine '{engine}'");
+                    Step::End(Some(dropped(&self.cursor, &why)))
+                }
+            },
+            Err(RecvError::Lagged(n)) => {
+                let why = format!("this stream fell {n} events behind and was closed");
+                Step::End(Some(dropped(&self.cursor, &why)))
+            }
+            Err(RecvError::Closed) => Step::End(None),
         }
     }
 
