@@ -38,6 +38,7 @@ use uuid::Uuid;
 use crate::engine::{embedded_info, model_map, PATH_NS};
 use crate::model::Model;
 use crate::ops::{self, parse_id};
+use crate::state::{TaskRecord, WorkflowRecord};
 use crate::view;
 use crate::{ModelSource, OpenError};
 
@@ -171,6 +172,24 @@ impl Core {
     fn loaded_model(&self, name: &str, id: &str) -> Result<&Arc<Model>> {
         self.models.get(name).ok_or_else(|| ops::not_found(id))
     }
+
+    /// Instance `id` with its tasks and model, when `cx` may read it.
+    async fn visible_workflow(
+        &self,
+        cx: &CallContext,
+        id: &str,
+    ) -> Result<(WorkflowRecord, Vec<TaskRecord>, &Arc<Model>)> {
+        let wid = parse_id(id).ok_or_else(|| ops::not_found(id))?;
+        let (wf, tasks) = self
+            .metered(read::workflow_with_tasks(&self.pool, &self.info.name, wid))
+            .await?
+            .ok_or_else(|| ops::not_found(id))?;
+        let model = self.loaded_model(&wf.model, id)?;
+        if !read::may_see_workflow(cx, &wf, &tasks) {
+            return Err(ops::read_denied(cx));
+        }
+        Ok((wf, tasks, model))
+    }
 }
 
 #[async_trait]
@@ -198,15 +217,7 @@ impl WorkflowEngine for Core {
     }
 
     async fn workflow(&self, cx: &CallContext, id: &str) -> Result<WorkflowInstance> {
-        let wid = parse_id(id).ok_or_else(|| ops::not_found(id))?;
-        let (wf, tasks) = self
-            .metered(read::workflow_with_tasks(&self.pool, &self.info.name, wid))
-            .await?
-            .ok_or_else(|| ops::not_found(id))?;
-        let model = self.loaded_model(&wf.model, id)?;
-        if !read::may_see_workflow(cx, &wf, &tasks) {
-            return Err(ops::read_denied(cx));
-        }
+        let (wf, _, model) = self.visible_workflow(cx, id).await?;
         Ok(view::workflow(model, &wf))
     }
 
@@ -236,15 +247,7 @@ impl WorkflowEngine for Core {
     }
 
     async fn workflow_graph(&self, cx: &CallContext, id: &str) -> Result<Graph> {
-        let wid = parse_id(id).ok_or_else(|| ops::not_found(id))?;
-        let (wf, tasks) = self
-            .metered(read::workflow_with_tasks(&self.pool, &self.info.name, wid))
-            .await?
-            .ok_or_else(|| ops::not_found(id))?;
-        let model = self.loaded_model(&wf.model, id)?;
-        if !read::may_see_workflow(cx, &wf, &tasks) {
-            return Err(ops::read_denied(cx));
-        }
+        let (wf, tasks, model) = self.visible_workflow(cx, id).await?;
         let open_nodes: HashSet<String> = tasks
             .into_iter()
             .filter(|t| t.state == TaskState::Opened)
