@@ -16,8 +16,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::delivery::{blocking, system_cx, Runtime};
-use super::store::{Attempt, DeadLetter, LetterState, Update};
+use super::delivery::{system_cx, Runtime};
+use super::store::{blocking, Attempt, DeadLetter, LetterState, Update};
 use crate::error::{ApiError, ExceptionBody};
 use crate::nuxeo::w3c;
 use crate::routes::{json, resource, Api};

@@ -4,9 +4,10 @@
 //! - [`settings`]: the `[[webhooks]]` tables, checked at start-up (URL, secret, spans).
 //! - [`signing`]: Standard Webhooks headers (`webhook-id`, `webhook-timestamp`,
 //!   `webhook-signature: v1,<HMAC-SHA256>`).
-//! - [`delivery`]: one dispatcher per endpoint, reading the engines' stored event logs
-//!   after its durable cursors; retries with capped jittered backoff until `max_age`,
-//!   then a dead letter.
+//! - [`dispatch`]: one dispatcher per endpoint, reading the engines' stored event logs
+//!   after its durable cursors and recording outcomes in batches; `retry`: the
+//!   attempts at one event, with capped jittered backoff until `max_age`, then a dead
+//!   letter; [`delivery`]: the endpoint's HTTP client and the signed POST.
 //! - [`store`]: the durable state behind [`store::WebhookStore`] (`webhooks.redb`, or
 //!   memory).
 //! - [`admin`]: `GET /api/v1/admin/webhooks`, `.../{name}/deliveries` and
@@ -18,6 +19,8 @@
 
 pub mod admin;
 pub mod delivery;
+pub mod dispatch;
+mod retry;
 pub mod settings;
 pub mod signing;
 pub mod store;
@@ -191,8 +194,8 @@ pub fn start(data: &web::Data<AppState>) -> Vec<tokio::task::JoinHandle<()>> {
     }
     let mut handles: Vec<tokio::task::JoinHandle<()>> = runtimes
         .iter()
-        .map(|rt| tokio::spawn(delivery::run(data.clone(), rt.clone())))
+        .map(|rt| tokio::spawn(dispatch::run(data.clone(), rt.clone())))
         .collect();
-    handles.push(tokio::spawn(delivery::wake_on_live(data.clone(), runtimes)));
+    handles.push(tokio::spawn(dispatch::wake_on_live(data.clone(), runtimes)));
     handles
 }

@@ -137,6 +137,19 @@ pub struct LastOutcomes {
     pub last_failure: Option<Attempt>,
 }
 
+impl LastOutcomes {
+    /// Takes in `attempts`, oldest first.
+    pub fn fold(&mut self, attempts: &[Attempt]) {
+        for a in attempts {
+            if a.outcome == Outcome::Delivered {
+                self.last_success = Some(a.clone());
+            } else {
+                self.last_failure = Some(a.clone());
+            }
+        }
+    }
+}
+
 /// One atomic change of an endpoint's state.
 #[derive(Clone, Debug, Default)]
 pub struct Update {
@@ -144,8 +157,8 @@ pub struct Update {
     pub cursors: Vec<(String, u64)>,
     /// `Some(None)` clears the retry state, `Some(Some(p))` sets it.
     pub pending: Option<Option<Pending>>,
-    /// An attempt to record.
-    pub attempt: Option<Attempt>,
+    /// Attempts to record, oldest first.
+    pub attempts: Vec<Attempt>,
     /// A dead letter added or replaced (by id).
     pub put_letter: Option<DeadLetter>,
     /// A dead letter removed (by id).
@@ -275,10 +288,10 @@ impl WebhookStore for RedbStore {
                 }
                 None => {}
             }
-            if let Some(a) = &u.attempt {
+            if !u.attempts.is_empty() {
                 let mut t = txn.open_table(ATTEMPTS).map_err(err)?;
                 let range = (endpoint, 0u64)..=(endpoint, u64::MAX);
-                let (first, next) = {
+                let (first, mut next) = {
                     let mut it = t.range(range.clone()).map_err(err)?;
                     let first = it
                         .next()
@@ -293,11 +306,14 @@ impl WebhookStore for RedbStore {
                         .or(first);
                     (first, last.map_or(0, |n| n + 1))
                 };
-                t.insert((endpoint, next), json(a)?.as_slice())
-                    .map_err(err)?;
+                for a in &u.attempts {
+                    t.insert((endpoint, next), json(a)?.as_slice())
+                        .map_err(err)?;
+                    next += 1;
+                }
                 // Keep the last RECENT_KEPT: numbers are contiguous.
                 if let Some(first) = first {
-                    let keep_from = (next + 1).saturating_sub(RECENT_KEPT as u64);
+                    let keep_from = next.saturating_sub(RECENT_KEPT as u64);
                     for n in first..keep_from {
                         t.remove((endpoint, n)).map_err(err)?;
                     }
@@ -307,11 +323,7 @@ impl WebhookStore for RedbStore {
                     Some(v) => parse(v.value())?,
                     None => LastOutcomes::default(),
                 };
-                if a.outcome == Outcome::Delivered {
-                    l.last_success = Some(a.clone());
-                } else {
-                    l.last_failure = Some(a.clone());
-                }
+                l.fold(&u.attempts);
                 last.insert(endpoint, json(&l)?.as_slice()).map_err(err)?;
             }
             if u.put_letter.is_some() || u.remove_letter.is_some() {
@@ -418,17 +430,11 @@ impl WebhookStore for MemoryStore {
         if let Some(p) = &u.pending {
             ep.pending = p.clone();
         }
-        if let Some(a) = &u.attempt {
-            ep.attempts.push_back(a.clone());
-            while ep.attempts.len() > RECENT_KEPT {
-                ep.attempts.pop_front();
-            }
-            if a.outcome == Outcome::Delivered {
-                ep.last.last_success = Some(a.clone());
-            } else {
-                ep.last.last_failure = Some(a.clone());
-            }
+        ep.attempts.extend(u.attempts.iter().cloned());
+        while ep.attempts.len() > RECENT_KEPT {
+            ep.attempts.pop_front();
         }
+        ep.last.fold(&u.attempts);
         if let Some(id) = &u.remove_letter {
             ep.letters.remove(id);
         }
@@ -484,3 +490,14 @@ impl WebhookStore for MemoryStore {
 #[cfg(test)]
 #[path = "store_tests.rs"]
 mod tests;
+
+/// Runs `f` on the store from a blocking thread.
+pub(crate) async fn blocking<R: Send + 'static>(
+    store: &std::sync::Arc<dyn WebhookStore>,
+    f: impl FnOnce(&dyn WebhookStore) -> Result<R, StoreError> + Send + 'static,
+) -> Result<R, StoreError> {
+    let store = std::sync::Arc::clone(store);
+    tokio::task::spawn_blocking(move || f(store.as_ref()))
+        .await
+        .map_err(|e| StoreError(format!("store task: {e}")))?
+}

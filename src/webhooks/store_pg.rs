@@ -14,8 +14,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::Postgres;
 
 use super::store::{
-    Attempt, DeadLetter, LastOutcomes, Outcome, Pending, StoreError, Update, WebhookStore,
-    RECENT_KEPT,
+    Attempt, DeadLetter, LastOutcomes, Pending, StoreError, Update, WebhookStore, RECENT_KEPT,
 };
 
 /// The delivery state in PostgreSQL.
@@ -140,13 +139,17 @@ impl WebhookStore for PgStore {
                     .await
                     .map_err(db)?;
             }
-            if let Some(a) = &u.attempt {
-                sqlx::query("INSERT INTO fg_webhook_attempts (endpoint, record) VALUES ($1, $2::json)")
-                    .bind(&endpoint)
-                    .bind(json(a)?)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
+            if !u.attempts.is_empty() {
+                let records = u.attempts.iter().map(json).collect::<Result<Vec<_>, _>>()?;
+                sqlx::query(
+                    "INSERT INTO fg_webhook_attempts (endpoint, record) \
+                     SELECT $1, r::json FROM unnest($2::text[]) WITH ORDINALITY AS t(r, i) ORDER BY i",
+                )
+                .bind(&endpoint)
+                .bind(&records)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
                 sqlx::query(
                     "DELETE FROM fg_webhook_attempts WHERE endpoint = $1 AND n < ( \
                      SELECT min(n) FROM (SELECT n FROM fg_webhook_attempts WHERE endpoint = $1 \
@@ -161,11 +164,7 @@ impl WebhookStore for PgStore {
                     Some(t) => parse(t)?,
                     None => LastOutcomes::default(),
                 };
-                if a.outcome == Outcome::Delivered {
-                    l.last_success = Some(a.clone());
-                } else {
-                    l.last_failure = Some(a.clone());
-                }
+                l.fold(&u.attempts);
                 sqlx::query("UPDATE fg_webhook_endpoints SET last = $2::json WHERE endpoint = $1")
                     .bind(&endpoint)
                     .bind(json(&l)?)

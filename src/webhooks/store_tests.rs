@@ -68,7 +68,7 @@ fn contract(s: &dyn WebhookStore) {
         "a",
         &Update {
             pending: Some(Some(p.clone())),
-            attempt: Some(attempt(1, Outcome::Failed)),
+            attempts: vec![attempt(1, Outcome::Failed)],
             ..Update::default()
         },
     )
@@ -80,7 +80,7 @@ fn contract(s: &dyn WebhookStore) {
         &Update {
             cursors: vec![("local".into(), 6)],
             pending: Some(None),
-            attempt: Some(attempt(2, Outcome::Delivered)),
+            attempts: vec![attempt(2, Outcome::Delivered)],
             ..Update::default()
         },
     )
@@ -94,7 +94,7 @@ fn contract(s: &dyn WebhookStore) {
         s.apply(
             "a",
             &Update {
-                attempt: Some(attempt(n, Outcome::Delivered)),
+                attempts: vec![attempt(n, Outcome::Delivered)],
                 ..Update::default()
             },
         )
@@ -103,6 +103,30 @@ fn contract(s: &dyn WebhookStore) {
     let recent = s.recent("a", 1000).unwrap();
     assert_eq!(recent.len(), RECENT_KEPT, "only the last attempts are kept");
     assert_eq!(recent[0].id, format!("msg_{}", RECENT_KEPT + 9));
+
+    // Several attempts in one update: kept in order, the oldest ones trimmed, the last
+    // success and failure taken from them.
+    let base = RECENT_KEPT as u32 + 10;
+    let mut batch: Vec<Attempt> = (base..base + 5)
+        .map(|n| attempt(n, Outcome::Delivered))
+        .collect();
+    batch[1] = attempt(base + 1, Outcome::Failed);
+    s.apply(
+        "a",
+        &Update {
+            attempts: batch,
+            ..Update::default()
+        },
+    )
+    .unwrap();
+    let recent = s.recent("a", 1000).unwrap();
+    assert_eq!(recent.len(), RECENT_KEPT);
+    let newest: Vec<_> = recent.iter().take(5).map(|a| a.id.clone()).collect();
+    let want: Vec<_> = (base..base + 5).rev().map(|n| format!("msg_{n}")).collect();
+    assert_eq!(newest, want, "newest first, in the order given");
+    let last = s.last("a").unwrap();
+    assert_eq!(last.last_success.unwrap().id, format!("msg_{}", base + 4));
+    assert_eq!(last.last_failure.unwrap().id, format!("msg_{}", base + 1));
     assert_eq!(s.recent("a", 3).unwrap().len(), 3);
     assert!(s.recent("b", 10).unwrap().is_empty());
 
@@ -162,4 +186,25 @@ fn redb_store_keeps_the_contract_and_survives_reopening() {
     assert_eq!(s.cursors("a").unwrap().get("local"), Some(&6));
     assert_eq!(s.letters("a").unwrap().len(), 1);
     assert_eq!(s.recent("a", 1000).unwrap().len(), RECENT_KEPT);
+}
+
+#[test]
+fn postgres_store_keeps_the_contract() {
+    use flowgate_memory::pg::{PgEngine, PgOptions};
+    let Some(schema) = flowgate_testkit::pg::TestSchema::new() else {
+        return;
+    };
+    let mut o = PgOptions::new(schema.url.clone());
+    o.schema = Some(schema.name.clone());
+    o.pool_size = 4;
+    let engine = PgEngine::open(
+        "local",
+        flowgate_memory::ModelSource::Builtin,
+        &o,
+        flowgate_core::Limits::default(),
+    )
+    .expect("the test database is reachable");
+    contract(&super::super::store_pg::PgStore::new(std::sync::Arc::new(
+        engine,
+    )));
 }

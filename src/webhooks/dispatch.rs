@@ -1,0 +1,353 @@
+//! The dispatcher of one endpoint: reads the engines' stored event logs in order after
+//! its durable cursors and hands each wanted event to [`super::retry::deliver`], which
+//! posts it (signed, one at a time) until it is delivered or dead-lettered.
+//!
+//! At least once, never lost: a cursor moves only in a store update that records the
+//! outcome of its event (delivered, dead-lettered, or not wanted by the endpoint),
+//! written after that outcome. Outcomes are gathered ([`Unwritten`]) and written
+//! together, at the latest every [`UNWRITTEN_EVENTS`] events or [`UNWRITTEN_FOR`],
+//! before any other update (a failure, a dead letter), and whenever the dispatcher has
+//! nothing left to send. A crash loses at most that much written state: those events
+//! are delivered again after the restart, with the same `webhook-id`, which receivers
+//! use to recognise a repeat.
+//!
+//! The stored log is the source. Live events (the gateway's channel, see
+//! [`crate::live`]) only wake a dispatcher early; without them it looks again every
+//! [`POLL_EVERY`]. Engines never wait for a receiver: they commit and publish, and a
+//! dispatcher catches up from their logs. Every attempt is bounded by the endpoint's
+//! `request_timeout_ms`, and each endpoint has its own task and HTTP client, so a
+//! hung receiver delays only its own endpoint.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use flowgate_core::{CallContext, Event};
+
+use super::delivery::{system_cx, Runtime};
+use super::retry::{deliver, redeliver_requeued};
+use super::settings::Start;
+use super::store::{blocking, Attempt, StoreError, Update, WebhookStore};
+use crate::live::Live;
+use crate::router::Router;
+use crate::AppState;
+
+/// Stored events read per engine call.
+pub const BATCH: usize = 200;
+/// How often an idle dispatcher looks at the logs without being woken.
+pub const POLL_EVERY: Duration = Duration::from_secs(1);
+/// Events settled (delivered or passed over) and not yet written, at most.
+const UNWRITTEN_EVENTS: usize = 256;
+/// Age of the oldest settled event not yet written, at most.
+const UNWRITTEN_FOR: Duration = Duration::from_millis(250);
+
+/// Outcomes settled in memory and not written yet: the cursors of events delivered or
+/// passed over, and the attempts that delivered them.
+#[derive(Debug, Default)]
+pub(super) struct Unwritten {
+    cursors: BTreeMap<String, u64>,
+    attempts: Vec<Attempt>,
+    events: usize,
+    since: Option<Instant>,
+}
+
+impl Unwritten {
+    /// Event `seq` of `engine` is settled, delivered by `attempt` if any.
+    pub(super) fn settle(&mut self, engine: &str, seq: u64, attempt: Option<Attempt>) {
+        match self.cursors.get_mut(engine) {
+            Some(s) => *s = seq,
+            None => {
+                self.cursors.insert(engine.to_owned(), seq);
+            }
+        }
+        self.attempts.extend(attempt);
+        self.events += 1;
+        self.since.get_or_insert_with(Instant::now);
+    }
+
+    /// Whether it is time to write them.
+    pub(super) fn due(&self) -> bool {
+        self.events >= UNWRITTEN_EVENTS || self.since.is_some_and(|t| t.elapsed() >= UNWRITTEN_FOR)
+    }
+
+    /// `u` preceded by these outcomes (its own cursors and attempts come after them);
+    /// leaves this empty.
+    pub(super) fn before(&mut self, mut u: Update) -> Update {
+        let mut cursors = std::mem::take(&mut self.cursors);
+        cursors.extend(u.cursors);
+        u.cursors = cursors.into_iter().collect();
+        let mut attempts = std::mem::take(&mut self.attempts);
+        attempts.append(&mut u.attempts);
+        u.attempts = attempts;
+        self.events = 0;
+        self.since = None;
+        u
+    }
+
+    /// Writes them, if any.
+    pub(super) async fn flush(&mut self, store: &Arc<dyn WebhookStore>, endpoint: &str) {
+        if self.since.is_some() {
+            let u = self.before(Update::default());
+            write(store, endpoint, u).await;
+        }
+    }
+}
+
+/// Runs `f` on the store until it succeeds: the dispatcher makes no progress it could
+/// not record.
+pub(super) async fn persist<R: Send + 'static>(
+    store: &Arc<dyn WebhookStore>,
+    endpoint: &str,
+    f: impl Fn(&dyn WebhookStore) -> Result<R, StoreError> + Send + Sync + Clone + 'static,
+) -> R {
+    let mut pause = Duration::from_millis(200);
+    loop {
+        match blocking(store, f.clone()).await {
+            Ok(r) => return r,
+            Err(e) => {
+                tracing::error!(webhook = endpoint, error = %e, "webhook state not written; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+/// Applies `u` to `endpoint`'s state, retrying until it is written.
+pub(super) async fn write(store: &Arc<dyn WebhookStore>, endpoint: &str, u: Update) {
+    let name = endpoint.to_owned();
+    let u = Arc::new(u);
+    persist(store, endpoint, move |s| s.apply(&name, &u)).await;
+}
+
+/// The sequence number of the last event of `engine`'s log (0 when empty).
+async fn last_seq(router: &Router, cx: &CallContext, engine: &str) -> flowgate_core::Result<u64> {
+    router.last_event_seq(cx, engine).await
+}
+
+/// How often a dispatcher makes sure it still holds its endpoint (stores shared by
+/// replicas), and how often a replica without it asks again.
+const CLAIM_EVERY: Duration = Duration::from_secs(3);
+
+/// Whether this process holds `name` (a store error counts as no).
+async fn claimed(store: &Arc<dyn WebhookStore>, name: &str) -> bool {
+    let n = name.to_owned();
+    matches!(blocking(store, move |s| s.claim(&n)).await, Ok(true))
+}
+
+/// The dispatcher of one endpoint. Runs until aborted. With a store shared by several
+/// replicas, it delivers only while it holds the endpoint, starting each time from the
+/// stored cursors.
+pub async fn run(state: actix_web::web::Data<AppState>, rt: Arc<Runtime>) {
+    let store = state.webhooks.store().clone();
+    let name = rt.ep.name.clone();
+    loop {
+        while !claimed(&store, &name).await {
+            tokio::time::sleep(CLAIM_EVERY).await;
+        }
+        serve_claimed(&state, &rt).await;
+        tracing::warn!(webhook = %name, "another replica delivers to this endpoint now");
+    }
+}
+
+/// Delivers while this process holds the endpoint; returns when it no longer does.
+async fn serve_claimed(state: &actix_web::web::Data<AppState>, rt: &Arc<Runtime>) {
+    let store = state.webhooks.store().clone();
+    let name = rt.ep.name.clone();
+    let engines: Vec<String> = state
+        .router
+        .engines()
+        .iter()
+        .filter(|e| e.engine.keeps_events() && rt.ep.follows_engine(&e.name))
+        .map(|e| e.name.clone())
+        .collect();
+    if engines.is_empty() {
+        tracing::warn!(webhook = %name, "no engine this webhook follows keeps events: nothing will be delivered");
+    }
+    let n = name.clone();
+    let mut cursors = persist(&store, &name, move |s| s.cursors(&n)).await;
+    let n = name.clone();
+    let mut pending = persist(&store, &name, move |s| s.pending(&n)).await;
+    let mut started = Vec::new();
+    for engine in &engines {
+        if cursors.contains_key(engine) {
+            continue;
+        }
+        let seq = match rt.ep.start {
+            Start::Oldest => 0,
+            Start::Latest => loop {
+                match last_seq(&state.router, &system_cx(&name), engine).await {
+                    Ok(s) => break s,
+                    Err(e) => {
+                        tracing::warn!(webhook = %name, engine, error = %e, "cannot read the end of the event log; retrying");
+                        tokio::time::sleep(POLL_EVERY).await;
+                    }
+                }
+            },
+        };
+        cursors.insert(engine.clone(), seq);
+        started.push((engine.clone(), seq));
+    }
+    if !started.is_empty() {
+        tracing::info!(webhook = %name, cursors = ?started, "webhook starts");
+        write(
+            &store,
+            &name,
+            Update {
+                cursors: started,
+                ..Update::default()
+            },
+        )
+        .await;
+    }
+    let mut buffers: BTreeMap<String, VecDeque<Event>> = BTreeMap::new();
+    let mut drained: HashSet<String> = HashSet::new();
+    let mut unwritten = Unwritten::default();
+    let mut checked = std::time::Instant::now();
+    loop {
+        if checked.elapsed() >= CLAIM_EVERY {
+            checked = std::time::Instant::now();
+            // Written while this process still delivers for the endpoint.
+            unwritten.flush(&store, &name).await;
+            if !claimed(&store, &name).await {
+                return;
+            }
+        }
+        if rt.requeued.swap(false, Ordering::AcqRel) {
+            redeliver_requeued(&store, rt, &mut unwritten).await;
+        }
+        for engine in &engines {
+            let buf = buffers.entry(engine.clone()).or_default();
+            if !buf.is_empty() || drained.contains(engine) {
+                continue;
+            }
+            let after = cursors.get(engine).copied().unwrap_or(0);
+            match state
+                .router
+                .events_after(&system_cx(&name), engine, after, BATCH)
+                .await
+            {
+                Ok(page) => {
+                    if page.items.len() < BATCH {
+                        drained.insert(engine.clone());
+                    }
+                    buf.extend(page.items.into_iter().filter(|e| e.seq > after));
+                }
+                Err(e) => {
+                    tracing::warn!(webhook = %name, engine, error = %e, "cannot read stored events; trying again later");
+                    drained.insert(engine.clone());
+                }
+            }
+        }
+        // The oldest head first: each engine's order is kept, engines interleave by time.
+        let next = buffers
+            .iter()
+            .filter_map(|(engine, b)| b.front().map(|e| (e.at, engine.clone(), e.seq)))
+            .min()
+            .map(|(_, engine, _)| engine);
+        let Some(engine) = next else {
+            // Nothing left to send: what is settled is written before waiting.
+            unwritten.flush(&store, &name).await;
+            tokio::select! {
+                () = rt.wake.notified() => {}
+                () = tokio::time::sleep(POLL_EVERY) => {}
+            }
+            drained.clear();
+            continue;
+        };
+        let Some(ev) = buffers.get_mut(&engine).and_then(VecDeque::pop_front) else {
+            continue;
+        };
+        cursors.insert(engine.clone(), ev.seq);
+        if rt.ep.wants(&ev) {
+            deliver(&store, rt, ev, pending.take(), &mut unwritten).await;
+        } else {
+            unwritten.settle(&engine, ev.seq, None);
+        }
+        if unwritten.due() {
+            unwritten.flush(&store, &name).await;
+        }
+    }
+}
+
+/// Wakes the dispatchers whose endpoints want a live event (all of them when events
+/// may have been missed). Runs until the gateway channel closes.
+pub async fn wake_on_live(state: actix_web::web::Data<AppState>, runtimes: Vec<Arc<Runtime>>) {
+    use tokio::sync::broadcast::error::RecvError;
+    let mut rx = state
+        .events
+        .subscribe(&state.router, &state.settings.events);
+    loop {
+        match rx.recv().await {
+            Ok(item) => match &*item {
+                Live::Event(e) => {
+                    for rt in runtimes.iter().filter(|rt| rt.ep.wants(e)) {
+                        rt.wake();
+                    }
+                }
+                Live::Gap(_) => runtimes.iter().for_each(|rt| rt.wake()),
+            },
+            Err(RecvError::Lagged(_)) => runtimes.iter().for_each(|rt| rt.wake()),
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::webhooks::store::Outcome;
+
+    fn delivered(n: u64) -> Attempt {
+        Attempt {
+            id: format!("msg_{n}"),
+            event_id: format!("local:{n}"),
+            kind: "afterWorkflowStarted".into(),
+            at: chrono::Utc::now(),
+            attempt: 1,
+            outcome: Outcome::Delivered,
+            status: Some(204),
+            error: None,
+            duration_ms: 1,
+        }
+    }
+
+    #[test]
+    fn settled_outcomes_come_before_the_update_they_join() {
+        let mut u = Unwritten::default();
+        assert!(!u.due());
+        u.settle("local", 1, Some(delivered(1)));
+        u.settle("local", 2, None);
+        u.settle("other", 7, Some(delivered(7)));
+        assert!(!u.due(), "three events, just now");
+        let merged = u.before(Update {
+            cursors: vec![("local".into(), 3)],
+            attempts: vec![delivered(3)],
+            ..Update::default()
+        });
+        assert_eq!(
+            merged.cursors,
+            vec![("local".to_owned(), 3), ("other".to_owned(), 7)],
+            "the update's own cursor wins over the older settled one"
+        );
+        let ids: Vec<_> = merged.attempts.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(ids, ["msg_1", "msg_7", "msg_3"], "oldest first");
+        assert!(u.before(Update::default()).cursors.is_empty(), "left empty");
+    }
+
+    #[test]
+    fn outcomes_are_due_after_enough_events_or_time() {
+        let mut u = Unwritten::default();
+        for n in 0..UNWRITTEN_EVENTS as u64 - 1 {
+            u.settle("local", n, None);
+        }
+        assert!(!u.due());
+        u.settle("local", 999, None);
+        assert!(u.due(), "{UNWRITTEN_EVENTS} events");
+        let mut u = Unwritten::default();
+        u.settle("local", 1, None);
+        u.since = Some(Instant::now() - UNWRITTEN_FOR);
+        assert!(u.due(), "older than {UNWRITTEN_FOR:?}");
+    }
+}
