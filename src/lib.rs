@@ -348,10 +348,7 @@ pub fn start_background(data: &web::Data<AppState>) -> Vec<tokio::task::JoinHand
     let mut handles = registry::start_jobs(&data.jobs);
     // The receiver is dropped at once: the relays run for the streams and
     // dispatchers to come, and nobody listening is not an error.
-    drop(
-        data.events
-            .subscribe(&data.router, data.settings.events.buffer),
-    );
+    drop(data.events.subscribe(&data.router, &data.settings.events));
     handles.extend(webhooks::start(data));
     handles
 }

@@ -12,10 +12,14 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use flowgate_core::Event;
 use serde::Deserialize;
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::{
+    self,
+    error::{RecvError, TryRecvError},
+};
 
 use crate::router::{LiveSource, Router};
 
@@ -36,6 +40,10 @@ pub struct EventsSettings {
     /// Stored events read per engine call while a stream replays after
     /// `Last-Event-ID`.
     pub replay_batch: usize,
+    /// Milliseconds over which live events are gathered before they go out together
+    /// (0: each at once). An event that follows a quiet spell goes out at once; under
+    /// load, streams wake and write once per this interval instead of once per event.
+    pub batch_ms: u64,
 }
 
 impl Default for EventsSettings {
@@ -46,6 +54,7 @@ impl Default for EventsSettings {
             max_streams: 1000,
             buffer: 1024,
             replay_batch: 500,
+            batch_ms: 5,
         }
     }
 }
@@ -63,6 +72,7 @@ impl EventsSettings {
         .into_iter()
         .filter(|(_, v)| *v == 0)
         .map(|(k, _)| format!("events.{k}: must be greater than 0"))
+        .chain((self.batch_ms > 1000).then(|| "events.batch_ms: must be at most 1000".to_owned()))
         .collect()
     }
 }
@@ -118,16 +128,21 @@ pub struct Hub {
 impl Hub {
     /// A receiver of the live events of every engine from now on. The first call
     /// starts the relays, with a channel of `capacity` entries.
-    pub fn subscribe(&self, router: &Router, capacity: usize) -> broadcast::Receiver<Arc<Live>> {
+    pub fn subscribe(
+        &self,
+        router: &Router,
+        settings: &EventsSettings,
+    ) -> broadcast::Receiver<Arc<Live>> {
         self.tx
             .get_or_init(|| {
-                let (tx, _) = broadcast::channel(capacity.max(1));
+                let (tx, _) = broadcast::channel(settings.buffer.max(1));
+                let window = Duration::from_millis(settings.batch_ms);
                 for source in router.live_sources() {
                     let tx = tx.clone();
                     let name = source.name.clone();
                     let started = std::thread::Builder::new()
                         .name(format!("events-{name}"))
-                        .spawn(move || relay(source, tx));
+                        .spawn(move || relay(source, tx, window));
                     if let Err(e) = started {
                         tracing::error!(engine = %name, error = %e, "live events relay not started");
                     }
@@ -175,30 +190,64 @@ pub fn event_data(e: &Event) -> serde_json::Value {
     data
 }
 
+/// Most events one relay passes on in one go.
+const RELAY_BATCH: usize = 1024;
+
 /// Copies one engine's events to the gateway channel until the engine goes away, and
 /// counts them (`flowgate_events_total{engine,type}`): every committed event passes
 /// here once.
-fn relay(mut source: LiveSource, tx: broadcast::Sender<Arc<Live>>) {
+///
+/// Events go out in bursts at most once per `window`: an event that comes after a
+/// quiet spell is passed on at once; one that comes sooner waits for the end of the
+/// window, and everything that arrived meanwhile goes with it. Streams drain a burst
+/// into one write, so under load each stream wakes and writes once per window rather
+/// than once per event, and no event waits longer than the window.
+fn relay(mut source: LiveSource, tx: broadcast::Sender<Arc<Live>>, window: Duration) {
+    let mut last_burst: Option<Instant> = None;
     loop {
-        let item = match source.rx.blocking_recv() {
-            Ok(ev) => {
-                metrics::counter!(
-                    "flowgate_events_total",
-                    "engine" => source.name.clone(),
-                    "type" => ev.kind.as_str()
-                )
-                .increment(1);
-                Live::Event(Box::new(LiveEvent::new(source.outward(&ev))))
-            }
-            Err(RecvError::Lagged(n)) => {
-                tracing::warn!(engine = %source.name, missed = n, "live events relay fell behind");
-                metrics::counter!("flowgate_events_missed_total", "engine" => source.name.clone())
-                    .increment(n);
-                Live::Gap(source.name.clone())
-            }
+        let first = match source.rx.blocking_recv() {
             Err(RecvError::Closed) => return,
+            r => r,
         };
-        // No stream open is not an error.
-        let _ = tx.send(Arc::new(item));
+        if let Some(due) = last_burst.map(|t| t + window) {
+            let now = Instant::now();
+            if now < due {
+                std::thread::sleep(due - now);
+            }
+        }
+        last_burst = Some(Instant::now());
+        let mut next = Some(first);
+        let mut passed = 0;
+        while let Some(r) = next.take() {
+            let item = match r {
+                Ok(ev) => {
+                    metrics::counter!(
+                        "flowgate_events_total",
+                        "engine" => source.name.clone(),
+                        "type" => ev.kind.as_str()
+                    )
+                    .increment(1);
+                    Live::Event(Box::new(LiveEvent::new(source.outward(&ev))))
+                }
+                Err(RecvError::Lagged(n)) => {
+                    tracing::warn!(engine = %source.name, missed = n, "live events relay fell behind");
+                    metrics::counter!("flowgate_events_missed_total", "engine" => source.name.clone())
+                        .increment(n);
+                    Live::Gap(source.name.clone())
+                }
+                Err(RecvError::Closed) => return,
+            };
+            // No stream open is not an error.
+            let _ = tx.send(Arc::new(item));
+            passed += 1;
+            if passed < RELAY_BATCH {
+                next = match source.rx.try_recv() {
+                    Ok(ev) => Some(Ok(ev)),
+                    Err(TryRecvError::Empty) => None,
+                    Err(TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
+                    Err(TryRecvError::Closed) => Some(Err(RecvError::Closed)),
+                };
+            }
+        }
     }
 }

@@ -102,13 +102,22 @@ fn format_cursor(c: &Cursor) -> String {
         .join(",")
 }
 
-/// One SSE message carrying `e`, whose `data` line is `data`.
-fn message(cursor: &Cursor, e: &Event, data: &str) -> Bytes {
-    Bytes::from(format!(
-        "id: {}\nevent: {}\ndata: {data}\n\n",
-        format_cursor(cursor),
-        e.event_id()
-    ))
+/// Appends to `out` one SSE message carrying `e`, whose `data` line is `data`.
+fn push_message(out: &mut Vec<u8>, cursor: &Cursor, e: &Event, data: &str) {
+    use std::io::Write as _;
+    out.extend_from_slice(b"id: ");
+    for (i, (engine, seq)) in cursor.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "{engine}:{seq}");
+    }
+    out.extend_from_slice(b"\nevent: ");
+    out.extend_from_slice(e.event_id().as_bytes());
+    out.extend_from_slice(b"\ndata: ");
+    out.extend_from_slice(data.as_bytes());
+    out.extend_from_slice(b"\n\n");
 }
 
 /// Live messages already waiting are sent with the first one, as one chunk (one write),
@@ -117,10 +126,8 @@ const BATCH_BYTES: usize = 64 * 1024;
 
 /// What one item of the gateway channel does to a stream.
 enum Step {
-    /// Nothing to send (already replayed, or not shown to this caller).
-    Skip,
-    /// A message to send.
-    Send(Bytes),
+    /// The stream goes on (the item's message, if any, was appended).
+    Go,
     /// The stream ends, after this final message if any.
     End(Option<Bytes>),
 }
@@ -162,7 +169,9 @@ impl Streamer {
                 self.cursor.insert(e.engine.clone(), e.seq);
                 if self.filter.shows(&self.cx, &e) {
                     let data = crate::live::event_data(&e).to_string();
-                    return Some(message(&self.cursor, &e, &data));
+                    let mut out = Vec::with_capacity(data.len() + 96);
+                    push_message(&mut out, &self.cursor, &e, &data);
+                    return Some(Bytes::from(out));
                 }
                 continue;
             }
@@ -183,9 +192,8 @@ impl Streamer {
                     let mut chunk = Vec::new();
                     let mut next = Some(r);
                     while let Some(r) = next.take() {
-                        match self.live(r) {
-                            Step::Skip => {}
-                            Step::Send(b) => chunk.extend_from_slice(&b),
+                        match self.live(r, &mut chunk) {
+                            Step::Go => {}
                             Step::End(last) => {
                                 self.done = true;
                                 chunk.extend_from_slice(last.as_deref().unwrap_or_default());
@@ -214,21 +222,23 @@ impl Streamer {
         }
     }
 
-    /// What one item received from the gateway channel does to this stream.
-    fn live(&mut self, r: Result<Arc<Live>, RecvError>) -> Step {
+    /// What one item received from the gateway channel does to this stream; its
+    /// message, if this stream shows it, is appended to `out`.
+    fn live(&mut self, r: Result<Arc<Live>, RecvError>, out: &mut Vec<u8>) -> Step {
         match r {
             Ok(item) => match &*item {
                 Live::Event(e) => {
-                    let last = self.cursor.entry(e.engine.clone()).or_insert(0);
-                    if e.seq <= *last {
-                        return Step::Skip;
+                    match self.cursor.get_mut(&e.engine) {
+                        Some(last) if e.seq <= *last => return Step::Go,
+                        Some(last) => *last = e.seq,
+                        None => {
+                            self.cursor.insert(e.engine.clone(), e.seq);
+                        }
                     }
-                    *last = e.seq;
                     if self.filter.shows(&self.cx, e) {
-                        Step::Send(message(&self.cursor, e, e.data()))
-                    } else {
-                        Step::Skip
+                        push_message(out, &self.cursor, e, e.data());
                     }
+                    Step::Go
                 }
                 Live::Gap(engine) => {
                     let why = format!("the gateway fell behind the events of engine '{engine}'");
@@ -344,7 +354,7 @@ async fn stream(api: Api, req: HttpRequest) -> Result<HttpResponse, ApiError> {
             )
         })?;
     // Subscribed before any stored event is read: nothing committed in between is missed.
-    let rx = api.state.events.subscribe(api.router(), settings.buffer);
+    let rx = api.state.events.subscribe(api.router(), settings);
     let known: Vec<String> = api
         .router()
         .engines()

@@ -1,5 +1,6 @@
 //! Event-delivery latency for bench/events.sh: `subscribers` Server-Sent Events streams
-//! (`GET <url>/events`) opened as one user, and optionally a webhook receiver; for every
+//! (`GET <url>/events`) opened as one user (`--user`) or each as one of `--users` bench
+//! users (`user0001`, `user0002`, ...), and optionally a webhook receiver; for every
 //! event each records the time of arrival minus the event's `at` (its commit time).
 //!
 //! Once every stream is open (and the receiver listens), the ready file is written.
@@ -28,6 +29,10 @@ struct Args {
     user: String,
     #[arg(long, default_value = "Administrator")]
     password: String,
+    /// Open stream i as user `user{i % users + 1:04}` (password `--password`) instead of
+    /// `--user`: each stream then sees the events of its own user's reviews.
+    #[arg(long)]
+    users: Option<usize>,
     /// SSE streams to open.
     #[arg(long, default_value_t = 100)]
     subscribers: usize,
@@ -137,8 +142,10 @@ async fn subscriber(
         };
         pending.push_str(&String::from_utf8_lossy(&bytes));
         let mut ended = false;
-        while let Some(nl) = pending.find('\n') {
-            let line = &pending[..nl];
+        // Whole lines are read in place, then removed together.
+        let mut used = 0;
+        while let Some(nl) = pending[used..].find('\n') {
+            let line = &pending[used..used + nl];
             if line == "event: dropped" {
                 ended = true;
             } else if let Some(data) = line.strip_prefix("data: ") {
@@ -146,8 +153,9 @@ async fn subscriber(
                     out.push((at, now - at));
                 }
             }
-            pending.drain(..=nl);
+            used += nl + 1;
         }
+        pending.drain(..used);
         if ended {
             return (out, true);
         }
@@ -235,11 +243,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
     }
 
-    let auth = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD
-            .encode(format!("{}:{}", args.user, args.password))
-    );
+    let basic = |user: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", args.password))
+        )
+    };
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
         .build()?;
@@ -247,11 +256,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(args.subscribers.max(1));
     let url = format!("{}/events", args.url.trim_end_matches('/'));
     let mut tasks = Vec::new();
-    for _ in 0..args.subscribers {
+    for i in 0..args.subscribers {
+        let auth = match args.users {
+            Some(n) => basic(&format!("user{:04}", i % n.max(1) + 1)),
+            None => basic(&args.user),
+        };
         tasks.push(tokio::spawn(subscriber(
             client.clone(),
             url.clone(),
-            auth.clone(),
+            auth,
             ready_tx.clone(),
             stop_rx.clone(),
         )));
