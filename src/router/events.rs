@@ -78,6 +78,7 @@ impl Router {
         let q = EventQuery {
             after_seq: Some(after),
             page: PageRequest::new(0, limit.min(self.limits.max_page_size).max(1)),
+            page_only: true,
             ..EventQuery::default()
         };
         let cx = scoped(e, cx);

@@ -294,6 +294,9 @@ impl Inner {
                 items.push(e);
             }
             total += 1;
+            if q.page_only && items.len() >= q.page.limit {
+                break;
+            }
         }
         Page { items, total }
     }
@@ -430,5 +433,31 @@ mod tests {
         assert!(page.items.iter().all(|e| e.engine == "alf"));
         let err = log.query_seen("alf", &bob, &q).unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::Forbidden);
+    }
+
+    #[test]
+    fn a_feed_page_stops_reading_at_its_end_and_a_counted_page_counts_everything() {
+        let log = EventLog::default();
+        for n in 0..50 {
+            log.push(event(EventKind::WorkflowStarted, &format!("w{n}"), &[]));
+        }
+        let mut q = EventQuery {
+            after_seq: Some(10),
+            page: crate::PageRequest::new(0, 5),
+            ..EventQuery::default()
+        };
+        let counted = log.query(&q, |_| true);
+        assert_eq!(counted.total, 40, "every event after 10");
+        q.page_only = true;
+        let feed = log.query(&q, |_| true);
+        let seqs: Vec<u64> = feed.items.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [11, 12, 13, 14, 15]);
+        assert_eq!(feed.total, 5, "nothing read past the page");
+        let mut seen = 0;
+        log.query(&q, |_| {
+            seen += 1;
+            true
+        });
+        assert_eq!(seen, 5, "no event past the page is even looked at");
     }
 }

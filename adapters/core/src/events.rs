@@ -227,6 +227,11 @@ pub struct EventQuery {
     pub end: Option<DateTime<Utc>>,
     /// The slice wanted.
     pub page: PageRequest,
+    /// The caller reads a feed and needs no exact `total`: an engine may stop reading
+    /// once the page is full, and `total` is then only the events counted up to there
+    /// (at least `offset + items`). Feeds far behind the end of a long log would
+    /// otherwise pay for counting all of it on every page.
+    pub page_only: bool,
 }
 
 impl EventQuery {

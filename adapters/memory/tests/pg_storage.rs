@@ -286,3 +286,37 @@ async fn a_redb_store_copied_into_postgres_comes_back_the_same() {
     let again = copy_redb(dir.path(), &options(&schema), "local").await;
     assert!(again.is_err(), "{again:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_page_reads_the_same_events_without_counting_the_log() {
+    let Some(schema) = TestSchema::new() else {
+        return;
+    };
+    let e = open_pg(&schema);
+    for n in 0..6 {
+        e.start(
+            &admin(),
+            start("SerialDocumentReview", &format!("d-feed-{n}")),
+        )
+        .await
+        .unwrap();
+    }
+    let mut q = EventQuery {
+        after_seq: Some(2),
+        page: flowgate_core::PageRequest::new(0, 3),
+        ..EventQuery::default()
+    };
+    let counted = e.events(&admin(), q.clone()).await.unwrap();
+    assert_eq!(
+        counted.total, 10,
+        "12 events (a start and a task each), 10 after 2"
+    );
+    q.page_only = true;
+    let feed = e.events(&admin(), q).await.unwrap();
+    let seqs = |p: &flowgate_core::Page<flowgate_core::Event>| {
+        p.items.iter().map(|ev| ev.seq).collect::<Vec<_>>()
+    };
+    assert_eq!(seqs(&feed), seqs(&counted));
+    assert_eq!(seqs(&feed), [3, 4, 5]);
+    assert_eq!(feed.total, 3, "the rest of the log is not counted");
+}

@@ -221,13 +221,24 @@ async fn fetch(
                 .bind(q.principal.as_deref())
         };
     }
-    let sql =
-        format!("SELECT record::text, count(*) OVER () {from} ORDER BY seq LIMIT $9 OFFSET $10");
+    // A feed's page is read without counting the rest of the log.
+    let counted = if q.page_only && paged {
+        "0::bigint"
+    } else {
+        "count(*) OVER ()"
+    };
+    let sql = format!("SELECT record::text, {counted} {from} ORDER BY seq LIMIT $9 OFFSET $10");
     let rows: Vec<(String, i64)> = bound!(sqlx::query_as(&sql))
         .bind(limit)
         .bind(offset)
         .fetch_all(pool)
         .await?;
+    if q.page_only && paged {
+        let read = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .saturating_add(rows.len());
+        return Ok((rows.into_iter().map(|(r, _)| r).collect(), Some(read)));
+    }
     let total = match rows.first() {
         Some((_, n)) => Some(usize::try_from(*n).unwrap_or(0)),
         None if offset == 0 => Some(0),
