@@ -60,13 +60,37 @@ impl Router {
 
     /// Events of engine `engine` (its configured name) after sequence number `after`
     /// that the caller may see, at most `limit`, oldest first, ids as the gateway shows
-    /// them. An unknown engine or one keeping no events answers an empty page.
+    /// them. An unknown engine or one keeping no events answers an empty page. Read as
+    /// a feed: `total` is not the count of what follows (see
+    /// [`Router::event_count_after`]).
     pub async fn events_after(
         &self,
         cx: &flowgate_core::CallContext,
         engine: &str,
         after: u64,
         limit: usize,
+    ) -> Result<Page<Event>> {
+        self.after(cx, engine, after, limit, true).await
+    }
+
+    /// How many events of engine `engine` after sequence number `after` the caller may
+    /// see (0 for an unknown engine or one keeping no events).
+    pub async fn event_count_after(
+        &self,
+        cx: &flowgate_core::CallContext,
+        engine: &str,
+        after: u64,
+    ) -> Result<usize> {
+        Ok(self.after(cx, engine, after, 1, false).await?.total)
+    }
+
+    async fn after(
+        &self,
+        cx: &flowgate_core::CallContext,
+        engine: &str,
+        after: u64,
+        limit: usize,
+        page_only: bool,
     ) -> Result<Page<Event>> {
         let Some(e) = self
             .engines()
@@ -78,7 +102,7 @@ impl Router {
         let q = EventQuery {
             after_seq: Some(after),
             page: PageRequest::new(0, limit.min(self.limits.max_page_size).max(1)),
-            page_only: true,
+            page_only,
             ..EventQuery::default()
         };
         let cx = scoped(e, cx);

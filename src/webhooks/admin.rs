@@ -304,8 +304,8 @@ async fn list(api: Api) -> Result<HttpResponse, ApiError> {
                 continue;
             }
             let cursor = cursors.get(&e.name).copied().unwrap_or(0);
-            let behind = match api.router().events_after(&cx, &e.name, cursor, 1).await {
-                Ok(p) => Some(p.total as u64),
+            let behind = match api.router().event_count_after(&cx, &e.name, cursor).await {
+                Ok(n) => Some(n as u64),
                 Err(err) => {
                     tracing::warn!(webhook = %rt.ep.name, engine = %e.name, error = %err, "lag not known");
                     None
