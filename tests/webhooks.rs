@@ -709,6 +709,12 @@ async fn the_binary_resumes_from_its_cursor_after_a_kill() {
     let wf = admin.start("doc-restart").await;
     let before = receiver.wait_delivered(2).await;
     assert_in_order(&before, &SERIAL[..2]);
+    #[cfg(target_os = "linux")]
+    assert_eq!(
+        thread_nice(s.pid(), "webhooks"),
+        Some(10),
+        "delivery runs on its own thread, below the API's priority"
+    );
 
     // The receiver fails while the review goes on; the gateway is killed while it
     // retries.
@@ -789,4 +795,21 @@ fn plain_http_endpoints_stop_start_up_unless_allowed() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The niceness of the thread named `name` of process `pid`, if there is one.
+#[cfg(target_os = "linux")]
+fn thread_nice(pid: u32, name: &str) -> Option<i64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    for t in tasks.flatten() {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        if comm.trim() != name {
+            continue;
+        }
+        let stat = std::fs::read_to_string(t.path().join("stat")).ok()?;
+        // Fields after the command's closing parenthesis; niceness is field 19.
+        let rest = stat.rsplit_once(") ")?.1;
+        return rest.split_whitespace().nth(16)?.parse().ok();
+    }
+    None
 }

@@ -185,17 +185,76 @@ fn open_store(
     }
 }
 
-/// Starts a dispatcher per endpoint and the task that wakes them on live events.
-/// Must run inside a Tokio runtime; aborting the handles stops them.
+/// Niceness of the thread that delivers webhooks (0 is the default, 19 the lowest).
+const DELIVERY_NICE: i32 = 10;
+
+/// Starts a dispatcher per endpoint and the task that wakes them on live events, on a
+/// thread of their own (`webhooks`) at a lower CPU priority than the threads serving
+/// requests: delivery is background work that catches up from the stored logs, so
+/// when the CPU is short it yields to the API instead of slowing it down. Aborting
+/// the handles stops the tasks, and the thread ends with the last of them.
 pub fn start(data: &web::Data<AppState>) -> Vec<tokio::task::JoinHandle<()>> {
     let runtimes: Vec<Arc<Runtime>> = data.webhooks.endpoints().to_vec();
     if runtimes.is_empty() {
         return Vec::new();
     }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "webhook delivery not started: no runtime");
+            return Vec::new();
+        }
+    };
+    // Each task holds a sender; the thread runs until every task is done or aborted.
+    let (alive, mut all_done) = tokio::sync::mpsc::channel::<()>(1);
+    let spawn = |f: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>| {
+        let alive = alive.clone();
+        rt.spawn(async move {
+            let _alive = alive;
+            f.await;
+        })
+    };
     let mut handles: Vec<tokio::task::JoinHandle<()>> = runtimes
         .iter()
-        .map(|rt| tokio::spawn(dispatch::run(data.clone(), rt.clone())))
+        .map(|r| spawn(Box::pin(dispatch::run(data.clone(), r.clone()))))
         .collect();
-    handles.push(tokio::spawn(dispatch::wake_on_live(data.clone(), runtimes)));
+    handles.push(spawn(Box::pin(dispatch::wake_on_live(
+        data.clone(),
+        runtimes,
+    ))));
+    drop(alive);
+    let started = std::thread::Builder::new()
+        .name("webhooks".into())
+        .spawn(move || {
+            lower_priority(DELIVERY_NICE);
+            rt.block_on(async move {
+                let _ = all_done.recv().await;
+            });
+        });
+    if let Err(e) = started {
+        tracing::error!(error = %e, "webhook delivery not started: no thread");
+    }
     handles
+}
+
+/// Gives the calling thread (and the threads it starts) the niceness `nice`; a failure
+/// is logged and changes nothing else.
+fn lower_priority(nice: i32) {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid and setpriority take plain integers and touch no memory of ours;
+        // with PRIO_PROCESS and a thread id, Linux changes that thread alone.
+        let rc = unsafe {
+            let tid = libc::gettid();
+            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice)
+        };
+        if rc != 0 {
+            tracing::warn!(error = %std::io::Error::last_os_error(), "webhook thread priority unchanged");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
 }

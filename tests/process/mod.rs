@@ -56,6 +56,11 @@ impl Server {
     }
 
     /// SIGKILL, then reap.
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn kill(mut self) {
         // `Child::kill` sends SIGKILL on Unix: no shutdown code runs.
         self.child.kill().expect("SIGKILL");
