@@ -20,7 +20,12 @@
 #      `at`, its commit time);
 #   F  as S, but every stream opened as Administrator, so that every event goes to
 #      every stream (the worst case; reported, no target).
-# Rounds alternate A, S, B and F (BENCH_EVENTS_ROUNDS, default 2). Results: a table on
+# Then the same reviews from the second load generator, fg-load (bench/src/bin/fg-load.rs,
+# reqwest clients, each review one client's sequence of five requests):
+#   G  fg-load alone, as fast as BENCH_CONNECTIONS clients go;
+#   H  fg-load with the streams of S and the webhook of B;
+#   L  as H, but fg-load starting reviews at half of G's rate: latency at half load.
+# Rounds run A, S, B, F, G, H, L (BENCH_EVENTS_ROUNDS, default 2). Results: a table on
 # stdout and target/bench/events.md; raw outputs in target/bench/events/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -111,9 +116,68 @@ lifecycle() { # name port
     "$(python3 -c "import sys; a=list(map(float, sys.argv[1:])); print(f'{a[1]-a[0]:.2f} {a[3]-a[2]:.2f}')" "$g0" "$g1" "$e0" "$e1")"
 }
 
+# fg-load reviews for the measured duration: "rps 0 0 reviews_per_s failures gateway_cpu_s
+# clients_cpu_s" (fg-load reports no request latency).
+drive() { # name port rate(0: as fast as possible)
+  local g0 e0 g1 e1 secs=${DUR%s} warm=${WARMUP%s}
+  "$BIN/fg-load" --url "http://127.0.0.1:$2/api/v1" --password bench --users "$SUBS" \
+    --concurrency "$CONN" drive --workflows 100000000 --seconds "$warm" > /dev/null 2>&1 || true
+  if [ -n "${ON_MEASURE:-}" ]; then $ON_MEASURE; fi
+  g0=$(cpu_s "$GW_PID"); e0=$(cpu_s "${EV_PID:-}")
+  "$BIN/fg-load" --url "http://127.0.0.1:$2/api/v1" --password bench --users "$SUBS" \
+    --concurrency "$CONN" drive --workflows 100000000 --seconds "$secs" --rate "$3" \
+    > "$OUT/$1.drive.json" 2> "$OUT/$1.drive.err" || true
+  g1=$(cpu_s "$GW_PID"); e1=$(cpu_s "${EV_PID:-}")
+  python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+a = list(map(float, sys.argv[2:]))
+rps, rev, err = d["requests_per_second"], d["reviews_per_second"], d["errors"]
+print(f"{rps:.0f} 0 0 {rev:.0f} {err} {a[1]-a[0]:.2f} {a[3]-a[2]:.2f}")
+' "$OUT/$1.drive.json" "$g0" "$g1" "$e0" "$e1"
+}
+
+# One phase with subscribers: s, b, f (wrk) or h, l (fg-load); $3 is the load function,
+# $4 the fg-load rate. Adds its row to S_ROWS, B_ROWS, F_ROWS, H_ROWS or L_ROWS.
+with_subscribers() { # phase round load [rate]
+  local phase=$1 r=$2 load=$3 rate=${4:-} hooked=""
+  # A stream per user; B, H and L also the webhook; F: Administrator streams.
+  WHO=(--users "$SUBS" --password bench)
+  case "$phase" in
+    s) echo "== round $r: S, lifecycle with $SUBS SSE streams (one per user)" >&2 ;;
+    b) echo "== round $r: B, lifecycle with $SUBS SSE streams (one per user) and one webhook" >&2 ;;
+    f) echo "== round $r: F, lifecycle with $SUBS SSE streams as Administrator" >&2
+       WHO=(--user Administrator --password Administrator) ;;
+    h) echo "== round $r: H, fg-load with $SUBS SSE streams and one webhook" >&2 ;;
+    l) echo "== round $r: L, fg-load at $rate reviews/s with $SUBS SSE streams and one webhook" >&2 ;;
+  esac
+  P=$(free_port); HP=$(free_port); HOOK=()
+  case "$phase" in b|h|l) HOOK=(--webhook-bind "127.0.0.1:$HP"); hooked=$HP ;; esac
+  start_gateway "$(config "$phase$r" "$hooked")" "$P"
+  rm -f "$OUT/ready-$phase$r"
+  "$BIN/fg-events" --url "http://127.0.0.1:$P/nuxeo/api/v1" --subscribers "$SUBS" "${WHO[@]}" "${HOOK[@]}" \
+    --ready-file "$OUT/ready-$phase$r" --drain-secs 20 --max-secs 180 \
+    > "$OUT/$phase$r.json" 2> "$OUT/fg-events-$phase$r.err" &
+  EV_PID=$!; PIDS+=("$EV_PID")
+  for _ in $(seq 1 300); do [ -s "$OUT/ready-$phase$r" ] && break; sleep 0.1; done
+  [ -s "$OUT/ready-$phase$r" ] || { echo "fg-events did not get ready" >&2; cat "$OUT/fg-events-$phase$r.err" >&2; exit 1; }
+  mark() { kill -USR1 "$EV_PID"; }
+  ROW=$(ON_MEASURE=mark "$load" "$phase$r" "$P" $rate)
+  kill -USR2 "$EV_PID"
+  # Events stored but not yet posted when the load stops, and after the drain.
+  curl -s "${ADMIN[@]}" "http://127.0.0.1:$P/nuxeo/api/v1/admin/webhooks" > "$OUT/$phase$r-admin.json" || true
+  wait "$EV_PID" || true
+  curl -s "${ADMIN[@]}" "http://127.0.0.1:$P/nuxeo/api/v1/admin/webhooks" > "$OUT/$phase$r-admin-after.json" || true
+  case "$phase" in
+    s) S_ROWS+=("$ROW") ;; b) B_ROWS+=("$ROW") ;; f) F_ROWS+=("$ROW") ;;
+    h) H_ROWS+=("$ROW") ;; l) L_ROWS+=("$ROW") ;;
+  esac
+  stop_pid "$GW_PID"
+}
+
 # Other work on the host takes the same cores: recorded with the figures.
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
-declare -a A_ROWS S_ROWS B_ROWS F_ROWS
+declare -a A_ROWS S_ROWS B_ROWS F_ROWS G_ROWS H_ROWS L_ROWS
 for r in $(seq 1 "$ROUNDS"); do
   echo "== round $r: A, lifecycle alone" >&2
   P=$(free_port)
@@ -123,94 +187,94 @@ for r in $(seq 1 "$ROUNDS"); do
   stop_pid "$GW_PID"
 
   for phase in s b f; do
-    # S: a stream per user (no webhook configured); B: those and the webhook;
-    # F: Administrator streams.
-    WHO=(--users "$SUBS" --password bench)
-    case "$phase" in
-      s) echo "== round $r: S, lifecycle with $SUBS SSE streams (one per user)" >&2 ;;
-      b) echo "== round $r: B, lifecycle with $SUBS SSE streams (one per user) and one webhook" >&2 ;;
-      f) echo "== round $r: F, lifecycle with $SUBS SSE streams as Administrator" >&2
-         WHO=(--user Administrator --password Administrator) ;;
-    esac
-    P=$(free_port); HP=$(free_port); HOOK=()
-    [ "$phase" = b ] && HOOK=(--webhook-bind "127.0.0.1:$HP")
-    start_gateway "$(config "$phase$r" "$([ "$phase" = b ] && echo "$HP")")" "$P"
-    rm -f "$OUT/ready-$phase$r"
-    "$BIN/fg-events" --url "http://127.0.0.1:$P/nuxeo/api/v1" --subscribers "$SUBS" "${WHO[@]}" "${HOOK[@]}" \
-      --ready-file "$OUT/ready-$phase$r" --drain-secs 20 --max-secs 180 \
-      > "$OUT/$phase$r.json" 2> "$OUT/fg-events-$phase$r.err" &
-    EV_PID=$!; PIDS+=("$EV_PID")
-    for _ in $(seq 1 300); do [ -s "$OUT/ready-$phase$r" ] && break; sleep 0.1; done
-    [ -s "$OUT/ready-$phase$r" ] || { echo "fg-events did not get ready" >&2; cat "$OUT/fg-events-$phase$r.err" >&2; exit 1; }
-    mark() { kill -USR1 "$EV_PID"; }
-    ROW=$(ON_MEASURE=mark lifecycle "$phase$r" "$P")
-    kill -USR2 "$EV_PID"
-    # Events stored but not yet posted when the load stops, and after the drain.
-    curl -s "${ADMIN[@]}" "http://127.0.0.1:$P/nuxeo/api/v1/admin/webhooks" > "$OUT/$phase$r-admin.json" || true
-    wait "$EV_PID" || true
-    curl -s "${ADMIN[@]}" "http://127.0.0.1:$P/nuxeo/api/v1/admin/webhooks" > "$OUT/$phase$r-admin-after.json" || true
-    case "$phase" in s) S_ROWS+=("$ROW") ;; b) B_ROWS+=("$ROW") ;; f) F_ROWS+=("$ROW") ;; esac
-    stop_pid "$GW_PID"
+    with_subscribers "$phase" "$r" lifecycle
   done
+
+  echo "== round $r: G, fg-load alone" >&2
+  P=$(free_port)
+  start_gateway "$(config "g$r" "")" "$P"
+  EV_PID=""
+  G_ROW=$(ON_MEASURE='' drive "g$r" "$P" 0)
+  G_ROWS+=("$G_ROW")
+  stop_pid "$GW_PID"
+  with_subscribers h "$r" drive 0
+  HALF=$(awk -v r="$(echo "$G_ROW" | cut -d' ' -f4)" 'BEGIN { printf "%.1f", r / 2 }')
+  with_subscribers l "$r" drive "$HALF"
 done
 
 HOST="load average $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end$(
   [ -r /proc/pressure/cpu ] && awk '/^some/ { sub("avg300=", "", $4); printf "; CPU pressure (some, 5 min) %s%%", $4 }' /proc/pressure/cpu)"
-python3 - "$OUT" "$SUBS" "$DUR" "$CONN" "$(nproc)" "$HOST" "${A_ROWS[@]}" -- "${S_ROWS[@]}" -- "${B_ROWS[@]}" -- "${F_ROWS[@]}" <<'PY' | tee "$OUT/../events.md"
+python3 - "$OUT" "$SUBS" "$DUR" "$CONN" "$(nproc)" "$HOST" "${A_ROWS[@]}" -- "${S_ROWS[@]}" -- "${B_ROWS[@]}" -- "${F_ROWS[@]}" -- "${G_ROWS[@]}" -- "${H_ROWS[@]}" -- "${L_ROWS[@]}" <<'PY' | tee "$OUT/../events.md"
 import json, statistics as st, sys
 out, subs, dur, conn, cores, host = sys.argv[1:7]
-rest = sys.argv[7:]
-i1 = rest.index("--"); i2 = rest.index("--", i1 + 1); i3 = rest.index("--", i2 + 1)
-rows = lambda part: [list(map(float, r.split())) for r in part]
-a_rows, s_rows = rows(rest[:i1]), rows(rest[i1 + 1:i2])
-b_rows, f_rows = rows(rest[i2 + 1:i3]), rows(rest[i3 + 1:])
-rounds = len(a_rows)
-s_runs = [json.load(open(f"{out}/s{i + 1}.json")) for i in range(rounds)]
-f_runs = [json.load(open(f"{out}/f{i + 1}.json")) for i in range(rounds)]
-runs = [json.load(open(f"{out}/b{i + 1}.json")) for i in range(rounds)]
-def lag(i, suffix):
+parts, cur = [], []
+for a in sys.argv[7:]:
+    if a == "--":
+        parts.append(cur); cur = []
+    else:
+        cur.append(a)
+parts.append(cur)
+A, S, B, F, G, H, L = ([list(map(float, r.split())) for r in p] for p in parts)
+rounds = len(A)
+run = lambda ph, i: json.load(open(f"{out}/{ph}{i + 1}.json"))
+def lag(ph, i, suffix):
     try:
-        d = json.load(open(f"{out}/b{i + 1}-admin{suffix}.json"))
+        d = json.load(open(f"{out}/{ph}{i + 1}-admin{suffix}.json"))
         return sum(e.get("lag", 0) for e in d["entries"])
     except Exception:
         return "?"
 pct = lambda x, a: 100 * x[0] / a[0] if a[0] else 0
-ratios = [pct(b, a) for a, b in zip(a_rows, b_rows)]
-s_ratios = [pct(s, a) for a, s in zip(a_rows, s_rows)]
-f_ratios = [pct(f, a) for a, f in zip(a_rows, f_rows)]
-ratio = st.median(ratios)
-sse_p99 = max(r["sse"]["p99_ms"] for r in runs)
 def row(m, v, p50="", p99="", note=""):
-    print(f"| {m:<52} | {v:>10} | {p50:>9} | {p99:>9} | {note}")
-print(f"flowgate event benchmark: {cores} cores shared by wrk, the gateway, {subs} SSE clients and the webhook receiver; "
-      f"config/dev.toml (redb, fsync) + {subs} bench users, wrk -c{conn} + bench/lifecycle.lua (reviews spread over the users), "
-      f"{dur} measured per phase, {rounds} round(s) A/S/B/F; S and B: one stream per user, F: Administrator streams")
+    print(f"| {m:<56} | {v:>10} | {p50:>9} | {p99:>9} | {note}")
+print(f"flowgate event benchmark: {cores} cores shared by the load generator, the gateway, {subs} SSE clients and the webhook receiver; "
+      f"config/dev.toml (redb, fsync) + {subs} bench users; wrk -c{conn} + bench/lifecycle.lua, and fg-load with {conn} clients "
+      f"(reviews spread over the users); {dur} measured per phase, {rounds} round(s). "
+      f"S, B, H, L: one stream per user; F: Administrator streams; B, H, L: one webhook for every event")
 print(f"host: {host}")
 print()
-print("| measurement                                          | value      | p50 ms    | p99 ms    | note")
-print("|------------------------------------------------------|------------|-----------|-----------|-----")
+print("| measurement                                              | value      | p50 ms    | p99 ms    | note")
+print("|----------------------------------------------------------|------------|-----------|-----------|-----")
+def load_row(label, x, base, extra):
+    share = f"{pct(x, base):.1f}% of alone; " if base else ""
+    lat = (f"{x[1]:.2f}", f"{x[2]:.2f}") if x[1] else ("", "")
+    row(label, f"{x[0]:.0f}", *lat, f"{x[3]:.0f} reviews/s, {x[4]:.0f} failed; {share}CPU s: gateway {x[5]:.1f}{extra(x)}")
 def sse_row(label, r):
     s = r["sse"]
     row(label, s["count"], f"{s['p50_ms']:.2f}", f"{s['p99_ms']:.2f}",
         f"max {s['max_ms']:.1f} ms; {r['streams_open']} streams, {r['streams_ended_early']} ended early; "
         f"{r['events_per_stream_min']}..{r['events_per_stream_max']} events per stream")
-for i, (a, s_, b, r) in enumerate(zip(a_rows, s_rows, b_rows, runs)):
-    row(f"round {i+1} A: lifecycle alone (req/s)", f"{a[0]:.0f}", f"{a[1]:.2f}", f"{a[2]:.2f}", f"{a[3]:.0f} reviews/s, {a[4]:.0f} failed; CPU s: gateway {a[5]:.1f}")
-    row(f"round {i+1} S: with {subs} SSE, no webhook (req/s)", f"{s_[0]:.0f}", f"{s_[1]:.2f}", f"{s_[2]:.2f}",
-        f"{s_[3]:.0f} reviews/s, {s_[4]:.0f} failed; {s_ratios[i]:.1f}% of A; CPU s: gateway {s_[5]:.1f}, SSE clients {s_[6]:.1f}")
-    sse_row(f"round {i+1} S: SSE commit-to-delivery (events x streams)", s_runs[i])
-    row(f"round {i+1} B: with {subs} SSE + 1 webhook (req/s)", f"{b[0]:.0f}", f"{b[1]:.2f}", f"{b[2]:.2f}",
-        f"{b[3]:.0f} reviews/s, {b[4]:.0f} failed; {ratios[i]:.1f}% of A; CPU s: gateway {b[5]:.1f}, SSE clients + receiver {b[6]:.1f}")
-    w = r["webhook"]
-    sse_row(f"round {i+1} B: SSE commit-to-delivery (events x streams)", r)
-    row(f"round {i+1} B: webhook commit-to-delivery (events)", w["count"], f"{w['p50_ms']:.2f}", f"{w['p99_ms']:.2f}",
-        f"max {w['max_ms']:.1f} ms; lag at load end {lag(i, '')}, after drain {lag(i, '-after')}; "
+def hook_row(label, ph, i):
+    w = run(ph, i)["webhook"]
+    row(label, w["count"], f"{w['p50_ms']:.2f}", f"{w['p99_ms']:.2f}",
+        f"max {w['max_ms']:.1f} ms; lag at load end {lag(ph, i, '')}, after drain {lag(ph, i, '-after')}; "
         f"duplicates {w['duplicates']}; drained {w['drain_ms']} ms")
-    f = f_rows[i]
-    row(f"round {i+1} F: with {subs} Administrator SSE (req/s)", f"{f[0]:.0f}", f"{f[1]:.2f}", f"{f[2]:.2f}",
-        f"{f[3]:.0f} reviews/s, {f[4]:.0f} failed; {f_ratios[i]:.1f}% of A; CPU s: gateway {f[5]:.1f}, SSE clients {f[6]:.1f}")
-    sse_row(f"round {i+1} F: SSE commit-to-delivery (events x streams)", f_runs[i])
-row("target: SSE p99 <= 50 ms (worst B round)", "", "", f"{sse_p99:.2f}", "MET" if sse_p99 <= 50 else "MISSED")
-row("target: B >= 90% of A (median of rounds)", f"{ratio:.1f}%", "", "",
-    ("MET" if ratio >= 90 else "MISSED") + " (rounds " + "/".join(f"{x:.0f}" for x in ratios) + ")")
+clients = lambda x: f", clients {x[6]:.1f}"
+for i in range(rounds):
+    n = f"round {i + 1}"
+    load_row(f"{n} A: wrk lifecycle alone (req/s)", A[i], None, lambda x: "")
+    load_row(f"{n} S: wrk + {subs} SSE (req/s)", S[i], A[i], clients)
+    sse_row(f"{n} S: SSE commit-to-delivery (events x streams)", run("s", i))
+    load_row(f"{n} B: wrk + {subs} SSE + webhook (req/s)", B[i], A[i], clients)
+    sse_row(f"{n} B: SSE commit-to-delivery (events x streams)", run("b", i))
+    hook_row(f"{n} B: webhook commit-to-delivery (events)", "b", i)
+    load_row(f"{n} F: wrk + {subs} Administrator SSE (req/s)", F[i], A[i], clients)
+    sse_row(f"{n} F: SSE commit-to-delivery (events x streams)", run("f", i))
+    load_row(f"{n} G: fg-load alone (req/s)", G[i], None, lambda x: "")
+    load_row(f"{n} H: fg-load + {subs} SSE + webhook (req/s)", H[i], G[i], clients)
+    sse_row(f"{n} H: SSE commit-to-delivery (events x streams)", run("h", i))
+    hook_row(f"{n} H: webhook commit-to-delivery (events)", "h", i)
+    load_row(f"{n} L: fg-load at half of G's rate + SSE + webhook", L[i], None, clients)
+    sse_row(f"{n} L: SSE commit-to-delivery (events x streams)", run("l", i))
+    hook_row(f"{n} L: webhook commit-to-delivery (events)", "l", i)
+sat = max(max(run(p, i)["sse"]["p99_ms"] for i in range(rounds)) for p in ("b", "h"))
+half = max(run("l", i)["sse"]["p99_ms"] for i in range(rounds))
+verdict = lambda ok: "MET" if ok else "MISSED"
+row("target: SSE p99 <= 50 ms, at half load (worst L round)", "", "", f"{half:.2f}", verdict(half <= 50))
+row("target: SSE p99 <= 50 ms, saturated (worst B/H round)", "", "", f"{sat:.2f}", verdict(sat <= 50))
+wrk_r = [pct(b, a) for a, b in zip(A, B)]
+fg_r = [pct(h, g) for g, h in zip(G, H)]
+for label, rs in (("wrk: B", wrk_r), ("fg-load: H", fg_r)):
+    m = st.median(rs)
+    row(f"target: {label} >= 90% of alone (median of rounds)", f"{m:.1f}%", "", "",
+        verdict(m >= 90) + " (rounds " + "/".join(f"{x:.0f}" for x in rs) + ")")
 PY

@@ -48,6 +48,13 @@ enum Cmd {
     Drive {
         #[arg(long, default_value_t = 2000)]
         workflows: usize,
+        /// Start no review after this many seconds (those under way finish).
+        #[arg(long)]
+        seconds: Option<f64>,
+        /// Start this many reviews a second, evenly spaced (0: as fast as `concurrency`
+        /// allows). Starts fall behind the schedule when every client is busy.
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
     },
     /// Write every user's open task ids, one `id<TAB>Authorization value` line each, for
     /// load tools that complete tasks (bench/complete.lua).
@@ -343,8 +350,26 @@ async fn main() {
                        "exhausted": next.load(Ordering::Relaxed) >= list.len()})
             );
         }
-        Cmd::Drive { workflows } => {
+        Cmd::Drive {
+            workflows,
+            seconds,
+            rate,
+        } => {
+            let until = seconds.map(|s| started + Duration::from_secs_f64(s.max(0.0)));
+            let begun = Arc::new(AtomicUsize::new(0));
+            let counted = begun.clone();
             stream::iter(0..workflows)
+                .then(move |i| async move {
+                    if rate > 0.0 {
+                        let at = started + Duration::from_secs_f64(i as f64 / rate);
+                        tokio::time::sleep_until(at.into()).await;
+                    }
+                    i
+                })
+                .take_while(move |_| std::future::ready(until.is_none_or(|u| Instant::now() < u)))
+                .inspect(move |_| {
+                    counted.fetch_add(1, Ordering::Relaxed);
+                })
                 .for_each_concurrent(args.concurrency, |i| {
                     let (client, errors) = (client.clone(), errors.clone());
                     let user = user_name(&args.prefix, i % args.users);
@@ -359,13 +384,16 @@ async fn main() {
                 .await;
             let secs = started.elapsed().as_secs_f64();
             let failed = errors.load(Ordering::Relaxed);
-            let completions = 2 * (workflows - failed);
+            let workflows = begun.load(Ordering::Relaxed);
+            let done = workflows.saturating_sub(failed);
+            let completions = 2 * done;
             println!(
                 "{}",
                 json!({"workflows": workflows, "errors": failed, "seconds": secs,
                        "completions": completions,
                        "completions_per_second": completions as f64 / secs,
-                       "requests_per_second": (5 * (workflows - failed)) as f64 / secs})
+                       "reviews_per_second": done as f64 / secs,
+                       "requests_per_second": (5 * done) as f64 / secs})
             );
         }
     }
