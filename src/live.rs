@@ -9,17 +9,24 @@
 //! channel behind is told it lagged, and its stream ends with a `dropped` event. When a
 //! relay itself falls behind its engine, it publishes a gap, which ends every stream
 //! the same way (their clients resume from the stored log).
+//!
+//! Streams do not wake on every item of the channel: each registers an [`Interest`]
+//! (every event, or its user's and groups' names), and after each burst the relay wakes
+//! only the streams that may show one of its events, plus every stream once per half
+//! channel so that none falls behind on events it does not show.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use flowgate_core::Event;
+use flowgate_core::{CallContext, Event};
 use serde::Deserialize;
 use tokio::sync::broadcast::{
     self,
     error::{RecvError, TryRecvError},
 };
+use tokio::sync::Notify;
 
 use crate::router::{LiveSource, Router};
 
@@ -118,11 +125,13 @@ impl std::ops::Deref for LiveEvent {
     }
 }
 
-/// The gateway channel (made on first use) and the count of open streams.
+/// The gateway channel (made on first use), the interests of the open streams and
+/// their count.
 #[derive(Debug, Default)]
 pub struct Hub {
     tx: OnceLock<broadcast::Sender<Arc<Live>>>,
     open: Arc<AtomicUsize>,
+    streams: Arc<Streams>,
 }
 
 impl Hub {
@@ -137,12 +146,16 @@ impl Hub {
             .get_or_init(|| {
                 let (tx, _) = broadcast::channel(settings.buffer.max(1));
                 let window = Duration::from_millis(settings.batch_ms);
+                self.streams
+                    .drain_every
+                    .store((settings.buffer / 2).max(1), Ordering::Release);
                 for source in router.live_sources() {
                     let tx = tx.clone();
+                    let streams = self.streams.clone();
                     let name = source.name.clone();
                     let started = std::thread::Builder::new()
                         .name(format!("events-{name}"))
-                        .spawn(move || relay(source, tx, window));
+                        .spawn(move || relay(source, tx, &streams, window));
                     if let Err(e) = started {
                         tracing::error!(engine = %name, error = %e, "live events relay not started");
                     }
@@ -150,6 +163,21 @@ impl Hub {
                 tx
             })
             .subscribe()
+    }
+
+    /// Registers what a stream opened by `cx` may be shown; the relays wake it through
+    /// the returned [`Interest`] when the channel holds such events. Register before
+    /// subscribing, so that no event in the receiver goes without a wake-up.
+    pub fn register(&self, cx: &CallContext) -> Arc<Interest> {
+        let interest = Arc::new(Interest {
+            all: cx.admin || cx.poweruser,
+            names: std::iter::once(cx.user.clone())
+                .chain(cx.groups.iter().cloned())
+                .collect(),
+            wake: Notify::new(),
+        });
+        self.streams.list.lock().push(Arc::downgrade(&interest));
+        interest
     }
 
     /// A place among the open streams, or `None` when `max` are open.
@@ -202,8 +230,14 @@ const RELAY_BATCH: usize = 1024;
 /// window, and everything that arrived meanwhile goes with it. Streams drain a burst
 /// into one write, so under load each stream wakes and writes once per window rather
 /// than once per event, and no event waits longer than the window.
-fn relay(mut source: LiveSource, tx: broadcast::Sender<Arc<Live>>, window: Duration) {
+fn relay(
+    mut source: LiveSource,
+    tx: broadcast::Sender<Arc<Live>>,
+    streams: &Streams,
+    window: Duration,
+) {
     let mut last_burst: Option<Instant> = None;
+    let mut burst: Vec<Arc<Live>> = Vec::new();
     loop {
         let first = match source.rx.blocking_recv() {
             Err(RecvError::Closed) => return,
@@ -237,8 +271,10 @@ fn relay(mut source: LiveSource, tx: broadcast::Sender<Arc<Live>>, window: Durat
                 }
                 Err(RecvError::Closed) => return,
             };
+            let item = Arc::new(item);
+            burst.push(item.clone());
             // No stream open is not an error.
-            let _ = tx.send(Arc::new(item));
+            let _ = tx.send(item);
             passed += 1;
             if passed < RELAY_BATCH {
                 next = match source.rx.try_recv() {
@@ -249,5 +285,162 @@ fn relay(mut source: LiveSource, tx: broadcast::Sender<Arc<Live>>, window: Durat
                 };
             }
         }
+        streams.wake(&burst);
+        burst.clear();
+    }
+}
+
+/// What one open stream may be shown, as the relays judge it before waking it: every
+/// event (administrators and power users), or the events naming one of its `names`
+/// (its user and groups) as initiator, actor or delegate. That is a superset of
+/// [`flowgate_core::access::may_follow_event`]: the stream applies the exact rule and
+/// its filters to what it reads.
+#[derive(Debug)]
+pub struct Interest {
+    all: bool,
+    names: Vec<String>,
+    /// Notified when the channel holds events this stream may show, and for every
+    /// stream once per half channel of events, so that each keeps up with the channel
+    /// whatever it shows.
+    pub wake: Notify,
+}
+
+/// The interests of the open streams (dropped streams are forgotten on the next
+/// burst), and the count of events since every stream was last woken.
+#[derive(Debug, Default)]
+struct Streams {
+    list: parking_lot::Mutex<Vec<Weak<Interest>>>,
+    since_all: AtomicUsize,
+    drain_every: AtomicUsize,
+}
+
+impl Streams {
+    /// Wakes the streams that may show an event of `burst`: all of them after a gap,
+    /// or when half a channel of events went by since they were all last woken.
+    fn wake(&self, burst: &[Arc<Live>]) {
+        if burst.is_empty() {
+            return;
+        }
+        let mut names: HashSet<&str> = HashSet::new();
+        let mut gap = false;
+        for item in burst {
+            match &**item {
+                Live::Event(e) => {
+                    let parties = std::iter::once(&e.initiator)
+                        .chain(&e.actors)
+                        .chain(&e.delegated);
+                    names.extend(parties.map(|p| bare(p)));
+                }
+                Live::Gap(_) => gap = true,
+            }
+        }
+        let every = self.drain_every.load(Ordering::Acquire).max(1);
+        let seen = self.since_all.fetch_add(burst.len(), Ordering::AcqRel) + burst.len();
+        let everyone = gap || seen >= every;
+        if everyone {
+            self.since_all.store(0, Ordering::Release);
+        }
+        self.list.lock().retain(|w| match w.upgrade() {
+            Some(s) => {
+                if everyone || s.all || s.names.iter().any(|n| names.contains(n.as_str())) {
+                    s.wake.notify_one();
+                }
+                true
+            }
+            None => false,
+        });
+    }
+}
+
+/// A principal without its `user:` or `group:` prefix.
+fn bare(principal: &str) -> &str {
+    principal
+        .strip_prefix("user:")
+        .or_else(|| principal.strip_prefix("group:"))
+        .unwrap_or(principal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_is_refused_except_for_the_batch_window_which_has_a_ceiling() {
+        assert!(EventsSettings::default().problems().is_empty());
+        let s = EventsSettings {
+            batch_ms: 0,
+            ..EventsSettings::default()
+        };
+        assert!(s.problems().is_empty(), "0 sends each event at once");
+        let s = EventsSettings {
+            batch_ms: 1001,
+            buffer: 0,
+            ..EventsSettings::default()
+        };
+        assert_eq!(
+            s.problems(),
+            [
+                "events.buffer: must be greater than 0",
+                "events.batch_ms: must be at most 1000"
+            ]
+        );
+    }
+
+    fn task_event(initiator: &str, actors: &[&str]) -> Arc<Live> {
+        let e: Event = serde_json::from_value(serde_json::json!({
+            "kind": "afterWorkflowTaskCreated", "at": "2026-01-01T00:00:00Z",
+            "workflowId": "w", "model": "m", "principal": initiator, "initiator": initiator,
+            "actors": actors,
+        }))
+        .expect("an event");
+        Arc::new(Live::Event(Box::new(LiveEvent::new(e))))
+    }
+
+    fn woken(i: &Interest) -> bool {
+        use futures::FutureExt as _;
+        i.wake.notified().now_or_never().is_some()
+    }
+
+    #[test]
+    fn a_burst_wakes_only_the_streams_that_may_show_it_until_everyone_is_due() {
+        let hub = Hub::default();
+        hub.streams.drain_every.store(10, Ordering::Release);
+        let admin = hub.register(&CallContext::admin("Administrator"));
+        let carol = hub.register(&CallContext::user("carol", ["reviewers"]));
+        let bob = hub.register(&CallContext::user("bob", ["members"]));
+        let jdoe = hub.register(&CallContext::user("jdoe", ["members"]));
+
+        hub.streams
+            .wake(&[task_event("jdoe", &["group:reviewers"])]);
+        assert!(woken(&admin), "administrators see everything");
+        assert!(woken(&carol), "an actor through a group");
+        assert!(woken(&jdoe), "the initiator");
+        assert!(!woken(&bob), "not a party: left asleep");
+
+        hub.streams.wake(&[task_event("jdoe", &["user:bob"])]);
+        assert!(woken(&bob), "a prefixed user name");
+        assert!(!woken(&carol));
+
+        // Ten events in all since everyone was last woken: every stream drains once.
+        let quiet: Vec<_> = (0..8).map(|_| task_event("eve", &["eve"])).collect();
+        hub.streams.wake(&quiet);
+        for (name, s) in [
+            ("admin", &admin),
+            ("carol", &carol),
+            ("bob", &bob),
+            ("jdoe", &jdoe),
+        ] {
+            assert!(woken(s), "{name} woken to keep up with the channel");
+        }
+        hub.streams.wake(&[task_event("eve", &["eve"])]);
+        assert!(!woken(&bob), "the count starts again");
+
+        drop(bob);
+        hub.streams.wake(&[task_event("eve", &["eve"])]);
+        assert_eq!(
+            hub.streams.list.lock().len(),
+            3,
+            "a closed stream is forgotten"
+        );
     }
 }

@@ -26,7 +26,7 @@ use utoipa::IntoParams;
 
 use super::{resource, Api};
 use crate::error::{ApiError, ExceptionBody};
-use crate::live::{Live, StreamSlot};
+use crate::live::{Interest, Live, StreamSlot};
 
 /// Registers `/events`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -148,6 +148,8 @@ struct Streamer {
     cx: CallContext,
     filter: Filter,
     rx: broadcast::Receiver<Arc<Live>>,
+    /// Woken by the relays when the channel holds events this stream may show.
+    interest: Arc<Interest>,
     cursor: Cursor,
     /// Engines whose stored events are still to replay, first first.
     replay: VecDeque<String>,
@@ -188,27 +190,26 @@ impl Streamer {
                     self.done = true;
                     return None;
                 }
-                r = self.rx.recv() => {
+                () = self.interest.wake.notified() => {
+                    // Everything waiting on the channel, as one chunk.
                     let mut chunk = Vec::new();
-                    let mut next = Some(r);
-                    while let Some(r) = next.take() {
-                        match self.live(r, &mut chunk) {
-                            Step::Go => {}
-                            Step::End(last) => {
-                                self.done = true;
-                                chunk.extend_from_slice(last.as_deref().unwrap_or_default());
-                                break;
-                            }
-                        }
-                        if chunk.len() >= BATCH_BYTES {
+                    loop {
+                        let r = match self.rx.try_recv() {
+                            Ok(item) => Ok(item),
+                            Err(TryRecvError::Empty) => break,
+                            Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
+                            Err(TryRecvError::Closed) => Err(RecvError::Closed),
+                        };
+                        if let Step::End(last) = self.live(r, &mut chunk) {
+                            self.done = true;
+                            chunk.extend_from_slice(last.as_deref().unwrap_or_default());
                             break;
                         }
-                        next = match self.rx.try_recv() {
-                            Ok(item) => Some(Ok(item)),
-                            Err(TryRecvError::Empty) => None,
-                            Err(TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
-                            Err(TryRecvError::Closed) => Some(Err(RecvError::Closed)),
-                        };
+                        if chunk.len() >= BATCH_BYTES {
+                            // The rest on the next call.
+                            self.interest.wake.notify_one();
+                            break;
+                        }
                     }
                     if !chunk.is_empty() {
                         return Some(Bytes::from(chunk));
@@ -353,7 +354,9 @@ async fn stream(api: Api, req: HttpRequest) -> Result<HttpResponse, ApiError> {
                 ),
             )
         })?;
-    // Subscribed before any stored event is read: nothing committed in between is missed.
+    // Registered before subscribing (no event in the receiver without a wake-up), and
+    // subscribed before any stored event is read: nothing committed in between is missed.
+    let interest = api.state.events.register(api.cx());
     let rx = api.state.events.subscribe(api.router(), settings);
     let known: Vec<String> = api
         .router()
@@ -379,6 +382,7 @@ async fn stream(api: Api, req: HttpRequest) -> Result<HttpResponse, ApiError> {
             engine: p.engine,
         },
         rx,
+        interest,
         cursor,
         replay,
         backlog: VecDeque::new(),

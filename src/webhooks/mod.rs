@@ -22,6 +22,7 @@ pub mod delivery;
 pub mod dispatch;
 mod retry;
 pub mod settings;
+mod settings_env;
 pub mod signing;
 pub mod store;
 mod store_pg;
