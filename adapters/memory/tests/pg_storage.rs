@@ -88,6 +88,20 @@ async fn event_ids(e: &dyn WorkflowEngine) -> Vec<(u64, String, String)> {
         .collect()
 }
 
+/// [`event_ids`] once at least `n` events are numbered: events are numbered once no older
+/// transaction of the server is running, and other tests may hold one for a moment.
+/// Bounded: after 20 s, whatever is there.
+async fn event_ids_at_least(e: &dyn WorkflowEngine, n: usize) -> Vec<(u64, String, String)> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let ids = event_ids(e).await;
+        if ids.len() >= n || std::time::Instant::now() > deadline {
+            return ids;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_purges_ended_workflows_with_their_tasks_and_events_only() {
     let Some(schema) = TestSchema::new() else {
@@ -136,7 +150,7 @@ async fn retention_purges_ended_workflows_with_their_tasks_and_events_only() {
     }
     let tasks = all_tasks(&e).await;
     assert_eq!(tasks.len(), 1, "{tasks:?}");
-    let events = event_ids(&e).await;
+    let events = event_ids_at_least(&e, 2).await;
     assert!(!events.is_empty());
     assert!(events.iter().all(|(_, _, w)| *w == keep.id), "{events:?}");
     // Nothing more to purge; the running workflow is never a candidate.
@@ -275,7 +289,7 @@ async fn a_redb_store_copied_into_postgres_comes_back_the_same() {
         ..Completion::default()
     };
     pg.complete(&admin(), &open[0].id, c).await.unwrap();
-    let after = event_ids(&*pg).await;
+    let after = event_ids_at_least(&*pg, events.len() + 1).await;
     let last = events.last().map(|e| e.0).unwrap_or(0);
     assert!(after.len() > events.len());
     assert!(
@@ -306,7 +320,16 @@ async fn a_feed_page_reads_the_same_events_without_counting_the_log() {
         page: flowgate_core::PageRequest::new(0, 3),
         ..EventQuery::default()
     };
-    let counted = e.events(&admin(), q.clone()).await.unwrap();
+    // Events are numbered once no older transaction of the server is running (other
+    // tests may hold one for a moment): wait, bounded, for all twelve.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let counted = loop {
+        let page = e.events(&admin(), q.clone()).await.unwrap();
+        if page.total == 10 || std::time::Instant::now() > deadline {
+            break page;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     assert_eq!(
         counted.total, 10,
         "12 events (a start and a task each), 10 after 2"

@@ -110,29 +110,11 @@ impl Core {
         let batch = i64::try_from(batch.max(1)).unwrap_or(i64::MAX);
         let mut total = 0usize;
         loop {
-            // The instances, their tasks (by cascade) and their events, in one statement.
+            // The instances, their tasks (by cascade) and their events, in one statement,
+            // under the engine row's lock: the sequencer takes it too, so no event of these
+            // instances moves from the inbox to the log while they are deleted.
             let n: i64 = self
-                .metered(
-                    sqlx::query_scalar(
-                        "WITH gone AS ( \
-                           DELETE FROM fg_workflows WHERE engine = $1 AND id IN ( \
-                             SELECT id FROM fg_workflows WHERE engine = $1 AND ended < $2 \
-                             AND state IN ('done', 'canceled') ORDER BY ended LIMIT $3 \
-                             FOR UPDATE SKIP LOCKED) \
-                           RETURNING id), \
-                         events AS ( \
-                           DELETE FROM fg_events WHERE engine = $1 \
-                           AND workflow_id IN (SELECT id::text FROM gone)), \
-                         unnumbered AS ( \
-                           DELETE FROM fg_event_inbox WHERE engine = $1 \
-                           AND workflow_id IN (SELECT id::text FROM gone)) \
-                         SELECT count(*) FROM gone",
-                    )
-                    .bind(&self.info.name)
-                    .bind(cutoff)
-                    .bind(batch)
-                    .fetch_one(&self.pool),
-                )
+                .metered(purge_batch(&self.pool, &self.info.name, cutoff, batch))
                 .await?;
             let n = u64::try_from(n).unwrap_or(0);
             total += usize::try_from(n).unwrap_or(0);
@@ -210,4 +192,40 @@ impl Core {
             }
         })
     }
+}
+
+/// One batch of [`Core::purge_before`] in its own transaction.
+async fn purge_batch(
+    pool: &sqlx::PgPool,
+    engine: &str,
+    cutoff: DateTime<Utc>,
+    batch: i64,
+) -> std::result::Result<i64, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT 1 FROM fg_engines WHERE engine = $1 FOR UPDATE")
+        .bind(engine)
+        .execute(&mut *tx)
+        .await?;
+    let n: i64 = sqlx::query_scalar(
+        "WITH gone AS ( \
+           DELETE FROM fg_workflows WHERE engine = $1 AND id IN ( \
+             SELECT id FROM fg_workflows WHERE engine = $1 AND ended < $2 \
+             AND state IN ('done', 'canceled') ORDER BY ended LIMIT $3 \
+             FOR UPDATE SKIP LOCKED) \
+           RETURNING id), \
+         events AS ( \
+           DELETE FROM fg_events WHERE engine = $1 \
+           AND workflow_id IN (SELECT id::text FROM gone)), \
+         unnumbered AS ( \
+           DELETE FROM fg_event_inbox WHERE engine = $1 \
+           AND workflow_id IN (SELECT id::text FROM gone)) \
+         SELECT count(*) FROM gone",
+    )
+    .bind(engine)
+    .bind(cutoff)
+    .bind(batch)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(n)
 }
