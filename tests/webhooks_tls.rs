@@ -6,66 +6,27 @@
 //! nothing is delivered and the admin API shows the failure naming the certificate.
 
 mod common;
+mod webhook_support;
 
-use std::collections::{HashMap, HashSet};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::collections::HashSet;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
-use flowgate::AppState;
 use flowgate_testkit::tls::{pem_file, serve_front, Ca, TlsCounters};
-use hmac::{Hmac, KeyInit, Mac};
-use parking_lot::Mutex;
 use serde_json::{json, Value};
-use sha2::Sha256;
 
-use common::settings;
-
-/// An example secret for these tests only (32 bytes of 0x2a).
-const SECRET: &str = "whsec_KioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
-
-/// Bound of every wait.
-const LIMIT: Duration = Duration::from_secs(30);
-
-const SERIAL: [&str; 6] = [
-    "afterWorkflowStarted",
-    "afterWorkflowTaskCreated",
-    "afterWorkflowTaskEnded",
-    "afterWorkflowTaskCreated",
-    "afterWorkflowTaskEnded",
-    "afterWorkflowFinish",
-];
-
-/// One request the receiver got (after TLS was terminated).
-#[derive(Clone, Debug)]
-struct Hit {
-    headers: HashMap<String, String>,
-    body: String,
-}
-
-impl Hit {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).expect("the body is JSON")
-    }
-
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .map(String::as_str)
-            .unwrap_or_default()
-    }
-}
+use webhook_support::{
+    assert_in_order, assert_signed, distinct_events, start, Api, Hit, Mode, LIMIT, SECRET, SERIAL,
+};
 
 /// An https webhook receiver on loopback: the test kit's TLS front on a port of its
-/// own, relaying to a plain HTTP/1.1 server (one thread accepting, one per connection)
-/// that answers 200 and keeps every request.
+/// own, relaying to the shared plain receiver (which answers 200 and keeps every
+/// request).
 struct Receiver {
     /// The https address (the TLS front).
     addr: SocketAddr,
-    hits: Arc<Mutex<Vec<Hit>>>,
+    plain: webhook_support::Receiver,
     tls: Arc<TlsCounters>,
     front: tokio::task::JoinHandle<()>,
 }
@@ -74,17 +35,8 @@ impl Receiver {
     /// Starts the receiver presenting a fresh server leaf of `ca` (127.0.0.1 and
     /// localhost). Must run inside a tokio runtime.
     fn start(ca: &Ca) -> Receiver {
-        let plain = TcpListener::bind("127.0.0.1:0").expect("bind the plain receiver");
-        let backend = plain.local_addr().expect("backend addr");
-        let hits = Arc::new(Mutex::new(Vec::new()));
-        let h = hits.clone();
-        std::thread::spawn(move || {
-            for conn in plain.incoming() {
-                let Ok(conn) = conn else { continue };
-                let h = h.clone();
-                std::thread::spawn(move || serve(conn, &h));
-            }
-        });
+        let plain = webhook_support::Receiver::start(Mode::Ok);
+        let backend = plain.addr;
         let config = ca
             .server_tls(None)
             .expect("server certificate")
@@ -99,7 +51,7 @@ impl Receiver {
         });
         Receiver {
             addr,
-            hits,
+            plain,
             tls,
             front,
         }
@@ -110,7 +62,7 @@ impl Receiver {
     }
 
     fn hits(&self) -> Vec<Hit> {
-        self.hits.lock().clone()
+        self.plain.hits()
     }
 
     /// Waits (bounded) until `n` distinct events arrived; returns every request.
@@ -118,7 +70,7 @@ impl Receiver {
         let end = Instant::now() + LIMIT;
         loop {
             let hits = self.hits();
-            if distinct_events(&hits) >= n {
+            if distinct_events(hits.iter()) >= n {
                 return hits;
             }
             assert!(
@@ -141,104 +93,6 @@ impl Drop for Receiver {
     }
 }
 
-fn distinct_events(hits: &[Hit]) -> usize {
-    hits.iter()
-        .map(|h| {
-            h.json()["data"]["id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned()
-        })
-        .collect::<HashSet<_>>()
-        .len()
-}
-
-/// Reads requests on one connection and answers each 200 (keep-alive honoured, since
-/// the gateway's client may reuse the connection).
-fn serve(mut c: TcpStream, hits: &Mutex<Vec<Hit>>) {
-    let _ = c.set_read_timeout(Some(Duration::from_secs(10)));
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        let head_end = loop {
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-            match c.read(&mut chunk) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        };
-        let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-        let headers: HashMap<String, String> = head
-            .lines()
-            .skip(1)
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-            .collect();
-        let len: usize = headers
-            .get("content-length")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        while buf.len() < head_end + len {
-            match c.read(&mut chunk) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        }
-        let body = String::from_utf8_lossy(&buf[head_end..head_end + len]).into_owned();
-        buf.drain(..head_end + len);
-        hits.lock().push(Hit { headers, body });
-        if c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-            .is_err()
-        {
-            return;
-        }
-    }
-}
-
-/// Checks a hit's Standard Webhooks signature with HMAC-SHA256 computed here.
-fn assert_signed(h: &Hit) {
-    let key = STANDARD
-        .decode(SECRET.strip_prefix("whsec_").expect("prefix"))
-        .expect("base64");
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).expect("key");
-    mac.update(
-        format!(
-            "{}.{}.{}",
-            h.header("webhook-id"),
-            h.header("webhook-timestamp"),
-            h.body
-        )
-        .as_bytes(),
-    );
-    let expected = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
-    assert!(
-        h.header("webhook-signature")
-            .split(' ')
-            .any(|s| s == expected),
-        "bad signature on {h:?}"
-    );
-    let ts: i64 = h.header("webhook-timestamp").parse().expect("timestamp");
-    assert!((chrono::Utc::now().timestamp() - ts).abs() < 300, "{ts}");
-    assert!(h.header("webhook-id").starts_with("msg_"));
-    assert!(h.header("content-type").starts_with("application/json"));
-}
-
-/// Sequence numbers are increasing and the types are `kinds`.
-fn assert_in_order(hits: &[Hit], kinds: &[&str]) {
-    let types: Vec<String> = hits
-        .iter()
-        .map(|h| h.json()["type"].as_str().unwrap_or_default().to_owned())
-        .collect();
-    assert_eq!(types, kinds);
-    let seqs: Vec<u64> = hits
-        .iter()
-        .map(|h| h.json()["data"]["seq"].as_u64().expect("seq"))
-        .collect();
-    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
-}
-
 /// A path as a TOML basic string's content.
 fn toml_path(p: &std::path::Path) -> String {
     p.display().to_string().replace('\\', "/")
@@ -250,81 +104,6 @@ fn hook(name: &str, url: &str, extra: &str) -> String {
         "[[webhooks]]\nname = \"{name}\"\nurl = \"{url}\"\nsecret = \"{SECRET}\"\n\
          backoff_base = \"50ms\"\nbackoff_cap = \"200ms\"\n{extra}\n"
     )
-}
-
-async fn start(hooks: &str) -> flowgate::Running {
-    let toml = format!("[server]\nbind = \"127.0.0.1:0\"\nshutdown_timeout_secs = 1\n{hooks}");
-    let state = AppState::new(settings(&toml)).expect("state");
-    flowgate::spawn(state).await.expect("spawn")
-}
-
-/// The gateway's API as its clients call it.
-struct Api {
-    http: reqwest::Client,
-    base: String,
-    user: &'static str,
-    password: &'static str,
-}
-
-impl Api {
-    fn new(addr: &str, user: &'static str, password: &'static str) -> Api {
-        Api {
-            http: reqwest::Client::new(),
-            base: format!("http://{addr}/api/v1"),
-            user,
-            password,
-        }
-    }
-
-    async fn call(&self, b: reqwest::RequestBuilder) -> (u16, Value) {
-        let r = b
-            .basic_auth(self.user, Some(self.password))
-            .timeout(LIMIT)
-            .send()
-            .await
-            .expect("send");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn ok(&self, b: reqwest::RequestBuilder) -> Value {
-        let (status, v) = self.call(b).await;
-        assert!((200..300).contains(&status), "{status}: {v}");
-        v
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.call(self.http.get(format!("{}{path}", self.base)))
-            .await
-    }
-
-    async fn start(&self, doc: &str) -> String {
-        let body = json!({"entity-type": "workflow", "workflowModelName": "SerialDocumentReview"});
-        let url = format!("{}/id/{doc}/@workflow", self.base);
-        let v = self.ok(self.http.post(url).json(&body)).await;
-        v["id"].as_str().expect("id").to_owned()
-    }
-
-    async fn complete_only_task(&self, wf: &str, action: &str, vars: Value) {
-        let url = format!("{}/task?workflowInstanceId={wf}", self.base);
-        let v = self.ok(self.http.get(url)).await;
-        let id = v["entries"][0]["id"].as_str().expect("task").to_owned();
-        let body = json!({"entity-type": "task", "id": id, "variables": vars});
-        let url = format!("{}/task/{id}/{action}", self.base);
-        self.ok(self.http.put(url).json(&body)).await;
-    }
-
-    /// A whole Serial review by this user, reviewed by `reviewer`.
-    async fn serial_review(&self, reviewer: &Api, doc: &str) -> String {
-        let wf = self.start(doc).await;
-        let vars =
-            json!({"participants": [format!("user:{}", reviewer.user)], "comment": "please"});
-        self.complete_only_task(&wf, "start_review", vars).await;
-        reviewer
-            .complete_only_task(&wf, "validate", json!({}))
-            .await;
-        wf
-    }
 }
 
 /// Runs `f`, failing the test if it takes longer than `secs`.
