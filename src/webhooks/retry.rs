@@ -6,11 +6,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use flowgate_core::Event;
 
 use super::delivery::{
-    backoff, delivered_metrics, failure_metrics, payload, set_in_flight, InFlight, Runtime,
+    backoff, delivered_metrics, failure_metrics, payload, set_in_flight, Failure, InFlight, Runtime,
 };
 use super::dispatch::{persist, write, Unwritten};
 use super::signing::message_id;
@@ -37,34 +37,17 @@ pub(super) async fn deliver(
         Some(_) => (Utc::now(), 0, true),
         None => (Utc::now(), 0, false),
     };
+    let m = Message {
+        id: &id,
+        event_id: &event_id,
+        kind: ev.event_id(),
+        body: &body,
+    };
     loop {
-        set_in_flight(
-            rt,
-            Some(InFlight {
-                id: id.clone(),
-                event_id: event_id.clone(),
-                attempts,
-                first_attempt: first,
-                next_attempt: None,
-                last_error: None,
-            }),
-        );
-        let t0 = Instant::now();
-        let result = rt.send(&id, &body).await;
-        let took = t0.elapsed();
-        attempts += 1;
-        let now = Utc::now();
-        let attempt = |outcome: Outcome, status: Option<u16>, error: Option<String>| Attempt {
-            id: id.clone(),
-            event_id: event_id.clone(),
-            kind: ev.event_id().to_owned(),
-            at: now,
-            attempt: attempts,
-            outcome,
-            status,
-            error,
-            duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
-        };
+        let (result, tried) = m.try_once(rt, attempts, first).await;
+        attempts = tried.attempt;
+        let now = tried.at;
+        let attempt = |outcome, status, error| tried.record(&m, outcome, status, error);
         match result {
             Ok(status) => {
                 let done = attempt(Outcome::Delivered, Some(status), None);
@@ -135,18 +118,7 @@ pub(super) async fn deliver(
                 write(store, name, u).await;
                 retry_state = true;
                 tracing::info!(webhook = %name, event = %event_id, attempts, retry_in_ms = delay.as_millis() as u64, error = %f.message, "webhook delivery failed; will retry");
-                set_in_flight(
-                    rt,
-                    Some(InFlight {
-                        id: id.clone(),
-                        event_id: event_id.clone(),
-                        attempts,
-                        first_attempt: first,
-                        next_attempt: chrono::Duration::from_std(delay).ok().map(|d| now + d),
-                        last_error: Some(f.message.clone()),
-                    }),
-                );
-                tokio::time::sleep(delay).await;
+                m.wait(rt, &tried, first, delay, &f).await;
             }
         }
     }
@@ -182,33 +154,17 @@ async fn redeliver(
     let first = letter.requeued_at.unwrap_or_else(Utc::now);
     let mut attempts = 0u32;
     loop {
-        set_in_flight(
-            rt,
-            Some(InFlight {
-                id: letter.id.clone(),
-                event_id: letter.event_id.clone(),
-                attempts,
-                first_attempt: first,
-                next_attempt: None,
-                last_error: None,
-            }),
-        );
-        let t0 = Instant::now();
-        let result = rt.send(&letter.id, &letter.body).await;
-        let took = t0.elapsed();
-        attempts += 1;
-        let now = Utc::now();
-        let attempt = |outcome: Outcome, status: Option<u16>, error: Option<String>| Attempt {
-            id: letter.id.clone(),
-            event_id: letter.event_id.clone(),
-            kind: letter.kind.clone(),
-            at: now,
-            attempt: attempts,
-            outcome,
-            status,
-            error,
-            duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+        let sent = letter.clone();
+        let m = Message {
+            id: &sent.id,
+            event_id: &sent.event_id,
+            kind: &sent.kind,
+            body: &sent.body,
         };
+        let (result, tried) = m.try_once(rt, attempts, first).await;
+        attempts = tried.attempt;
+        let now = tried.at;
+        let attempt = |outcome, status, error| tried.record(&m, outcome, status, error);
         match result {
             Ok(status) => {
                 let u = unwritten.before(Update {
@@ -251,19 +207,100 @@ async fn redeliver(
                 }
                 let delay = backoff(rt.ep.backoff_base, rt.ep.backoff_cap, attempts)
                     .min(rt.ep.max_age - spent);
-                set_in_flight(
-                    rt,
-                    Some(InFlight {
-                        id: letter.id.clone(),
-                        event_id: letter.event_id.clone(),
-                        attempts,
-                        first_attempt: first,
-                        next_attempt: chrono::Duration::from_std(delay).ok().map(|d| now + d),
-                        last_error: Some(f.message.clone()),
-                    }),
-                );
-                tokio::time::sleep(delay).await;
+                m.wait(rt, &tried, first, delay, &f).await;
             }
+        }
+    }
+}
+
+/// What one attempt posts: the message (`webhook-id`), the event's stable id and kind,
+/// and the signed body.
+struct Message<'a> {
+    id: &'a str,
+    event_id: &'a str,
+    kind: &'a str,
+    body: &'a str,
+}
+
+/// When an attempt was made (`at`, its number `attempt`) and how long it took.
+struct Tried {
+    at: DateTime<Utc>,
+    attempt: u32,
+    took: std::time::Duration,
+}
+
+impl Message<'_> {
+    /// Attempt number `done + 1`: shown in flight, then posted.
+    async fn try_once(
+        &self,
+        rt: &Runtime,
+        done: u32,
+        first: DateTime<Utc>,
+    ) -> (Result<u16, Failure>, Tried) {
+        set_in_flight(
+            rt,
+            Some(InFlight {
+                id: self.id.to_owned(),
+                event_id: self.event_id.to_owned(),
+                attempts: done,
+                first_attempt: first,
+                next_attempt: None,
+                last_error: None,
+            }),
+        );
+        let t0 = Instant::now();
+        let result = rt.send(self.id, self.body).await;
+        let tried = Tried {
+            at: Utc::now(),
+            attempt: done + 1,
+            took: t0.elapsed(),
+        };
+        (result, tried)
+    }
+
+    /// Shows the next attempt in flight after `delay`, then waits for it.
+    async fn wait(
+        &self,
+        rt: &Runtime,
+        tried: &Tried,
+        first: DateTime<Utc>,
+        delay: std::time::Duration,
+        f: &Failure,
+    ) {
+        set_in_flight(
+            rt,
+            Some(InFlight {
+                id: self.id.to_owned(),
+                event_id: self.event_id.to_owned(),
+                attempts: tried.attempt,
+                first_attempt: first,
+                next_attempt: chrono::Duration::from_std(delay).ok().map(|d| tried.at + d),
+                last_error: Some(f.message.clone()),
+            }),
+        );
+        tokio::time::sleep(delay).await;
+    }
+}
+
+impl Tried {
+    /// The record of this attempt at `m`.
+    fn record(
+        &self,
+        m: &Message<'_>,
+        outcome: Outcome,
+        status: Option<u16>,
+        error: Option<String>,
+    ) -> Attempt {
+        Attempt {
+            id: m.id.to_owned(),
+            event_id: m.event_id.to_owned(),
+            kind: m.kind.to_owned(),
+            at: self.at,
+            attempt: self.attempt,
+            outcome,
+            status,
+            error,
+            duration_ms: u64::try_from(self.took.as_millis()).unwrap_or(u64::MAX),
         }
     }
 }
