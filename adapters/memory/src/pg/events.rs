@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use flowgate_core::{CallContext, Event, EventQuery, Page, Result};
 use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, PgPool};
@@ -30,6 +31,46 @@ pub(crate) const LIVE_BUFFER: usize = 1024;
 /// Most events the feed reads per query.
 const FEED_BATCH: i64 = 500;
 
+/// The columns every stored event row has, one array each, for an `UNNEST` insert:
+/// time, kind, workflow, documents (JSON) and the record (JSON).
+struct Columns<'a> {
+    ats: Vec<DateTime<Utc>>,
+    kinds: Vec<&'a str>,
+    workflows: Vec<&'a str>,
+    documents: Vec<String>,
+    records: Vec<String>,
+}
+
+impl<'a> Columns<'a> {
+    fn of(events: &'a [Event]) -> Self {
+        Self {
+            ats: events.iter().map(|e| e.at).collect(),
+            kinds: events.iter().map(|e| e.kind.as_str()).collect(),
+            workflows: events.iter().map(|e| e.workflow_id.as_str()).collect(),
+            documents: events
+                .iter()
+                .map(|e| serde_json::to_string(&e.documents).unwrap_or_else(|_| "[]".into()))
+                .collect(),
+            records: events
+                .iter()
+                .map(|e| serde_json::to_string(e).unwrap_or_else(|_| "{}".into()))
+                .collect(),
+        }
+    }
+
+    /// Binds them as parameters 3 to 7 of `q`.
+    fn bind<'q>(
+        &'q self,
+        q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        q.bind(&self.ats)
+            .bind(&self.kinds)
+            .bind(&self.workflows)
+            .bind(&self.documents)
+            .bind(&self.records)
+    }
+}
+
 /// Writes a step's events to the inbox, in its transaction (numbered later by
 /// [`sequence`], once the transaction has finished).
 pub(crate) async fn insert(
@@ -37,36 +78,22 @@ pub(crate) async fn insert(
     engine: &str,
     events: &mut [Event],
 ) -> std::result::Result<(), sqlx::Error> {
-    let mut ords = Vec::with_capacity(events.len());
-    let mut ats = Vec::with_capacity(events.len());
-    let mut kinds = Vec::with_capacity(events.len());
-    let mut workflows = Vec::with_capacity(events.len());
-    let mut documents = Vec::with_capacity(events.len());
-    let mut records = Vec::with_capacity(events.len());
-    for (i, e) in events.iter_mut().enumerate() {
+    for e in events.iter_mut() {
         e.engine = engine.to_owned();
-        ords.push(i32::try_from(i).unwrap_or(i32::MAX));
-        ats.push(e.at);
-        kinds.push(e.kind.as_str());
-        workflows.push(e.workflow_id.as_str());
-        documents.push(serde_json::to_string(&e.documents).unwrap_or_else(|_| "[]".into()));
-        records.push(serde_json::to_string(&*e).unwrap_or_else(|_| "{}".into()));
     }
-    sqlx::query(
+    let ords: Vec<i32> = (0..events.len())
+        .map(|i| i32::try_from(i).unwrap_or(i32::MAX))
+        .collect();
+    let cols = Columns::of(events);
+    let q = sqlx::query(
         "INSERT INTO fg_event_inbox (engine, ord, at, kind, workflow_id, documents, record) \
          SELECT $1, o, a, k, w, ARRAY(SELECT json_array_elements_text(d::json)), r::json \
          FROM UNNEST($2::int[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[]) \
          AS x(o, a, k, w, d, r)",
     )
     .bind(engine)
-    .bind(&ords)
-    .bind(&ats)
-    .bind(&kinds)
-    .bind(&workflows)
-    .bind(&documents)
-    .bind(&records)
-    .execute(&mut *conn)
-    .await?;
+    .bind(&ords);
+    cols.bind(q).execute(&mut *conn).await?;
     sqlx::query("SELECT pg_notify($1, $2)")
         .bind(CHANNEL)
         .bind(engine)
@@ -139,35 +166,20 @@ pub(crate) async fn insert_numbered(
     if events.is_empty() {
         return Ok(());
     }
-    let mut seqs = Vec::with_capacity(events.len());
-    let mut ats = Vec::with_capacity(events.len());
-    let mut kinds = Vec::with_capacity(events.len());
-    let mut workflows = Vec::with_capacity(events.len());
-    let mut documents = Vec::with_capacity(events.len());
-    let mut records = Vec::with_capacity(events.len());
-    for e in events {
-        seqs.push(i64::try_from(e.seq).unwrap_or(i64::MAX));
-        ats.push(e.at);
-        kinds.push(e.kind.as_str());
-        workflows.push(e.workflow_id.as_str());
-        documents.push(serde_json::to_string(&e.documents).unwrap_or_else(|_| "[]".into()));
-        records.push(serde_json::to_string(e).unwrap_or_else(|_| "{}".into()));
-    }
-    sqlx::query(
+    let seqs: Vec<i64> = events
+        .iter()
+        .map(|e| i64::try_from(e.seq).unwrap_or(i64::MAX))
+        .collect();
+    let cols = Columns::of(events);
+    let q = sqlx::query(
         "INSERT INTO fg_events (engine, seq, at, kind, workflow_id, documents, record) \
          SELECT $1, s, a, k, w, ARRAY(SELECT json_array_elements_text(d::json)), r::json \
          FROM UNNEST($2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[]) \
          AS x(s, a, k, w, d, r) ON CONFLICT DO NOTHING",
     )
     .bind(engine)
-    .bind(&seqs)
-    .bind(&ats)
-    .bind(&kinds)
-    .bind(&workflows)
-    .bind(&documents)
-    .bind(&records)
-    .execute(&mut *conn)
-    .await?;
+    .bind(&seqs);
+    cols.bind(q).execute(&mut *conn).await?;
     let top = seqs.iter().copied().max().unwrap_or(0);
     sqlx::query("UPDATE fg_engines SET event_seq = greatest(event_seq, $2) WHERE engine = $1")
         .bind(engine)
