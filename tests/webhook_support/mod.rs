@@ -345,3 +345,22 @@ pub fn assert_in_order(hits: &[Hit], kinds: &[&str]) {
         .collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
 }
+
+/// `hits` are `kinds`, each exactly once, in order, each signed with its own
+/// `webhook-id`.
+pub fn assert_once_in_order_signed(hits: &[Hit], kinds: &[&str]) {
+    assert_eq!(
+        hits.len(),
+        kinds.len(),
+        "each event exactly once: {hits:#?}"
+    );
+    assert_in_order(hits, kinds);
+    let mut ids = HashSet::new();
+    for h in hits {
+        assert_signed(h);
+        assert!(
+            ids.insert(h.header("webhook-id").to_owned()),
+            "one id per event"
+        );
+    }
+}
