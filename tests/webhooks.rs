@@ -372,7 +372,7 @@ async fn the_binary_resumes_from_its_cursor_after_a_kill() {
     #[cfg(target_os = "linux")]
     assert_eq!(
         thread_nice(s.pid(), "webhooks"),
-        Some(10),
+        Some(19),
         "delivery runs on its own thread, below the API's priority"
     );
 

@@ -187,7 +187,7 @@ fn open_store(
 }
 
 /// Niceness of the thread that delivers webhooks (0 is the default, 19 the lowest).
-const DELIVERY_NICE: i32 = 10;
+const DELIVERY_NICE: i32 = 19;
 
 /// Starts a dispatcher per endpoint and the task that wakes them on live events, on a
 /// thread of their own (`webhooks`) at a lower CPU priority than the threads serving
