@@ -4,134 +4,16 @@
 //! request deadline and `/health/ready` says not ready; once it is back, the same
 //! process serves again without a restart, and nothing acknowledged is lost.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+mod private_pg;
 mod process;
 mod replica_support;
 
+use private_pg::PrivatePg;
 use replica_support::{client, open_tasks, send, start_review, write_config, Replica};
-
-/// A PostgreSQL server in a temporary directory, run as the `postgres` user.
-struct PrivatePg {
-    bin: PathBuf,
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
-fn as_postgres(program: &Path, args: &[&str]) -> std::process::Output {
-    Command::new("runuser")
-        .args(["-u", "postgres", "--"])
-        .arg(program)
-        .args(args)
-        .output()
-        .expect("runuser")
-}
-
-impl PrivatePg {
-    /// `None` (skipped) outside CI when PostgreSQL tests are not set up.
-    fn start() -> Option<PrivatePg> {
-        flowgate_testkit::pg::database_url()?;
-        let versions = std::fs::read_dir("/usr/lib/postgresql").expect("PostgreSQL binaries");
-        let mut versions: Vec<PathBuf> =
-            versions.filter_map(|e| e.ok()).map(|e| e.path()).collect();
-        versions.sort();
-        let bin = versions.pop().expect("a PostgreSQL version").join("bin");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let status = Command::new("chown")
-            .args(["-R", "postgres"])
-            .arg(dir.path())
-            .status()
-            .expect("chown");
-        assert!(status.success());
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let data = dir.path().join("data");
-        let out = as_postgres(
-            &bin.join("initdb"),
-            &[
-                "-D",
-                &data.to_string_lossy(),
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "--no-sync",
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "initdb: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let pg = PrivatePg { bin, dir, port };
-        pg.up();
-        Some(pg)
-    }
-
-    fn data(&self) -> String {
-        self.dir.path().join("data").to_string_lossy().into_owned()
-    }
-
-    fn up(&self) {
-        let opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            self.port,
-            self.dir.path().display()
-        );
-        let log = self.dir.path().join("server.log");
-        let out = as_postgres(
-            &self.bin.join("pg_ctl"),
-            &[
-                "-D",
-                &self.data(),
-                "-o",
-                &opts,
-                "-l",
-                &log.to_string_lossy(),
-                "-w",
-                "-t",
-                "30",
-                "start",
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "pg_ctl start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn down(&self) {
-        let out = as_postgres(
-            &self.bin.join("pg_ctl"),
-            &["-D", &self.data(), "-m", "fast", "-w", "-t", "30", "stop"],
-        );
-        assert!(
-            out.status.success(),
-            "pg_ctl stop: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-}
-
-impl Drop for PrivatePg {
-    fn drop(&mut self) {
-        let _ = as_postgres(
-            &self.bin.join("pg_ctl"),
-            &["-D", &self.data(), "-m", "immediate", "stop"],
-        );
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_down_then_up_is_503_then_served_again_without_restart() {

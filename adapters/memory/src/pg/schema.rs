@@ -73,7 +73,9 @@ fn connect_error(e: sqlx::Error) -> PgError {
             db.code().unwrap_or_default()
         )),
         sqlx::Error::PoolTimedOut => PgError::Connect("no answer in time".into()),
-        sqlx::Error::Io(io) => PgError::Connect(io.kind().to_string()),
+        // The operating system's or the TLS library's words (an unknown issuer, a name
+        // mismatch, a refused connection); they never carry the URL or its password.
+        sqlx::Error::Io(io) => PgError::Connect(io.to_string()),
         other => PgError::Connect(other.to_string()),
     }
 }
