@@ -1,21 +1,21 @@
-//! Live workflow events for `GET /api/v1/events`: one gateway-wide channel fed by the
-//! engines that publish their events, the `[events]` settings, and the count of open
-//! streams.
+//! Live workflow events for `GET /api/v1/events`: the gateway's relays of the engines'
+//! events, the `[events]` settings, and the count of open streams.
 //!
 //! Each engine publishing events (the embedded engine) gets one relay thread that
 //! reads the engine's broadcast and republishes every event, with the ids the gateway
-//! shows, on one gateway channel of `events.buffer` entries. Streams subscribe to that
-//! channel. Neither channel ever waits for a receiver: a receiver that falls a whole
-//! channel behind is told it lagged, and its stream ends with a `dropped` event. When a
-//! relay itself falls behind its engine, it publishes a gap, which ends every stream
-//! the same way (their clients resume from the stored log).
+//! shows. The relay routes each burst of events to the streams that may show them:
+//! every stream has an [`Inbox`] of at most `events.buffer` events and says whose
+//! events it wants (every event, or those naming its user or one of its groups), so a
+//! stream handles only its own events, whatever the total rate. The relay never waits
+//! for a stream: an inbox that is full stops taking events, and its stream ends, after
+//! what it holds, with a `dropped` event. When a relay itself falls behind its engine,
+//! it sends a gap to every stream, which ends each of them the same way (their clients
+//! resume from the stored log).
 //!
-//! Streams do not wake on every item of the channel: each registers an [`Interest`]
-//! (every event, or its user's and groups' names), and after each burst the relay wakes
-//! only the streams that may show one of its events, plus every stream once per half
-//! channel so that none falls behind on events it does not show.
+//! The same events also go, in full, on a gateway channel for the one consumer that
+//! wants them all (the webhook dispatchers' waker).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
@@ -41,8 +41,8 @@ pub struct EventsSettings {
     pub max_stream_secs: u64,
     /// Open streams per gateway; one more is answered 503.
     pub max_streams: usize,
-    /// Events the gateway channel holds for its slowest stream before that stream is
-    /// dropped.
+    /// Events waiting in one stream's inbox (and on the gateway channel for its
+    /// consumer) before that stream (or consumer) is dropped.
     pub buffer: usize,
     /// Stored events read per engine call while a stream replays after
     /// `Last-Event-ID`.
@@ -125,8 +125,8 @@ impl std::ops::Deref for LiveEvent {
     }
 }
 
-/// The gateway channel (made on first use), the interests of the open streams and
-/// their count.
+/// The gateway channel (made, and the relays started, on first use), the inboxes of
+/// the open streams and their count.
 #[derive(Debug, Default)]
 pub struct Hub {
     tx: OnceLock<broadcast::Sender<Arc<Live>>>,
@@ -135,49 +135,51 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// A receiver of the live events of every engine from now on. The first call
-    /// starts the relays, with a channel of `capacity` entries.
+    /// The gateway channel; the first call starts the relays.
+    fn start(&self, router: &Router, settings: &EventsSettings) -> &broadcast::Sender<Arc<Live>> {
+        self.tx.get_or_init(|| {
+            let (tx, _) = broadcast::channel(settings.buffer.max(1));
+            let window = Duration::from_millis(settings.batch_ms);
+            for source in router.live_sources() {
+                let tx = tx.clone();
+                let streams = self.streams.clone();
+                let name = source.name.clone();
+                let started = std::thread::Builder::new()
+                    .name(format!("events-{name}"))
+                    .spawn(move || relay(source, tx, &streams, window));
+                if let Err(e) = started {
+                    tracing::error!(engine = %name, error = %e, "live events relay not started");
+                }
+            }
+            tx
+        })
+    }
+
+    /// A receiver of every live event of every engine from now on.
     pub fn subscribe(
         &self,
         router: &Router,
         settings: &EventsSettings,
     ) -> broadcast::Receiver<Arc<Live>> {
-        self.tx
-            .get_or_init(|| {
-                let (tx, _) = broadcast::channel(settings.buffer.max(1));
-                let window = Duration::from_millis(settings.batch_ms);
-                self.streams
-                    .drain_every
-                    .store((settings.buffer / 2).max(1), Ordering::Release);
-                for source in router.live_sources() {
-                    let tx = tx.clone();
-                    let streams = self.streams.clone();
-                    let name = source.name.clone();
-                    let started = std::thread::Builder::new()
-                        .name(format!("events-{name}"))
-                        .spawn(move || relay(source, tx, &streams, window));
-                    if let Err(e) = started {
-                        tracing::error!(engine = %name, error = %e, "live events relay not started");
-                    }
-                }
-                tx
-            })
-            .subscribe()
+        self.start(router, settings).subscribe()
     }
 
-    /// Registers what a stream opened by `cx` may be shown; the relays wake it through
-    /// the returned [`Interest`] when the channel holds such events. Register before
-    /// subscribing, so that no event in the receiver goes without a wake-up.
-    pub fn register(&self, cx: &CallContext) -> Arc<Interest> {
-        let interest = Arc::new(Interest {
+    /// The inbox of a stream opened by `cx`: from now on the relays put there, in
+    /// order, every event `cx` may be shown (a superset; the stream applies the exact
+    /// rule), and the gaps.
+    pub fn open(&self, router: &Router, settings: &EventsSettings, cx: &CallContext) -> Arc<Inbox> {
+        self.start(router, settings);
+        let inbox = Arc::new(Inbox {
             all: cx.admin || cx.poweruser,
             names: std::iter::once(cx.user.clone())
                 .chain(cx.groups.iter().cloned())
                 .collect(),
+            capacity: settings.buffer.max(1),
+            queue: parking_lot::Mutex::new(Queue::default()),
             wake: Notify::new(),
         });
-        self.streams.list.lock().push(Arc::downgrade(&interest));
-        interest
+        self.streams.list.lock().push(Arc::downgrade(&inbox));
+        inbox
     }
 
     /// A place among the open streams, or `None` when `max` are open.
@@ -218,18 +220,20 @@ pub fn event_data(e: &Event) -> serde_json::Value {
     data
 }
 
-/// Most events one relay passes on in one go.
-const RELAY_BATCH: usize = 1024;
+/// Longest the relay leaves the engine's channel unread while it gathers a burst.
+const RELAY_SLICE: Duration = Duration::from_millis(5);
 
-/// Copies one engine's events to the gateway channel until the engine goes away, and
-/// counts them (`flowgate_events_total{engine,type}`): every committed event passes
-/// here once.
+/// Copies one engine's events to the gateway channel and the streams' inboxes until
+/// the engine goes away, and counts them (`flowgate_events_total{engine,type}`): every
+/// committed event passes here once.
 ///
 /// Events go out in bursts at most once per `window`: an event that comes after a
 /// quiet spell is passed on at once; one that comes sooner waits for the end of the
 /// window, and everything that arrived meanwhile goes with it. Streams drain a burst
 /// into one write, so under load each stream wakes and writes once per window rather
-/// than once per event, and no event waits longer than the window.
+/// than once per event, and no event waits longer than the window. While it waits, the
+/// relay keeps reading the engine's channel every [`RELAY_SLICE`], so a long window
+/// does not make it fall behind the engine.
 fn relay(
     mut source: LiveSource,
     tx: broadcast::Sender<Arc<Live>>,
@@ -239,115 +243,181 @@ fn relay(
     let mut last_burst: Option<Instant> = None;
     let mut burst: Vec<Arc<Live>> = Vec::new();
     loop {
-        let first = match source.rx.blocking_recv() {
-            Err(RecvError::Closed) => return,
-            r => r,
-        };
+        let first = source.rx.blocking_recv();
+        let mut open = pass(&source, first, &mut burst);
         if let Some(due) = last_burst.map(|t| t + window) {
-            let now = Instant::now();
-            if now < due {
-                std::thread::sleep(due - now);
+            loop {
+                let now = Instant::now();
+                if !open || now >= due {
+                    break;
+                }
+                std::thread::sleep((due - now).min(RELAY_SLICE));
+                open = take_waiting(&mut source, &mut burst);
             }
+        }
+        if open {
+            open = take_waiting(&mut source, &mut burst);
         }
         last_burst = Some(Instant::now());
-        let mut next = Some(first);
-        let mut passed = 0;
-        while let Some(r) = next.take() {
-            let item = match r {
-                Ok(ev) => {
-                    metrics::counter!(
-                        "flowgate_events_total",
-                        "engine" => source.name.clone(),
-                        "type" => ev.kind.as_str()
-                    )
-                    .increment(1);
-                    Live::Event(Box::new(LiveEvent::new(source.outward(&ev))))
-                }
-                Err(RecvError::Lagged(n)) => {
-                    tracing::warn!(engine = %source.name, missed = n, "live events relay fell behind");
-                    metrics::counter!("flowgate_events_missed_total", "engine" => source.name.clone())
-                        .increment(n);
-                    Live::Gap(source.name.clone())
-                }
-                Err(RecvError::Closed) => return,
-            };
-            let item = Arc::new(item);
-            burst.push(item.clone());
-            // No stream open is not an error.
-            let _ = tx.send(item);
-            passed += 1;
-            if passed < RELAY_BATCH {
-                next = match source.rx.try_recv() {
-                    Ok(ev) => Some(Ok(ev)),
-                    Err(TryRecvError::Empty) => None,
-                    Err(TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
-                    Err(TryRecvError::Closed) => Some(Err(RecvError::Closed)),
-                };
-            }
+        for item in &burst {
+            // No receiver is not an error.
+            let _ = tx.send(item.clone());
         }
-        streams.wake(&burst);
+        streams.route(&burst);
         burst.clear();
+        if !open {
+            return;
+        }
     }
 }
 
-/// What one open stream may be shown, as the relays judge it before waking it: every
-/// event (administrators and power users), or the events naming one of its `names`
-/// (its user and groups) as initiator, actor or delegate. That is a superset of
-/// [`flowgate_core::access::may_follow_event`]: the stream applies the exact rule and
-/// its filters to what it reads.
+/// Adds to `burst` what the engine's channel holds now; `false` once it is closed.
+fn take_waiting(source: &mut LiveSource, burst: &mut Vec<Arc<Live>>) -> bool {
+    loop {
+        let r = match source.rx.try_recv() {
+            Ok(ev) => Ok(ev),
+            Err(TryRecvError::Empty) => return true,
+            Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
+            Err(TryRecvError::Closed) => Err(RecvError::Closed),
+        };
+        if !pass(source, r, burst) {
+            return false;
+        }
+    }
+}
+
+/// Adds what one receive from the engine's channel brought to `burst` (an event, or a
+/// gap when the relay fell behind); `false` when the channel is closed.
+fn pass(source: &LiveSource, r: Result<Arc<Event>, RecvError>, burst: &mut Vec<Arc<Live>>) -> bool {
+    let item = match r {
+        Ok(ev) => {
+            metrics::counter!(
+                "flowgate_events_total",
+                "engine" => source.name.clone(),
+                "type" => ev.kind.as_str()
+            )
+            .increment(1);
+            Live::Event(Box::new(LiveEvent::new(source.outward(&ev))))
+        }
+        Err(RecvError::Lagged(n)) => {
+            tracing::warn!(engine = %source.name, missed = n, "live events relay fell behind");
+            metrics::counter!("flowgate_events_missed_total", "engine" => source.name.clone())
+                .increment(n);
+            Live::Gap(source.name.clone())
+        }
+        Err(RecvError::Closed) => return false,
+    };
+    burst.push(Arc::new(item));
+    true
+}
+
+/// The events routed to one open stream. It takes every event (administrators and
+/// power users), or the events naming one of its `names` (its user and groups) as
+/// initiator, actor or delegate: a superset of
+/// [`flowgate_core::access::may_follow_event`], the stream applies the exact rule and
+/// its filters to what it takes out.
 #[derive(Debug)]
-pub struct Interest {
+pub struct Inbox {
     all: bool,
     names: Vec<String>,
-    /// Notified when the channel holds events this stream may show, and for every
-    /// stream once per half channel of events, so that each keeps up with the channel
-    /// whatever it shows.
+    capacity: usize,
+    queue: parking_lot::Mutex<Queue>,
+    /// Notified when events were put in.
     pub wake: Notify,
 }
 
-/// The interests of the open streams (dropped streams are forgotten on the next
-/// burst), and the count of events since every stream was last woken.
+#[derive(Debug, Default)]
+struct Queue {
+    items: VecDeque<Arc<Live>>,
+    /// Events that found the inbox full (every later one is refused too).
+    refused: u64,
+}
+
+/// What [`Inbox::take`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Taken {
+    /// Some or none; more may come.
+    Open,
+    /// The inbox is empty and this many events did not fit in it: the stream must end.
+    Overflowed(u64),
+}
+
+impl Inbox {
+    /// Moves up to `max` of the waiting items to `out`, oldest first.
+    pub fn take(&self, out: &mut VecDeque<Arc<Live>>, max: usize) -> Taken {
+        let mut q = self.queue.lock();
+        let n = q.items.len().min(max);
+        out.extend(q.items.drain(..n));
+        if q.items.is_empty() && q.refused > 0 {
+            Taken::Overflowed(q.refused)
+        } else {
+            Taken::Open
+        }
+    }
+
+    /// Puts `items` in (in order) until the inbox is full, then counts them.
+    fn put<'a>(&self, items: impl Iterator<Item = &'a Arc<Live>>) {
+        let mut q = self.queue.lock();
+        for item in items {
+            if q.refused > 0 || q.items.len() >= self.capacity {
+                q.refused += 1;
+            } else {
+                q.items.push_back(item.clone());
+            }
+        }
+        drop(q);
+        self.wake.notify_one();
+    }
+}
+
+/// The inboxes of the open streams (closed streams are forgotten on the next burst).
 #[derive(Debug, Default)]
 struct Streams {
-    list: parking_lot::Mutex<Vec<Weak<Interest>>>,
-    since_all: AtomicUsize,
-    drain_every: AtomicUsize,
+    list: parking_lot::Mutex<Vec<Weak<Inbox>>>,
 }
 
 impl Streams {
-    /// Wakes the streams that may show an event of `burst`: all of them after a gap,
-    /// or when half a channel of events went by since they were all last woken.
-    fn wake(&self, burst: &[Arc<Live>]) {
+    /// Puts each item of `burst` in the inboxes that take it, in order: an event in
+    /// those of its parties and in those that take everything, a gap in all.
+    fn route(&self, burst: &[Arc<Live>]) {
         if burst.is_empty() {
             return;
         }
-        let mut names: HashSet<&str> = HashSet::new();
-        let mut gap = false;
-        for item in burst {
+        let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut gaps: Vec<usize> = Vec::new();
+        for (i, item) in burst.iter().enumerate() {
             match &**item {
                 Live::Event(e) => {
                     let parties = std::iter::once(&e.initiator)
                         .chain(&e.actors)
                         .chain(&e.delegated);
-                    names.extend(parties.map(|p| bare(p)));
+                    for p in parties {
+                        by_name.entry(bare(p)).or_default().push(i);
+                    }
                 }
-                Live::Gap(_) => gap = true,
+                Live::Gap(_) => gaps.push(i),
             }
         }
-        let every = self.drain_every.load(Ordering::Acquire).max(1);
-        let seen = self.since_all.fetch_add(burst.len(), Ordering::AcqRel) + burst.len();
-        let everyone = gap || seen >= every;
-        if everyone {
-            self.since_all.store(0, Ordering::Release);
-        }
-        self.list.lock().retain(|w| match w.upgrade() {
-            Some(s) => {
-                if everyone || s.all || s.names.iter().any(|n| names.contains(n.as_str())) {
-                    s.wake.notify_one();
-                }
-                true
+        let mut mine: Vec<usize> = Vec::new();
+        self.list.lock().retain(|w| {
+            let Some(inbox) = w.upgrade() else {
+                return false;
+            };
+            if inbox.all {
+                inbox.put(burst.iter());
+                return true;
             }
-            None => false,
+            mine.clear();
+            mine.extend(&gaps);
+            for name in &inbox.names {
+                mine.extend(by_name.get(name.as_str()).into_iter().flatten());
+            }
+            if !mine.is_empty() {
+                mine.sort_unstable();
+                mine.dedup();
+                inbox.put(mine.iter().map(|&i| &burst[i]));
+            }
+            true
         });
     }
 }
@@ -386,61 +456,145 @@ mod tests {
         );
     }
 
-    fn task_event(initiator: &str, actors: &[&str]) -> Arc<Live> {
-        let e: Event = serde_json::from_value(serde_json::json!({
+    fn event(initiator: &str, actors: &[&str]) -> Event {
+        serde_json::from_value(serde_json::json!({
             "kind": "afterWorkflowTaskCreated", "at": "2026-01-01T00:00:00Z",
             "workflowId": "w", "model": "m", "principal": initiator, "initiator": initiator,
             "actors": actors,
         }))
-        .expect("an event");
-        Arc::new(Live::Event(Box::new(LiveEvent::new(e))))
+        .expect("an event")
     }
 
-    fn woken(i: &Interest) -> bool {
-        use futures::FutureExt as _;
-        i.wake.notified().now_or_never().is_some()
+    fn task_event(initiator: &str, actors: &[&str]) -> Arc<Live> {
+        Arc::new(Live::Event(Box::new(LiveEvent::new(event(
+            initiator, actors,
+        )))))
     }
 
     #[test]
-    fn a_burst_wakes_only_the_streams_that_may_show_it_until_everyone_is_due() {
-        let hub = Hub::default();
-        hub.streams.drain_every.store(10, Ordering::Release);
-        let admin = hub.register(&CallContext::admin("Administrator"));
-        let carol = hub.register(&CallContext::user("carol", ["reviewers"]));
-        let bob = hub.register(&CallContext::user("bob", ["members"]));
-        let jdoe = hub.register(&CallContext::user("jdoe", ["members"]));
-
-        hub.streams
-            .wake(&[task_event("jdoe", &["group:reviewers"])]);
-        assert!(woken(&admin), "administrators see everything");
-        assert!(woken(&carol), "an actor through a group");
-        assert!(woken(&jdoe), "the initiator");
-        assert!(!woken(&bob), "not a party: left asleep");
-
-        hub.streams.wake(&[task_event("jdoe", &["user:bob"])]);
-        assert!(woken(&bob), "a prefixed user name");
-        assert!(!woken(&carol));
-
-        // Ten events in all since everyone was last woken: every stream drains once.
-        let quiet: Vec<_> = (0..8).map(|_| task_event("eve", &["eve"])).collect();
-        hub.streams.wake(&quiet);
-        for (name, s) in [
-            ("admin", &admin),
-            ("carol", &carol),
-            ("bob", &bob),
-            ("jdoe", &jdoe),
-        ] {
-            assert!(woken(s), "{name} woken to keep up with the channel");
+    fn a_long_window_does_not_make_the_relay_fall_behind_its_engine() {
+        // The engine's channel holds 64 events; 300 come within one window of a second.
+        let (engine, rx) = broadcast::channel(64);
+        let source = crate::router::LiveSource::unprefixed("local", rx);
+        let (tx, mut out) = broadcast::channel(1000);
+        let streams = Arc::new(Streams::default());
+        let relay_streams = streams.clone();
+        let relay = std::thread::spawn(move || {
+            relay(source, tx, &relay_streams, Duration::from_secs(1));
+        });
+        for i in 0..300 {
+            engine
+                .send(Arc::new(event(&format!("u{i}"), &[])))
+                .expect("the relay listens");
+            if i % 8 == 7 {
+                std::thread::sleep(Duration::from_millis(10));
+            }
         }
-        hub.streams.wake(&[task_event("eve", &["eve"])]);
-        assert!(!woken(&bob), "the count starts again");
+        drop(engine);
+        relay.join().expect("the relay ends with its engine");
+        let mut seen = Vec::new();
+        while let Ok(item) = out.try_recv() {
+            match &*item {
+                Live::Event(e) => seen.push(e.initiator.clone()),
+                Live::Gap(_) => panic!("the relay fell behind after {} events", seen.len()),
+            }
+        }
+        let sent: Vec<String> = (0..300).map(|i| format!("u{i}")).collect();
+        assert_eq!(seen, sent, "every event, in order");
+    }
+
+    fn inbox(hub: &Hub, cx: &CallContext, capacity: usize) -> Arc<Inbox> {
+        let inbox = Arc::new(Inbox {
+            all: cx.admin || cx.poweruser,
+            names: std::iter::once(cx.user.clone())
+                .chain(cx.groups.iter().cloned())
+                .collect(),
+            capacity,
+            queue: parking_lot::Mutex::new(Queue::default()),
+            wake: Notify::new(),
+        });
+        hub.streams.list.lock().push(Arc::downgrade(&inbox));
+        inbox
+    }
+
+    /// The initiators of the events taken out, `gap` for a gap, and what was found.
+    fn take_all(i: &Inbox) -> (Vec<String>, Taken) {
+        let mut out = VecDeque::new();
+        let taken = i.take(&mut out, usize::MAX);
+        let names = out
+            .iter()
+            .map(|item| match &**item {
+                Live::Event(e) => e.initiator.clone(),
+                Live::Gap(_) => "gap".into(),
+            })
+            .collect();
+        (names, taken)
+    }
+
+    #[test]
+    fn a_burst_reaches_only_the_streams_that_may_show_it_in_order() {
+        let hub = Hub::default();
+        let admin = inbox(&hub, &CallContext::admin("Administrator"), 10);
+        let carol = inbox(&hub, &CallContext::user("carol", ["reviewers"]), 10);
+        let bob = inbox(&hub, &CallContext::user("bob", ["members"]), 10);
+        let jdoe = inbox(&hub, &CallContext::user("jdoe", ["members"]), 10);
+
+        hub.streams.route(&[
+            task_event("jdoe", &["group:reviewers", "user:jdoe"]),
+            task_event("eve", &["user:bob"]),
+            task_event("ann", &["carol"]),
+        ]);
+        assert_eq!(
+            take_all(&admin).0,
+            ["jdoe", "eve", "ann"],
+            "administrators see everything"
+        );
+        assert_eq!(
+            take_all(&carol).0,
+            ["jdoe", "ann"],
+            "through a group, then by name"
+        );
+        assert_eq!(take_all(&bob).0, ["eve"], "a prefixed user name");
+        assert_eq!(take_all(&jdoe).0, ["jdoe"], "once, though named twice");
+        assert!(take_all(&bob).0.is_empty(), "taken out once");
+
+        hub.streams.route(&[
+            task_event("eve", &["eve"]),
+            Arc::new(Live::Gap("local".into())),
+        ]);
+        assert_eq!(take_all(&bob).0, ["gap"], "a gap reaches every stream");
 
         drop(bob);
-        hub.streams.wake(&[task_event("eve", &["eve"])]);
+        hub.streams.route(&[task_event("eve", &["eve"])]);
         assert_eq!(
             hub.streams.list.lock().len(),
             3,
             "a closed stream is forgotten"
+        );
+    }
+
+    #[test]
+    fn a_full_inbox_keeps_what_it_holds_and_then_says_how_many_it_refused() {
+        let hub = Hub::default();
+        let slow = inbox(&hub, &CallContext::user("bob", ["members"]), 2);
+        let burst: Vec<_> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|who| task_event(who, &["bob"]))
+            .collect();
+        hub.streams.route(&burst);
+        let mut out = VecDeque::new();
+        assert_eq!(slow.take(&mut out, 1), Taken::Open, "one still waits");
+        assert_eq!(slow.take(&mut out, 10), Taken::Overflowed(2));
+        assert_eq!(
+            out.len(),
+            2,
+            "the events that fitted, in order, before the end"
+        );
+        hub.streams.route(&burst[..1]);
+        assert_eq!(
+            take_all(&slow),
+            (Vec::new(), Taken::Overflowed(3)),
+            "nothing after a gap in its events"
         );
     }
 }

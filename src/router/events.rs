@@ -181,6 +181,16 @@ pub struct LiveSource {
 }
 
 impl LiveSource {
+    /// The events of the default engine `name` (ids unchanged), read from `rx`.
+    #[cfg(test)]
+    pub(crate) fn unprefixed(name: &str, rx: broadcast::Receiver<Arc<Event>>) -> Self {
+        Self {
+            name: name.to_owned(),
+            prefix: None,
+            rx,
+        }
+    }
+
     /// The event with the engine's configured name and gateway-visible ids.
     pub fn outward(&self, ev: &Event) -> Event {
         let mut ev = ev.clone();

@@ -1,8 +1,8 @@
 //! `GET /api/v1/events`: the workflow events the caller may follow, pushed as
 //! Server-Sent Events, resumable with `Last-Event-ID` from the engines' stored logs.
 //!
-//! A stream subscribes to the gateway's live channel before it reads any stored event,
-//! and remembers per engine the last sequence number it passed on; a live event at or
+//! A stream opens its inbox of live events before it reads any stored event, and
+//! remembers per engine the last sequence number it passed on; a live event at or
 //! below that number was already replayed and is skipped. So a resumed stream has
 //! neither gaps nor duplicates.
 
@@ -17,16 +17,12 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use flowgate_core::{access, CallContext, Event, EventKind};
 use serde::Deserialize;
-use tokio::sync::broadcast::{
-    self,
-    error::{RecvError, TryRecvError},
-};
 use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
 use utoipa::IntoParams;
 
 use super::{resource, Api};
 use crate::error::{ApiError, ExceptionBody};
-use crate::live::{Interest, Live, StreamSlot};
+use crate::live::{Inbox, Live, StreamSlot, Taken};
 
 /// Registers `/events`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -72,7 +68,8 @@ impl Filter {
     }
 }
 
-/// Per engine, the last sequence number a stream passed on (shown or not).
+/// Per engine, the last sequence number a stream passed on (shown or not) of those
+/// that reached it.
 type Cursor = BTreeMap<String, u64>;
 
 /// `<engine>:<seq>`, several joined by commas.
@@ -124,12 +121,15 @@ fn push_message(out: &mut Vec<u8>, cursor: &Cursor, e: &Event, data: &str) {
 /// up to about this many bytes.
 const BATCH_BYTES: usize = 64 * 1024;
 
-/// What one item of the gateway channel does to a stream.
+/// Live items one wake-up takes out of the inbox at most (the rest on the next call).
+const BATCH_ITEMS: usize = 256;
+
+/// What one live item does to a stream.
 enum Step {
     /// The stream goes on (the item's message, if any, was appended).
     Go,
-    /// The stream ends, after this final message if any.
-    End(Option<Bytes>),
+    /// The stream ends, after this final message.
+    End(Bytes),
 }
 
 /// The final message of a stream that fell behind.
@@ -147,9 +147,10 @@ struct Streamer {
     state: crate::WorkerState,
     cx: CallContext,
     filter: Filter,
-    rx: broadcast::Receiver<Arc<Live>>,
-    /// Woken by the relays when the channel holds events this stream may show.
-    interest: Arc<Interest>,
+    /// Where the relays put the live events this stream may show.
+    inbox: Arc<Inbox>,
+    /// Items taken out of the inbox and not handled yet.
+    taken: VecDeque<Arc<Live>>,
     cursor: Cursor,
     /// Engines whose stored events are still to replay, first first.
     replay: VecDeque<String>,
@@ -190,29 +191,9 @@ impl Streamer {
                     self.done = true;
                     return None;
                 }
-                () = self.interest.wake.notified() => {
-                    // Everything waiting on the channel, as one chunk.
-                    let mut chunk = Vec::new();
-                    loop {
-                        let r = match self.rx.try_recv() {
-                            Ok(item) => Ok(item),
-                            Err(TryRecvError::Empty) => break,
-                            Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
-                            Err(TryRecvError::Closed) => Err(RecvError::Closed),
-                        };
-                        if let Step::End(last) = self.live(r, &mut chunk) {
-                            self.done = true;
-                            chunk.extend_from_slice(last.as_deref().unwrap_or_default());
-                            break;
-                        }
-                        if chunk.len() >= BATCH_BYTES {
-                            // The rest on the next call.
-                            self.interest.wake.notify_one();
-                            break;
-                        }
-                    }
-                    if !chunk.is_empty() {
-                        return Some(Bytes::from(chunk));
+                () = self.inbox.wake.notified() => {
+                    if let Some(chunk) = self.drain() {
+                        return Some(chunk);
                     }
                     if self.done {
                         return None;
@@ -223,34 +204,56 @@ impl Streamer {
         }
     }
 
-    /// What one item received from the gateway channel does to this stream; its
-    /// message, if this stream shows it, is appended to `out`.
-    fn live(&mut self, r: Result<Arc<Live>, RecvError>, out: &mut Vec<u8>) -> Step {
-        match r {
-            Ok(item) => match &*item {
-                Live::Event(e) => {
-                    match self.cursor.get_mut(&e.engine) {
-                        Some(last) if e.seq <= *last => return Step::Go,
-                        Some(last) => *last = e.seq,
-                        None => {
-                            self.cursor.insert(e.engine.clone(), e.seq);
-                        }
-                    }
-                    if self.filter.shows(&self.cx, e) {
-                        push_message(out, &self.cursor, e, e.data());
-                    }
-                    Step::Go
-                }
-                Live::Gap(engine) => {
-                    let why = format!("the gateway fell behind the events of engine '{engine}'");
-                    Step::End(Some(dropped(&self.cursor, &why)))
-                }
-            },
-            Err(RecvError::Lagged(n)) => {
-                let why = format!("this stream fell {n} events behind and was closed");
-                Step::End(Some(dropped(&self.cursor, &why)))
+    /// The messages of what waits in the inbox, as one chunk (`None`: nothing to
+    /// send); sets `done` when the stream must end.
+    fn drain(&mut self) -> Option<Bytes> {
+        let room = BATCH_ITEMS.saturating_sub(self.taken.len());
+        let before = self.taken.len();
+        let found = self.inbox.take(&mut self.taken, room);
+        let full = self.taken.len() - before == room;
+        let mut chunk = Vec::new();
+        while let Some(item) = self.taken.pop_front() {
+            if let Step::End(last) = self.live(&item, &mut chunk) {
+                chunk.extend_from_slice(&last);
+                self.done = true;
+                return Some(Bytes::from(chunk));
             }
-            Err(RecvError::Closed) => Step::End(None),
+            if chunk.len() >= BATCH_BYTES {
+                break;
+            }
+        }
+        if full || !self.taken.is_empty() {
+            // The rest on the next call.
+            self.inbox.wake.notify_one();
+        } else if let Taken::Overflowed(n) = found {
+            let why = format!("this stream fell {n} events behind and was closed");
+            chunk.extend_from_slice(&dropped(&self.cursor, &why));
+            self.done = true;
+        }
+        (!chunk.is_empty()).then(|| Bytes::from(chunk))
+    }
+
+    /// What one live item does to this stream; its message, if this stream shows it,
+    /// is appended to `out`.
+    fn live(&mut self, item: &Live, out: &mut Vec<u8>) -> Step {
+        match item {
+            Live::Event(e) => {
+                match self.cursor.get_mut(&e.engine) {
+                    Some(last) if e.seq <= *last => return Step::Go,
+                    Some(last) => *last = e.seq,
+                    None => {
+                        self.cursor.insert(e.engine.clone(), e.seq);
+                    }
+                }
+                if self.filter.shows(&self.cx, e) {
+                    push_message(out, &self.cursor, e, e.data());
+                }
+                Step::Go
+            }
+            Live::Gap(engine) => {
+                let why = format!("the gateway fell behind the events of engine '{engine}'");
+                Step::End(dropped(&self.cursor, &why))
+            }
         }
     }
 
@@ -354,10 +357,8 @@ async fn stream(api: Api, req: HttpRequest) -> Result<HttpResponse, ApiError> {
                 ),
             )
         })?;
-    // Registered before subscribing (no event in the receiver without a wake-up), and
-    // subscribed before any stored event is read: nothing committed in between is missed.
-    let interest = api.state.events.register(api.cx());
-    let rx = api.state.events.subscribe(api.router(), settings);
+    // Opened before any stored event is read: nothing committed in between is missed.
+    let inbox = api.state.events.open(api.router(), settings, api.cx());
     let known: Vec<String> = api
         .router()
         .engines()
@@ -381,8 +382,8 @@ async fn stream(api: Api, req: HttpRequest) -> Result<HttpResponse, ApiError> {
             model: p.model,
             engine: p.engine,
         },
-        rx,
-        interest,
+        inbox,
+        taken: VecDeque::new(),
         cursor,
         replay,
         backlog: VecDeque::new(),
