@@ -113,27 +113,21 @@ fn an_untrusted_certificate_or_no_tls_stops_start_up_with_a_clear_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = write_config(dir.path(), "tls", "");
 
-    let url = pg.tls_url(
+    let untrusted = pg.tls_url(
         "localhost",
         &format!(
             "sslmode=verify-full&sslrootcert={}",
             other_file.path().display()
         ),
     );
-    let (code, out) = start_up_failure(&cfg, &url);
-    assert_ne!(code, Some(0), "{out}");
-    assert!(out.contains("certificate"), "{out}");
-    assert!(
-        !out.contains(PASSWORD) && !out.contains("postgres://"),
-        "{out}"
-    );
-
-    let url = pg.tls_url("127.0.0.1", "sslmode=disable");
-    let (code, out) = start_up_failure(&cfg, &url);
-    assert_ne!(code, Some(0), "{out}");
-    assert!(out.contains("no encryption"), "{out}");
-    assert!(
-        !out.contains(PASSWORD) && !out.contains("postgres://"),
-        "{out}"
-    );
+    let plain = pg.tls_url("127.0.0.1", "sslmode=disable");
+    for (url, reason) in [(untrusted, "certificate"), (plain, "no encryption")] {
+        let (code, out) = start_up_failure(&cfg, &url);
+        assert_ne!(code, Some(0), "{out}");
+        assert!(out.contains(reason), "{out}");
+        assert!(
+            !out.contains(PASSWORD) && !out.contains("postgres://"),
+            "{out}"
+        );
+    }
 }
