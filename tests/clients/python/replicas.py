@@ -43,12 +43,18 @@ class Pair:
         )
         env = {"FLOWGATE__ENGINES__LOCAL__DATABASE_URL": url}
         self.replicas = []
-        for i in range(2):
-            log_dir = self.dir / f"replica-{i}"
-            log_dir.mkdir()
-            self.replicas.append(start_gateway(log_dir, env=env, config=config))
-        self.port = _free_port()
-        self.nginx = self._start_nginx(fail)
+        self.nginx = None
+        try:
+            for i in range(2):
+                log_dir = self.dir / f"replica-{i}"
+                log_dir.mkdir()
+                self.replicas.append(start_gateway(log_dir, env=env, config=config))
+            self.port = _free_port()
+            self.nginx = self._start_nginx(fail)
+        except BaseException:
+            # A pair that did not come up leaves no replica (nor its connections) behind.
+            self.stop()
+            raise
         self.base = f"http://127.0.0.1:{self.port}/nuxeo/"
         self.log_path = self.replicas[0].log_path
 
@@ -95,7 +101,7 @@ class Pair:
         )
 
     def stop(self):
-        if self.nginx.poll() is None:
+        if self.nginx is not None and self.nginx.poll() is None:
             self.nginx.terminate()
             try:
                 self.nginx.wait(10)
