@@ -169,17 +169,7 @@ impl Hub {
     /// rule), and the gaps.
     pub fn open(&self, router: &Router, settings: &EventsSettings, cx: &CallContext) -> Arc<Inbox> {
         self.start(router, settings);
-        let inbox = Arc::new(Inbox {
-            all: cx.admin || cx.poweruser,
-            names: std::iter::once(cx.user.clone())
-                .chain(cx.groups.iter().cloned())
-                .collect(),
-            capacity: settings.buffer.max(1),
-            queue: parking_lot::Mutex::new(Queue::default()),
-            wake: Notify::new(),
-        });
-        self.streams.list.lock().push(Arc::downgrade(&inbox));
-        inbox
+        self.streams.add(cx, settings.buffer.max(1))
     }
 
     /// A place among the open streams, or `None` when `max` are open.
@@ -377,6 +367,22 @@ struct Streams {
 }
 
 impl Streams {
+    /// A new inbox of at most `capacity` items for a stream of `cx`, routed to from the
+    /// next burst on.
+    fn add(&self, cx: &CallContext, capacity: usize) -> Arc<Inbox> {
+        let inbox = Arc::new(Inbox {
+            all: cx.admin || cx.poweruser,
+            names: std::iter::once(cx.user.clone())
+                .chain(cx.groups.iter().cloned())
+                .collect(),
+            capacity,
+            queue: parking_lot::Mutex::new(Queue::default()),
+            wake: Notify::new(),
+        });
+        self.list.lock().push(Arc::downgrade(&inbox));
+        inbox
+    }
+
     /// Puts each item of `burst` in the inboxes that take it, in order: an event in
     /// those of its parties and in those that take everything, a gap in all.
     fn route(&self, burst: &[Arc<Live>]) {
@@ -504,17 +510,7 @@ mod tests {
     }
 
     fn inbox(hub: &Hub, cx: &CallContext, capacity: usize) -> Arc<Inbox> {
-        let inbox = Arc::new(Inbox {
-            all: cx.admin || cx.poweruser,
-            names: std::iter::once(cx.user.clone())
-                .chain(cx.groups.iter().cloned())
-                .collect(),
-            capacity,
-            queue: parking_lot::Mutex::new(Queue::default()),
-            wake: Notify::new(),
-        });
-        hub.streams.list.lock().push(Arc::downgrade(&inbox));
-        inbox
+        hub.streams.add(cx, capacity)
     }
 
     /// The initiators of the events taken out, `gap` for a gap, and what was found.
