@@ -33,8 +33,25 @@ use crate::store::Store;
 /// Most batches committed in one transaction: bounds the latency a big group adds.
 const MAX_GROUP: usize = 1024;
 
-/// Log entries folded per snapshot step, between commit groups.
+/// Log entries folded per snapshot step at most, between commit groups.
 const SNAPSHOT_CHUNK: usize = 2_000;
+
+/// Log entries folded per snapshot step at least.
+///
+/// A step is a write transaction that holds up every commit behind it, so steps are
+/// kept short: twice the size of the last commit group (what it added to the log, so
+/// the log still shrinks under steady load), at least this many. Folding 2,000
+/// entries at a time held commits up for 40 to 50 ms, often enough to set the p99 of
+/// every acknowledged change and of its live event.
+const SNAPSHOT_MIN_CHUNK: usize = 64;
+
+/// How many log entries the next snapshot step folds, after a commit group of
+/// `last_group` batches.
+fn snapshot_chunk(last_group: usize) -> usize {
+    last_group
+        .saturating_mul(2)
+        .clamp(SNAPSHOT_MIN_CHUNK, SNAPSHOT_CHUNK)
+}
 
 type AckResult = Result<(), StorageError>;
 type Ack = oneshot::Sender<AckResult>;
@@ -205,13 +222,14 @@ fn writer(
     rx: mpsc::Receiver<Pending>,
     shared: Arc<Shared>,
 ) {
+    let mut last_group = 0;
     loop {
         let failed = shared.failed.lock().is_some();
         let first = if !failed && storage.needs_snapshot() {
             // Commits come first; fold one chunk whenever the queue is empty, and at
             // least one chunk per commit group so the log cannot outgrow the threshold
             // under steady load.
-            match storage.snapshot(SNAPSHOT_CHUNK) {
+            match storage.snapshot(snapshot_chunk(last_group)) {
                 Ok(p) => {
                     shared.folded.fetch_add(p.folded as u64, Ordering::Relaxed);
                     tracing::debug!(storage = %storage.describe(), folded = p.folded, remaining = p.remaining, "log folded into the snapshot");
@@ -242,6 +260,7 @@ fn writer(
             }
             continue;
         }
+        last_group = group.len();
         let mut batches = Vec::with_capacity(group.len());
         let mut waiters = Vec::with_capacity(group.len());
         for p in group {
