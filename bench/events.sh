@@ -31,11 +31,15 @@
 # Rounds run A, S, B, F, G, H, then L per level (BENCH_EVENTS_ROUNDS, default 2). Results: a table on
 # stdout and target/bench/events.md; raw outputs in target/bench/events/.
 #
-# Layout (BENCH_EVENTS_LAYOUT): `split` (the default on two cores or more) runs the
+# Layout (BENCH_EVENTS_LAYOUT; default `hosts` as root, else `split`): `split` runs the
 # gateway on the first core and everything else (load generators, the stream clients,
 # the webhook receiver) on the others, as a gateway and its clients on separate machines
 # are; `shared` lets every process run on every core, so the clients' own work is taken
-# from the gateway's throughput as well.
+# from the gateway's throughput as well; `hosts` (root, iproute2) is `split` with the
+# gateway and the clients on two network namespaces of their own joined by a veth pair,
+# each side's receive processing steered to its own cores (RPS): on loopback the kernel
+# runs the receiving socket's TCP path on the sender's core, so in `split` the gateway's
+# core also does the clients' receive work, which on separate machines is theirs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -58,15 +62,27 @@ LEVELS=${BENCH_EVENTS_LEVELS:-25 50 75}
 ROUNDS=${BENCH_EVENTS_ROUNDS:-2}
 if [ "$SMOKE" = 1 ]; then DUR=3s; WARMUP=1s; ROUNDS=1; fi
 CORES=$(nproc)
-LAYOUT=${BENCH_EVENTS_LAYOUT:-$([ "$CORES" -ge 2 ] && echo split || echo shared)}
+default_layout() {
+  if [ "$CORES" -lt 2 ]; then echo shared
+  elif [ "$(id -u)" = 0 ] && command -v ip >/dev/null; then echo hosts
+  else echo split
+  fi
+}
+LAYOUT=${BENCH_EVENTS_LAYOUT:-$(default_layout)}
 case "$LAYOUT" in
   split)
     [ "$CORES" -ge 2 ] || { echo "the split layout needs two cores" >&2; exit 2; }
     command -v taskset >/dev/null || { echo "taskset is needed: apt-get install util-linux" >&2; exit 2; }
     ON_GATEWAY=(taskset -c 0); ON_CLIENTS=(taskset -c "1-$((CORES - 1))") ;;
   shared) ON_GATEWAY=(); ON_CLIENTS=() ;;
-  *) echo "BENCH_EVENTS_LAYOUT is split or shared, not $LAYOUT" >&2; exit 2 ;;
+  hosts)
+    [ "$CORES" -ge 2 ] || { echo "the hosts layout needs two cores" >&2; exit 2; }
+    [ "$(id -u)" = 0 ] && command -v ip >/dev/null && command -v taskset >/dev/null ||
+      { echo "the hosts layout needs root, ip (iproute2) and taskset" >&2; exit 2; } ;;
+  *) echo "BENCH_EVENTS_LAYOUT is split, shared or hosts, not $LAYOUT" >&2; exit 2 ;;
 esac
+# Where the gateway listens and where the webhook receiver listens, as seen by the other.
+GW_HOST=127.0.0.1; CL_HOST=127.0.0.1; IN_CLIENTS=()
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 2; }
 
 echo "== building release binaries" >&2
@@ -76,8 +92,34 @@ BIN="$ROOT/target/release"
 . "$ROOT/bench/lib.sh"
 
 PIDS=()
-cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
+NETNS=()
+cleanup() {
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  for n in "${NETNS[@]:-}"; do [ -n "$n" ] && ip netns del "$n" 2>/dev/null || true; done
+}
 trap cleanup EXIT
+
+# hosts layout: two namespaces, one veth pair (10.77.0.1 gateway, 10.77.0.2 clients).
+# A packet is received on the core its receiving side's rps_cpus names: the gateway's
+# requests and acknowledgements on core 0, the clients' responses, stream messages and
+# webhook posts on the others, as on two machines.
+if [ "$LAYOUT" = hosts ]; then
+  GW_NS="fgb$$g"; CL_NS="fgb$$c"
+  ip netns add "$GW_NS"; NETNS+=("$GW_NS")
+  ip netns add "$CL_NS"; NETNS+=("$CL_NS")
+  ip link add "$GW_NS" netns "$GW_NS" type veth peer name "$CL_NS" netns "$CL_NS"
+  ip -n "$GW_NS" addr add 10.77.0.1/24 dev "$GW_NS"
+  ip -n "$CL_NS" addr add 10.77.0.2/24 dev "$CL_NS"
+  for n in "$GW_NS" "$CL_NS"; do ip -n "$n" link set lo up; ip -n "$n" link set "$n" up; done
+  ip netns exec "$GW_NS" sh -c "echo 1 > /sys/class/net/$GW_NS/queues/rx-0/rps_cpus"
+  ip netns exec "$CL_NS" sh -c "printf '%x' $(( (1 << CORES) - 2 )) > /sys/class/net/$CL_NS/queues/rx-0/rps_cpus"
+  # The gateway listens on 10.77.0.1, reachable only from the clients' namespace: the
+  # development users of config/dev.toml are accepted there on purpose.
+  ON_GATEWAY=(ip netns exec "$GW_NS" env FLOWGATE__AUTH__ALLOW_INSECURE_DEV_USERS=true taskset -c 0)
+  ON_CLIENTS=(ip netns exec "$CL_NS" taskset -c "1-$((CORES - 1))")
+  IN_CLIENTS=(ip netns exec "$CL_NS")
+  GW_HOST=10.77.0.1; CL_HOST=10.77.0.2
+fi
 
 # Development credentials of config/dev.toml (password = user name) for the admin API;
 # bench users share the password "bench", hashed once.
@@ -99,16 +141,16 @@ config() { # name webhook_port|"" -> path: config/dev.toml, its own data directo
   done >> "$file"
   if [ -n "$2" ]; then
     # A fresh secret per run (example only, never stored elsewhere).
-    printf '\n[[webhooks]]\nname = "bench"\nurl = "http://127.0.0.1:%s/hook"\nallow_plain_http = true\nsecret = "whsec_%s"\n' \
-      "$2" "$(head -c 32 /dev/urandom | base64)" >> "$file"
+    printf '\n[[webhooks]]\nname = "bench"\nurl = "http://%s:%s/hook"\nallow_plain_http = true\nsecret = "whsec_%s"\n' \
+      "$CL_HOST" "$2" "$(head -c 32 /dev/urandom | base64)" >> "$file"
   fi
   echo "$file"
 }
 
 start_gateway() { # config port -> GW_PID
-  "${ON_GATEWAY[@]}" "$BIN/flowgate" serve --config "$1" --bind "127.0.0.1:$2" > "$OUT/gateway-$2.log" 2>&1 &
+  "${ON_GATEWAY[@]}" "$BIN/flowgate" serve --config "$1" --bind "$GW_HOST:$2" > "$OUT/gateway-$2.log" 2>&1 &
   GW_PID=$!; PIDS+=("$GW_PID")
-  wait_http "http://127.0.0.1:$2/api/v1/doc-not-there-but-any-answer"
+  "${IN_CLIENTS[@]}" bash -c ". bench/lib.sh; wait_http http://$GW_HOST:$2/api/v1/doc-not-there-but-any-answer"
 }
 stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
@@ -121,11 +163,11 @@ cpu_s() { # pid -> CPU seconds (user + system) so far, 0 without a pid
 # gateway and of fg-events during the measured run)
 lifecycle() { # name port
   local g0 e0 g1 e1
-  "${ON_CLIENTS[@]}" wrk -t"$THREADS" -c"$CONN" -d"$WARMUP" -s bench/lifecycle.lua "http://127.0.0.1:$2" \
+  "${ON_CLIENTS[@]}" wrk -t"$THREADS" -c"$CONN" -d"$WARMUP" -s bench/lifecycle.lua "http://$GW_HOST:$2" \
     -- "${LOAD_ARGS[@]}" > /dev/null 2>&1 || true
   if [ -n "${ON_MEASURE:-}" ]; then $ON_MEASURE; fi
   g0=$(cpu_s "$GW_PID"); e0=$(cpu_s "${EV_PID:-}")
-  "${ON_CLIENTS[@]}" wrk -t"$THREADS" -c"$CONN" -d"$DUR" --latency -s bench/lifecycle.lua "http://127.0.0.1:$2" \
+  "${ON_CLIENTS[@]}" wrk -t"$THREADS" -c"$CONN" -d"$DUR" --latency -s bench/lifecycle.lua "http://$GW_HOST:$2" \
     -- "${LOAD_ARGS[@]}" > "$OUT/$1.wrk" 2>&1
   g1=$(cpu_s "$GW_PID"); e1=$(cpu_s "${EV_PID:-}")
   echo "$(awk '
@@ -140,11 +182,11 @@ lifecycle() { # name port
 # clients_cpu_s" (fg-load reports no request latency).
 drive() { # name port rate(0: as fast as possible)
   local g0 e0 g1 e1 secs=${DUR%s} warm=${WARMUP%s}
-  "${ON_CLIENTS[@]}" "$BIN/fg-load" --url "http://127.0.0.1:$2/api/v1" --password bench --users "$SUBS" \
+  "${ON_CLIENTS[@]}" "$BIN/fg-load" --url "http://$GW_HOST:$2/api/v1" --password bench --users "$SUBS" \
     --concurrency "$CONN" drive --workflows 100000000 --seconds "$warm" > /dev/null 2>&1 || true
   if [ -n "${ON_MEASURE:-}" ]; then $ON_MEASURE; fi
   g0=$(cpu_s "$GW_PID"); e0=$(cpu_s "${EV_PID:-}")
-  "${ON_CLIENTS[@]}" "$BIN/fg-load" --url "http://127.0.0.1:$2/api/v1" --password bench --users "$SUBS" \
+  "${ON_CLIENTS[@]}" "$BIN/fg-load" --url "http://$GW_HOST:$2/api/v1" --password bench --users "$SUBS" \
     --concurrency "$CONN" drive --workflows 100000000 --seconds "$secs" --rate "$3" \
     > "$OUT/$1.drive.json" 2> "$OUT/$1.drive.err" || true
   g1=$(cpu_s "$GW_PID"); e1=$(cpu_s "${EV_PID:-}")
@@ -173,10 +215,10 @@ with_subscribers() { # phase round load [rate]
     l*) echo "== round $r: L, fg-load at ${phase#l}% of G ($rate reviews/s) with $SUBS SSE streams and one webhook" >&2 ;;
   esac
   P=$(free_port); HP=$(free_port); HOOK=()
-  case "$phase" in b|h|l*) HOOK=(--webhook-bind "127.0.0.1:$HP"); hooked=$HP ;; esac
+  case "$phase" in b|h|l*) HOOK=(--webhook-bind "$CL_HOST:$HP"); hooked=$HP ;; esac
   start_gateway "$(config "$phase$r" "$hooked")" "$P"
   rm -f "$OUT/ready-$phase$r"
-  "${ON_CLIENTS[@]}" "$BIN/fg-events" --url "http://127.0.0.1:$P/nuxeo/api/v1" --subscribers "$SUBS" "${WHO[@]}" "${HOOK[@]}" \
+  "${ON_CLIENTS[@]}" "$BIN/fg-events" --url "http://$GW_HOST:$P/nuxeo/api/v1" --subscribers "$SUBS" "${WHO[@]}" "${HOOK[@]}" \
     --ready-file "$OUT/ready-$phase$r" --drain-secs 20 --max-secs 180 \
     > "$OUT/$phase$r.json" 2> "$OUT/fg-events-$phase$r.err" &
   EV_PID=$!; PIDS+=("$EV_PID")
@@ -186,9 +228,9 @@ with_subscribers() { # phase round load [rate]
   ROW=$(ON_MEASURE=mark "$load" "$phase$r" "$P" $rate)
   kill -USR2 "$EV_PID"
   # Events stored but not yet posted when the load stops, and after the drain.
-  curl -s "${ADMIN[@]}" "http://127.0.0.1:$P/nuxeo/api/v1/admin/webhooks" > "$OUT/$phase$r-admin.json" || true
+  "${IN_CLIENTS[@]}" curl -s "${ADMIN[@]}" "http://$GW_HOST:$P/nuxeo/api/v1/admin/webhooks" > "$OUT/$phase$r-admin.json" || true
   wait "$EV_PID" || true
-  curl -s "${ADMIN[@]}" "http://127.0.0.1:$P/nuxeo/api/v1/admin/webhooks" > "$OUT/$phase$r-admin-after.json" || true
+  "${IN_CLIENTS[@]}" curl -s "${ADMIN[@]}" "http://$GW_HOST:$P/nuxeo/api/v1/admin/webhooks" > "$OUT/$phase$r-admin-after.json" || true
   case "$phase" in
     s) S_ROWS+=("$ROW") ;; b) B_ROWS+=("$ROW") ;; f) F_ROWS+=("$ROW") ;;
     h) H_ROWS+=("$ROW") ;; l*) L_ROWS+=("${phase#l}:$ROW") ;;
@@ -225,7 +267,12 @@ for r in $(seq 1 "$ROUNDS"); do
   done
 done
 
-HOST="layout $LAYOUT$([ "$LAYOUT" = split ] && echo " (gateway on core 0, every client on the others)"); load average $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end$(
+case "$LAYOUT" in
+  split) WHERE=" (gateway on core 0, every client on the others)" ;;
+  hosts) WHERE=" (gateway on core 0, every client on the others, each in its own network namespace, receive processing on the receiver's cores)" ;;
+  *) WHERE="" ;;
+esac
+HOST="layout $LAYOUT$WHERE; load average $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end$(
   [ -r /proc/pressure/cpu ] && awk '/^some/ { sub("avg300=", "", $4); printf "; CPU pressure (some, 5 min) %s%%", $4 }' /proc/pressure/cpu)"
 python3 - "$OUT" "$SUBS" "$DUR" "$CONN" "$(nproc)" "$HOST" "${A_ROWS[@]}" -- "${S_ROWS[@]}" -- "${B_ROWS[@]}" -- "${F_ROWS[@]}" -- "${G_ROWS[@]}" -- "${H_ROWS[@]}" -- "${L_ROWS[@]}" <<'PY' | tee "$OUT/../events.md"
 import json, statistics as st, sys
