@@ -21,7 +21,7 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use flowgate_core::{CallContext, Event};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::{
     self,
     error::{RecvError, TryRecvError},
@@ -112,8 +112,7 @@ impl LiveEvent {
 
     /// [`event_data`] as one line of JSON, made on first use.
     pub fn data(&self) -> &str {
-        self.data
-            .get_or_init(|| event_data(&self.event).to_string())
+        self.data.get_or_init(|| event_json(&self.event))
     }
 }
 
@@ -199,15 +198,31 @@ impl Drop for StreamSlot {
 }
 
 /// An event as the stream's `data:` and a webhook's `data` show it: the event's JSON
-/// (camelCase, ids as the gateway shows them) plus `id` (`<engine>:<seq>`) and
-/// `eventId` (the routing event id).
-pub fn event_data(e: &Event) -> serde_json::Value {
-    let mut data = serde_json::to_value(e).unwrap_or_default();
-    if let Some(o) = data.as_object_mut() {
-        o.insert("id".into(), e.id().into());
-        o.insert("eventId".into(), e.event_id().into());
+/// (camelCase, ids as the gateway shows them) followed by `id` (`<engine>:<seq>`) and
+/// `eventId` (the routing event id). Serialised straight to text: building a
+/// `serde_json::Value` first cost as much again as writing it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventData<'a> {
+    #[serde(flatten)]
+    event: &'a Event,
+    id: String,
+    event_id: &'static str,
+}
+
+/// [`EventData`] of `e`.
+pub fn event_data(e: &Event) -> EventData<'_> {
+    EventData {
+        event: e,
+        id: e.id(),
+        event_id: e.event_id(),
     }
-    data
+}
+
+/// [`EventData`] of `e` as one line of JSON.
+pub fn event_json(e: &Event) -> String {
+    // An event has string keys only, so writing it to a string cannot fail.
+    serde_json::to_string(&event_data(e)).unwrap_or_default()
 }
 
 /// Longest the relay leaves the engine's channel unread while it gathers a burst.
@@ -469,6 +484,30 @@ mod tests {
             "actors": actors,
         }))
         .expect("an event")
+    }
+
+    #[test]
+    fn event_json_is_the_event_then_its_ids_written_in_one_pass() {
+        let mut e: Event = serde_json::from_value(serde_json::json!({
+            "seq": 7, "engine": "local", "kind": "afterWorkflowTaskEnded",
+            "at": "2026-01-01T00:00:00.250Z", "workflowId": "w-1", "taskId": "t-1",
+            "taskName": "Review \"final\" é", "model": "SerialDocumentReview",
+            "documents": ["d-1", "d-2"], "principal": "jdoe", "initiator": "asmith",
+            "actors": ["user:jdoe", "group:members"], "delegated": ["bob"],
+            "action": "validate", "comment": "line 1\nline 2 \u{1F600}",
+            "extended": {"timeSinceTaskStarted": 1234, "nested": {"a": [1, null, true]}},
+        }))
+        .expect("an event");
+        // The same text as building the JSON value and adding the ids to it.
+        let mut reference = serde_json::to_value(&e).expect("value");
+        let o = reference.as_object_mut().expect("an object");
+        o.insert("id".into(), "local:7".into());
+        o.insert("eventId".into(), "afterWorkflowTaskEnded".into());
+        assert_eq!(event_json(&e), reference.to_string());
+        e.comment = None;
+        let back: serde_json::Value = serde_json::from_str(&event_json(&e)).expect("JSON");
+        assert_eq!(back["id"], "local:7");
+        assert!(back.get("comment").is_none());
     }
 
     fn task_event(initiator: &str, actors: &[&str]) -> Arc<Live> {

@@ -171,7 +171,7 @@ impl Streamer {
             if let Some(e) = self.backlog.pop_front() {
                 self.cursor.insert(e.engine.clone(), e.seq);
                 if self.filter.shows(&self.cx, &e) {
-                    let data = crate::live::event_data(&e).to_string();
+                    let data = crate::live::event_json(&e);
                     let mut out = Vec::with_capacity(data.len() + 96);
                     push_message(&mut out, &self.cursor, &e, &data);
                     return Some(Bytes::from(out));
