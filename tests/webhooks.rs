@@ -387,9 +387,13 @@ async fn the_binary_resumes_from_its_cursor_after_a_kill() {
     s.kill();
 
     receiver.set(Mode::Ok);
+    // Restarted with delivery at another priority (`webhooks.niceness`).
+    let env = [env[0], ("FLOWGATE__WEBHOOKS__NICENESS", "3")];
     let s = process::Server::start_with_env(&cfg, &log, &env);
     let admin = Api::new(&s.addr, "Administrator", "Administrator");
     receiver.wait_delivered(4).await;
+    #[cfg(target_os = "linux")]
+    assert_eq!(thread_nice(s.pid(), "webhooks"), Some(3));
     admin.complete_only_task(&wf, "validate", json!({})).await;
     let delivered = receiver.wait_delivered(6).await;
     s.kill();

@@ -170,12 +170,22 @@ fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
 /// The body posted for `e`: `type` (the routing event id), `timestamp` (when the event
 /// happened) and `data` (the event as the live stream sends it).
 pub fn payload(e: &Event) -> String {
-    serde_json::json!({
-        "type": e.event_id(),
-        "timestamp": e.at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-        "data": crate::live::event_data(e),
-    })
-    .to_string()
+    let p = Payload {
+        kind: e.event_id(),
+        timestamp: e.at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        data: crate::live::event_data(e),
+    };
+    // Only string keys: writing to a string cannot fail.
+    serde_json::to_string(&p).unwrap_or_default()
+}
+
+/// The body of a delivery, written in one pass (no `serde_json::Value` in between).
+#[derive(Serialize)]
+struct Payload<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    timestamp: String,
+    data: crate::live::EventData<'a>,
 }
 
 /// The delay before attempt `attempts + 1`: `base · 2^(attempts-1)` capped at `cap`,
@@ -219,6 +229,27 @@ pub(crate) fn failure_metrics(name: &str, f: &Failure) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_payload_is_type_timestamp_and_the_stream_data_in_one_pass() {
+        let e: Event = serde_json::from_value(serde_json::json!({
+            "seq": 9, "engine": "local", "kind": "afterWorkflowTaskEnded",
+            "at": "2026-01-01T00:00:00.250Z", "workflowId": "w-1", "taskId": "t-1",
+            "taskName": "Review \"final\"", "model": "SerialDocumentReview",
+            "documents": ["d-1"], "principal": "jdoe", "initiator": "asmith",
+            "actors": ["user:jdoe"], "action": "validate", "comment": "ok\n",
+            "extended": {"timeSinceTaskStarted": 12},
+        }))
+        .expect("an event");
+        // The same text as the JSON value built field by field.
+        let reference = serde_json::json!({
+            "type": "afterWorkflowTaskEnded",
+            "timestamp": "2026-01-01T00:00:00.250Z",
+            "data": serde_json::from_str::<serde_json::Value>(&crate::live::event_json(&e))
+                .expect("event JSON"),
+        });
+        assert_eq!(payload(&e), reference.to_string());
+    }
 
     #[test]
     fn backoff_doubles_with_jitter_and_stays_under_the_cap() {

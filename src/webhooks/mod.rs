@@ -186,16 +186,15 @@ fn open_store(
     }
 }
 
-/// Niceness of the thread that delivers webhooks (0 is the default, 19 the lowest).
-const DELIVERY_NICE: i32 = 19;
-
 /// Starts a dispatcher per endpoint and the task that wakes them on live events, on a
-/// thread of their own (`webhooks`) at a lower CPU priority than the threads serving
-/// requests: delivery is background work that catches up from the stored logs, so
-/// when the CPU is short it yields to the API instead of slowing it down. Aborting
-/// the handles stops the tasks, and the thread ends with the last of them.
+/// thread of their own (`webhooks`) at the niceness of `webhooks.niceness` (by default
+/// the lowest CPU priority): delivery is background work that catches up from the
+/// stored logs, so when the CPU is short it yields to the API instead of slowing it
+/// down. Aborting the handles stops the tasks, and the thread ends with the last of
+/// them.
 pub fn start(data: &web::Data<AppState>) -> Vec<tokio::task::JoinHandle<()>> {
     let runtimes: Vec<Arc<Runtime>> = data.webhooks.endpoints().to_vec();
+    let nice = data.settings.webhooks.delivery_niceness();
     if runtimes.is_empty() {
         return Vec::new();
     }
@@ -230,7 +229,9 @@ pub fn start(data: &web::Data<AppState>) -> Vec<tokio::task::JoinHandle<()>> {
     let started = std::thread::Builder::new()
         .name("webhooks".into())
         .spawn(move || {
-            lower_priority(DELIVERY_NICE);
+            if nice > 0 {
+                lower_priority(nice);
+            }
             rt.block_on(async move {
                 let _ = all_done.recv().await;
             });

@@ -10,11 +10,13 @@
 //! ```
 //!
 //! and, when the delivery state must live in a directory of its own, the table form
-//! `[webhooks]` with `state_dir` and the endpoints as `[[webhooks.endpoints]]`.
+//! `[webhooks]` with `state_dir`, `niceness` and the endpoints as
+//! `[[webhooks.endpoints]]`.
 //!
 //! Environment variables reach an endpoint by its name (or its position):
 //! `FLOWGATE__WEBHOOKS__CRM__SECRET=whsec_...` sets `secret` of the endpoint named
-//! `crm`; `FLOWGATE__WEBHOOKS__STATE_DIR` sets `state_dir` (see [`env_overrides`]).
+//! `crm`; `FLOWGATE__WEBHOOKS__STATE_DIR` sets `state_dir` and
+//! `FLOWGATE__WEBHOOKS__NICENESS` sets `niceness` (see [`env_overrides`]).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -30,6 +32,10 @@ use super::signing::SigningKey;
 /// Prefix of the environment variables that configure webhooks.
 pub const ENV_PREFIX: &str = "FLOWGATE__WEBHOOKS__";
 
+/// Niceness of the delivery thread unless `webhooks.niceness` says otherwise: delivery
+/// yields the CPU to the API when both want it.
+pub const DEFAULT_NICENESS: i32 = 19;
+
 /// Everything under `webhooks`.
 #[derive(Clone, Debug, Default)]
 pub struct WebhooksSettings {
@@ -37,6 +43,9 @@ pub struct WebhooksSettings {
     /// default embedded engine's `data_dir` when it keeps its state on disk, else
     /// memory (delivery state then ends with the process).
     pub state_dir: Option<PathBuf>,
+    /// Niceness of the delivery thread, 0 (the API's priority) to 19 (the lowest);
+    /// absent: [`DEFAULT_NICENESS`].
+    pub niceness: Option<i32>,
     /// The endpoints, in the order given.
     pub endpoints: Vec<EndpointSettings>,
     /// Written as `[webhooks]` + `[[webhooks.endpoints]]` (changes how keys are named
@@ -51,6 +60,8 @@ struct TableForm {
     #[serde(default)]
     state_dir: Option<PathBuf>,
     #[serde(default)]
+    niceness: Option<i32>,
+    #[serde(default)]
     endpoints: Vec<EndpointSettings>,
 }
 
@@ -61,7 +72,7 @@ impl<'de> Deserialize<'de> for WebhooksSettings {
             type Value = WebhooksSettings;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("[[webhooks]] tables, or a [webhooks] table with state_dir and [[webhooks.endpoints]]")
+                f.write_str("[[webhooks]] tables, or a [webhooks] table with state_dir, niceness and [[webhooks.endpoints]]")
             }
 
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
@@ -70,6 +81,7 @@ impl<'de> Deserialize<'de> for WebhooksSettings {
                 )?;
                 Ok(WebhooksSettings {
                     state_dir: None,
+                    niceness: None,
                     endpoints,
                     table_form: false,
                 })
@@ -79,6 +91,7 @@ impl<'de> Deserialize<'de> for WebhooksSettings {
                 let t = TableForm::deserialize(de::value::MapAccessDeserializer::new(map))?;
                 Ok(WebhooksSettings {
                     state_dir: t.state_dir,
+                    niceness: t.niceness,
                     endpoints: t.endpoints,
                     table_form: true,
                 })
@@ -329,7 +342,19 @@ impl WebhooksSettings {
                 out.push("webhooks.state_dir: must not be empty; omit it instead".into());
             }
         }
+        if let Some(n) = self.niceness {
+            if !(0..=19).contains(&n) {
+                out.push(format!(
+                    "webhooks.niceness: {n} is not between 0 (the API's priority) and 19 (the lowest)"
+                ));
+            }
+        }
         out
+    }
+
+    /// The niceness the delivery thread runs at.
+    pub fn delivery_niceness(&self) -> i32 {
+        self.niceness.unwrap_or(DEFAULT_NICENESS)
     }
 
     /// The endpoints in the dispatcher's form; `env` reads the variables named by

@@ -32,7 +32,7 @@ const LIST_KEYS: &[&str] = &["events", "engines", "models"];
 
 /// Applies webhook variables to the `webhooks` value of the loaded settings and
 /// returns the new value (in the table form). `TAIL` is what follows
-/// `FLOWGATE__WEBHOOKS__`: `<KEY>` (`STATE_DIR`) or `<NAME>__<KEY>`, where `NAME` is
+/// `FLOWGATE__WEBHOOKS__`: `<KEY>` (`STATE_DIR`, `NICENESS`) or `<NAME>__<KEY>`, where `NAME` is
 /// an endpoint's name (case-insensitive, `_` matching `-`) or its position (from 0).
 /// An endpoint must already be given by a file: the environment adds or replaces its
 /// keys (typically the secret).

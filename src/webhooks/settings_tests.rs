@@ -49,6 +49,11 @@ fn endpoints_load_in_both_forms_with_defaults() {
     let e = &s.webhooks.endpoints[0];
     assert_eq!((e.name.as_str(), e.max_age.as_str()), ("crm", "24h"));
     assert_eq!(s.webhooks.state_dir, None);
+    assert_eq!(
+        s.webhooks.delivery_niceness(),
+        19,
+        "the lowest priority by default"
+    );
     let eps = s.webhooks.resolve(&["local".into()], &|_| None).unwrap();
     assert_eq!(eps[0].max_age, Duration::from_secs(86_400));
     assert_eq!(eps[0].start, Start::Oldest);
@@ -59,13 +64,14 @@ fn endpoints_load_in_both_forms_with_defaults() {
 
     let s = load(
         &format!(
-            "[webhooks]\nstate_dir = \"/tmp/hooks\"\n[[webhooks.endpoints]]\nname = \"a\"\n\
+            "[webhooks]\nstate_dir = \"/tmp/hooks\"\nniceness = 0\n[[webhooks.endpoints]]\nname = \"a\"\n\
              url = \"https://a.example/\"\nsecret = \"{SECRET}\"\nevents = [\"afterWorkflowTaskCreated\"]\n"
         ),
         &[],
     )
     .unwrap();
     assert_eq!(s.webhooks.state_dir, Some(PathBuf::from("/tmp/hooks")));
+    assert_eq!(s.webhooks.delivery_niceness(), 0);
     assert_eq!(
         s.webhooks.endpoints[0].events,
         vec!["afterWorkflowTaskCreated"]
@@ -118,6 +124,17 @@ fn bad_values_name_their_key_and_never_the_secret() {
     )
     .unwrap_err();
     assert!(err.contains("bogus"), "{err}");
+    for bad in ["-1", "20"] {
+        let err = load(
+            &format!("[webhooks]\nniceness = {bad}\n[[webhooks.endpoints]]\nname = \"a\"\nurl = \"https://a.example/\"\nsecret = \"{SECRET}\"\n"),
+            &[],
+        )
+        .unwrap_err();
+        assert!(
+            err.contains(&format!("webhooks.niceness: {bad} is not between 0")),
+            "{err}"
+        );
+    }
 }
 
 #[test]
@@ -135,6 +152,7 @@ fn the_environment_reaches_an_endpoint_by_name() {
             ),
             ("FLOWGATE__WEBHOOKS__0__REQUEST_TIMEOUT_MS", "1500"),
             ("FLOWGATE__WEBHOOKS__STATE_DIR", "/var/lib/flowgate-hooks"),
+            ("FLOWGATE__WEBHOOKS__NICENESS", "5"),
             ("FLOWGATE__SERVER__BIND", "127.0.0.1:9999"),
         ],
     )
@@ -147,6 +165,7 @@ fn the_environment_reaches_an_endpoint_by_name() {
         s.webhooks.state_dir,
         Some(PathBuf::from("/var/lib/flowgate-hooks"))
     );
+    assert_eq!(s.webhooks.delivery_niceness(), 5);
     assert_eq!(
         s.server.bind, "127.0.0.1:9999",
         "other variables still apply"
