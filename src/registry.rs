@@ -14,7 +14,7 @@ use crate::router::{EngineEntry, EngineOptions, Router};
 use crate::settings::{EngineSettings, Settings};
 
 /// Name of the engine used when none is configured.
-pub const BUILTIN_ENGINE: &str = "local";
+pub use crate::settings::BUILTIN_ENGINE;
 
 /// An engine could not be built.
 #[derive(Debug, thiserror::Error)]

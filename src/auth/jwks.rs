@@ -16,7 +16,7 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use parking_lot::RwLock;
 
-use super::jwt_settings::JwtSettings;
+use crate::settings::JwtSettings;
 
 /// Largest JWKS document read, in bytes.
 const MAX_JWKS_BYTES: usize = 1024 * 1024;

@@ -18,10 +18,10 @@ use jsonwebtoken::{Algorithm, Validation};
 use serde_json::Value;
 
 use super::jwks::{Jwks, KeyError};
-use super::jwt_settings::JwtSettings;
 use super::User;
 use crate::error::ApiError;
 use crate::settings::AuthSettings;
+use crate::settings::JwtSettings;
 
 /// Longest token considered, in bytes.
 const MAX_TOKEN_BYTES: usize = 16 * 1024;

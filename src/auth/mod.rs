@@ -33,14 +33,12 @@ use crate::AppState;
 pub mod audit;
 mod jwks;
 pub mod jwt;
-mod jwt_settings;
 pub mod safety;
 pub mod throttle;
 pub mod tokens;
 mod tokens_pg;
 
 pub use jwt::BearerVerifier;
-pub use jwt_settings::{JwtSettings, OneOrMany};
 
 /// Hashes a password into an argon2id PHC string (what `password_hash` settings hold).
 pub fn hash_password(password: &str) -> Result<String, String> {
@@ -266,7 +264,7 @@ impl Directory {
             tokens: Arc::new(tokens::TokenStore::memory(
                 s.token_ttl
                     .as_deref()
-                    .and_then(|t| tokens::parse_ttl(t).ok()),
+                    .and_then(|t| crate::settings::parse_ttl(t).ok()),
             )),
             bearer: None,
             throttle: throttle::Throttle::new(s),
@@ -277,7 +275,7 @@ impl Directory {
     /// fails when its key set cannot be read or its HTTP client built.
     pub fn build(s: &AuthSettings) -> Result<Self, String> {
         if let Some(t) = &s.token_ttl {
-            tokens::parse_ttl(t)?;
+            crate::settings::parse_ttl(t)?;
         }
         let mut d = Self::new(s);
         if let Some(jwt) = &s.jwt {

@@ -108,30 +108,6 @@ impl std::fmt::Debug for TokenStore {
     }
 }
 
-/// Parses `auth.token_ttl`: a number followed by `s`, `m`, `h` or `d` (`30d`, `12h`).
-pub fn parse_ttl(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let unit_at = s
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("auth.token_ttl: '{s}' needs a unit (s, m, h or d)"))?;
-    let (n, unit) = s.split_at(unit_at);
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("auth.token_ttl: '{s}' is not a duration such as \"30d\""))?;
-    let secs = match unit.trim() {
-        "s" => Some(n),
-        "m" => n.checked_mul(60),
-        "h" => n.checked_mul(3600),
-        "d" => n.checked_mul(86_400),
-        _ => None,
-    }
-    .filter(|&s| s > 0)
-    .ok_or_else(|| {
-        format!("auth.token_ttl: '{s}' is not a positive duration such as \"30d\" or \"12h\"")
-    })?;
-    Ok(Duration::from_secs(secs))
-}
-
 /// Runs `f` on the store from a blocking thread (a file store waits for its disk).
 pub async fn blocking<R: Send + 'static>(
     store: &Arc<TokenStore>,
@@ -426,7 +402,7 @@ pub fn for_settings(
         .auth
         .token_ttl
         .as_deref()
-        .map(parse_ttl)
+        .map(crate::settings::parse_ttl)
         .transpose()?;
     let single = settings.engines.len() == 1;
     let default = settings
@@ -480,16 +456,6 @@ mod tests {
             device_id: device.into(),
             device_description: Some("laptop".into()),
             permission: permission.into(),
-        }
-    }
-
-    #[test]
-    fn ttl_is_parsed_with_a_unit() {
-        assert_eq!(parse_ttl("30d").unwrap(), Duration::from_secs(30 * 86_400));
-        assert_eq!(parse_ttl(" 12h ").unwrap(), Duration::from_secs(12 * 3600));
-        assert_eq!(parse_ttl("90s").unwrap(), Duration::from_secs(90));
-        for bad in ["", "30", "d", "0d", "3w", "-1h", "99999999999999999999d"] {
-            assert!(parse_ttl(bad).is_err(), "{bad}");
         }
     }
 

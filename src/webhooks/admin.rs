@@ -325,7 +325,7 @@ async fn list(api: Api) -> Result<HttpResponse, ApiError> {
         entries.push(WebhookEntity {
             entity_type: "webhook",
             name: rt.ep.name.clone(),
-            url: super::settings::redact_url(rt.ep.url.as_str()),
+            url: crate::settings::webhooks::redact_url(rt.ep.url.as_str()),
             events: rt.ep.kinds.iter().map(|k| k.as_str().to_owned()).collect(),
             engines: rt.ep.engines.clone(),
             models: rt.ep.models.clone(),

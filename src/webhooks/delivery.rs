@@ -12,8 +12,8 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use tokio::sync::Notify;
 
-use super::settings::Endpoint;
 use super::signing::{HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
+use crate::settings::webhooks::Endpoint;
 
 /// Bytes of an answer read (and thrown away) so that the connection can be reused.
 const MAX_ANSWER_READ: usize = 64 * 1024;

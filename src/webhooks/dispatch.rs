@@ -27,10 +27,10 @@ use flowgate_core::{CallContext, Event};
 
 use super::delivery::{system_cx, Runtime};
 use super::retry::{deliver, redeliver_requeued};
-use super::settings::Start;
 use super::store::{blocking, Attempt, StoreError, Update, WebhookStore};
 use crate::live::Live;
 use crate::router::Router;
+use crate::settings::webhooks::Start;
 use crate::AppState;
 
 /// Stored events read per engine call.

@@ -21,8 +21,6 @@ pub mod admin;
 pub mod delivery;
 pub mod dispatch;
 mod retry;
-pub mod settings;
-mod settings_env;
 pub mod signing;
 pub mod store;
 mod store_pg;
@@ -55,15 +53,6 @@ impl Default for Webhooks {
     }
 }
 
-/// Engine names as settings give them (the built-in `local` when none).
-pub fn engine_names(settings: &Settings) -> Vec<String> {
-    if settings.engines.is_empty() {
-        vec![crate::registry::BUILTIN_ENGINE.to_owned()]
-    } else {
-        settings.engines.keys().cloned().collect()
-    }
-}
-
 impl Webhooks {
     /// The endpoints of `settings` with their HTTP clients and state store; secrets
     /// named by `secret_env` are read from the process environment. Every problem is
@@ -84,7 +73,7 @@ impl Webhooks {
         }
         let env = |name: &str| std::env::var(name).ok();
         let resolved = w
-            .resolve(&engine_names(settings), &env)
+            .resolve(&settings.engine_names(), &env)
             .map_err(|e| format!("invalid settings:\n  {}", e.join("\n  ")))?;
         let mut endpoints = Vec::new();
         let mut errs = Vec::new();
@@ -102,7 +91,7 @@ impl Webhooks {
         for rt in &endpoints {
             tracing::info!(
                 webhook = %rt.ep.name,
-                url = %settings::redact_url(rt.ep.url.as_str()),
+                url = %crate::settings::webhooks::redact_url(rt.ep.url.as_str()),
                 events = ?rt.ep.kinds,
                 "webhook endpoint configured"
             );

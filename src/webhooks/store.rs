@@ -412,7 +412,7 @@ struct MemEndpoint {
 }
 
 /// The state in memory: it ends with the process (a restart delivers again from the
-/// engines' logs as [`crate::webhooks::settings::Start`] says).
+/// engines' logs as [`crate::settings::webhooks::Start`] says).
 #[derive(Debug, Default)]
 pub struct MemoryStore(Mutex<HashMap<String, MemEndpoint>>);
 

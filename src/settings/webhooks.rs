@@ -26,8 +26,8 @@ use flowgate_core::{EventKind, Secret};
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-pub use super::settings_env::{env_overrides, split_env};
-use super::signing::SigningKey;
+pub use super::webhooks_env::{env_overrides, split_env};
+use crate::webhooks::signing::SigningKey;
 
 /// Prefix of the environment variables that configure webhooks.
 pub const ENV_PREFIX: &str = "FLOWGATE__WEBHOOKS__";
@@ -390,7 +390,7 @@ fn check(
     build: bool,
 ) -> Result<Option<Endpoint>, Vec<String>> {
     let mut errs = Vec::new();
-    if !crate::settings::is_path_safe(&e.name) {
+    if !super::is_path_safe(&e.name) {
         errs.push(format!(
             "{key}.name: '{}' must be a non-empty path-safe name (letters, digits, '-', '_', '.', '~')",
             flowgate_core::shown(&e.name)
@@ -571,5 +571,5 @@ fn check(
 }
 
 #[cfg(test)]
-#[path = "settings_tests.rs"]
+#[path = "webhooks_tests.rs"]
 mod tests;

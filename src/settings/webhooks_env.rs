@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::settings::ENV_PREFIX;
+use super::webhooks::ENV_PREFIX;
 
 /// Splits the webhook variables (`FLOWGATE__WEBHOOKS__...`) from the others: the
 /// config crate would read `FLOWGATE__WEBHOOKS__CRM__SECRET` as a table key `crm`,
