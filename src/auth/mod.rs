@@ -31,6 +31,7 @@ use crate::settings::AuthSettings;
 use crate::AppState;
 
 pub mod audit;
+mod grants;
 mod jwks;
 pub mod jwt;
 pub mod safety;

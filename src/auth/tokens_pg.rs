@@ -10,7 +10,7 @@ use flowgate_core::{EngineError, Result as EngineResult};
 use flowgate_memory::pg::PgEngine;
 use sqlx::PgPool;
 
-use super::tokens::{Grant, TokenInfo};
+use super::grants::{Grant, TokenInfo};
 
 /// The PostgreSQL side of a token store.
 pub(crate) struct PgTokens {

@@ -10,6 +10,7 @@ pub mod ops;
 pub(crate) mod sort;
 pub mod task;
 pub mod token;
+pub mod webhooks;
 pub mod workflow;
 pub mod workflow_model;
 
@@ -40,7 +41,7 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
     bootstrap::configure_api(cfg);
     token::configure(cfg);
     admin::configure(cfg);
-    crate::webhooks::admin::configure(cfg);
+    webhooks::configure(cfg);
     cfg.default_service(web::to(not_found));
 }
 

@@ -1,7 +1,8 @@
 //! Signed webhooks: workflow events posted to configured HTTPS endpoints, at least
 //! once, in order per endpoint.
 //!
-//! - [`settings`]: the `[[webhooks]]` tables, checked at start-up (URL, secret, spans).
+//! - [`crate::settings::webhooks`]: the `[[webhooks]]` tables, checked at start-up
+//!   (URL, secret, spans).
 //! - [`signing`]: Standard Webhooks headers (`webhook-id`, `webhook-timestamp`,
 //!   `webhook-signature: v1,<HMAC-SHA256>`).
 //! - [`dispatch`]: one dispatcher per endpoint, reading the engines' stored event logs
@@ -10,16 +11,16 @@
 //!   letter; [`delivery`]: the endpoint's HTTP client and the signed POST.
 //! - [`store`]: the durable state behind [`store::WebhookStore`] (`webhooks.redb`, or
 //!   memory).
-//! - [`admin`]: `GET /api/v1/admin/webhooks`, `.../{name}/deliveries` and
-//!   `POST .../{name}/deliveries/{id}/retry`, for administrators.
+//! - [`crate::routes::webhooks`]: `GET /api/v1/admin/webhooks`, `.../{name}/deliveries`
+//!   and `POST .../{name}/deliveries/{id}/retry`, for administrators.
 //!
 //! [`Webhooks`] is built with the application state; [`start`] runs the dispatchers
 //! (by `flowgate serve` and [`crate::spawn`]). docs/events.md ("Webhooks") is the
 //! operator's view.
 
-pub mod admin;
 pub mod delivery;
 pub mod dispatch;
+mod outcomes;
 mod retry;
 pub mod signing;
 pub mod store;

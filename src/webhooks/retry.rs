@@ -12,7 +12,7 @@ use flowgate_core::Event;
 use super::delivery::{
     backoff, delivered_metrics, failure_metrics, payload, set_in_flight, Failure, InFlight, Runtime,
 };
-use super::dispatch::{persist, write, Unwritten};
+use super::outcomes::{persist, write, Unwritten};
 use super::signing::message_id;
 use super::store::{Attempt, DeadLetter, LetterState, Outcome, Pending, Update, WebhookStore};
 

@@ -16,11 +16,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::delivery::{system_cx, Runtime};
-use super::store::{blocking, Attempt, DeadLetter, LetterState, Update};
+use super::{json, resource, Api};
 use crate::error::{ApiError, ExceptionBody};
 use crate::nuxeo::w3c;
-use crate::routes::{json, resource, Api};
+use crate::webhooks::delivery::{system_cx, Runtime};
+use crate::webhooks::store::{self, blocking, Attempt, DeadLetter, LetterState, Update};
 
 /// Registers the routes inside `/api/v1`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -262,7 +262,7 @@ fn endpoint<'a>(api: &'a Api, name: &str) -> Result<&'a std::sync::Arc<Runtime>,
     })
 }
 
-fn store_failed(e: super::store::StoreError) -> ApiError {
+fn store_failed(e: store::StoreError) -> ApiError {
     ApiError::internal(e)
 }
 
@@ -379,7 +379,7 @@ async fn deliveries(req: HttpRequest, api: Api) -> Result<HttpResponse, ApiError
     let rt = endpoint(&api, name)?;
     let n = rt.ep.name.clone();
     let (recent, letters) = blocking(api.state.webhooks.store(), move |s| {
-        Ok((s.recent(&n, super::store::RECENT_KEPT)?, s.letters(&n)?))
+        Ok((s.recent(&n, store::RECENT_KEPT)?, s.letters(&n)?))
     })
     .await
     .map_err(store_failed)?;
