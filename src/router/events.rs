@@ -7,7 +7,8 @@ use flowgate_core::{DocLocator, Event, EventQuery, Page, PageRequest, Result};
 use futures::future::join_all;
 use tokio::sync::broadcast;
 
-use super::{call, fanout_cx, merged_page, scoped, widen, EngineEntry, Fanned, Router};
+use super::fanout::{merged_page, widen};
+use super::{call, fanout_cx, scoped, EngineEntry, Fanned, Router};
 
 impl Router {
     /// Events matching `q` that the caller may see, ids as the gateway shows them.
