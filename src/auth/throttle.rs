@@ -16,7 +16,6 @@
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::HttpRequest;
@@ -24,10 +23,7 @@ use dashmap::DashMap;
 use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use super::{audit, decode_basic, Directory, User};
-use crate::error::ApiError;
 use crate::settings::{AuthSettings, ServerSettings};
-use crate::AppState;
 
 /// Failures between two prunings of the limiters and the block list.
 const PRUNE_EVERY: u64 = 1024;
@@ -163,52 +159,6 @@ fn strip_port(a: &str) -> String {
     }
     let a = a.trim().trim_start_matches('[').trim_end_matches(']');
     flowgate_core::shown(a)
-}
-
-fn too_many(wait: Duration) -> ApiError {
-    ApiError::too_many_requests(
-        "Too many failed sign-ins; retry later",
-        wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
-    )
-}
-
-/// Checks `Basic` credentials (their base64 part) under the failure budgets, auditing
-/// every refusal: the user, `None` when they are wrong, 429 when throttled.
-pub(crate) async fn verify_basic<'d>(
-    state: &'d AppState,
-    req: &HttpRequest,
-    encoded: &str,
-) -> Result<Option<&'d Arc<User>>, ApiError> {
-    let dir: &Directory = &state.directory;
-    let wait = Duration::from_millis(state.settings.server.request_timeout_ms);
-    if dir.cached(&dir.cache_key(encoded)).is_some() {
-        // Verified before: right credentials, nothing to throttle.
-        return dir.verify_basic(encoded, wait).await;
-    }
-    let client = client_address(req, &state.settings.server);
-    let client_key = client.as_deref().unwrap_or("-");
-    let Some((user, _)) = decode_basic(encoded) else {
-        audit::sign_in_failed("basic", None, client.as_deref(), "malformed credentials");
-        return Ok(None);
-    };
-    if let Some(left) = dir.throttle.blocked(&user, client_key) {
-        audit::sign_in_failed("basic", Some(&user), client.as_deref(), "throttled");
-        return Err(too_many(left));
-    }
-    let found = dir.verify_basic(encoded, wait).await?;
-    if found.is_some() {
-        return Ok(found);
-    }
-    let reason = if dir.user(&user).is_some() {
-        "wrong password"
-    } else {
-        "unknown user"
-    };
-    audit::sign_in_failed("basic", Some(&user), client.as_deref(), reason);
-    match dir.throttle.failed(&user, client_key) {
-        Some(left) => Err(too_many(left)),
-        None => Ok(None),
-    }
 }
 
 #[cfg(test)]
