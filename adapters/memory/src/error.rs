@@ -1,7 +1,10 @@
-//! Errors found while loading workflow model files.
+//! Errors found while loading workflow model files, and why an engine cannot start.
 
 use std::fmt;
 use std::path::PathBuf;
+
+use crate::pg::error::PgError;
+use crate::storage::StorageError;
 
 /// A workflow model file that cannot be used. The message names the file, the node
 /// (when the problem belongs to one) and the problem, e.g.
@@ -42,3 +45,17 @@ impl fmt::Display for ModelError {
 }
 
 impl std::error::Error for ModelError {}
+
+/// Why a durable engine cannot start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpenError {
+    /// A model file is broken.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The stored state cannot be opened or read.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The PostgreSQL storage cannot start.
+    #[error(transparent)]
+    Postgres(#[from] PgError),
+}

@@ -103,6 +103,7 @@
 //! # });
 //! ```
 
+mod catalog;
 mod engine;
 mod error;
 mod events;
@@ -120,8 +121,9 @@ mod store;
 mod vars;
 mod view;
 
-pub use engine::{validate_dir, EngineStats, MemoryEngine, ModelSource, OpenError};
-pub use error::ModelError;
+pub use catalog::{validate_dir, ModelSource};
+pub use engine::{EngineStats, MemoryEngine};
+pub use error::{ModelError, OpenError};
 pub use journal::StorageStats;
 pub use retention::{parse_retention, RetentionPolicy, StoreCounts};
 pub use storage::{Durability, RedbStorage, Storage, StorageError, StorageOptions};

@@ -21,8 +21,9 @@ use tokio::runtime::Runtime;
 use tokio::sync::broadcast;
 
 use super::{Core, PgOptions, PgStats};
+use crate::catalog::ModelSource;
+use crate::error::OpenError;
 use crate::retention::RetentionPolicy;
-use crate::{ModelSource, OpenError};
 
 /// Threads of the engine's database runtime.
 const DB_THREADS: usize = 2;

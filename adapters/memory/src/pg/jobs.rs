@@ -18,9 +18,6 @@ use super::error::engine_error;
 use super::Core;
 use crate::retention::RetentionPolicy;
 
-/// Instances deleted per statement by an admin purge.
-pub(crate) const PURGE_BATCH: usize = 500;
-
 /// Instances read per query while looking for escalations.
 const SCAN_BATCH: i64 = 500;
 

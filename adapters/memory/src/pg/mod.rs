@@ -9,13 +9,15 @@
 //!
 //! Layout: `schema` (connection, migrations), `write` (steps and their writes), `read`
 //! (queries), `events` (the event log and its live feed), `jobs` (escalations and
-//! retention, once across replicas), `copy` (moving a redb store in).
+//! retention, once across replicas), `copy` (moving a redb store in), `error` (what
+//! database failures become), `meter` (counters of the pool and the queries).
 
 mod copy;
 mod engine;
-mod error;
+pub(crate) mod error;
 mod events;
 mod jobs;
+mod meter;
 mod read;
 mod schema;
 mod write;
@@ -35,17 +37,20 @@ use sqlx::PgPool;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use crate::engine::{embedded_info, model_map, PATH_NS};
+use crate::catalog::{embedded_info, model_map, ModelSource, PATH_NS};
+use crate::error::OpenError;
 use crate::model::Model;
 use crate::ops::{self, parse_id};
 use crate::state::{TaskRecord, WorkflowRecord};
 use crate::view;
-use crate::{ModelSource, OpenError};
 
 pub use copy::{copy_redb, CopyReport};
 pub use engine::PgEngine;
 pub use error::PgError;
 pub use schema::{migrate, SCHEMA_VERSION};
+
+/// Instances deleted per statement by an admin purge.
+pub(crate) const PURGE_BATCH: usize = 500;
 
 /// Default number of pooled connections per replica.
 pub const DEFAULT_POOL_SIZE: u32 = 16;
@@ -120,7 +125,7 @@ pub(crate) struct Core {
     models: BTreeMap<String, Arc<Model>>,
     pool: PgPool,
     limits: Limits,
-    stats: error::Meter,
+    stats: meter::Meter,
     live: events::Live,
     feed_wake: Arc<tokio::sync::Notify>,
 }
@@ -149,7 +154,7 @@ impl Core {
             models,
             pool,
             limits,
-            stats: error::Meter::default(),
+            stats: meter::Meter::default(),
             live: broadcast::channel(events::LIVE_BUFFER).0,
             feed_wake: events::wake(),
         })
@@ -387,7 +392,7 @@ impl WorkflowEngine for Core {
                 "Only administrators may purge ended workflows",
             ));
         }
-        self.purge_before(before, jobs::PURGE_BATCH).await
+        self.purge_before(before, PURGE_BATCH).await
     }
 
     fn keeps_events(&self) -> bool {
