@@ -11,7 +11,8 @@ use flowgate_core::{Capabilities, EngineInfo};
 use uuid::Uuid;
 
 use crate::error::ModelError;
-use crate::model::{compile_str, load_file, Model};
+use crate::model::compile::{compile_str, load_file};
+use crate::model::Model;
 
 /// Namespace of document ids derived from paths (UUID v5 of the path).
 pub(crate) const PATH_NS: Uuid = Uuid::from_u128(0x2d9c_51a7_8e44_4b0f_a3c6_0f1e_7b2d_9a10);
