@@ -27,8 +27,6 @@ use crate::state::{Change, TaskRecord, WorkflowRecord};
 use crate::store::Store;
 use crate::view;
 
-pub(crate) use flowgate_core::EventLog;
-
 /// Whether `cx` may see the events of workflow `id`: the rules of `@workflow` while the
 /// workflow exists; once purged, administrators, power users and its initiator.
 pub(crate) fn may_see(cx: &CallContext, store: &Store, e: &Event) -> bool {
@@ -65,7 +63,7 @@ pub(crate) fn derive(
             engine: String::new(),
             kind,
             at: now,
-            workflow_id: view::id_string(&wf.id),
+            workflow_id: crate::state::id_string(&wf.id),
             task_id: None,
             task_name: None,
             model: wf.model.to_string(),
@@ -88,14 +86,14 @@ pub(crate) fn derive(
         );
         e.extended.insert(
             ext::WORKFLOW_INSTANCE_ID.into(),
-            Value::String(view::id_string(&wf.id)),
+            Value::String(crate::state::id_string(&wf.id)),
         );
         e
     };
     let millis = |since: DateTime<Utc>| Value::from((now - since).num_milliseconds().max(0));
     let task_event = |kind: EventKind, t: &TaskRecord| {
         let mut e = base(kind);
-        e.task_id = Some(view::id_string(&t.id));
+        e.task_id = Some(crate::state::id_string(&t.id));
         e.task_name = Some(
             model
                 .node(&t.node_id)

@@ -28,7 +28,7 @@ use tokio::sync::oneshot;
 
 use crate::state::Change;
 use crate::storage::{Storage, StorageError};
-use crate::store::Store;
+use crate::store::{Guard, Store};
 
 /// Most batches committed in one transaction: bounds the latency a big group adds.
 const MAX_GROUP: usize = 1024;
@@ -55,9 +55,6 @@ fn snapshot_chunk(last_group: usize) -> usize {
 
 type AckResult = Result<(), StorageError>;
 type Ack = oneshot::Sender<AckResult>;
-
-/// An instance lock held until the batch is applied.
-pub(crate) type Guard = tokio::sync::OwnedMutexGuard<()>;
 
 struct Pending {
     changes: Vec<Change>,

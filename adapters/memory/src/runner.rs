@@ -15,6 +15,7 @@ use crate::expr::{cel_to_actors, cel_to_date, cel_to_var, Expr, Scope, VarScope}
 use crate::model::{Action, ActionKind, Builtin, Model, Node, VarTarget};
 use crate::state::{Change, NodeRecord, NodeRun, TaskInfoRecord, TaskRecord, WorkflowRecord};
 use crate::store::Store;
+use crate::view;
 
 /// Upper bound of node entries in one step: a model looping without a wait state
 /// is stopped instead of spinning forever.
@@ -418,35 +419,6 @@ impl<'a> Txn<'a> {
         Ok(())
     }
 
-    /// Variables a task of this node shows: node variables, then the whitelisted
-    /// workflow variables.
-    pub fn task_variables(model: &Model, node: &Node, wf: &WorkflowRecord) -> Variables {
-        let mut out = Variables::with_capacity(node.variables.len() + node.workflow_vars.len());
-        let rec = wf.nodes.iter().find(|r| r.id == node.id);
-        for v in &node.variables {
-            let val = rec
-                .and_then(|r| r.variables.get(&v.name).cloned())
-                .unwrap_or_else(|| v.default.clone());
-            out.insert(v.name.clone(), val);
-        }
-        for name in &node.workflow_vars {
-            let val = wf
-                .variables
-                .get(name)
-                .cloned()
-                .or_else(|| {
-                    model
-                        .variables
-                        .iter()
-                        .find(|d| &d.name == name)
-                        .map(|d| d.default.clone())
-                })
-                .unwrap_or(Value::Null);
-            out.insert(name.clone(), val);
-        }
-        out
-    }
-
     /// Completes a task whose checks (existence, rights, state, action, variable types)
     /// already passed. `node_vars` / `workflow_vars` are typed and filtered.
     pub fn complete(
@@ -502,7 +474,7 @@ impl<'a> Txn<'a> {
         }
         let multi = node.task.as_ref().is_some_and(|t| t.multi_task);
         if multi && !self.open_tasks(Some(&node.id)).is_empty() {
-            let snapshot = Self::task_variables(model, node, &self.wf);
+            let snapshot = view::task_variables(model, node, &self.wf);
             if let Some(t) = self.task(task_id) {
                 t.variables = Some(Box::new(snapshot));
             }
@@ -521,7 +493,7 @@ impl<'a> Txn<'a> {
         let node = &model.nodes[idx];
         self.run_actions(idx, &node.output)?;
         if let Some(id) = completed {
-            let snapshot = Self::task_variables(model, node, &self.wf);
+            let snapshot = view::task_variables(model, node, &self.wf);
             if let Some(t) = self.task(id) {
                 t.variables = Some(Box::new(snapshot));
             }

@@ -301,3 +301,10 @@ impl<'de> Deserialize<'de> for VarValues {
         Variables::deserialize(d).map(|m| VarValues::from(&m))
     }
 }
+
+/// The hyphenated lower-case form of `id`, written directly (what `to_string` gives,
+/// without the formatting machinery: every task and workflow read writes two or three).
+pub(crate) fn id_string(id: &uuid::Uuid) -> String {
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    id.hyphenated().encode_lower(&mut buf).to_owned()
+}

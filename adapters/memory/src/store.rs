@@ -10,8 +10,10 @@ use flowgate_core::TaskState;
 use parking_lot::{Mutex, RwLock};
 use uuid::Uuid;
 
-use crate::journal::Guard;
 use crate::state::{Change, TaskRecord, WorkflowRecord};
+
+/// An instance lock held until the batch is applied.
+pub(crate) type Guard = tokio::sync::OwnedMutexGuard<()>;
 
 /// One instance: a writer lock held for a whole engine step, and the current record.
 #[derive(Debug)]
@@ -56,7 +58,7 @@ pub(crate) struct Store {
     open_tasks: DashSet<Uuid>,
     doc_paths: DashMap<String, String>,
     /// Workflow events, by sequence number.
-    events: crate::events::EventLog,
+    events: flowgate_core::EventLog,
     /// Ended instances by end time, oldest first: what retention purges next.
     ended: Mutex<BTreeSet<(DateTime<Utc>, Uuid)>>,
 }
@@ -221,7 +223,7 @@ impl Store {
         self.running.remove(workflow);
         // Events go with their workflow: kept, they would grow without bound.
         self.events
-            .forget_workflow(&crate::view::id_string(workflow));
+            .forget_workflow(&crate::state::id_string(workflow));
         let Some((_, slot)) = self.workflows.remove(workflow) else {
             return;
         };
@@ -363,7 +365,7 @@ impl Store {
         }
     }
 
-    pub fn events(&self) -> &crate::events::EventLog {
+    pub fn events(&self) -> &flowgate_core::EventLog {
         &self.events
     }
 

@@ -1,11 +1,11 @@
 //! Records → neutral model entities, and who may see or do what.
 
 use flowgate_core::access::{self, TaskParties};
-use flowgate_core::{CallContext, Task, TaskInfo, TaskState, WorkflowInstance};
+use flowgate_core::{CallContext, Task, TaskInfo, TaskState, Variables, WorkflowInstance};
+use serde_json::Value;
 
-use crate::model::Model;
-use crate::runner::Txn;
-use crate::state::{TaskRecord, WorkflowRecord};
+use crate::model::{Model, Node};
+use crate::state::{id_string, TaskRecord, WorkflowRecord};
 use crate::store::Store;
 
 pub(crate) fn workflow(model: &Model, wf: &WorkflowRecord) -> WorkflowInstance {
@@ -33,7 +33,7 @@ pub(crate) fn task(model: &Model, wf: &WorkflowRecord, t: &TaskRecord) -> Task {
     let node = model.node(&t.node_id);
     let variables = match (&t.variables, node) {
         (Some(v), _) if t.state != TaskState::Opened => (**v).clone(),
-        (_, Some(node)) => Txn::task_variables(model, node, wf),
+        (_, Some(node)) => task_variables(model, node, wf),
         _ => Default::default(),
     };
     let info = node
@@ -114,11 +114,33 @@ pub(crate) fn can_cancel(cx: &CallContext, wf: &WorkflowRecord) -> bool {
     access::may_cancel_workflow(cx, Some(&wf.initiator))
 }
 
-/// The hyphenated lower-case form of `id`, written directly (what `to_string` gives,
-/// without the formatting machinery: every task and workflow read writes two or three).
-pub(crate) fn id_string(id: &uuid::Uuid) -> String {
-    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    id.hyphenated().encode_lower(&mut buf).to_owned()
+/// Variables a task of this node shows: node variables, then the whitelisted
+/// workflow variables.
+pub(crate) fn task_variables(model: &Model, node: &Node, wf: &WorkflowRecord) -> Variables {
+    let mut out = Variables::with_capacity(node.variables.len() + node.workflow_vars.len());
+    let rec = wf.nodes.iter().find(|r| r.id == node.id);
+    for v in &node.variables {
+        let val = rec
+            .and_then(|r| r.variables.get(&v.name).cloned())
+            .unwrap_or_else(|| v.default.clone());
+        out.insert(v.name.clone(), val);
+    }
+    for name in &node.workflow_vars {
+        let val = wf
+            .variables
+            .get(name)
+            .cloned()
+            .or_else(|| {
+                model
+                    .variables
+                    .iter()
+                    .find(|d| &d.name == name)
+                    .map(|d| d.default.clone())
+            })
+            .unwrap_or(Value::Null);
+        out.insert(name.clone(), val);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -15,12 +15,13 @@ use uuid::Uuid;
 
 use crate::catalog::{embedded_info, load_dir, model_map, ModelSource};
 use crate::error::{ModelError, OpenError};
-use crate::journal::{Guard, Journal, StorageStats};
+use crate::journal::{Journal, StorageStats};
 use crate::model::Model;
 use crate::ops::{self, parse_id};
 use crate::runner::Txn;
 use crate::state::{Change, TaskRecord, WorkflowRecord};
 use crate::storage::{Storage, StorageOptions};
+use crate::store::Guard;
 use crate::store::Store;
 
 mod escalate;

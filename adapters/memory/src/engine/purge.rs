@@ -20,9 +20,9 @@ use flowgate_core::{CallContext, EngineError, Result};
 use uuid::Uuid;
 
 use super::MemoryEngine;
-use crate::journal::Guard;
 use crate::retention::{RetentionPolicy, DEFAULT_BATCH};
 use crate::state::Change;
+use crate::store::Guard;
 use crate::store::StoreCounts;
 
 /// One batch ready to commit.
