@@ -1,4 +1,4 @@
-//! Tests of `settings.rs`.
+//! Tests of the `[[webhooks]]` settings.
 
 use super::*;
 
