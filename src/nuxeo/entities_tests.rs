@@ -1,4 +1,4 @@
-//! Tests of the wire entities: field order, escapes, fetched entities, pagination.
+//! Tests of the wire entities: field order, escapes, fetched entities.
 
 use serde_json::{json, Value};
 
@@ -295,21 +295,4 @@ fn graph_has_nodes_then_transitions() {
         s,
         r#"{"entity-type":"graph","nodes":[{"x":1,"y":2,"isStartNode":true,"isEndNode":false,"id":"n1","title":"Start","state":"validated","isMerge":false,"isMultiTask":false,"hasSubWorkflow":false,"startNode":true,"endNode":false}],"transitions":[{"nodeSourceId":"n1","nodeTargetId":"n2","label":"","path":[{"x":0.0,"y":80.0}]}]}"#
     );
-}
-
-#[test]
-fn pagination_fields_are_computed() {
-    let p = Pagination::new(2, 50, 1, 1);
-    let v = serde_json::to_value(ListEntity::<Value>::paginated_tasks(vec![], p)).unwrap();
-    let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
-    assert_eq!(keys[0], "entity-type");
-    assert_eq!(keys[1], "isPaginable");
-    assert_eq!(keys.last().unwrap().as_str(), "entries");
-    assert_eq!(v["resultsCount"], 2);
-    assert_eq!(v["currentPageOffset"], 1);
-    assert_eq!(v["isPreviousPageAvailable"], true);
-    assert_eq!(v["isNextPageAvailable"], false);
-    assert_eq!(v["numberOfPages"], 1);
-    assert_eq!(page_of(Some(10), Some(2), None), (20, 10));
-    assert_eq!(page_of(None, Some(3), Some(1)), (1, 50));
 }

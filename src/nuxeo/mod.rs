@@ -4,15 +4,14 @@
 
 mod context;
 mod entities;
+mod lists;
 mod principals;
 mod requests;
 pub mod schema;
 
 pub use context::{base_url, blank_as_none, valid_host, Params, RenderCtx};
-pub use entities::{
-    page_of, pagination_of, w3c, GraphEntity, ListEntity, Pagination, Renderer, TaskEntity,
-    WorkflowEntity, MAX_PAGE_SIZE,
-};
+pub use entities::{w3c, GraphEntity, Renderer, TaskEntity, WorkflowEntity};
+pub use lists::{page_of, pagination_of, ListEntity, Pagination, MAX_PAGE_SIZE};
 pub use principals::{
     document_entity, group_entity, user_entity, DocumentEntity, Fetched, GroupEntity, UserEntity,
     UserOrName,
