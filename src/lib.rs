@@ -228,7 +228,7 @@ pub fn app(
             .configure(routes::configure_api)
             .configure(openapi::configure),
     );
-    app = app.configure(|cfg| metrics::configure(cfg, &state.settings.metrics));
+    app = app.configure(|cfg| routes::metrics::configure(cfg, &state.settings.metrics));
     for ctx in contexts {
         // Plain resources, not a scope: a scope on the context path would swallow the
         // API mounted below it.

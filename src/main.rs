@@ -134,7 +134,8 @@ async fn serve(config: Option<PathBuf>, bind: Option<String>) -> Result<(), Stri
             let at = l
                 .local_addr()
                 .map_err(|e| format!("cannot read the bound address: {e}"))?;
-            let server = flowgate::metrics::server(data.clone(), l).map_err(|e| e.to_string())?;
+            let server =
+                flowgate::routes::metrics::server(data.clone(), l).map_err(|e| e.to_string())?;
             tracing::info!(addr = %at, "metrics listening");
             Some((server, at))
         }

@@ -1,6 +1,7 @@
-//! Prometheus metrics at `GET /metrics` (`[metrics] enabled = false` removes the
-//! endpoint and the per-request accounting; `require_auth` answers administrators only;
-//! `bind` serves it on its own address, see [`server`]).
+//! Prometheus metrics: the recorder, the request accounting and the series read when
+//! scraped. The endpoint `GET /metrics` is `crate::routes::metrics` (`[metrics] enabled =
+//! false` removes it and the per-request accounting; `require_auth` answers
+//! administrators only; `bind` serves it on its own address).
 //!
 //! Series:
 //! - `flowgate_http_requests_total{method,route,status}`, `flowgate_http_request_duration_seconds`
@@ -37,17 +38,12 @@ use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::{header, Method, StatusCode};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
-use actix_web::{web, HttpRequest, HttpResponse};
 use flowgate_core::WorkflowEngine;
 use flowgate_memory::{EngineStats, MemoryEngine};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use parking_lot::Mutex;
-
-use crate::error::ApiError;
-use crate::settings::MetricsSettings;
-use crate::AppState;
 
 /// Where the metrics are served.
 pub const PATH: &str = "/metrics";
@@ -189,89 +185,6 @@ fn describe() {
     );
 }
 
-/// Registers the `/metrics` route when enabled.
-pub fn configure(cfg: &mut web::ServiceConfig, settings: &MetricsSettings) {
-    if settings.enabled && settings.bind.is_empty() {
-        cfg.service(crate::routes::resource(PATH).get(scrape));
-    }
-}
-
-/// The server of `/metrics` alone, for `[metrics] bind`: one worker, same state (and so
-/// the same engines and users) as the API's server.
-pub fn server(
-    data: web::Data<AppState>,
-    listener: std::net::TcpListener,
-) -> std::io::Result<actix_web::dev::Server> {
-    Ok(actix_web::HttpServer::new(move || {
-        actix_web::App::new()
-            .app_data(data.clone())
-            .service(crate::routes::resource(PATH).get(scrape))
-            .default_service(web::to(crate::routes::not_found))
-    })
-    .workers(1)
-    .listen(listener)?
-    .run())
-}
-
-/// With `[metrics] require_auth`: the caller must be an administrator.
-async fn require_admin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
-    let caller = crate::auth::authenticate(state, req).await?;
-    if caller.cx.admin {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(
-            "Metrics are only shown to administrators",
-        ))
-    }
-}
-
-/// `GET /metrics`: Prometheus metrics in the text exposition format. Served without
-/// authentication (put it behind the network boundary or turn it off with
-/// `[metrics] enabled = false`).
-#[utoipa::path(
-    get,
-    path = "/metrics",
-    tag = "operations",
-    security(()),
-    responses(
-        (status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String),
-        (status = 503, description = "No recorder could be installed", body = crate::error::ExceptionBody),
-    )
-)]
-pub(crate) async fn scrape(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let state = req.app_data::<web::Data<AppState>>();
-    if let Some(state) = state.filter(|s| s.settings.metrics.require_auth) {
-        require_admin(&req, state).await?;
-    }
-    let handle = recorder().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "metrics_unavailable",
-            "Metrics are not available: another metrics recorder is installed",
-        )
-    })?;
-    let mut body = handle.render();
-    if let Some(state) = state {
-        render_streams(&mut body, state.events.open_streams());
-        crate::db_metrics::render(&mut body);
-        render_engine_stats(
-            &mut body,
-            state
-                .router
-                .engines()
-                .iter()
-                .map(|e| (e.name.as_str(), &e.engine)),
-        );
-    }
-    Ok(HttpResponse::Ok()
-        .insert_header((
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        ))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body))
-}
-
 /// Embedded engines built by the registry, known by address so that a scrape can find
 /// the statistics of the engines behind its own router (`dyn WorkflowEngine` has none).
 static MEMORY_ENGINES: Mutex<Vec<(usize, Weak<MemoryEngine>)>> = Mutex::new(Vec::new());
@@ -302,7 +215,7 @@ type Gauge = (&'static str, &'static str, fn(&EngineStats) -> usize);
 
 /// Appends `flowgate_workflows_running` and `flowgate_tasks_open` for the embedded
 /// engines among `engines`.
-fn render_engine_stats<'a>(
+pub(crate) fn render_engine_stats<'a>(
     out: &mut String,
     engines: impl Iterator<Item = (&'a str, &'a Arc<dyn WorkflowEngine>)>,
 ) {
@@ -339,7 +252,7 @@ fn render_engine_stats<'a>(
 
 /// Appends `flowgate_event_streams_open`: the open event streams of the application
 /// answering the scrape.
-fn render_streams(out: &mut String, open: usize) {
+pub(crate) fn render_streams(out: &mut String, open: usize) {
     let _ = writeln!(
         out,
         "# HELP flowgate_event_streams_open Open GET /api/v1/events streams\n\

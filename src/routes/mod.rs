@@ -6,6 +6,7 @@ pub mod audit;
 pub mod bootstrap;
 pub mod document;
 pub mod events;
+pub mod metrics;
 pub mod ops;
 pub(crate) mod sort;
 pub mod task;
