@@ -12,10 +12,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use flowgate_testkit::peers;
 use flowgate_testkit::tls::Ca;
 use serde_json::{json, Value};
 
-mod peers;
 mod process;
 use process::{Server, ADMIN_HASH};
 

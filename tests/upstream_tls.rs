@@ -7,13 +7,13 @@
 mod common;
 mod routing_sims;
 
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use flowgate_alfresco::sim::{Sim, SimHandle, SimOptions};
 use flowgate_cq::sim::SimOptions as CqOptions;
 use flowgate_cq::Profile;
-use flowgate_testkit::tls::{connect_proxy, pem_file, Ca};
+use flowgate_testkit::peers;
+use flowgate_testkit::tls::{pem_file, Ca};
 use serde_json::Value;
 
 use common::TestGateway;
@@ -186,25 +186,27 @@ async fn a_cq_server_wanting_a_client_certificate_answers_502_until_one_is_confi
 #[actix_web::test]
 async fn a_configured_proxy_carries_the_https_calls() {
     bounded(60, async {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let Some(proxy) = peers::forward_proxy(dir.path(), None) else {
+            return;
+        };
         let ca = Ca::new("flowgate proxy test CA").expect("CA");
         let sim = alf_sim(&ca);
-        let (proxy, tunnels) = connect_proxy().await.expect("proxy");
         let ca_file = pem_file(&ca.pem()).expect("CA file");
         let gw = alf_gateway(
             &sim,
             &format!(
-                "ca_file = \"{}\"\nproxy = \"{proxy}\"\n",
-                toml_path(ca_file.path())
+                "ca_file = \"{}\"\nproxy = \"{}\"\n",
+                toml_path(ca_file.path()),
+                proxy.url()
             ),
         )
         .await;
         gw.get(ALF_TASK, "jdoe").await.expect_exception(404);
-        assert!(
-            tunnels.load(Ordering::SeqCst) >= 1,
-            "went through the proxy"
-        );
+        let tunnels = peers::connects(&proxy);
+        assert!(tunnels >= 1, "went through the proxy: {}", proxy.log_text());
         assert_eq!(
-            tunnels.load(Ordering::SeqCst),
+            tunnels,
             sim.tls_counters().connections(),
             "every connection to the simulator was a tunnel"
         );

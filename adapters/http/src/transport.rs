@@ -113,6 +113,17 @@ pub(crate) enum Failure {
     Broken(&'static str),
     /// The answer's body is over the size limit.
     TooLarge(StatusCode),
+    /// The forward proxy refused the tunnel to the upstream: the request was not sent.
+    Proxy(ProxyRefusal),
+}
+
+/// How a forward proxy refused the tunnel to the upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProxyRefusal {
+    /// It asks for credentials (`407`): retrying cannot help.
+    Credentials,
+    /// It answered the `CONNECT` with another status (it may not reach the upstream).
+    Refused,
 }
 
 /// A TLS failure, as told to clients.
@@ -197,6 +208,25 @@ fn certificate_reason(c: &rustls::CertificateError) -> &'static str {
     }
 }
 
+/// Finds the proxy tunnel error of hyper-util (reqwest's connector) in `e`'s chain. Its
+/// type is not exported, so it is known by its text (`tunnel error: …`); any other text
+/// leaves the failure a plain connection failure.
+fn proxy_refusal(e: &(dyn std::error::Error + 'static)) -> Option<ProxyRefusal> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    for _ in 0..16 {
+        let err = cur?;
+        if let Some(what) = err.to_string().strip_prefix("tunnel error: ") {
+            return match what {
+                "proxy authorization required" => Some(ProxyRefusal::Credentials),
+                "unsuccessful" => Some(ProxyRefusal::Refused),
+                _ => None,
+            };
+        }
+        cur = err.source();
+    }
+    None
+}
+
 /// Classifies a reqwest error of one attempt.
 fn failure_of(e: reqwest::Error) -> Failure {
     let e = e.without_url();
@@ -205,6 +235,9 @@ fn failure_of(e: reqwest::Error) -> Failure {
         return Failure::Tls(tls);
     }
     tracing::debug!(error = %e, "upstream call failed");
+    if let Some(refusal) = proxy_refusal(&e) {
+        return Failure::Proxy(refusal);
+    }
     if e.is_connect() {
         Failure::Connect
     } else if e.is_timeout() {

@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 use crate::breaker::{Breaker, BreakerState};
 use crate::request::{RequestBuilder, Target};
 use crate::settings::HttpSettings;
-use crate::transport::{self, Failure, Response};
+use crate::transport::{self, Failure, ProxyRefusal, Response};
 use crate::urls;
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -276,6 +276,12 @@ impl Upstream {
                         other => {
                             let why = match other {
                                 Failure::Connect => "connection refused or failed",
+                                Failure::Proxy(ProxyRefusal::Credentials) => {
+                                    "the proxy asks for credentials"
+                                }
+                                Failure::Proxy(ProxyRefusal::Refused) => {
+                                    "the proxy refused the tunnel"
+                                }
                                 Failure::Broken(why) => why,
                                 _ => "timed out",
                             };
@@ -291,15 +297,19 @@ impl Upstream {
                 }
             };
 
-            // A refused connection is retried for every call: the request was never sent.
+            // A refused connection (or tunnel) is retried for every call: the request was
+            // never sent. A proxy asking for credentials would only ask again.
             // A connection dropped without an answer is retried for reads only. A timeout
             // is never retried: a slow upstream would only be hit again, and a write may
             // have taken effect. A TLS refusal (an untrusted certificate, a missing client
             // certificate) would only be refused again.
             let may_retry = match failure {
-                Failure::Connect => true,
+                Failure::Connect | Failure::Proxy(ProxyRefusal::Refused) => true,
                 Failure::Broken(_) => idem == Idempotency::Idempotent,
-                Failure::Timeout | Failure::TooLarge(_) | Failure::Tls(_) => false,
+                Failure::Timeout
+                | Failure::TooLarge(_)
+                | Failure::Tls(_)
+                | Failure::Proxy(ProxyRefusal::Credentials) => false,
             };
             if may_retry {
                 let delays = delays.get_or_insert_with(|| backoff(settings));
@@ -312,6 +322,16 @@ impl Upstream {
                 Failure::Connect => {
                     EngineError::Unavailable(format!("engine '{engine}' is unreachable"))
                 }
+                Failure::Proxy(ProxyRefusal::Refused) => EngineError::Unavailable(format!(
+                    "engine '{engine}' is unreachable: the forward proxy refused the tunnel"
+                )),
+                Failure::Proxy(ProxyRefusal::Credentials) => EngineError::upstream(
+                    None,
+                    format!(
+                        "engine '{engine}': the forward proxy asks for credentials (407); \
+                         give them in the proxy URL (http://user:password@host:port)"
+                    ),
+                ),
                 Failure::Timeout if idem == Idempotency::NonIdempotent => {
                     EngineError::Timeout(format!(
                         "engine '{engine}' did not answer {op} in time; its outcome is unknown"

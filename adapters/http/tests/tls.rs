@@ -1,6 +1,7 @@
 //! The transport over real TLS on loopback: an unknown CA is refused clearly and at
 //! once, `ca_file` makes it pass, a server wanting a client certificate works with one
-//! and fails clearly without, and a configured forward proxy carries the calls.
+//! and fails clearly without, and a configured forward proxy (tinyproxy) carries the
+//! calls, with the credentials of its URL when it asks for some.
 
 use std::io::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use flowgate_core::{CallContext, ErrorKind};
 use flowgate_http::{HttpSettings, Idempotency, Upstream};
-use flowgate_testkit::tls::{connect_proxy, Ca};
+use flowgate_testkit::peers;
+use flowgate_testkit::tls::Ca;
 use reqwest::Method;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -174,20 +176,111 @@ async fn a_server_wanting_a_client_certificate_works_with_one_and_fails_clearly_
 
 #[tokio::test]
 async fn a_configured_proxy_carries_the_calls() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(proxy) = peers::forward_proxy(dir.path(), None) else {
+        return;
+    };
     let ca = Ca::new("flowgate proxy test CA").expect("CA");
     let (base, direct) = https_server(&ca, None).await;
-    let (proxy, tunnels) = connect_proxy().await.expect("proxy");
-    let proxy: url::Url = proxy.parse().expect("proxy URL");
     let ca_file = pem_file(&ca.pem());
     let mut s = settings();
     s.ca_file = Some(ca_file.path().to_owned());
-    s.proxy = Some(proxy);
+    s.proxy = Some(proxy.url().parse().expect("proxy URL"));
     let up = Upstream::new("alf", base, s).unwrap();
     let status = tokio::time::timeout(Duration::from_secs(10), get(&up))
         .await
         .expect("no hang")
         .unwrap();
     assert_eq!(status, 200);
-    assert_eq!(tunnels.load(Ordering::SeqCst), 1, "went through the proxy");
+    assert_eq!(peers::connects(&proxy), 1, "{}", proxy.log_text());
     assert_eq!(direct.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_proxy_asking_for_credentials_gets_those_of_the_proxy_url_and_never_shows_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(proxy) = peers::forward_proxy(dir.path(), Some(("corp", "proxy-pass-71"))) else {
+        return;
+    };
+    let ca = Ca::new("flowgate proxy test CA").expect("CA");
+    let (base, direct) = https_server(&ca, None).await;
+    let ca_file = pem_file(&ca.pem());
+    let with = |user_info: &str| {
+        let mut s = settings();
+        s.ca_file = Some(ca_file.path().to_owned());
+        s.proxy = Some(
+            format!("http://{user_info}@127.0.0.1:{}/", proxy.port)
+                .parse()
+                .expect("proxy URL"),
+        );
+        Upstream::new("alf", base.clone(), s).unwrap()
+    };
+    let up = with("corp:proxy-pass-71");
+    let status = tokio::time::timeout(Duration::from_secs(10), get(&up))
+        .await
+        .expect("no hang")
+        .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(direct.load(Ordering::SeqCst), 1);
+    // No credentials: the proxy asks for some (407), a 502 at once that says so.
+    let mut s = settings();
+    s.ca_file = Some(ca_file.path().to_owned());
+    s.proxy = Some(proxy.url().parse().expect("proxy URL"));
+    let started = Instant::now();
+    let err = tokio::time::timeout(
+        Duration::from_secs(10),
+        get(&Upstream::new("alf", base.clone(), s).unwrap()),
+    )
+    .await
+    .expect("no hang")
+    .expect_err("refused by the proxy");
+    assert!(started.elapsed() < Duration::from_secs(5), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::Upstream, "{err:?}");
+    assert!(
+        err.message().contains("proxy asks for credentials"),
+        "{err:?}"
+    );
+    // Wrong credentials: tinyproxy refuses the tunnel (401), a failure that names the
+    // proxy and neither the password given nor the one expected.
+    let err = tokio::time::timeout(Duration::from_secs(10), get(&with("corp:wrong-pass-19")))
+        .await
+        .expect("no hang")
+        .expect_err("refused by the proxy");
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err:?}");
+    assert!(err.message().contains("forward proxy"), "{err:?}");
+    let shown = format!("{err} {err:?}");
+    for secret in ["wrong-pass-19", "proxy-pass-71"] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+    assert_eq!(
+        direct.load(Ordering::SeqCst),
+        1,
+        "nothing reached the server"
+    );
+}
+
+#[tokio::test]
+async fn a_proxy_that_cannot_reach_the_upstream_is_a_clear_503() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(proxy) = peers::forward_proxy(dir.path(), None) else {
+        return;
+    };
+    // A loopback port nothing listens on: the proxy cannot open the tunnel.
+    let closed = peers::free_port();
+    let mut s = settings();
+    s.proxy = Some(proxy.url().parse().expect("proxy URL"));
+    let base: url::Url = format!("https://127.0.0.1:{closed}/api/")
+        .parse()
+        .expect("URL");
+    let up = Upstream::new("alf", base, s).unwrap();
+    let err = tokio::time::timeout(Duration::from_secs(10), get(&up))
+        .await
+        .expect("no hang")
+        .expect_err("no upstream");
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err:?}");
+    assert!(
+        err.message().contains("forward proxy refused the tunnel"),
+        "{err:?}"
+    );
+    assert!(peers::connects(&proxy) >= 1, "{}", proxy.log_text());
 }

@@ -29,6 +29,7 @@
 pub mod cases;
 mod fixture;
 pub mod logs;
+pub mod peers;
 #[cfg(feature = "pg")]
 pub mod pg;
 mod sorting;

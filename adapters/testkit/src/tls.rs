@@ -6,7 +6,6 @@
 //!   certificates must be signed by; [`serve_front`] terminates TLS on a listener and
 //!   relays the plain bytes to a backend address (the simulator's HTTP server),
 //!   counting TCP connections and failed handshakes in [`TlsCounters`].
-//! - [`connect_proxy`]: a forward proxy on loopback answering `CONNECT` by tunnelling.
 
 use std::io::{self, Write as _};
 use std::net::SocketAddr;
@@ -20,7 +19,6 @@ use rcgen::{
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 fn invalid(what: &str, e: impl std::fmt::Display) -> io::Error {
@@ -208,59 +206,4 @@ pub async fn serve_front(
             let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
         });
     }
-}
-
-/// A forward proxy on 127.0.0.1 answering `CONNECT 127.0.0.1:port` by tunnelling (other
-/// targets get 403, other methods 405). Returns its URL (`http://127.0.0.1:N/`) and
-/// the count of tunnels opened. Runs until the runtime stops.
-pub async fn connect_proxy() -> io::Result<(String, Arc<AtomicUsize>)> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let tunnels = Arc::new(AtomicUsize::new(0));
-    let t = tunnels.clone();
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            tokio::spawn(tunnel(client, t.clone()));
-        }
-    });
-    Ok((format!("http://{addr}/"), tunnels))
-}
-
-async fn tunnel(mut client: TcpStream, tunnels: Arc<AtomicUsize>) {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
-        match client.read(&mut byte).await {
-            Ok(1) => head.push(byte[0]),
-            _ => return,
-        }
-    }
-    let text = String::from_utf8_lossy(&head).into_owned();
-    let Some(target) = text
-        .strip_prefix("CONNECT ")
-        .and_then(|r| r.split(' ').next())
-    else {
-        let _ = client
-            .write_all(b"HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\n\r\n")
-            .await;
-        return;
-    };
-    if !target.starts_with("127.0.0.1:") {
-        let _ = client
-            .write_all(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n")
-            .await;
-        return;
-    }
-    let Ok(mut upstream) = TcpStream::connect(target).await else {
-        return;
-    };
-    tunnels.fetch_add(1, Ordering::SeqCst);
-    if client
-        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        .await
-        .is_err()
-    {
-        return;
-    }
-    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
 }

@@ -1,11 +1,10 @@
 //! Real protocol peers from Debian's packages for the tests that need one: nginx as
 //! the TLS-terminating reverse proxy users put in front of the gateway, tinyproxy as
 //! the forward proxy between the gateway and its upstreams. `.ci/run` installs both.
+//! Every peer listens on loopback only and ends when its [`Peer`] is dropped.
 //!
 //! Outside CI a missing program skips the test with a message; in CI (`CI` set) it
 //! fails, so a CI run never passes without having run these tests.
-#![allow(dead_code)]
-
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -78,6 +77,11 @@ impl Peer {
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("{cmd:?} did not open port {port}: {}", peer.log_text());
+    }
+
+    /// `http://127.0.0.1:<port>/`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
     }
 
     /// What the peer logged so far.
