@@ -4,6 +4,8 @@
 //! to a small HTTP/1.1 server on its own threads) once per event, in order, each signed
 //! as Standard Webhooks says; without it (system roots only) every handshake is refused,
 //! nothing is delivered and the admin API shows the failure naming the certificate.
+//! Through a forward proxy asking for credentials (Debian's tinyproxy), every delivery
+//! goes through its tunnels.
 
 mod common;
 mod webhook_support;
@@ -12,6 +14,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use flowgate_testkit::peers;
 use flowgate_testkit::tls::{pem_file, serve_front, Ca, TlsCounters};
 use serde_json::{json, Value};
 
@@ -158,6 +161,50 @@ async fn webhooks_reach_an_https_receiver_trusted_through_ca_file() {
             assert!(Instant::now() < end, "{v}");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        r.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn webhooks_go_through_a_forward_proxy_that_asks_for_credentials() {
+    bounded(90, async {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let Some(proxy) = peers::forward_proxy(dir.path(), Some(("corp", "proxy-pass-53"))) else {
+            return;
+        };
+        let ca = Ca::new("flowgate webhook receiver CA").expect("CA");
+        let receiver = Receiver::start(&ca);
+        let ca_file = pem_file(&ca.pem()).expect("CA file");
+        let hooks = hook(
+            "behind-proxy",
+            &receiver.url(),
+            &format!(
+                "ca_file = \"{}\"\nproxy = \"http://corp:proxy-pass-53@127.0.0.1:{}/\"",
+                toml_path(ca_file.path()),
+                proxy.port
+            ),
+        );
+        let r = start(&hooks).await;
+        let addr = r.addr.to_string();
+        let jdoe = Api::new(&addr, "jdoe", "jdoe");
+        let asmith = Api::new(&addr, "asmith", "asmith");
+        jdoe.serial_review(&asmith, "doc-hooks-proxy").await;
+
+        let hits = receiver.wait_events(6).await;
+        assert_once_in_order_signed(&hits, &SERIAL);
+        let tunnels = peers::connects(&proxy);
+        assert!(tunnels >= 1, "went through the proxy: {}", proxy.log_text());
+        assert_eq!(
+            tunnels,
+            receiver.tls.connections(),
+            "every connection to the receiver was a tunnel"
+        );
+        // The admin view shows the endpoint without the proxy's credentials.
+        let admin = Api::new(&addr, "Administrator", "Administrator");
+        let (status, v) = admin.get("/admin/webhooks").await;
+        assert_eq!(status, 200, "{v}");
+        assert!(!v.to_string().contains("proxy-pass-53"), "{v}");
         r.stop().await;
     })
     .await;
