@@ -8,7 +8,7 @@ use serde::Deserialize;
 /// Transport (TLS, proxy, pool), timeout, retry, breaker and concurrency settings of one
 /// remote engine. Every field has a default, so an empty table is valid. The engine's
 /// base URL is not part of it: both remote adapters take `base_url` at the engine level.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpSettings {
     /// Connect timeout in milliseconds (TCP connect plus TLS handshake).
@@ -53,6 +53,42 @@ pub struct HttpSettings {
     #[doc(hidden)]
     #[serde(rename = "base_url")]
     pub legacy_base_url: Option<url::Url>,
+}
+
+impl std::fmt::Debug for HttpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A proxy URL may carry the proxy's credentials: its password is not shown.
+        let proxy = self.proxy.as_ref().map(|u| {
+            let mut u = u.clone();
+            if u.password().is_some() {
+                // Setting a password fails only on URLs that cannot have one.
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        });
+        f.debug_struct("HttpSettings")
+            .field("connect_timeout_ms", &self.connect_timeout_ms)
+            .field("request_timeout_ms", &self.request_timeout_ms)
+            .field("max_attempts", &self.max_attempts)
+            .field("retry_min_delay_ms", &self.retry_min_delay_ms)
+            .field("retry_max_delay_ms", &self.retry_max_delay_ms)
+            .field("breaker_failures", &self.breaker_failures)
+            .field("breaker_cooldown_ms", &self.breaker_cooldown_ms)
+            .field("max_concurrency", &self.max_concurrency)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("pool_idle_timeout_ms", &self.pool_idle_timeout_ms)
+            .field("ca_file", &self.ca_file)
+            .field("client_cert_file", &self.client_cert_file)
+            .field("client_key_file", &self.client_key_file)
+            .field("proxy", &proxy)
+            .field("no_proxy", &self.no_proxy)
+            .field(
+                "danger_accept_invalid_certs",
+                &self.danger_accept_invalid_certs,
+            )
+            .field("legacy_base_url", &self.legacy_base_url)
+            .finish()
+    }
 }
 
 impl Default for HttpSettings {
@@ -150,6 +186,20 @@ impl HttpSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_hides_the_proxy_password() {
+        let s = HttpSettings {
+            proxy: Some("http://corp:hunter22@proxy.example:3128/".parse().unwrap()),
+            ..HttpSettings::default()
+        };
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter22"), "{shown}");
+        assert!(
+            shown.contains("http://corp:***@proxy.example:3128/"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn defaults_fill_missing_fields() {
