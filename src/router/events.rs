@@ -4,11 +4,10 @@
 use std::sync::Arc;
 
 use flowgate_core::{DocLocator, Event, EventQuery, Page, PageRequest, Result};
-use futures::future::join_all;
 use tokio::sync::broadcast;
 
-use super::fanout::{merged_page, widen};
-use super::{call, fanout_cx, scoped, EngineEntry, Fanned, Router};
+use super::fanout::paged;
+use super::{call, scoped, EngineEntry, Fanned, Router};
 
 impl Router {
     /// Events matching `q` that the caller may see, ids as the gateway shows them.
@@ -42,21 +41,19 @@ impl Router {
         if engines.is_empty() {
             return Ok(Fanned::whole(Page::empty()));
         }
-        let page = q.page;
-        let results = join_all(engines.iter().map(|e| {
-            let mut q = q.clone();
-            q.page = widen(page);
-            async move {
-                let cx = fanout_cx(e, cx);
-                call(e, "events", &cx, e.engine.events(&cx, q))
-                    .await
-                    .map(|p| p.map(|ev| Self::out_event(e, ev)))
-            }
-        }))
-        .await;
-        merged_page(&engines, results, page, |items| {
-            items.sort_by(|a, b| (a.at, &a.engine, a.seq).cmp(&(b.at, &b.engine, b.seq)))
-        })
+        paged(
+            &engines,
+            cx,
+            q,
+            |e, cx, q| {
+                Box::pin(async move {
+                    let p = call(e, "events", cx, e.engine.events(cx, q)).await?;
+                    Ok(p.map(|ev| Self::out_event(e, ev)))
+                })
+            },
+            |items| items.sort_by(|a, b| (a.at, &a.engine, a.seq).cmp(&(b.at, &b.engine, b.seq))),
+        )
+        .await
     }
 
     /// Events of engine `engine` (its configured name) after sequence number `after`

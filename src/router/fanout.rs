@@ -3,11 +3,14 @@
 
 use std::time::{Duration, Instant};
 
-use flowgate_core::{EngineError, ErrorKind, Health, Page, PageRequest, Result};
-use futures::future::join_all;
+use flowgate_core::{
+    CallContext, EngineError, ErrorKind, EventQuery, Health, Page, PageRequest, Result, TaskQuery,
+    WorkflowQuery,
+};
+use futures::future::{join_all, BoxFuture};
 use tracing::Instrument;
 
-use super::{EngineEntry, EngineFailure, EngineHealth, Fanned, Router};
+use super::{fanout_cx, EngineEntry, EngineFailure, EngineHealth, Fanned, Router};
 
 impl Router {
     /// Readiness of every engine, checked concurrently: an open upstream breaker answers
@@ -53,13 +56,58 @@ impl Router {
 }
 
 /// A page wide enough to merge: every engine returns the first `offset + limit` items.
-pub(super) fn widen(p: PageRequest) -> PageRequest {
+fn widen(p: PageRequest) -> PageRequest {
     PageRequest::new(0, p.offset.saturating_add(p.limit))
+}
+
+/// A query a fan-out sends to every engine, its page widened.
+pub(super) trait PagedQuery: Clone {
+    /// The page asked for.
+    fn page_mut(&mut self) -> &mut PageRequest;
+}
+
+impl PagedQuery for TaskQuery {
+    fn page_mut(&mut self) -> &mut PageRequest {
+        &mut self.page
+    }
+}
+
+impl PagedQuery for WorkflowQuery {
+    fn page_mut(&mut self) -> &mut PageRequest {
+        &mut self.page
+    }
+}
+
+impl PagedQuery for EventQuery {
+    fn page_mut(&mut self) -> &mut PageRequest {
+        &mut self.page
+    }
+}
+
+/// Asks every engine of `engines` at once, each with its own fan-out deadline, what
+/// `ask` asks with `q` widened to its first `offset + limit` items, then merges the
+/// answers into `q`'s page, in the order `sort` puts them.
+pub(super) async fn paged<Q: PagedQuery, T>(
+    engines: &[&EngineEntry],
+    cx: &CallContext,
+    mut q: Q,
+    ask: impl for<'a> Fn(&'a EngineEntry, &'a CallContext, Q) -> BoxFuture<'a, Result<Page<T>>>,
+    sort: impl FnOnce(&mut Vec<T>),
+) -> Result<Fanned<Page<T>>> {
+    let page = *q.page_mut();
+    *q.page_mut() = widen(page);
+    let (ask, q) = (&ask, &q);
+    let results = join_all(engines.iter().map(|e| async move {
+        let cx = fanout_cx(e, cx);
+        ask(e, &cx, q.clone()).await
+    }))
+    .await;
+    merged_page(engines, results, page, sort)
 }
 
 /// The page `page` of the engines' answers merged into one list: totals summed, items
 /// put in order by `sort`, failed engines listed beside the page.
-pub(super) fn merged_page<T>(
+fn merged_page<T>(
     engines: &[&EngineEntry],
     results: Vec<Result<Page<T>>>,
     page: PageRequest,

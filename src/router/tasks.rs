@@ -4,10 +4,9 @@
 use flowgate_core::{
     CallContext, Completion, DocLocator, EngineError, ErrorKind, Page, Result, Task, TaskQuery,
 };
-use futures::future::join_all;
 
-use super::fanout::{merged_page, widen};
-use super::{call, fanout_cx, scoped, Fanned, Router};
+use super::fanout::paged;
+use super::{call, scoped, Fanned, Router};
 
 impl Router {
     /// One task.
@@ -62,21 +61,20 @@ impl Router {
             let p = call(e, "tasks", &cx, e.engine.tasks(&cx, q)).await?;
             return Ok(Fanned::whole(p.map(|t| Self::out_task(e, t))));
         }
-        let page = q.page;
-        let results = join_all(engines.iter().map(|e| {
-            let mut q = q.clone();
-            q.page = widen(page);
-            async move {
-                let cx = fanout_cx(e, cx);
-                call(e, "tasks", &cx, e.engine.tasks(&cx, q))
-                    .await
-                    .map(|p| p.map(|t| Self::out_task(e, t)))
-            }
-        }))
-        .await;
-        merged_page(&engines, results, page, |items| {
-            flowgate_core::order::sort_tasks(items, q.sort.as_ref())
-        })
+        let sort = q.sort;
+        paged(
+            &engines,
+            cx,
+            q,
+            |e, cx, q| {
+                Box::pin(async move {
+                    let p = call(e, "tasks", cx, e.engine.tasks(cx, q)).await?;
+                    Ok(p.map(|t| Self::out_task(e, t)))
+                })
+            },
+            |items| flowgate_core::order::sort_tasks(items, sort.as_ref()),
+        )
+        .await
     }
 
     /// Completes a task.

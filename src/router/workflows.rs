@@ -5,10 +5,9 @@ use flowgate_core::{
     CallContext, DocLocator, Document, EngineError, Graph, Page, Result, StartWorkflow,
     WorkflowInstance, WorkflowQuery,
 };
-use futures::future::join_all;
 
-use super::fanout::{merged_page, widen};
-use super::{call, fanout_cx, scoped, EngineEntry, Fanned, Router, PREFIX_SEP};
+use super::fanout::paged;
+use super::{call, scoped, EngineEntry, Fanned, Router, PREFIX_SEP};
 
 impl Router {
     /// Starts an instance on the engine that has the model. Documents prefixed for an
@@ -124,21 +123,20 @@ impl Router {
         }
         let (engines, model) = self.model_scope(q.model_name.as_deref())?;
         q.model_name = model;
-        let page = q.page;
-        let results = join_all(engines.iter().map(|e| {
-            let mut q = q.clone();
-            q.page = widen(page);
-            async move {
-                let cx = fanout_cx(e, cx);
-                call(e, "workflows", &cx, e.engine.workflows(&cx, q))
-                    .await
-                    .map(|p| p.map(|w| Self::out_workflow(e, w)))
-            }
-        }))
-        .await;
-        merged_page(&engines, results, page, |items| {
-            flowgate_core::order::sort_workflows(items, q.sort.as_ref())
-        })
+        let sort = q.sort;
+        paged(
+            &engines,
+            cx,
+            q,
+            |e, cx, q| {
+                Box::pin(async move {
+                    let p = call(e, "workflows", cx, e.engine.workflows(cx, q)).await?;
+                    Ok(p.map(|w| Self::out_workflow(e, w)))
+                })
+            },
+            |items| flowgate_core::order::sort_workflows(items, sort.as_ref()),
+        )
+        .await
     }
 
     /// Resolves a document reference on the engine that owns it; the document's id is

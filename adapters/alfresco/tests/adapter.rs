@@ -1,47 +1,20 @@
 //! Adapter behaviour beyond the conformance suite: authentication modes and ticket
 //! renewal, paging across Alfresco pages, outcome mapping of every built-in definition,
-//! fault handling without hangs, no repeated writes, and path safety of ids.
+//! and path safety of ids (upstream faults: faults.rs).
 
 mod common;
 
+use common::{bounded, done, open_tasks, start_req};
+
 use std::time::Duration;
 
-use flowgate_alfresco::sim::{nodes, Fault, FaultKind, SimOptions};
+use flowgate_alfresco::sim::{nodes, SimOptions};
 use flowgate_alfresco::AuthMode;
 use flowgate_core::{
-    CallContext, Completion, DocLocator, ErrorKind, NodeState, StartWorkflow, TaskQuery, TaskState,
+    CallContext, DocLocator, ErrorKind, NodeState, StartWorkflow, TaskQuery, TaskState,
     WorkflowEngine, WorkflowState,
 };
 use serde_json::{json, Value};
-
-/// Every test body runs under this bound.
-async fn bounded<F: std::future::Future<Output = T>, T>(f: F) -> T {
-    tokio::time::timeout(Duration::from_secs(60), f)
-        .await
-        .expect("test finished in time")
-}
-
-fn start_req(model: &str, vars: Value) -> StartWorkflow {
-    StartWorkflow {
-        model: model.into(),
-        documents: vec![nodes::CONTRACT.into()],
-        variables: vars.as_object().cloned().unwrap_or_default(),
-    }
-}
-
-fn done(action: &str) -> Completion {
-    Completion {
-        action: action.into(),
-        ..Default::default()
-    }
-}
-
-async fn open_tasks(e: &dyn WorkflowEngine, wf: &str) -> Vec<flowgate_core::Task> {
-    e.tasks(&common::admin(), TaskQuery::for_workflow(wf))
-        .await
-        .expect("tasks of workflow")
-        .items
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_ticket_is_renewed_once_and_the_call_succeeds() {
@@ -370,141 +343,6 @@ async fn missing_required_start_variable_is_a_bad_request_without_upstream_start
     .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::BadRequest, "{err:?}");
     assert_eq!(sim.count("POST", "/processes"), 0);
-}
-
-fn fast_engine(sim: &flowgate_alfresco::sim::SimHandle) -> flowgate_alfresco::AlfrescoEngine {
-    let mut cfg = common::config(sim, AuthMode::Basic);
-    cfg.http.request_timeout_ms = 400;
-    cfg.http.max_attempts = 2;
-    common::engine_from(cfg)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_fault_gives_the_right_error_kind_without_hanging() {
-    let cases = [
-        (FaultKind::Delay(Duration::from_secs(3)), ErrorKind::Timeout),
-        (FaultKind::Status(500), ErrorKind::Upstream),
-        (FaultKind::Status(502), ErrorKind::Upstream),
-        (FaultKind::RateLimit, ErrorKind::Unavailable),
-        (FaultKind::MalformedJson, ErrorKind::Upstream),
-        (FaultKind::WrongShape, ErrorKind::Upstream),
-        (FaultKind::HtmlOk, ErrorKind::Upstream),
-        (FaultKind::DropConnection, ErrorKind::Upstream),
-    ];
-    for (fault, kind) in cases {
-        let sim = common::sim();
-        let e = fast_engine(&sim);
-        sim.fault(Fault::on("/process-definitions", fault.clone()));
-        let started = std::time::Instant::now();
-        let err = bounded(e.models(&common::admin()))
-            .await
-            .expect_err("fault surfaces");
-        assert_eq!(err.kind(), kind, "{fault:?}: {err:?}");
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "{fault:?} took {:?}",
-            started.elapsed()
-        );
-        assert!(
-            !err.message().contains("Injected"),
-            "no upstream body in messages: {err:?}"
-        );
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn idempotent_reads_are_retried_after_a_transient_failure() {
-    let sim = common::sim();
-    let e = fast_engine(&sim);
-    sim.fault(
-        Fault::on("/process-definitions", FaultKind::Status(503))
-            .method("GET")
-            .times(1),
-    );
-    let models = bounded(e.models(&common::admin()))
-        .await
-        .expect("second attempt succeeds");
-    assert_eq!(models.len(), 5);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_timed_out_completion_or_start_is_never_resent() {
-    let sim = common::sim();
-    let e = fast_engine(&sim);
-    bounded(async {
-        let dave = common::user("dave", &[]);
-        sim.fault(
-            Fault::on("/processes", FaultKind::Delay(Duration::from_secs(2)))
-                .method("POST")
-                .times(1),
-        );
-        let err = e
-            .start(
-                &dave,
-                start_req("activitiReview", json!({"assignee": "jdoe"})),
-            )
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
-        assert_eq!(sim.count("POST", "/processes"), 1, "start sent once");
-
-        let wf = e
-            .start(
-                &dave,
-                start_req("activitiReview", json!({"assignee": "jdoe"})),
-            )
-            .await
-            .expect("start");
-        let t = open_tasks(&e, &wf.id).await.remove(0);
-        sim.fault(
-            Fault::on(
-                format!("/tasks/{}", t.id),
-                FaultKind::Delay(Duration::from_secs(2)),
-            )
-            .method("PUT")
-            .times(1),
-        );
-        let jdoe = common::user("jdoe", &[]);
-        let err = e.complete(&jdoe, &t.id, done("approve")).await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
-        assert_eq!(
-            sim.count("PUT", &format!("/tasks/{}", t.id)),
-            1,
-            "completion sent once"
-        );
-
-        // A completion whose answer was lost is recognised on the re-read.
-        sim.clear_faults();
-        let wf = e
-            .start(
-                &dave,
-                start_req("activitiReview", json!({"assignee": "jdoe"})),
-            )
-            .await
-            .expect("start");
-        let t = open_tasks(&e, &wf.id).await.remove(0);
-        sim.fault(
-            Fault::on(format!("/tasks/{}", t.id), FaultKind::DropAfterCommit)
-                .method("PUT")
-                .times(1),
-        );
-        let r = e.complete(&jdoe, &t.id, done("approve")).await;
-        assert_eq!(
-            sim.count("PUT", &format!("/tasks/{}", t.id)),
-            1,
-            "completion sent once"
-        );
-        if let Err(err) = r {
-            assert_eq!(err.kind(), ErrorKind::Upstream, "{err:?}");
-        }
-        let after = e.task(&common::admin(), &t.id).await.expect("task");
-        assert_eq!(
-            after.state,
-            TaskState::Ended,
-            "the side effect happened once"
-        );
-    })
-    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -108,6 +108,22 @@ impl EventFeed {
         }))
     }
 
+    /// The feed of engine `engine` as its configuration (`settings`, read under the
+    /// key prefix `engines.<engine>`) asks: `None` when polling is off; a bad setting
+    /// or an unreadable state directory is a 400 naming the key.
+    pub fn configured(
+        engine: &str,
+        settings: Result<PollSettings, Vec<String>>,
+    ) -> Result<Option<Arc<Self>>, EngineError> {
+        let settings = settings.map_err(|e| EngineError::bad_request(e.join("; ")))?;
+        if !settings.enabled() {
+            return Ok(None);
+        }
+        Self::open(engine, settings).map(Some).map_err(|e| {
+            EngineError::bad_request(format!("engines.{engine}.events_state_dir: {e}"))
+        })
+    }
+
     /// The settings the feed was opened with.
     pub fn settings(&self) -> &PollSettings {
         &self.settings

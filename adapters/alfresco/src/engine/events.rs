@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use flowgate_core::{EngineError, Result, WorkflowEngine};
+use flowgate_core::{Result, WorkflowEngine};
 use flowgate_poll::EventFeed;
 
 use super::AlfrescoEngine;
@@ -13,16 +13,7 @@ use crate::config::AlfrescoConfig;
 
 /// The feed of engine `name` when its configuration turns polling on.
 pub(super) fn open_feed(name: &str, cfg: &AlfrescoConfig) -> Result<Option<Arc<EventFeed>>> {
-    let prefix = format!("engines.{name}");
-    let settings = cfg
-        .events(&prefix)
-        .map_err(|e| EngineError::bad_request(e.join("; ")))?;
-    if !settings.enabled() {
-        return Ok(None);
-    }
-    EventFeed::open(name, settings)
-        .map(Some)
-        .map_err(|e| EngineError::bad_request(format!("{prefix}.events_state_dir: {e}")))
+    EventFeed::configured(name, cfg.events(&format!("engines.{name}")))
 }
 
 impl AlfrescoEngine {

@@ -86,3 +86,46 @@ pub fn with_password(mut cx: CallContext) -> CallContext {
     });
     cx
 }
+
+/// Every test body runs under this bound.
+pub async fn bounded<F: std::future::Future<Output = T>, T>(f: F) -> T {
+    tokio::time::timeout(Duration::from_secs(60), f)
+        .await
+        .expect("test finished in time")
+}
+
+/// A start of `model` on the contract document with these variables.
+pub fn start_req(model: &str, vars: serde_json::Value) -> flowgate_core::StartWorkflow {
+    flowgate_core::StartWorkflow {
+        model: model.into(),
+        documents: vec![flowgate_alfresco::sim::nodes::CONTRACT.into()],
+        variables: vars.as_object().cloned().unwrap_or_default(),
+    }
+}
+
+/// Completion with this action.
+pub fn done(action: &str) -> flowgate_core::Completion {
+    flowgate_core::Completion {
+        action: action.into(),
+        ..Default::default()
+    }
+}
+
+/// The open tasks of workflow `wf`, read as admin.
+pub async fn open_tasks(
+    e: &dyn flowgate_core::WorkflowEngine,
+    wf: &str,
+) -> Vec<flowgate_core::Task> {
+    e.tasks(&admin(), flowgate_core::TaskQuery::for_workflow(wf))
+        .await
+        .expect("tasks of workflow")
+        .items
+}
+
+/// An engine with short timeouts and two attempts, for fault tests.
+pub fn fast_engine(sim: &flowgate_alfresco::sim::SimHandle) -> flowgate_alfresco::AlfrescoEngine {
+    let mut cfg = config(sim, AuthMode::Basic);
+    cfg.http.request_timeout_ms = 400;
+    cfg.http.max_attempts = 2;
+    engine_from(cfg)
+}

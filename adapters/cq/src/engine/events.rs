@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use flowgate_core::{CallContext, EngineError, Result, Task, WorkflowEngine};
+use flowgate_core::{CallContext, Result, Task, WorkflowEngine};
 use flowgate_poll::EventFeed;
 
 use super::tasks::history_rows;
@@ -17,16 +17,7 @@ use crate::wire::History;
 
 /// The feed of engine `name` when its configuration turns polling on.
 pub(super) fn open_feed(name: &str, cfg: &CqConfig) -> Result<Option<Arc<EventFeed>>> {
-    let prefix = format!("engines.{name}");
-    let settings = cfg
-        .events(&prefix)
-        .map_err(|e| EngineError::bad_request(e.join("; ")))?;
-    if !settings.enabled() {
-        return Ok(None);
-    }
-    EventFeed::open(name, settings)
-        .map(Some)
-        .map_err(|e| EngineError::bad_request(format!("{prefix}.events_state_dir: {e}")))
+    EventFeed::configured(name, cfg.events(&format!("engines.{name}")))
 }
 
 impl CqEngine {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use flowgate_core::CallContext;
+use flowgate_core::{CallContext, WorkflowEngine};
 use flowgate_cq::sim::{self, CqSim};
 use flowgate_cq::{AuthConfig, CqConfig, CqEngine, Profile};
 use flowgate_testkit::{ExpectedTask, Fixture, Setup, Step, Who};
@@ -179,4 +179,46 @@ pub async fn setup_https(profile: Profile) -> Setup {
     );
     s.guard = Some(Box::new((sim, ca_file)));
     s
+}
+
+/// Requests the simulator received with this method and a path containing `path_contains`.
+pub fn count(sim: &CqSim, method: &str, path_contains: &str) -> usize {
+    sim.requests()
+        .iter()
+        .filter(|r| r.method == method && r.path.contains(path_contains))
+        .count()
+}
+
+/// A `flowgate/review` on `doc`, started by editor1.
+pub async fn start_review(e: &CqEngine, doc: &str) -> flowgate_core::WorkflowInstance {
+    let req = flowgate_core::StartWorkflow {
+        model: "flowgate/review".into(),
+        documents: vec![doc.to_owned()],
+        variables: Default::default(),
+    };
+    e.start(&editor1(), req).await.expect("start")
+}
+
+/// The one open task of workflow `wf`.
+pub async fn only_task(e: &CqEngine, wf: &str) -> flowgate_core::Task {
+    let tasks = e
+        .tasks(&admin(), flowgate_core::TaskQuery::for_workflow(wf))
+        .await
+        .expect("tasks");
+    assert_eq!(tasks.items.len(), 1, "{tasks:?}");
+    tasks.items.into_iter().next().expect("one task")
+}
+
+/// Completion with the `Approve` route.
+pub fn approve() -> flowgate_core::Completion {
+    flowgate_core::Completion {
+        action: "Approve".into(),
+        ..Default::default()
+    }
+}
+
+/// The JCR path a workflow id stands for.
+pub fn wf_path(id: &str) -> String {
+    let bytes = URL_SAFE_NO_PAD.decode(id).expect("base64url id");
+    String::from_utf8(bytes).expect("utf-8 path")
 }
