@@ -5,10 +5,10 @@
 //! At least once, never lost: a cursor moves only in a store update that records the
 //! outcome of its event (delivered, dead-lettered, or not wanted by the endpoint),
 //! written after that outcome. Outcomes are gathered and written together
-//! ([`super::outcomes`]), before any other update (a failure, a dead letter), and
-//! whenever the dispatcher has nothing left to send. A crash loses at most that much written state: those events
-//! are delivered again after the restart, with the same `webhook-id`, which receivers
-//! use to recognise a repeat.
+//! ([`super::outcomes`]): before any other update (a failure, a dead letter), and at
+//! the latest a quarter of a second after the first of them, busy or idle. A crash
+//! loses at most that much written state: those events are delivered again after the
+//! restart, with the same `webhook-id`, which receivers use to recognise a repeat.
 //!
 //! The stored log is the source. Live events (the gateway's channel, see
 //! [`crate::live`]) only wake a dispatcher early; without them it looks again every
@@ -163,11 +163,16 @@ async fn serve_claimed(state: &actix_web::web::Data<AppState>, rt: &Arc<Runtime>
             .min()
             .map(|(_, engine, _)| engine);
         let Some(engine) = next else {
-            // Nothing left to send: what is settled is written before waiting.
-            unwritten.flush(&store, &name).await;
+            // Nothing left to send. What is settled is written once it is due, not at
+            // every pause: events trickling in one by one would otherwise cost a
+            // store write (an fsync) each.
+            if unwritten.due() {
+                unwritten.flush(&store, &name).await;
+            }
+            let wait = unwritten.due_in().map_or(POLL_EVERY, |d| d.min(POLL_EVERY));
             tokio::select! {
                 () = rt.wake.notified() => {}
-                () = tokio::time::sleep(POLL_EVERY) => {}
+                () = tokio::time::sleep(wait) => {}
             }
             drained.clear();
             continue;

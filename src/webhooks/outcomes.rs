@@ -43,6 +43,13 @@ impl Unwritten {
         self.events >= UNWRITTEN_EVENTS || self.since.is_some_and(|t| t.elapsed() >= UNWRITTEN_FOR)
     }
 
+    /// How long until it is time to write them (zero when it is); `None` when there is
+    /// nothing to write.
+    pub(super) fn due_in(&self) -> Option<Duration> {
+        self.since
+            .map(|t| UNWRITTEN_FOR.saturating_sub(t.elapsed()))
+    }
+
     /// `u` preceded by these outcomes (its own cursors and attempts come after them);
     /// leaves this empty.
     pub(super) fn before(&mut self, mut u: Update) -> Update {
