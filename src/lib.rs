@@ -291,7 +291,8 @@ pub struct Running {
     pub addr: SocketAddr,
     handle: ServerHandle,
     join: tokio::task::JoinHandle<std::io::Result<()>>,
-    jobs: Vec<tokio::task::JoinHandle<()>>,
+    background: Background,
+    data: web::Data<AppState>,
 }
 
 impl Running {
@@ -302,17 +303,16 @@ impl Running {
 
     /// Stops the server gracefully and waits for it.
     pub async fn stop(self) {
-        for j in &self.jobs {
-            j.abort();
-        }
         self.handle.stop(true).await;
         let _ = self.join.await;
+        self.background.stop(&self.data).await;
     }
 }
 
 /// Builds actix-web's `HttpServer` on an already bound listener, with the `[server]`
 /// settings: workers, keep-alive, the time a client has to send a request head, and
-/// the grace period of a graceful stop.
+/// the grace period of a graceful stop. It does not listen to signals: `flowgate
+/// serve` stops on SIGTERM and SIGINT itself, other users with the server's handle.
 pub fn server(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
     server_with_data(web::Data::new(state), listener)
 }
@@ -333,24 +333,45 @@ pub fn server_with_data(
     let mut server = HttpServer::new(move || app(data.clone()))
         .keep_alive(keep_alive)
         .client_request_timeout(client_request_timeout)
-        .shutdown_timeout(shutdown_timeout);
+        .shutdown_timeout(shutdown_timeout)
+        .disable_signals();
     if workers > 0 {
         server = server.workers(workers);
     }
     Ok(server.listen(listener)?.run())
 }
 
+/// What runs beside the HTTP server: the engines' jobs and the webhook dispatchers.
+#[derive(Debug)]
+pub struct Background {
+    jobs: Vec<tokio::task::JoinHandle<()>>,
+    webhooks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Background {
+    /// Stops the jobs, and the webhook dispatchers once they have written what they
+    /// settled (at most [`webhooks::STOP_GRACE`]).
+    pub async fn stop(self, data: &web::Data<AppState>) {
+        for j in &self.jobs {
+            j.abort();
+        }
+        webhooks::stop(data, self.webhooks, webhooks::STOP_GRACE).await;
+    }
+}
+
 /// Starts what runs beside the HTTP server: the engines' jobs, the relays of live
 /// events (so that every event is counted in `/metrics` from the start) and the
-/// webhook dispatchers. Must run inside a Tokio runtime; aborting the handles stops
-/// the tasks (the relays end with their engines).
-pub fn start_background(data: &web::Data<AppState>) -> Vec<tokio::task::JoinHandle<()>> {
-    let mut handles = registry::start_jobs(&data.jobs);
+/// webhook dispatchers. Must run inside a Tokio runtime; [`Background::stop`] ends
+/// them (the relays end with their engines).
+pub fn start_background(data: &web::Data<AppState>) -> Background {
+    let jobs = registry::start_jobs(&data.jobs);
     // The receiver is dropped at once: the relays run for the streams and
     // dispatchers to come, and nobody listening is not an error.
     drop(data.events.subscribe(&data.router, &data.settings.events));
-    handles.extend(webhooks::start(data));
-    handles
+    Background {
+        jobs,
+        webhooks: webhooks::start(data),
+    }
 }
 
 /// Binds `server.bind` (port 0 picks a free port), starts serving on a background task
@@ -365,15 +386,16 @@ pub async fn spawn(state: AppState) -> Result<Running, StartError> {
         state.settings.server.workers = 2;
     }
     let data = web::Data::new(state);
-    let jobs = start_background(&data);
-    let server = server_with_data(data, listener)?;
+    let background = start_background(&data);
+    let server = server_with_data(data.clone(), listener)?;
     let handle = server.handle();
     let join = tokio::spawn(server);
     Ok(Running {
         addr,
         handle,
         join,
-        jobs,
+        background,
+        data,
     })
 }
 

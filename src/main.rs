@@ -126,8 +126,9 @@ async fn serve(config: Option<PathBuf>, bind: Option<String>) -> Result<(), Stri
         .filter(|m| m.enabled && !m.bind.is_empty())
         .map(|m| m.bind);
     let data = actix_web::web::Data::new(state);
-    // Jobs, live event relays and webhook dispatchers; they end with the process.
-    let _background = flowgate::start_background(&data);
+    // Jobs, live event relays and webhook dispatchers, stopped after the server.
+    let background = flowgate::start_background(&data);
+    let state = data.clone();
     let metrics = match metrics_bind {
         Some(m) => {
             let l = TcpListener::bind(&m).map_err(|e| format!("cannot listen on {m}: {e}"))?;
@@ -142,6 +143,16 @@ async fn serve(config: Option<PathBuf>, bind: Option<String>) -> Result<(), Stri
         None => None,
     };
     let server = flowgate::server_with_data(data, listener).map_err(|e| e.to_string())?;
+    let handle = server.handle();
+    let stopping = state.clone();
+    actix_web::rt::spawn(async move {
+        stop_signal().await;
+        tracing::info!("stop signal received; stopping gracefully");
+        // Webhook dispatchers write what they delivered before anything else ends;
+        // events committed while requests drain are delivered after the next start.
+        stopping.webhooks.request_stop();
+        handle.stop(true).await;
+    });
     // Harnesses that start the binary on port 0 read the real address from this line.
     println!("flowgate listening on http://{local}{ctx}/");
     if let Some((_, at)) = &metrics {
@@ -160,8 +171,31 @@ async fn serve(config: Option<PathBuf>, bind: Option<String>) -> Result<(), Stri
         }
         None => server.await.map_err(|e| e.to_string())?,
     }
+    background.stop(&state).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Resolves at SIGTERM (how service managers stop a process) or SIGINT (Ctrl-C).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "SIGTERM not handled; Ctrl-C still stops");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn check_config(config: Option<PathBuf>) -> Result<(), String> {

@@ -3,8 +3,9 @@
 //! once, in order, signed as Standard Webhooks says; a receiver that refuses
 //! connections or answers 500 gets every event once it is back; a permanent failure
 //! ends dead-lettered, shows in the admin API, and an administrator's retry delivers
-//! it; the real binary killed and restarted resumes from its stored cursor; a plain
-//! http URL stops start-up unless `allow_plain_http` is set.
+//! it; the real binary killed and restarted resumes from its stored cursor, and
+//! stopped gracefully repeats nothing; a plain http URL stops start-up unless
+//! `allow_plain_http` is set.
 
 mod common;
 mod process;
@@ -426,6 +427,39 @@ async fn the_binary_resumes_from_its_cursor_after_a_kill() {
         log.contains("webhook delivery state is kept in a file"),
         "{log}"
     );
+}
+
+#[tokio::test]
+async fn a_graceful_stop_writes_what_was_delivered_so_a_restart_repeats_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let receiver = Receiver::start(Mode::Ok);
+    let hooks = "[[webhooks]]\nname = \"graceful\"\nurl = \"URL\"\nsecret_env = \"FLOWGATE_TEST_HOOK_SECRET\"\n\
+                 allow_plain_http = true\n"
+        .replace("URL", &receiver.url());
+    let cfg = write_config(dir.path(), &hooks);
+    let log = dir.path().join("flowgate.log");
+    let env = [("FLOWGATE_TEST_HOOK_SECRET", SECRET)];
+
+    let s = process::Server::start_with_env(&cfg, &log, &env);
+    let admin = Api::new(&s.addr, "Administrator", "Administrator");
+    let wf = admin.start("doc-graceful").await;
+    receiver.wait_delivered(2).await;
+    drop(admin);
+    // Stopped at once, before the outcomes of the two deliveries are due to be written
+    // (a quarter of a second): the stop writes them.
+    assert!(s.terminate(), "SIGTERM ends the gateway cleanly");
+
+    let s = process::Server::start_with_env(&cfg, &log, &env);
+    let admin = Api::new(&s.addr, "Administrator", "Administrator");
+    let vars = json!({"participants": ["user:Administrator"], "comment": "please"});
+    admin.complete_only_task(&wf, "start_review", vars).await;
+    admin.complete_only_task(&wf, "validate", json!({})).await;
+    receiver.wait_delivered(6).await;
+    // A repeat would come first, at the restart; give it time to show anyway.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let hits = receiver.delivered();
+    assert!(s.terminate(), "SIGTERM ends the gateway cleanly");
+    assert_once_in_order_signed(&hits, &SERIAL);
 }
 
 #[test]

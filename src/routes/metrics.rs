@@ -31,6 +31,8 @@ pub fn server(
             .default_service(web::to(not_found))
     })
     .workers(1)
+    // Stopped with the API server, by `flowgate serve`.
+    .disable_signals()
     .listen(listener)?
     .run())
 }

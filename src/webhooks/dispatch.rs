@@ -52,23 +52,43 @@ async fn claimed(store: &Arc<dyn WebhookStore>, name: &str) -> bool {
     matches!(blocking(store, move |s| s.claim(&n)).await, Ok(true))
 }
 
-/// The dispatcher of one endpoint. Runs until aborted. With a store shared by several
+/// The dispatcher of one endpoint. Runs until the gateway stops (writing what it
+/// settled) or it is aborted. With a store shared by several
 /// replicas, it delivers only while it holds the endpoint, starting each time from the
 /// stored cursors.
 pub async fn run(state: actix_web::web::Data<AppState>, rt: Arc<Runtime>) {
     let store = state.webhooks.store().clone();
     let name = rt.ep.name.clone();
+    let mut stop = state.webhooks.stopping();
     loop {
         while !claimed(&store, &name).await {
-            tokio::time::sleep(CLAIM_EVERY).await;
+            tokio::select! {
+                () = tokio::time::sleep(CLAIM_EVERY) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
         }
-        serve_claimed(&state, &rt).await;
+        if serve_claimed(&state, &rt, &mut stop).await == Served::Stopped {
+            return;
+        }
         tracing::warn!(webhook = %name, "another replica delivers to this endpoint now");
     }
 }
 
-/// Delivers while this process holds the endpoint; returns when it no longer does.
-async fn serve_claimed(state: &actix_web::web::Data<AppState>, rt: &Arc<Runtime>) {
+/// Why [`serve_claimed`] returned.
+#[derive(Debug, PartialEq, Eq)]
+enum Served {
+    /// Another process holds the endpoint now.
+    Lost,
+    /// The gateway stops; what was settled is written.
+    Stopped,
+}
+
+/// Delivers while this process holds the endpoint and the gateway runs.
+async fn serve_claimed(
+    state: &actix_web::web::Data<AppState>,
+    rt: &Arc<Runtime>,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+) -> Served {
     let store = state.webhooks.store().clone();
     let name = rt.ep.name.clone();
     let engines: Vec<String> = state
@@ -122,12 +142,16 @@ async fn serve_claimed(state: &actix_web::web::Data<AppState>, rt: &Arc<Runtime>
     let mut unwritten = Unwritten::default();
     let mut checked = std::time::Instant::now();
     loop {
+        if *stop.borrow() {
+            unwritten.flush(&store, &name).await;
+            return Served::Stopped;
+        }
         if checked.elapsed() >= CLAIM_EVERY {
             checked = std::time::Instant::now();
             // Written while this process still delivers for the endpoint.
             unwritten.flush(&store, &name).await;
             if !claimed(&store, &name).await {
-                return;
+                return Served::Lost;
             }
         }
         if rt.requeued.swap(false, Ordering::AcqRel) {
@@ -173,6 +197,7 @@ async fn serve_claimed(state: &actix_web::web::Data<AppState>, rt: &Arc<Runtime>
             tokio::select! {
                 () = rt.wake.notified() => {}
                 () = tokio::time::sleep(wait) => {}
+                _ = stop.wait_for(|s| *s) => {}
             }
             drained.clear();
             continue;
@@ -193,14 +218,19 @@ async fn serve_claimed(state: &actix_web::web::Data<AppState>, rt: &Arc<Runtime>
 }
 
 /// Wakes the dispatchers whose endpoints want a live event (all of them when events
-/// may have been missed). Runs until the gateway channel closes.
+/// may have been missed). Runs until the gateway channel closes or the gateway stops.
 pub async fn wake_on_live(state: actix_web::web::Data<AppState>, runtimes: Vec<Arc<Runtime>>) {
     use tokio::sync::broadcast::error::RecvError;
     let mut rx = state
         .events
         .subscribe(&state.router, &state.settings.events);
+    let mut stop = state.webhooks.stopping();
     loop {
-        match rx.recv().await {
+        let received = tokio::select! {
+            r = rx.recv() => r,
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        match received {
             Ok(item) => match &*item {
                 Live::Event(e) => {
                     for rt in runtimes.iter().filter(|rt| rt.ep.wants(e)) {

@@ -43,6 +43,8 @@ pub const STATE_FILE: &str = "webhooks.redb";
 pub struct Webhooks {
     endpoints: Vec<Arc<Runtime>>,
     store: Arc<dyn WebhookStore>,
+    /// Set once when the gateway stops: dispatchers write what they settled and end.
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Default for Webhooks {
@@ -50,6 +52,7 @@ impl Default for Webhooks {
         Self {
             endpoints: Vec::new(),
             store: Arc::new(MemoryStore::default()),
+            stop: tokio::sync::watch::channel(false).0,
         }
     }
 }
@@ -100,7 +103,21 @@ impl Webhooks {
                 tracing::warn!(webhook = %rt.ep.name, "allow_plain_http: events to this endpoint travel unencrypted");
             }
         }
-        Ok(Self { endpoints, store })
+        Ok(Self {
+            endpoints,
+            store,
+            stop: tokio::sync::watch::channel(false).0,
+        })
+    }
+
+    /// Tells the dispatchers to write what they settled and end (see [`stop`]).
+    pub fn request_stop(&self) {
+        self.stop.send_replace(true);
+    }
+
+    /// Whether the dispatchers were told to stop, and a way to wait for it.
+    pub(crate) fn stopping(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.stop.subscribe()
     }
 
     /// The endpoints, in the order configured.
@@ -230,6 +247,32 @@ pub fn start(data: &web::Data<AppState>) -> Vec<tokio::task::JoinHandle<()>> {
         tracing::error!(error = %e, "webhook delivery not started: no thread");
     }
     handles
+}
+
+/// Longest a stopping gateway waits for its dispatchers to write what they settled.
+pub const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Stops the dispatchers started by [`start`]: each writes the outcomes it settled and
+/// ends, so that a restart does not deliver those events again; after `grace` the
+/// ones still busy (a receiver that does not answer) are cut off, their next restart
+/// repeating at most what a crash would.
+pub async fn stop(
+    data: &web::Data<AppState>,
+    handles: Vec<tokio::task::JoinHandle<()>>,
+    grace: std::time::Duration,
+) {
+    data.webhooks.request_stop();
+    let aborts: Vec<_> = handles.iter().map(|h| h.abort_handle()).collect();
+    if tokio::time::timeout(grace, futures::future::join_all(handles))
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "webhook dispatchers still busy after {} s: stopped",
+            grace.as_secs()
+        );
+        aborts.iter().for_each(tokio::task::AbortHandle::abort);
+    }
 }
 
 /// Gives the calling thread (and the threads it starts) the niceness `nice`; a failure

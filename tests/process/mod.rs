@@ -55,12 +55,34 @@ impl Server {
         Server { child, addr }
     }
 
-    /// SIGKILL, then reap.
     /// The child's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
 
+    /// SIGTERM, as a service manager stops it, then waits (at most 20 s) for the
+    /// graceful stop to end the process; returns whether it exited with success.
+    pub fn terminate(mut self) -> bool {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "SIGTERM sent");
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status.success();
+            }
+            if std::time::Instant::now() > end {
+                self.child.kill().expect("SIGKILL");
+                self.child.wait().expect("reap");
+                panic!("the gateway did not stop within 20 s of SIGTERM");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL, then reap.
     pub fn kill(mut self) {
         // `Child::kill` sends SIGKILL on Unix: no shutdown code runs.
         self.child.kill().expect("SIGKILL");
