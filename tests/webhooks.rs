@@ -68,17 +68,10 @@ async fn a_serial_review_arrives_once_per_event_in_order_and_signed() {
     // second later): cursors at the last event, nothing behind, no failure.
     let admin = Api::new(&addr, "Administrator", "Administrator");
     let last_seq = hits[5].json()["data"]["seq"].as_u64().expect("seq");
-    let end = Instant::now() + LIMIT;
-    let v = loop {
-        let (status, v) = admin.get("/admin/webhooks").await;
-        assert_eq!(status, 200, "{v}");
-        let every = &v["entries"][0];
-        if every["cursors"][0]["cursor"] == last_seq && every["lag"] == 0 {
-            break v;
-        }
-        assert!(Instant::now() < end, "{v}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let v = admin_view_when(&admin, |every| {
+        every["cursors"][0]["cursor"] == last_seq && every["lag"] == 0
+    })
+    .await;
     assert_eq!(v["entity-type"], "webhooks");
     let every = &v["entries"][0];
     assert_eq!(every["name"], "every-event");
@@ -338,6 +331,31 @@ fn letter_body(hits: &[Hit], id: &str) -> String {
         .expect("a first attempt")
 }
 
+/// The admin view of the webhooks once `f` holds for its first endpoint (bounded).
+async fn admin_view_when(admin: &Api, f: impl Fn(&Value) -> bool) -> Value {
+    let end = Instant::now() + LIMIT;
+    loop {
+        let (status, v) = admin.get("/admin/webhooks").await;
+        assert_eq!(status, 200, "{v}");
+        if f(&v["entries"][0]) {
+            return v;
+        }
+        assert!(Instant::now() < end, "{v}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A `[[webhooks]]` table named `name` posting to `receiver`, plus `extra` lines; the
+/// secret comes from the environment of the process (`FLOWGATE_TEST_HOOK_SECRET`), as
+/// in production.
+fn binary_hook(name: &str, receiver: &Receiver, extra: &str) -> String {
+    format!(
+        "[[webhooks]]\nname = \"{name}\"\nurl = \"{}\"\nsecret_env = \"FLOWGATE_TEST_HOOK_SECRET\"\n\
+         allow_plain_http = true\n{extra}",
+        receiver.url()
+    )
+}
+
 fn write_config(dir: &Path, hooks: &str) -> std::path::PathBuf {
     let cfg = dir.join("flowgate.toml");
     let text = format!(
@@ -357,10 +375,11 @@ fn write_config(dir: &Path, hooks: &str) -> std::path::PathBuf {
 async fn the_binary_resumes_from_its_cursor_after_a_kill() {
     let dir = tempfile::tempdir().expect("tempdir");
     let receiver = Receiver::start(Mode::Ok);
-    // The secret comes from the environment of the process, as in production.
-    let hooks = "[[webhooks]]\nname = \"resume\"\nurl = \"URL\"\nsecret_env = \"FLOWGATE_TEST_HOOK_SECRET\"\n\
-                 allow_plain_http = true\nbackoff_base = \"50ms\"\nbackoff_cap = \"200ms\"\n"
-        .replace("URL", &receiver.url());
+    let hooks = binary_hook(
+        "resume",
+        &receiver,
+        "backoff_base = \"50ms\"\nbackoff_cap = \"200ms\"\n",
+    );
     let cfg = write_config(dir.path(), &hooks);
     let log = dir.path().join("flowgate.log");
     let env = [("FLOWGATE_TEST_HOOK_SECRET", SECRET)];
@@ -370,6 +389,10 @@ async fn the_binary_resumes_from_its_cursor_after_a_kill() {
     let wf = admin.start("doc-restart").await;
     let before = receiver.wait_delivered(2).await;
     assert_in_order(&before, &SERIAL[..2]);
+    // Their outcomes written (at most a quarter of a second later): from here on a
+    // kill must not deliver them again.
+    let second = before[1].json()["data"]["seq"].as_u64().expect("seq");
+    admin_view_when(&admin, |hook| hook["cursors"][0]["cursor"] == second).await;
     #[cfg(target_os = "linux")]
     assert_eq!(
         thread_nice(s.pid(), "webhooks"),
@@ -433,9 +456,7 @@ async fn the_binary_resumes_from_its_cursor_after_a_kill() {
 async fn a_graceful_stop_writes_what_was_delivered_so_a_restart_repeats_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let receiver = Receiver::start(Mode::Ok);
-    let hooks = "[[webhooks]]\nname = \"graceful\"\nurl = \"URL\"\nsecret_env = \"FLOWGATE_TEST_HOOK_SECRET\"\n\
-                 allow_plain_http = true\n"
-        .replace("URL", &receiver.url());
+    let hooks = binary_hook("graceful", &receiver, "");
     let cfg = write_config(dir.path(), &hooks);
     let log = dir.path().join("flowgate.log");
     let env = [("FLOWGATE_TEST_HOOK_SECRET", SECRET)];
