@@ -89,3 +89,13 @@ impl Server {
         self.child.wait().expect("reap");
     }
 }
+
+impl Drop for Server {
+    /// A test that ends, or fails, without stopping its server leaves nothing running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
