@@ -146,12 +146,12 @@ async fn serve(config: Option<PathBuf>, bind: Option<String>) -> Result<(), Stri
     let handle = server.handle();
     let stopping = state.clone();
     actix_web::rt::spawn(async move {
-        stop_signal().await;
-        tracing::info!("stop signal received; stopping gracefully");
+        let graceful = stop_signal().await;
+        tracing::info!(graceful, "stop signal received");
         // Webhook dispatchers write what they delivered before anything else ends;
         // events committed while requests drain are delivered after the next start.
         stopping.webhooks.request_stop();
-        handle.stop(true).await;
+        handle.stop(graceful).await;
     });
     // Harnesses that start the binary on port 0 read the real address from this line.
     println!("flowgate listening on http://{local}{ctx}/");
@@ -176,26 +176,31 @@ async fn serve(config: Option<PathBuf>, bind: Option<String>) -> Result<(), Stri
     Ok(())
 }
 
-/// Resolves at SIGTERM (how service managers stop a process) or SIGINT (Ctrl-C).
-async fn stop_signal() {
+/// Resolves at the signal that stops the gateway: `true` for SIGTERM (how service
+/// managers stop a process: in-flight requests may finish), `false` for SIGINT (Ctrl-C)
+/// and SIGQUIT (open connections, event streams included, are closed at once).
+async fn stop_signal() -> bool {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "SIGTERM not handled; Ctrl-C still stops");
+        match (signal(SignalKind::terminate()), signal(SignalKind::quit())) {
+            (Ok(mut term), Ok(mut quit)) => tokio::select! {
+                _ = term.recv() => true,
+                _ = quit.recv() => false,
+                _ = tokio::signal::ctrl_c() => false,
+            },
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, "SIGTERM and SIGQUIT not handled; Ctrl-C still stops");
                 let _ = tokio::signal::ctrl_c().await;
+                false
             }
         }
     }
     #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        false
+    }
 }
 
 fn check_config(config: Option<PathBuf>) -> Result<(), String> {
