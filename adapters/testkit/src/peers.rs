@@ -108,7 +108,8 @@ pub fn tls_reverse_proxy(dir: &Path, upstream: &str, cert: &Path, key: &Path) ->
     let d = dir.display();
     let conf = dir.join("nginx.conf");
     let text = format!(
-        "daemon off; pid {d}/nginx.pid; error_log {d}/nginx-error.log info;\n\
+        // One process (no master and workers), so that killing it leaves nothing behind.
+        "daemon off; master_process off; pid {d}/nginx.pid; error_log {d}/nginx-error.log info;\n\
          events {{ worker_connections 256; }}\n\
          http {{\n\
            access_log {d}/nginx-access.log;\n\
