@@ -301,8 +301,10 @@ impl Running {
         format!("http://{}{context_path}/", self.addr)
     }
 
-    /// Stops the server gracefully and waits for it.
+    /// Stops the server gracefully and waits for it; open event streams end at once,
+    /// each with a final `dropped` event.
     pub async fn stop(self) {
+        self.data.events.close();
         self.handle.stop(true).await;
         let _ = self.join.await;
         self.background.stop(&self.data).await;

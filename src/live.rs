@@ -26,7 +26,7 @@ use tokio::sync::broadcast::{
     self,
     error::{RecvError, TryRecvError},
 };
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 
 use crate::router::{LiveSource, Router};
 use crate::settings::EventsSettings;
@@ -73,11 +73,24 @@ impl std::ops::Deref for LiveEvent {
 
 /// The gateway channel (made, and the relays started, on first use), the inboxes of
 /// the open streams and their count.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Hub {
     tx: OnceLock<broadcast::Sender<Arc<Live>>>,
     open: Arc<AtomicUsize>,
     streams: Arc<Streams>,
+    /// Set when the gateway stops: every open stream ends, and a new one ends at once.
+    closing: watch::Sender<bool>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self {
+            tx: OnceLock::new(),
+            open: Arc::default(),
+            streams: Arc::default(),
+            closing: watch::channel(false).0,
+        }
+    }
 }
 
 impl Hub {
@@ -126,6 +139,19 @@ impl Hub {
             })
             .ok()?;
         Some(StreamSlot(self.open.clone()))
+    }
+
+    /// Ends every open stream (each with a final `dropped` event giving the position
+    /// to resume from) and every stream opened from now on: a stopping gateway does
+    /// not wait for its streams to reach their maximum lifetime, and their clients
+    /// reconnect, to another replica or to this one after its restart.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Whether [`Hub::close`] was called, and a way to wait for it.
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
     }
 
     /// Streams open now.

@@ -151,6 +151,9 @@ async fn serve(config: Option<PathBuf>, bind: Option<String>) -> Result<(), Stri
         // Webhook dispatchers write what they delivered before anything else ends;
         // events committed while requests drain are delivered after the next start.
         stopping.webhooks.request_stop();
+        // Event streams end now rather than hold a graceful stop for its whole grace
+        // period; their clients resume elsewhere or after the restart.
+        stopping.events.close();
         handle.stop(graceful).await;
     });
     // Harnesses that start the binary on port 0 read the real address from this line.

@@ -17,6 +17,7 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use flowgate_core::{access, CallContext, Event, EventKind};
 use serde::Deserialize;
+use tokio::sync::watch;
 use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
 use utoipa::IntoParams;
 
@@ -142,6 +143,12 @@ fn dropped(cursor: &Cursor, why: &str) -> Bytes {
     Bytes::from(format!("event: dropped\ndata: {data}\n\n"))
 }
 
+/// Resolves when the gateway stops (at once if it already did).
+async fn closed(closing: &mut watch::Receiver<bool>) {
+    // An error means the hub is gone, which only happens when the gateway is.
+    let _ = closing.wait_for(|c| *c).await;
+}
+
 /// The state of one open stream.
 struct Streamer {
     state: crate::WorkerState,
@@ -157,6 +164,8 @@ struct Streamer {
     backlog: VecDeque<Event>,
     heartbeat: Interval,
     end: Pin<Box<Sleep>>,
+    /// Becomes `true` when the gateway stops ([`crate::live::Hub::close`]).
+    closing: watch::Receiver<bool>,
     done: bool,
     _slot: StreamSlot,
 }
@@ -168,6 +177,9 @@ impl Streamer {
             return None;
         }
         loop {
+            if *self.closing.borrow() {
+                return Some(self.stopping());
+            }
             if let Some(e) = self.backlog.pop_front() {
                 self.cursor.insert(e.engine.clone(), e.seq);
                 if self.filter.shows(&self.cx, &e) {
@@ -191,6 +203,7 @@ impl Streamer {
                     self.done = true;
                     return None;
                 }
+                () = closed(&mut self.closing) => return Some(self.stopping()),
                 () = self.inbox.wake.notified() => {
                     if let Some(chunk) = self.drain() {
                         return Some(chunk);
@@ -202,6 +215,18 @@ impl Streamer {
                 _ = self.heartbeat.tick() => return Some(Bytes::from_static(b": keep-alive\n\n")),
             }
         }
+    }
+
+    /// The final chunk of a stream the stopping gateway ends: what the inbox already
+    /// holds, then a `dropped` event with the position to resume from.
+    fn stopping(&mut self) -> Bytes {
+        let mut chunk = self.drain().map(Vec::from).unwrap_or_default();
+        if !self.done {
+            let why = "the gateway is stopping";
+            chunk.extend_from_slice(&dropped(&self.cursor, why));
+        }
+        self.done = true;
+        Bytes::from(chunk)
     }
 
     /// The messages of what waits in the inbox, as one chunk (`None`: nothing to
@@ -299,7 +324,8 @@ impl Streamer {
         `id:` the stream position (`<engine>:<sequence>`, one per engine, comma-separated), \
         `event:` the routing event id, `data:` the event as JSON. Resumes after \
         `Last-Event-ID` from the stored log. Heartbeats are SSE comments. A stream that \
-        falls behind gets a final `dropped` event; every stream ends after \
+        falls behind, or is open when the gateway stops, gets a final `dropped` event \
+        with the position to resume from; every stream ends after \
         `events.max_stream_secs`.",
     params(
         StreamParams,
@@ -391,6 +417,7 @@ async fn stream(api: Api, req: HttpRequest) -> Result<HttpResponse, ApiError> {
         end: Box::pin(tokio::time::sleep(Duration::from_secs(
             settings.max_stream_secs,
         ))),
+        closing: api.state.events.closing(),
         done: false,
         _slot: slot,
     };

@@ -349,6 +349,42 @@ async fn a_stream_ends_after_its_maximum_lifetime() {
 }
 
 #[tokio::test]
+async fn stopping_the_gateway_ends_open_streams_with_the_position_to_resume_from() {
+    // A grace period longer than the test waits: the stop must not wait for the stream.
+    let toml = "[server]\nbind = \"127.0.0.1:0\"\nshutdown_timeout_secs = 120\n";
+    let state = AppState::new(settings(toml)).expect("state");
+    let r = flowgate::spawn(state).await.expect("spawn");
+    let c = Client::new(&r);
+    // A member's stream: its position also covers events it does not show.
+    let mut sse = Sse::open(r.addr, Some("jdoe"), "", None).await;
+    c.start("Administrator", "doc-other").await;
+    c.start("jdoe", "doc-mine").await;
+    let mine = timeout(LIMIT, sse.events(2)).await.expect("in time");
+    let addr = r.addr;
+    let stopped = tokio::spawn(r.stop());
+    let last = timeout(LIMIT, async {
+        let mut last = None;
+        while let Some(m) = sse.next().await {
+            last = Some(m);
+        }
+        last
+    })
+    .await
+    .expect("the stream ends before the grace period")
+    .expect("a final message");
+    timeout(LIMIT, stopped)
+        .await
+        .expect("the stop does not wait for the stream")
+        .expect("join");
+    assert_eq!(last.event.as_deref(), Some("dropped"), "{last:?}");
+    let d = last.json();
+    assert_eq!(d["reason"], "the gateway is stopping", "{d}");
+    assert_eq!(d["lastEventId"].as_str(), mine[1].id.as_deref(), "{d}");
+    assert_eq!(d["lastEventId"], "local:4", "{d}");
+    assert!(TcpStream::connect(addr).await.is_err(), "stopped");
+}
+
+#[tokio::test]
 async fn a_consumer_that_falls_behind_is_dropped_with_a_final_event() {
     let r = start("[events]\nbuffer = 4\n").await;
     let c = Client::new(&r);
