@@ -26,6 +26,7 @@ pub mod jwt;
 pub mod server;
 mod validate;
 pub mod webhooks;
+mod webhooks_check;
 mod webhooks_env;
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ use flowgate_core::{EventKind, Secret};
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
+use super::webhooks_check::check;
 pub use super::webhooks_env::{env_overrides, split_env};
 use crate::webhooks::signing::SigningKey;
 
@@ -128,6 +129,14 @@ pub struct EndpointSettings {
     /// Name of an environment variable holding the secret (instead of `secret`).
     #[serde(default)]
     pub secret_env: Option<String>,
+    /// The secret being replaced, while receivers move to `secret`: each delivery is
+    /// then signed with both (two signatures in `webhook-signature`), so a receiver
+    /// checking either one accepts it. Never logged.
+    #[serde(default)]
+    pub previous_secret: Option<Secret>,
+    /// Name of an environment variable holding the previous secret.
+    #[serde(default)]
+    pub previous_secret_env: Option<String>,
     /// Accept an `http://` URL. **Insecure**: the events (names, documents, comments)
     /// travel in clear; for a receiver on the same host or a trusted network only.
     #[serde(default)]
@@ -219,6 +228,8 @@ pub struct Endpoint {
     pub url: url::Url,
     /// Signing key.
     pub key: SigningKey,
+    /// The key being replaced, also signing while receivers move to `key`.
+    pub previous_key: Option<SigningKey>,
     /// Event kinds wanted (empty: all).
     pub kinds: Vec<EventKind>,
     /// Engines wanted (empty: all).
@@ -258,6 +269,17 @@ impl Endpoint {
         (self.kinds.is_empty() || self.kinds.contains(&e.kind))
             && (self.engines.is_empty() || self.engines.contains(&e.engine))
             && (self.models.is_empty() || self.models.contains(&e.model))
+    }
+
+    /// The `webhook-signature` value of message `id` sent at `timestamp` with `body`:
+    /// signed with the key, and with the previous key during a rotation.
+    pub fn signature(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
+        let mut s = self.key.sign(id, timestamp, body);
+        if let Some(previous) = &self.previous_key {
+            s.push(' ');
+            s.push_str(&previous.sign(id, timestamp, body));
+        }
+        s
     }
 
     /// Whether the endpoint may want events of engine `name`.
@@ -378,195 +400,6 @@ impl WebhooksSettings {
         } else {
             Err(errs)
         }
-    }
-}
-
-/// Checks one endpoint; with `build`, also resolves its secret and returns it ready.
-fn check(
-    e: &EndpointSettings,
-    key: &str,
-    engines: &[String],
-    env: &dyn Fn(&str) -> Option<String>,
-    build: bool,
-) -> Result<Option<Endpoint>, Vec<String>> {
-    let mut errs = Vec::new();
-    if !super::is_path_safe(&e.name) {
-        errs.push(format!(
-            "{key}.name: '{}' must be a non-empty path-safe name (letters, digits, '-', '_', '.', '~')",
-            flowgate_core::shown(&e.name)
-        ));
-    }
-    let url = match url::Url::parse(e.url.trim()) {
-        Err(err) => {
-            errs.push(format!(
-                "{key}.url: '{}' is not an absolute URL ({err})",
-                redact_url(&e.url)
-            ));
-            None
-        }
-        Ok(u) => {
-            let shown = redact_url(u.as_str());
-            match u.scheme() {
-                "https" => {}
-                "http" if e.allow_plain_http => {}
-                "http" => errs.push(format!(
-                    "{key}.url: '{shown}' is plain http; use https, or set {key}.allow_plain_http = true \
-                     for a receiver on a trusted network (events then travel in clear)"
-                )),
-                other => errs.push(format!(
-                    "{key}.url: scheme '{other}' is not http or https"
-                )),
-            }
-            if u.host().is_none() {
-                errs.push(format!("{key}.url: '{shown}' has no host"));
-            }
-            if !u.username().is_empty() || u.password().is_some() {
-                errs.push(format!(
-                    "{key}.url: must not carry credentials (user:password@); the receiver checks the signature"
-                ));
-            }
-            Some(u)
-        }
-    };
-    let mut kinds = Vec::new();
-    for id in &e.events {
-        match EventKind::parse(id.trim()) {
-            Some(k) => kinds.push(k),
-            None => errs.push(format!(
-                "{key}.events: '{}' is not a routing event id (one of {})",
-                flowgate_core::shown(id),
-                EventKind::ALL.map(EventKind::as_str).join(", ")
-            )),
-        }
-    }
-    for name in &e.engines {
-        if !engines.contains(name) {
-            errs.push(format!(
-                "{key}.engines: no engine named '{}' is configured",
-                flowgate_core::shown(name)
-            ));
-        }
-    }
-    let mut span = |field: &str, text: &str| match parse_span(text) {
-        Ok(d) => Some(d),
-        Err(why) => {
-            errs.push(format!("{key}.{field}: {why}"));
-            None
-        }
-    };
-    let max_age = span("max_age", &e.max_age);
-    let base = span("backoff_base", &e.backoff_base);
-    let cap = span("backoff_cap", &e.backoff_cap);
-    if let (Some(b), Some(c)) = (base, cap) {
-        if b > c {
-            errs.push(format!("{key}.backoff_base: must not exceed backoff_cap"));
-        }
-    }
-    let start = match e.start.trim() {
-        "oldest" => Some(Start::Oldest),
-        "latest" => Some(Start::Latest),
-        other => {
-            errs.push(format!(
-                "{key}.start: '{}' must be \"oldest\" or \"latest\"",
-                flowgate_core::shown(other)
-            ));
-            None
-        }
-    };
-    if e.connect_timeout_ms == 0 {
-        errs.push(format!("{key}.connect_timeout_ms: must be greater than 0"));
-    }
-    if e.request_timeout_ms == 0 {
-        errs.push(format!("{key}.request_timeout_ms: must be greater than 0"));
-    }
-    let http = flowgate_http::HttpSettings {
-        connect_timeout_ms: e.connect_timeout_ms,
-        request_timeout_ms: e.request_timeout_ms.max(1),
-        ca_file: e.ca_file.clone(),
-        client_cert_file: e.client_cert_file.clone(),
-        client_key_file: e.client_key_file.clone(),
-        proxy: e.proxy.clone(),
-        no_proxy: e.no_proxy.clone(),
-        ..flowgate_http::HttpSettings::default()
-    };
-    for p in http.validate(key) {
-        // Only the transport keys an endpoint has can be wrong here.
-        if ["client_cert_file", "client_key_file", "proxy", "no_proxy"]
-            .iter()
-            .any(|k| p.starts_with(&format!("{key}.{k}")))
-        {
-            errs.push(p);
-        }
-    }
-    let secret = match (&e.secret, &e.secret_env) {
-        (Some(_), Some(_)) => {
-            errs.push(format!(
-                "{key}.secret: give either secret or secret_env, not both"
-            ));
-            None
-        }
-        (None, None) => {
-            errs.push(format!(
-                "{key}.secret: required (or secret_env naming an environment variable, or \
-                 FLOWGATE__WEBHOOKS__<NAME>__SECRET); the Standard Webhooks form whsec_<base64>"
-            ));
-            None
-        }
-        (Some(s), None) => Some((s.clone(), format!("{key}.secret"))),
-        (None, Some(var)) if var.trim().is_empty() => {
-            errs.push(format!(
-                "{key}.secret_env: must name an environment variable"
-            ));
-            None
-        }
-        (None, Some(var)) if build => match env(var) {
-            Some(v) => Some((Secret::new(v), format!("{key}.secret_env ({var})"))),
-            None => {
-                errs.push(format!(
-                    "{key}.secret_env: environment variable {var} is not set"
-                ));
-                None
-            }
-        },
-        (None, Some(_)) => None,
-    };
-    let key_bytes = secret.and_then(|(s, field)| match SigningKey::from_whsec(s.expose()) {
-        Ok(k) => Some(k),
-        Err(why) => {
-            // Never the value itself.
-            errs.push(format!("{field}: {why}"));
-            None
-        }
-    });
-    if !errs.is_empty() {
-        return Err(errs);
-    }
-    if !build {
-        return Ok(None);
-    }
-    match (url, key_bytes, max_age, base, cap, start) {
-        (
-            Some(url),
-            Some(key),
-            Some(max_age),
-            Some(backoff_base),
-            Some(backoff_cap),
-            Some(start),
-        ) => Ok(Some(Endpoint {
-            name: e.name.clone(),
-            url,
-            key,
-            kinds,
-            engines: e.engines.clone(),
-            models: e.models.clone(),
-            max_age,
-            backoff_base,
-            backoff_cap,
-            request_timeout: Duration::from_millis(e.request_timeout_ms),
-            start,
-            http,
-        })),
-        _ => Err(vec![format!("{key}: incomplete settings")]),
     }
 }
 

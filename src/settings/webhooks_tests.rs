@@ -219,3 +219,68 @@ fn urls_are_shown_without_credentials_or_query() {
         "https://hooks.example/in"
     );
 }
+
+/// Another example secret (32 bytes of 0x2b), for tests only.
+const OTHER_SECRET: &str = "whsec_KysrKysrKysrKysrKysrKysrKysrKysrKysrKys=";
+
+#[test]
+fn a_rotation_signs_with_the_new_and_the_previous_secret() {
+    let engines = ["local".to_owned()];
+    let toml = format!(
+        "[[webhooks]]\nname = \"a\"\nurl = \"https://a.example/\"\nsecret = \"{SECRET}\"\n"
+    );
+    let key = |s: &str| SigningKey::from_whsec(s).unwrap();
+    let (id, ts, body) = ("msg_1", 1_700_000_000, b"{}".as_slice());
+
+    // Without a previous secret: one signature.
+    let s = load(&toml, &[]).unwrap();
+    let ep = &s.webhooks.resolve(&engines, &|_| None).unwrap()[0];
+    assert_eq!(ep.signature(id, ts, body), key(SECRET).sign(id, ts, body));
+
+    // The previous secret from the environment: the new signature, then the old one.
+    let env = [("FLOWGATE__WEBHOOKS__A__PREVIOUS_SECRET", OTHER_SECRET)];
+    let s = load(&toml, &env).unwrap();
+    let ep = &s.webhooks.resolve(&engines, &|_| None).unwrap()[0];
+    let header = ep.signature(id, ts, body);
+    let parts: Vec<&str> = header.split(' ').collect();
+    assert_eq!(
+        parts,
+        [
+            key(SECRET).sign(id, ts, body),
+            key(OTHER_SECRET).sign(id, ts, body)
+        ]
+    );
+    assert!(!format!("{ep:?}").contains(OTHER_SECRET));
+
+    // From a named variable; the same secret twice signs once.
+    let named = format!("{toml}previous_secret_env = \"OLD_HOOK_SECRET\"\n");
+    let s = load(&named, &[]).unwrap();
+    let err = s.webhooks.resolve(&engines, &|_| None).unwrap_err();
+    assert!(
+        err[0].contains("webhooks[0].previous_secret_env") && err[0].contains("OLD_HOOK_SECRET"),
+        "{err:?}"
+    );
+    let same = s
+        .webhooks
+        .resolve(&engines, &|v| {
+            (v == "OLD_HOOK_SECRET").then(|| SECRET.into())
+        })
+        .unwrap();
+    assert_eq!(
+        same[0].signature(id, ts, body),
+        key(SECRET).sign(id, ts, body)
+    );
+
+    // Both spellings at once, or a malformed value: refused, naming the key, never the value.
+    let both = format!("{named}previous_secret = \"{OTHER_SECRET}\"\n");
+    let err = load(&both, &[]).unwrap_err();
+    assert!(
+        err.contains("webhooks[0].previous_secret: give either"),
+        "{err}"
+    );
+    assert!(!err.contains(OTHER_SECRET), "{err}");
+    let bad = "whsec_c2hvcnQ=";
+    let err = load(&format!("{toml}previous_secret = \"{bad}\"\n"), &[]).unwrap_err();
+    assert!(err.contains("webhooks[0].previous_secret:"), "{err}");
+    assert!(!err.contains(bad), "{err}");
+}

@@ -96,7 +96,7 @@ impl Runtime {
     /// or why it failed.
     pub(crate) async fn send(&self, id: &str, body: &str) -> Result<u16, Failure> {
         let ts = Utc::now().timestamp();
-        let signature = self.ep.key.sign(id, ts, body.as_bytes());
+        let signature = self.ep.signature(id, ts, body.as_bytes());
         let req = self
             .client
             .post(self.ep.url.clone())

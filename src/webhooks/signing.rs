@@ -6,7 +6,9 @@
 //!   endpoint, so that receivers can drop repeated deliveries ([`message_id`]);
 //! - `webhook-timestamp`: seconds since the Unix epoch at the attempt;
 //! - `webhook-signature`: `v1,<base64 of HMAC-SHA256("{id}.{timestamp}.{body}")>`, keyed
-//!   with the base64-decoded part of the endpoint's `whsec_` secret.
+//!   with the base64-decoded part of the endpoint's `whsec_` secret. While an endpoint's
+//!   secret is rotated (`previous_secret`), a second signature by the old secret follows,
+//!   space-separated: receivers accept a message any one of its signatures verifies.
 //!
 //! The HMAC is the `hmac` crate's over `sha2`'s SHA-256; nothing is hand-rolled.
 
@@ -32,7 +34,7 @@ pub const HEADER_TIMESTAMP: &str = "webhook-timestamp";
 pub const HEADER_SIGNATURE: &str = "webhook-signature";
 
 /// The decoded key of one endpoint. `Debug` never shows it.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct SigningKey(Vec<u8>);
 
 impl std::fmt::Debug for SigningKey {

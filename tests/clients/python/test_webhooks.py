@@ -104,3 +104,32 @@ def test_reference_package_verifies_every_delivery(start_gateway, receiver):
     with pytest.raises(WebhookVerificationError):
         Webhook(other).verify(body, headers)
     assert secret not in gw.log_tail(10_000)
+
+
+def test_a_rotated_secret_signs_with_both_until_removed(start_gateway, receiver):
+    """While `previous_secret` is set, a receiver holding either secret accepts every
+    delivery (two signatures in `webhook-signature`); a third secret is refused."""
+    new = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    old = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+    gw = start_gateway(
+        f'[[webhooks]]\nname = "rotating"\nurl = "{receiver.url}"\nallow_plain_http = true\n'
+        'events = ["afterWorkflowStarted"]\n',
+        env={
+            "FLOWGATE__WEBHOOKS__ROTATING__SECRET": new,
+            "FLOWGATE__WEBHOOKS__ROTATING__PREVIOUS_SECRET": old,
+        },
+    )
+    admin = gw.connect("Administrator")
+    wf = admin.workflows.start("SerialDocumentReview", new_document(admin))
+
+    [(headers, body)] = receiver.wait_for(1)
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    for secret in (new, old):
+        payload = Webhook(secret).verify(body, headers)
+        assert payload["type"] == "afterWorkflowStarted"
+        assert payload["data"]["workflowId"] == wf.id
+    third = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    with pytest.raises(WebhookVerificationError):
+        Webhook(third).verify(body, headers)
+    log = gw.log_tail(10_000)
+    assert new not in log and old not in log
