@@ -112,6 +112,16 @@ impl EventLog {
         self.inner.write().forget(workflow_id)
     }
 
+    /// Sequence numbers of the events held for workflow `workflow_id`, in order.
+    pub fn seqs_of_workflow(&self, workflow_id: &str) -> Vec<u64> {
+        self.inner
+            .read()
+            .by_workflow
+            .get(workflow_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// Events matching the filters of `q` that `visible` accepts, in sequence order,
     /// as a page.
     pub fn query(&self, q: &EventQuery, visible: impl FnMut(&Event) -> bool) -> Page<Event> {

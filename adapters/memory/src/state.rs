@@ -219,6 +219,11 @@ pub enum Change {
         workflow: Uuid,
         /// Every task it created.
         tasks: Vec<Uuid>,
+        /// Sequence numbers of its stored events, deleted from the storage's event
+        /// table in the same commit. Not written to the log (the deletion is done by
+        /// the commit that writes it).
+        #[serde(skip)]
+        events: Vec<u64>,
     },
 }
 

@@ -195,7 +195,9 @@ impl Store {
                     self.doc_paths.insert(id, path);
                 }
                 Change::Event(e) => events.push(e),
-                Change::Purge { workflow, tasks } => self.purge(&workflow, &tasks),
+                Change::Purge {
+                    workflow, tasks, ..
+                } => self.purge(&workflow, &tasks),
             }
         }
         for e in events {
@@ -363,6 +365,12 @@ impl Store {
         for added in new.difference(&old) {
             index_add(&self.by_actor, added, id);
         }
+    }
+
+    /// Sequence numbers of the events held for `workflow` (deleted with it by a purge).
+    pub fn event_seqs(&self, workflow: &Uuid) -> Vec<u64> {
+        self.events
+            .seqs_of_workflow(&crate::state::id_string(workflow))
     }
 
     pub fn events(&self) -> &flowgate_core::EventLog {

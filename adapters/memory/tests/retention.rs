@@ -345,3 +345,125 @@ async fn entries_stay_flat_over_many_start_cancel_cycles_with_retention_on() {
     assert!(peak.workflows <= 50 && peak.tasks <= 100, "{peak:?}");
     assert!(peak.index_keys <= 200, "{peak:?}");
 }
+
+const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
+
+/// The rows of the data file's `events` table: number and stored bytes.
+fn event_rows(file: &Path) -> Vec<(u64, Vec<u8>)> {
+    let db = redb::Database::open(file).unwrap();
+    let txn = db.begin_read().unwrap();
+    let t = txn.open_table(EVENTS).unwrap();
+    let rows = t
+        .range(0..)
+        .unwrap()
+        .map(|r| {
+            let (k, v) = r.unwrap();
+            (k.value(), v.value().to_vec())
+        })
+        .collect();
+    rows
+}
+
+/// Sequence numbers of the events `e` holds for workflow `wf`.
+async fn event_seqs(e: &MemoryEngine, wf: &str) -> Vec<u64> {
+    let q = flowgate_core::EventQuery {
+        workflow_id: Some(wf.to_owned()),
+        ..Default::default()
+    };
+    let page = e.events(&admin(), q).await.unwrap();
+    page.items.iter().map(|ev| ev.seq).collect()
+}
+
+#[tokio::test]
+async fn redb_a_purge_deletes_the_workflows_events_from_the_file_and_numbers_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(DATA_FILE);
+    let far = Utc::now() + chrono::Duration::days(1);
+    let (purged, kept) = {
+        let e = durable(dir.path());
+        let mut purged = Vec::new();
+        for i in 0..3 {
+            let id = start(&e, &format!("p{i}")).await;
+            e.cancel(&admin(), &id).await.unwrap();
+            purged.extend(event_seqs(&e, &id).await);
+        }
+        let kept = start(&e, "kept").await;
+        let kept = event_seqs(&e, &kept).await;
+        assert_eq!(e.purge_ended_before(far, 10).await.unwrap(), 3);
+        (purged, kept)
+    };
+    assert!(!purged.is_empty());
+    let rows: Vec<u64> = event_rows(&file).iter().map(|(k, _)| *k).collect();
+    assert_eq!(
+        rows, kept,
+        "only the events of the workflow kept stay in the file"
+    );
+
+    // The last workflow purged holds the highest number: that one row stays, so that
+    // numbering after a reopen goes on above it instead of giving it again.
+    let last = {
+        let e = durable(dir.path());
+        let id = start(&e, "last").await;
+        e.cancel(&admin(), &id).await.unwrap();
+        let last = event_seqs(&e, &id).await;
+        assert_eq!(e.purge_ended_before(far, 10).await.unwrap(), 1);
+        last
+    };
+    let highest = *last.last().unwrap();
+    let rows: Vec<u64> = event_rows(&file).iter().map(|(k, _)| *k).collect();
+    assert_eq!(rows, [kept.clone(), vec![highest]].concat());
+    let e = durable(dir.path());
+    let id = start(&e, "after").await;
+    let after = event_seqs(&e, &id).await;
+    assert_eq!(after[0], highest + 1, "no number is given twice");
+    drop(e);
+    let rows: Vec<u64> = event_rows(&file).iter().map(|(k, _)| *k).collect();
+    assert_eq!(rows, [kept.clone(), vec![highest], after.clone()].concat());
+    // No longer the highest, the row goes at the next start.
+    drop(durable(dir.path()));
+    let rows: Vec<u64> = event_rows(&file).iter().map(|(k, _)| *k).collect();
+    assert_eq!(rows, [kept, after].concat());
+}
+
+#[tokio::test]
+async fn redb_events_left_by_earlier_purges_are_deleted_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(DATA_FILE);
+    let far = Utc::now() + chrono::Duration::days(1);
+    let purged = {
+        let e = durable(dir.path());
+        let id = start(&e, "old").await;
+        e.cancel(&admin(), &id).await.unwrap();
+        start(&e, "kept").await;
+        id
+    };
+    // The rows as an earlier version leaves them: its purges kept the events.
+    let before = event_rows(&file);
+    {
+        let e = durable(dir.path());
+        assert_eq!(e.purge_ended_before(far, 10).await.unwrap(), 1);
+        assert!(event_seqs(&e, &purged).await.is_empty());
+    }
+    let survivors = event_rows(&file);
+    assert!(survivors.len() < before.len());
+    {
+        let db = redb::Database::create(&file).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut t = txn.open_table(EVENTS).unwrap();
+            for (k, v) in &before {
+                t.insert(*k, v.as_slice()).unwrap();
+            }
+        }
+        txn.commit().unwrap();
+    }
+    assert_eq!(event_rows(&file).len(), before.len());
+    let e = durable(dir.path());
+    assert!(event_seqs(&e, &purged).await.is_empty());
+    drop(e);
+    assert_eq!(
+        event_rows(&file),
+        survivors,
+        "deleted when the file was opened"
+    );
+}

@@ -66,6 +66,7 @@ impl MemoryEngine {
             b.changes.push(Change::Purge {
                 workflow: id,
                 tasks: wf.tasks.clone(),
+                events: self.store.event_seqs(&id),
             });
             b.guards.push(guard);
         }

@@ -19,6 +19,7 @@
 //! for the on-disk layout and `docs/scaling.md` for a shared database backend.
 
 mod redb;
+mod redb_events;
 
 use std::fmt;
 use std::path::PathBuf;

@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
+use super::redb_events;
 use super::{
     frame, unframe, Loaded, SnapshotProgress, Storage, StorageError, BASE_FORMAT_VERSION,
     FORMAT_VERSION, PURGE_FORMAT_VERSION,
@@ -398,6 +399,21 @@ impl RedbStorage {
             self.seqs.lock().next = seq;
             out.dropped_tail_entries = 1;
         }
+        let orphans = redb_events::orphans(&out.changes);
+        if !orphans.is_empty() {
+            // Left by purges of earlier versions, which kept a workflow's events.
+            let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+            {
+                let mut events = txn.open_table(EVENTS).map_err(|e| self.err(e))?;
+                redb_events::write(&mut events, &[], &orphans).map_err(|e| self.err(e))?;
+            }
+            txn.commit().map_err(|e| self.err(e))?;
+            tracing::info!(
+                file = %self.file.display(),
+                events = orphans.len(),
+                "deleted the stored events of workflows purged earlier"
+            );
+        }
         Ok(out)
     }
 
@@ -445,6 +461,7 @@ impl RedbStorage {
                         Change::Purge {
                             workflow,
                             tasks: ids,
+                            ..
                         } => {
                             wfs.remove(workflow.as_u128()).map_err(|e| self.err(e))?;
                             for t in ids {
@@ -535,6 +552,7 @@ impl Storage for RedbStorage {
             let s = self.seqs.lock();
             (s.next, s.version)
         };
+        let purged = redb_events::purged(group);
         let mark = version < PURGE_FORMAT_VERSION
             && group
                 .iter()
@@ -549,17 +567,10 @@ impl Storage for RedbStorage {
                     meta.insert(KEY_VERSION, PURGE_FORMAT_VERSION)
                         .map_err(|e| self.err(e))?;
                 }
-                if !new_events.is_empty() {
+                if !new_events.is_empty() || !purged.is_empty() {
                     let mut events = txn.open_table(EVENTS).map_err(|e| self.err(e))?;
-                    let first = events
-                        .last()
-                        .map_err(|e| self.err(e))?
-                        .map_or(1, |(k, _)| k.value() + 1);
-                    for (i, bytes) in new_events.iter().enumerate() {
-                        events
-                            .insert(first + i as u64, bytes.as_slice())
-                            .map_err(|e| self.err(e))?;
-                    }
+                    redb_events::write(&mut events, &new_events, &purged)
+                        .map_err(|e| self.err(e))?;
                 }
                 let mut log = txn.open_table(LOG).map_err(|e| self.err(e))?;
                 for (i, bytes) in encoded.iter().enumerate() {
