@@ -218,9 +218,16 @@ impl Streamer {
     }
 
     /// The final chunk of a stream the stopping gateway ends: what the inbox already
-    /// holds, then a `dropped` event with the position to resume from.
+    /// holds, then a `dropped` event with the position to resume from. A stream still
+    /// replaying stored events sends none of the newer live ones (the position would
+    /// pass the stored events not sent yet).
     fn stopping(&mut self) -> Bytes {
-        let mut chunk = self.drain().map(Vec::from).unwrap_or_default();
+        let replaying = !self.backlog.is_empty() || !self.replay.is_empty();
+        let mut chunk = if replaying {
+            Vec::new()
+        } else {
+            self.drain().map(Vec::from).unwrap_or_default()
+        };
         if !self.done {
             let why = "the gateway is stopping";
             chunk.extend_from_slice(&dropped(&self.cursor, why));

@@ -385,6 +385,63 @@ async fn stopping_the_gateway_ends_open_streams_with_the_position_to_resume_from
 }
 
 #[tokio::test]
+async fn a_stream_stopped_while_replaying_resumes_where_its_client_stopped_reading() {
+    let toml = "[server]\nbind = \"127.0.0.1:0\"\nshutdown_timeout_secs = 120\n\
+                [events]\nreplay_batch = 50\n";
+    let state = AppState::new(settings(toml)).expect("state");
+    let r = flowgate::spawn(state).await.expect("spawn");
+    let c = Client::new(&r);
+    timeout(LIMIT * 3, async {
+        for i in 0..SLOW_STARTS {
+            c.start("jdoe", &format!("doc-replay-{i}")).await;
+        }
+    })
+    .await
+    .expect("stored events written");
+    // A replay larger than the socket buffers: the stream pauses in the middle of it.
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(1024).expect("rcvbuf");
+    let stream = socket.connect(r.addr).await.expect("connect");
+    let mut sse = Sse::open_on(stream, Some("Administrator"), "", Some("local:1")).await;
+    assert_eq!(sse.status, 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Live events wait in the stream's inbox, newer than the stored ones not sent yet.
+    c.start("jdoe", "doc-live").await;
+    let stopped = tokio::spawn(r.stop());
+    let (ids, last) = timeout(LIMIT, async {
+        let mut ids = Vec::new();
+        let mut last = None;
+        while let Some(m) = sse.next().await {
+            if let Some(id) = &m.id {
+                ids.push(id.clone());
+            }
+            last = Some(m);
+        }
+        (ids, last)
+    })
+    .await
+    .expect("the stream ends");
+    timeout(LIMIT, stopped)
+        .await
+        .expect("stopped")
+        .expect("join");
+    let last = last.expect("a final message");
+    assert_eq!(last.event.as_deref(), Some("dropped"), "{last:?}");
+    let gap = ids
+        .iter()
+        .zip(2..)
+        .find(|(id, n)| **id != format!("local:{n}"));
+    assert!(gap.is_none(), "stored events in order, first gap: {gap:?}");
+    assert!(ids.len() < SLOW_STARTS * 2, "stopped during the replay");
+    let d = last.json();
+    assert_eq!(
+        d["lastEventId"].as_str(),
+        ids.last().map(String::as_str),
+        "resuming from the final position misses nothing: {d}"
+    );
+}
+
+#[tokio::test]
 async fn a_consumer_that_falls_behind_is_dropped_with_a_final_event() {
     let r = start("[events]\nbuffer = 4\n").await;
     let c = Client::new(&r);
