@@ -18,20 +18,9 @@ use webhook_support::Api;
 const LIMIT: Duration = Duration::from_secs(20);
 
 fn write_config(dir: &Path) -> std::path::PathBuf {
-    let cfg = dir.join("flowgate.toml");
     // A grace period far longer than `process::Server::terminate` waits: the stop ends
     // in time only if it does not wait for the open stream.
-    let text = format!(
-        "[log]\nlevel = \"info\"\n[server]\nshutdown_timeout_secs = 120\n\
-         [engines.local]\nkind = \"embedded\"\nmodels_dir = \"{root}/config/models\"\ndefault = true\n\
-         storage = \"redb\"\ndata_dir = \"{data}\"\n\
-         [[auth.users]]\nname = \"Administrator\"\npassword_hash = \"{hash}\"\ngroups = [\"administrators\"]\n",
-        root = env!("CARGO_MANIFEST_DIR"),
-        data = dir.join("data").display(),
-        hash = process::ADMIN_HASH,
-    );
-    std::fs::write(&cfg, text).expect("write config");
-    cfg
+    process::redb_config(dir, "[server]\nshutdown_timeout_secs = 120\n")
 }
 
 /// One SSE message (comments are skipped by [`Stream::next`]).

@@ -357,18 +357,7 @@ fn binary_hook(name: &str, receiver: &Receiver, extra: &str) -> String {
 }
 
 fn write_config(dir: &Path, hooks: &str) -> std::path::PathBuf {
-    let cfg = dir.join("flowgate.toml");
-    let text = format!(
-        "[log]\nlevel = \"info\"\n{hooks}\
-         [engines.local]\nkind = \"embedded\"\nmodels_dir = \"{root}/config/models\"\ndefault = true\n\
-         storage = \"redb\"\ndata_dir = \"{data}\"\n\
-         [[auth.users]]\nname = \"Administrator\"\npassword_hash = \"{hash}\"\ngroups = [\"administrators\"]\n",
-        root = env!("CARGO_MANIFEST_DIR"),
-        data = dir.join("data").display(),
-        hash = process::ADMIN_HASH,
-    );
-    std::fs::write(&cfg, text).expect("write config");
-    cfg
+    process::redb_config(dir, hooks)
 }
 
 #[tokio::test]

@@ -145,6 +145,15 @@ impl Sse {
         }
     }
 
+    /// Every message until the end of the stream.
+    async fn rest(&mut self) -> Vec<Msg> {
+        let mut out = Vec::new();
+        while let Some(m) = self.next().await {
+            out.push(m);
+        }
+        out
+    }
+
     /// The next `n` event messages (comments skipped).
     async fn events(&mut self, n: usize) -> Vec<Msg> {
         let mut out = Vec::new();
@@ -362,16 +371,11 @@ async fn stopping_the_gateway_ends_open_streams_with_the_position_to_resume_from
     let mine = timeout(LIMIT, sse.events(2)).await.expect("in time");
     let addr = r.addr;
     let stopped = tokio::spawn(r.stop());
-    let last = timeout(LIMIT, async {
-        let mut last = None;
-        while let Some(m) = sse.next().await {
-            last = Some(m);
-        }
-        last
-    })
-    .await
-    .expect("the stream ends before the grace period")
-    .expect("a final message");
+    let last = timeout(LIMIT, sse.rest())
+        .await
+        .expect("the stream ends before the grace period")
+        .pop()
+        .expect("a final message");
     timeout(LIMIT, stopped)
         .await
         .expect("the stop does not wait for the stream")
@@ -408,24 +412,13 @@ async fn a_stream_stopped_while_replaying_resumes_where_its_client_stopped_readi
     // Live events wait in the stream's inbox, newer than the stored ones not sent yet.
     c.start("jdoe", "doc-live").await;
     let stopped = tokio::spawn(r.stop());
-    let (ids, last) = timeout(LIMIT, async {
-        let mut ids = Vec::new();
-        let mut last = None;
-        while let Some(m) = sse.next().await {
-            if let Some(id) = &m.id {
-                ids.push(id.clone());
-            }
-            last = Some(m);
-        }
-        (ids, last)
-    })
-    .await
-    .expect("the stream ends");
+    let mut got = timeout(LIMIT, sse.rest()).await.expect("the stream ends");
     timeout(LIMIT, stopped)
         .await
         .expect("stopped")
         .expect("join");
-    let last = last.expect("a final message");
+    let last = got.pop().expect("a final message");
+    let ids: Vec<String> = got.into_iter().filter_map(|m| m.id).collect();
     assert_eq!(last.event.as_deref(), Some("dropped"), "{last:?}");
     let gap = ids
         .iter()
@@ -458,16 +451,11 @@ async fn a_consumer_that_falls_behind_is_dropped_with_a_final_event() {
     })
     .await
     .expect("the engine never waits on a stream");
-    let last = timeout(LIMIT, async {
-        let mut last = None;
-        while let Some(m) = sse.next().await {
-            last = Some(m);
-        }
-        last
-    })
-    .await
-    .expect("the stream ends")
-    .expect("some message");
+    let last = timeout(LIMIT, sse.rest())
+        .await
+        .expect("the stream ends")
+        .pop()
+        .expect("some message");
     assert_eq!(last.event.as_deref(), Some("dropped"), "{last:?}");
     let d = last.json();
     assert!(

@@ -99,3 +99,20 @@ impl Drop for Server {
         }
     }
 }
+
+/// Writes `flowgate.toml` in `dir` for the binary: the embedded engine on redb in
+/// `dir/data`, the shipped models, `Administrator` as the only user, and `extra` (whole
+/// tables, e.g. `[server]` or `[[webhooks]]`) before the engine.
+pub fn redb_config(dir: &Path, extra: &str) -> std::path::PathBuf {
+    let cfg = dir.join("flowgate.toml");
+    let text = format!(
+        "[log]\nlevel = \"info\"\n{extra}\
+         [engines.local]\nkind = \"embedded\"\nmodels_dir = \"{root}/config/models\"\ndefault = true\n\
+         storage = \"redb\"\ndata_dir = \"{data}\"\n\
+         [[auth.users]]\nname = \"Administrator\"\npassword_hash = \"{ADMIN_HASH}\"\ngroups = [\"administrators\"]\n",
+        root = env!("CARGO_MANIFEST_DIR"),
+        data = dir.join("data").display(),
+    );
+    std::fs::write(&cfg, text).expect("write config");
+    cfg
+}
