@@ -4,7 +4,8 @@
 //! The row with the highest number is never deleted while it is the highest (a purge
 //! in the same commit as new events may delete it): numbering goes on after it, so no
 //! number is ever given twice, across restarts too. So at most one event of a purged
-//! workflow stays in the file until the next event is written.
+//! workflow stays in the file; the first start after newer events were written deletes
+//! it ([`orphans`]), as it deletes events that purges of earlier versions left behind.
 
 use std::collections::HashSet;
 
