@@ -10,7 +10,7 @@
 # redb, fsync per commit), each phase on a fresh data directory under target/bench/events.
 # The load is the lifecycle row's: wrk with bench/lifecycle.lua, full reviews spread over
 # BENCH_EVENTS_SUBSCRIBERS bench users (user0001, ...; each review started, chosen and
-# validated by one of them, its participant). Per round, four phases, each
+# validated by one of them, its participant). Per round these phases, each
 # BENCH_WARMUP unmeasured then BENCH_EVENTS_DURATION measured:
 #   A  the lifecycle alone;
 #   S  the same with one SSE stream open per bench user (each sees its own reviews'
@@ -18,17 +18,20 @@
 #   B  the same streams and one [[webhooks]] endpoint (every event) posting to a receiver
 #      on loopback (bench/src/bin/fg-events.rs records arrival time minus the event's
 #      `at`, its commit time);
+#   A2 the lifecycle alone again: S and B are compared with the mean of A and A2, so
+#      that the host's drift between the phases does not count as their cost;
 #   F  as S, but every stream opened as Administrator, so that every event goes to
-#      every stream (the worst case; reported, no target).
+#      every stream (the worst case; reported, no target; compared with A2).
 # Then the same reviews from the second load generator, fg-load (bench/src/bin/fg-load.rs,
 # reqwest clients, each review one client's sequence of five requests):
 #   G  fg-load alone, as fast as BENCH_CONNECTIONS clients go;
 #   H  fg-load with the streams of S and the webhook of B;
+#   G2 fg-load alone again (H is compared with the mean of G and G2);
 #   L  as H, but fg-load starting reviews at a fixed share of G's rate, one phase per
 #      share in BENCH_EVENTS_LEVELS (percent, default "25 50 75"): latency below
 #      saturation. (G's rate is reached with the gateway's batching at its most
 #      effective, so half of it keeps the gateway busier than half the time.)
-# Rounds run A, S, B, F, G, H, then L per level (BENCH_EVENTS_ROUNDS, default 2). Results: a table on
+# Rounds run A, S, B, A2, F, G, H, G2, then L per level (BENCH_EVENTS_ROUNDS, default 2). Results: a table on
 # stdout and target/bench/events.md; raw outputs in target/bench/events/.
 #
 # Layout (BENCH_EVENTS_LAYOUT; default `hosts` as root, else `split`): `split` runs the
@@ -240,27 +243,36 @@ with_subscribers() { # phase round load [rate]
 
 # Other work on the host takes the same cores: recorded with the figures.
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
-declare -a A_ROWS S_ROWS B_ROWS F_ROWS G_ROWS H_ROWS L_ROWS
-for r in $(seq 1 "$ROUNDS"); do
-  echo "== round $r: A, lifecycle alone" >&2
+declare -a A_ROWS A2_ROWS S_ROWS B_ROWS F_ROWS G_ROWS G2_ROWS H_ROWS L_ROWS
+# One phase without subscribers: a fresh gateway, the load alone.
+alone() { # name load rate
+  local P
   P=$(free_port)
-  start_gateway "$(config "a$r" "")" "$P"
+  start_gateway "$(config "$1" "")" "$P"
   EV_PID=""
-  A_ROWS+=("$(ON_MEASURE='' lifecycle "a$r" "$P")")
+  ON_MEASURE='' "$2" "$1" "$P" ${3:-}
   stop_pid "$GW_PID"
+}
 
-  for phase in s b f; do
+for r in $(seq 1 "$ROUNDS"); do
+  # The alone phases bracket the phases with subscribers (A before S and B, A2 after;
+  # G before H, G2 after): their mean is the baseline, so that the host's drift over
+  # the minute between them does not count as the subscribers' cost.
+  echo "== round $r: A, lifecycle alone" >&2
+  A_ROWS+=("$(alone "a$r" lifecycle)")
+  for phase in s b; do
     with_subscribers "$phase" "$r" lifecycle
   done
+  echo "== round $r: A2, lifecycle alone again" >&2
+  A2_ROWS+=("$(alone "a2-$r" lifecycle)")
+  with_subscribers f "$r" lifecycle
 
   echo "== round $r: G, fg-load alone" >&2
-  P=$(free_port)
-  start_gateway "$(config "g$r" "")" "$P"
-  EV_PID=""
-  G_ROW=$(ON_MEASURE='' drive "g$r" "$P" 0)
+  G_ROW=$(alone "g$r" drive 0)
   G_ROWS+=("$G_ROW")
-  stop_pid "$GW_PID"
   with_subscribers h "$r" drive 0
+  echo "== round $r: G2, fg-load alone again" >&2
+  G2_ROWS+=("$(alone "g2-$r" drive 0)")
   for level in $LEVELS; do
     RATE=$(awk -v r="$(echo "$G_ROW" | cut -d' ' -f4)" -v l="$level" 'BEGIN { printf "%.1f", r * l / 100 }')
     with_subscribers "l$level" "$r" drive "$RATE"
@@ -274,7 +286,7 @@ case "$LAYOUT" in
 esac
 HOST="layout $LAYOUT$WHERE; load average $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end$(
   [ -r /proc/pressure/cpu ] && awk '/^some/ { sub("avg300=", "", $4); printf "; CPU pressure (some, 5 min) %s%%", $4 }' /proc/pressure/cpu)"
-python3 - "$OUT" "$SUBS" "$DUR" "$CONN" "$(nproc)" "$HOST" "${A_ROWS[@]}" -- "${S_ROWS[@]}" -- "${B_ROWS[@]}" -- "${F_ROWS[@]}" -- "${G_ROWS[@]}" -- "${H_ROWS[@]}" -- "${L_ROWS[@]}" <<'PY' | tee "$OUT/../events.md"
+python3 - "$OUT" "$SUBS" "$DUR" "$CONN" "$(nproc)" "$HOST" "${A_ROWS[@]}" -- "${S_ROWS[@]}" -- "${B_ROWS[@]}" -- "${F_ROWS[@]}" -- "${G_ROWS[@]}" -- "${H_ROWS[@]}" -- "${L_ROWS[@]}" -- "${A2_ROWS[@]}" -- "${G2_ROWS[@]}" <<'PY' | tee "$OUT/../events.md"
 import json, statistics as st, sys
 out, subs, dur, conn, cores, host = sys.argv[1:7]
 parts, cur = [], []
@@ -286,6 +298,11 @@ for a in sys.argv[7:]:
 parts.append(cur)
 A, S, B, F, G, H = ([list(map(float, r.split())) for r in p] for p in parts[:6])
 L = [(int(r.split(":")[0]), list(map(float, r.split(":")[1].split()))) for r in parts[6]]
+A2, G2 = ([list(map(float, r.split())) for r in p] for p in parts[7:9])
+# The baselines: the mean of the two alone phases around the phases with subscribers.
+both = lambda x, y: [(u + v) / 2 for u, v in zip(x, y)]
+AB = [both(a, a2) for a, a2 in zip(A, A2)]
+GB = [both(g, g2) for g, g2 in zip(G, G2)]
 rounds = len(A)
 levels = sorted({lv for lv, _ in L})
 run = lambda ph, i: json.load(open(f"{out}/{ph}{i + 1}.json"))
@@ -324,15 +341,17 @@ clients = lambda x: f", clients {x[6]:.1f}"
 for i in range(rounds):
     n = f"round {i + 1}"
     load_row(f"{n} A: wrk lifecycle alone (req/s)", A[i], None, lambda x: "")
-    load_row(f"{n} S: wrk + {subs} SSE (req/s)", S[i], A[i], clients)
+    load_row(f"{n} A2: wrk lifecycle alone again (req/s)", A2[i], None, lambda x: "")
+    load_row(f"{n} S: wrk + {subs} SSE (req/s)", S[i], AB[i], clients)
     sse_row(f"{n} S: SSE commit-to-delivery (events x streams)", run("s", i))
-    load_row(f"{n} B: wrk + {subs} SSE + webhook (req/s)", B[i], A[i], clients)
+    load_row(f"{n} B: wrk + {subs} SSE + webhook (req/s)", B[i], AB[i], clients)
     sse_row(f"{n} B: SSE commit-to-delivery (events x streams)", run("b", i))
     hook_row(f"{n} B: webhook commit-to-delivery (events)", "b", i)
-    load_row(f"{n} F: wrk + {subs} Administrator SSE (req/s)", F[i], A[i], clients)
+    load_row(f"{n} F: wrk + {subs} Administrator SSE (req/s)", F[i], A2[i], clients)
     sse_row(f"{n} F: SSE commit-to-delivery (events x streams)", run("f", i))
     load_row(f"{n} G: fg-load alone (req/s)", G[i], None, lambda x: "")
-    load_row(f"{n} H: fg-load + {subs} SSE + webhook (req/s)", H[i], G[i], clients)
+    load_row(f"{n} G2: fg-load alone again (req/s)", G2[i], None, lambda x: "")
+    load_row(f"{n} H: fg-load + {subs} SSE + webhook (req/s)", H[i], GB[i], clients)
     sse_row(f"{n} H: SSE commit-to-delivery (events x streams)", run("h", i))
     hook_row(f"{n} H: webhook commit-to-delivery (events)", "h", i)
     for lv, x in L[i * len(levels):(i + 1) * len(levels)]:
@@ -345,10 +364,15 @@ for lv in levels:
     row(f"target: SSE p99 <= 50 ms at {lv}% of G's rate (worst round)", "", "", f"{worst:.2f}", verdict(worst <= 50))
 sat = max(max(run(p, i)["sse"]["p99_ms"] for i in range(rounds)) for p in ("b", "h"))
 row("target: SSE p99 <= 50 ms, saturated (worst B/H round)", "", "", f"{sat:.2f}", verdict(sat <= 50))
-wrk_r = [pct(b, a) for a, b in zip(A, B)]
-fg_r = [pct(h, g) for g, h in zip(G, H)]
+wrk_r = [pct(b, a) for a, b in zip(AB, B)]
+fg_r = [pct(h, g) for g, h in zip(GB, H)]
 for label, rs in (("wrk: B", wrk_r), ("fg-load: H", fg_r)):
     m = st.median(rs)
     row(f"target: {label} >= 90% of alone (median of rounds)", f"{m:.1f}%", "", "",
         verdict(m >= 90) + " (rounds " + "/".join(f"{x:.0f}" for x in rs) + ")")
+# The same against the first alone phase only (the baseline before the brackets).
+for label, xs, bases in (("wrk: B", B, A), ("fg-load: H", H, G)):
+    rs = [pct(x, b) for x, b in zip(xs, bases)]
+    row(f"{label} against the first alone phase only (median)", f"{st.median(rs):.1f}%", "", "",
+        "rounds " + "/".join(f"{x:.0f}" for x in rs))
 PY
