@@ -399,7 +399,13 @@ impl RedbStorage {
             self.seqs.lock().next = seq;
             out.dropped_tail_entries = 1;
         }
-        let orphans = redb_events::orphans(&out.changes);
+        // Only a file that ever held a purge can hold events of a purged workflow.
+        let purged_before = self.seqs.lock().version >= PURGE_FORMAT_VERSION;
+        let orphans = if purged_before {
+            redb_events::orphans(&out.changes)
+        } else {
+            Vec::new()
+        };
         if !orphans.is_empty() {
             // Left by purges of earlier versions, which kept a workflow's events.
             let txn = self.db.begin_write().map_err(|e| self.err(e))?;
