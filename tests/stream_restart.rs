@@ -6,12 +6,14 @@
 
 mod common;
 mod process;
+mod sse_support;
 mod webhook_support;
 
 use std::path::Path;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
+use sse_support::Msg;
 use tokio::time::timeout;
 use webhook_support::Api;
 
@@ -21,14 +23,6 @@ fn write_config(dir: &Path) -> std::path::PathBuf {
     // A grace period far longer than `process::Server::terminate` waits: the stop ends
     // in time only if it does not wait for the open stream.
     process::redb_config(dir, "[server]\nshutdown_timeout_secs = 120\n")
-}
-
-/// One SSE message (comments are skipped by [`Stream::next`]).
-#[derive(Debug, Default)]
-struct Msg {
-    id: Option<String>,
-    event: Option<String>,
-    data: String,
 }
 
 /// `GET /api/v1/events` read through reqwest.
@@ -57,17 +51,7 @@ impl Stream {
     /// The next message with an `event:` line, `None` at the end of the stream.
     async fn next(&mut self) -> Option<Msg> {
         loop {
-            while let Some(i) = self.text.find("\n\n") {
-                let block: String = self.text.drain(..i + 2).collect();
-                let mut m = Msg::default();
-                for line in block.lines() {
-                    match line.split_once(": ") {
-                        Some(("id", v)) => m.id = Some(v.to_owned()),
-                        Some(("event", v)) => m.event = Some(v.to_owned()),
-                        Some(("data", v)) => m.data.push_str(v),
-                        _ => {}
-                    }
-                }
+            while let Some(m) = Msg::take(&mut self.text) {
                 if m.event.is_some() {
                     return Some(m);
                 }
@@ -121,7 +105,7 @@ async fn sigterm_ends_open_streams_at_once_and_a_restart_resumes_them() {
         "SIGTERM ends the gateway cleanly and in time"
     );
     assert_eq!(last.event.as_deref(), Some("dropped"), "{last:?}");
-    let d: Value = serde_json::from_str(&last.data).expect("JSON");
+    let d = last.json();
     assert_eq!(d["reason"], "the gateway is stopping", "{d}");
     let resume = d["lastEventId"].as_str().expect("a position").to_owned();
     assert_eq!(Some(resume.as_str()), before[1].id.as_deref());
@@ -146,7 +130,7 @@ async fn sigterm_ends_open_streams_at_once_and_a_restart_resumes_them() {
     let ids: Vec<&str> = after.iter().filter_map(|m| m.id.as_deref()).collect();
     assert_eq!(ids, ["local:3", "local:4", "local:5", "local:6"]);
     for m in &after {
-        let d: Value = serde_json::from_str(&m.data).expect("JSON");
+        let d = m.json();
         assert_eq!(d["workflowId"], wf.as_str(), "{d}");
     }
     drop(sse);

@@ -13,7 +13,6 @@ mod webhook_support;
 
 use std::collections::HashMap;
 use std::net::TcpListener;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -356,10 +355,6 @@ fn binary_hook(name: &str, receiver: &Receiver, extra: &str) -> String {
     )
 }
 
-fn write_config(dir: &Path, hooks: &str) -> std::path::PathBuf {
-    process::redb_config(dir, hooks)
-}
-
 #[tokio::test]
 async fn the_binary_resumes_from_its_cursor_after_a_kill() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -369,7 +364,7 @@ async fn the_binary_resumes_from_its_cursor_after_a_kill() {
         &receiver,
         "backoff_base = \"50ms\"\nbackoff_cap = \"200ms\"\n",
     );
-    let cfg = write_config(dir.path(), &hooks);
+    let cfg = process::redb_config(dir.path(), &hooks);
     let log = dir.path().join("flowgate.log");
     let env = [("FLOWGATE_TEST_HOOK_SECRET", SECRET)];
 
@@ -446,7 +441,7 @@ async fn a_graceful_stop_writes_what_was_delivered_so_a_restart_repeats_nothing(
     let dir = tempfile::tempdir().expect("tempdir");
     let receiver = Receiver::start(Mode::Ok);
     let hooks = binary_hook("graceful", &receiver, "");
-    let cfg = write_config(dir.path(), &hooks);
+    let cfg = process::redb_config(dir.path(), &hooks);
     let log = dir.path().join("flowgate.log");
     let env = [("FLOWGATE_TEST_HOOK_SECRET", SECRET)];
 

@@ -11,6 +11,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::timeout;
 
 use crate::common::{basic, settings};
+use crate::sse_support::Msg;
 
 /// Workflows started while a stream is not read: two events each, more bytes than
 /// the largest send buffer Linux grows a socket to (4 MiB by default) plus the small
@@ -24,21 +25,6 @@ async fn start(extra: &str) -> flowgate::Running {
     let toml = format!("[server]\nbind = \"127.0.0.1:0\"\nshutdown_timeout_secs = 1\n{extra}");
     let state = AppState::new(settings(&toml)).expect("state");
     flowgate::spawn(state).await.expect("spawn")
-}
-
-/// One SSE message; `comment` for `: …` lines alone.
-#[derive(Debug, Default)]
-struct Msg {
-    comment: Option<String>,
-    id: Option<String>,
-    event: Option<String>,
-    data: String,
-}
-
-impl Msg {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.data).expect("data is JSON")
-    }
 }
 
 /// A stream read from a raw HTTP/1.1 connection (chunked body decoded here).
@@ -122,21 +108,7 @@ impl Sse {
     async fn next(&mut self) -> Option<Msg> {
         loop {
             let more = self.decode();
-            if let Some(i) = self.body.find("\n\n") {
-                let text: String = self.body.drain(..i + 2).collect();
-                let mut m = Msg::default();
-                for line in text.lines() {
-                    if let Some(c) = line.strip_prefix(':') {
-                        m.comment = Some(c.trim().to_owned());
-                    } else if let Some((k, v)) = line.split_once(": ") {
-                        match k {
-                            "id" => m.id = Some(v.to_owned()),
-                            "event" => m.event = Some(v.to_owned()),
-                            "data" => m.data.push_str(v),
-                            _ => {}
-                        }
-                    }
-                }
+            if let Some(m) = Msg::take(&mut self.body) {
                 return Some(m);
             }
             if !more || !self.fill().await {

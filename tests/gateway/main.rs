@@ -3,6 +3,8 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../sse_support/mod.rs"]
+mod sse_support;
 
 mod access;
 mod audit;
