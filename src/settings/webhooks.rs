@@ -1,4 +1,5 @@
-//! `[[webhooks]]`: the endpoints workflow events are posted to, checked at start-up.
+//! `[[webhooks]]`: the endpoints workflow events are posted to, checked at start-up
+//! (the checks are in `webhooks_check.rs`).
 //!
 //! Two spellings load into [`WebhooksSettings`]:
 //!
@@ -26,7 +27,6 @@ use flowgate_core::{EventKind, Secret};
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use super::webhooks_check::check;
 pub use super::webhooks_env::{env_overrides, split_env};
 use crate::webhooks::signing::SigningKey;
 
@@ -341,65 +341,9 @@ impl WebhooksSettings {
         }
     }
 
-    /// Problems with the values, each naming its key. `engines` are the configured
-    /// engine names. A secret given by `secret_env` is checked when the endpoints are
-    /// built ([`WebhooksSettings::resolve`]).
-    pub fn problems(&self, engines: &[String]) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for (i, e) in self.endpoints.iter().enumerate() {
-            let key = self.key(i);
-            if let Err(mut p) = check(e, &key, engines, &|_| None, false) {
-                out.append(&mut p);
-            }
-            if !seen.insert(e.name.as_str()) {
-                out.push(format!(
-                    "{key}.name: another endpoint is already named '{}'",
-                    e.name
-                ));
-            }
-        }
-        if let Some(dir) = &self.state_dir {
-            if dir.as_os_str().is_empty() {
-                out.push("webhooks.state_dir: must not be empty; omit it instead".into());
-            }
-        }
-        if let Some(n) = self.niceness {
-            if !(0..=19).contains(&n) {
-                out.push(format!(
-                    "webhooks.niceness: {n} is not between 0 (the API's priority) and 19 (the lowest)"
-                ));
-            }
-        }
-        out
-    }
-
     /// The niceness the delivery thread runs at.
     pub fn delivery_niceness(&self) -> i32 {
         self.niceness.unwrap_or(DEFAULT_NICENESS)
-    }
-
-    /// The endpoints in the dispatcher's form; `env` reads the variables named by
-    /// `secret_env`. Fails with every problem, each naming its key.
-    pub fn resolve(
-        &self,
-        engines: &[String],
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Vec<Endpoint>, Vec<String>> {
-        let mut out = Vec::new();
-        let mut errs = Vec::new();
-        for (i, e) in self.endpoints.iter().enumerate() {
-            match check(e, &self.key(i), engines, env, true) {
-                Ok(Some(ep)) => out.push(ep),
-                Ok(None) => {}
-                Err(mut p) => errs.append(&mut p),
-            }
-        }
-        if errs.is_empty() {
-            Ok(out)
-        } else {
-            Err(errs)
-        }
     }
 }
 

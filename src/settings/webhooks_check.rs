@@ -1,15 +1,77 @@
-//! Checking one `[[webhooks]]` endpoint: every problem named by its key, and with
-//! `build` the endpoint in the dispatcher's form, its secrets resolved to keys.
+//! Checking the `[[webhooks]]` endpoints ([`WebhooksSettings::problems`] at start-up,
+//! [`WebhooksSettings::resolve`] when the dispatchers are built): every problem named
+//! by its key, and the endpoints in the dispatcher's form, their secrets resolved to
+//! keys.
 
 use std::time::Duration;
 
 use flowgate_core::{EventKind, Secret};
 
-use super::webhooks::{parse_span, redact_url, Endpoint, EndpointSettings, Start};
+use super::webhooks::{
+    parse_span, redact_url, Endpoint, EndpointSettings, Start, WebhooksSettings,
+};
 use crate::webhooks::signing::SigningKey;
 
+impl WebhooksSettings {
+    /// Problems with the values, each naming its key. `engines` are the configured
+    /// engine names. A secret given by `secret_env` is checked when the endpoints are
+    /// built ([`WebhooksSettings::resolve`]).
+    pub fn problems(&self, engines: &[String]) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (i, e) in self.endpoints.iter().enumerate() {
+            let key = self.key(i);
+            if let Err(mut p) = check(e, &key, engines, &|_| None, false) {
+                out.append(&mut p);
+            }
+            if !seen.insert(e.name.as_str()) {
+                out.push(format!(
+                    "{key}.name: another endpoint is already named '{}'",
+                    e.name
+                ));
+            }
+        }
+        if let Some(dir) = &self.state_dir {
+            if dir.as_os_str().is_empty() {
+                out.push("webhooks.state_dir: must not be empty; omit it instead".into());
+            }
+        }
+        if let Some(n) = self.niceness {
+            if !(0..=19).contains(&n) {
+                out.push(format!(
+                    "webhooks.niceness: {n} is not between 0 (the API's priority) and 19 (the lowest)"
+                ));
+            }
+        }
+        out
+    }
+
+    /// The endpoints in the dispatcher's form; `env` reads the variables named by
+    /// `secret_env`. Fails with every problem, each naming its key.
+    pub fn resolve(
+        &self,
+        engines: &[String],
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Vec<Endpoint>, Vec<String>> {
+        let mut out = Vec::new();
+        let mut errs = Vec::new();
+        for (i, e) in self.endpoints.iter().enumerate() {
+            match check(e, &self.key(i), engines, env, true) {
+                Ok(Some(ep)) => out.push(ep),
+                Ok(None) => {}
+                Err(mut p) => errs.append(&mut p),
+            }
+        }
+        if errs.is_empty() {
+            Ok(out)
+        } else {
+            Err(errs)
+        }
+    }
+}
+
 /// Checks one endpoint; with `build`, also resolves its secret and returns it ready.
-pub(super) fn check(
+fn check(
     e: &EndpointSettings,
     key: &str,
     engines: &[String],
